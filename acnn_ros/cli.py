@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The `acnn` command: one entry point for the offline tools.
+
+Each sub-command lives in its own module and registers a `add_parser(subparsers)` function
+returning nothing; the module is imported only when the CLI starts, so a missing optional
+dependency (torch on a ROS-only robot) breaks only the sub-commands that need it.
+"""
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+# (module, description). Each module defines add_arguments(parser) and run(args) -> int.
+SUBCOMMANDS = {
+    'synth': ('acnn_ros.model.synth_cli', 'generate a synthetic AOI dataset (seed format)'),
+    'train': ('acnn_ros.model.train_cli', 'train an A-CNN (5 % box labels by default)'),
+    'evaluate': ('acnn_ros.model.evaluate_cli', 'evaluate a checkpoint on a dataset split'),
+    'export': ('acnn_ros.model.export_cli', 'export a checkpoint to ONNX + model card'),
+    'eval-bag': ('acnn_ros.tools.eval_cli', 'evaluate a model on a rosbag2 or image folder'),
+    'compare': ('acnn_ros.tools.compare_cli', 'list frames whose verdict changes between models'),
+    'make-bag': ('acnn_ros.tools.make_bag_cli', 'write a rosbag2 of images (folder/synthetic)'),
+    'demo': ('acnn_ros.tools.demo', 'run the whole line in one process with a PLC simulator'),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command whose module imports."""
+    parser = argparse.ArgumentParser(prog='acnn', description=__doc__.strip().splitlines()[0])
+    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            sub.set_defaults(unavailable=f'acnn {name} is unavailable: {exc}')
+            continue
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the CLI; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, 'unavailable', None):
+        print(f'error: {args.unavailable}', file=sys.stderr)
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

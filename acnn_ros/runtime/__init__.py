@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Inference runtime: engines (ONNX Runtime, PyTorch, TensorRT) and the frame pipeline."""

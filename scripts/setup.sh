@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Create or update the project's environment: .venv with the pinned ROS 2 Kilted wheels and
+# the rest of requirements.txt, the two fixes the wheels need before colcon can build
+# messages, then `colcon build` of this package into build/ and install/.
+# Idempotent: a second run only re-checks stamps and lets colcon do an incremental build.
+set -euo pipefail
+
+repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_dir"
+python_bin="${ACNN_PYTHON:-python3.11}"
+venv_dir="$repo_dir/.venv"
+stamp="$venv_dir/.acnn_requirements.sha256"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [[ ! -x "$venv_dir/bin/python" ]]; then
+  command -v "$python_bin" >/dev/null || { log "error: $python_bin not found (set ACNN_PYTHON)"; exit 1; }
+  log "creating $venv_dir with $($python_bin --version)"
+  "$python_bin" -m venv "$venv_dir"
+fi
+# shellcheck disable=SC1091
+source "$venv_dir/bin/activate"
+
+want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
+  log 'installing pinned requirements (first run: about 2 minutes)'
+  python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
+    | grep -v "^WARNING: Location 'file://" >&2 || true
+  python -m pip check >/dev/null 2>&1 || log 'note: pip check reports conflicts (see pip check)'
+  python - <<'PY'
+import importlib
+for mod in ('rclpy', 'torch', 'onnxruntime', 'cv2', 'pymodbus', 'rosbags', 'colcon_core'):
+    importlib.import_module(mod)
+PY
+  echo "$want" > "$stamp"
+fi
+
+# Fix 1: the wheels' exported CMake files name the wheel builder's Python include paths.
+py_include="$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+np_include="$(python -c 'import numpy; print(numpy.get_include())')"
+mapfile -t stale < <(grep -l '/opt/python/cp311' "$venv_dir"/share/*/cmake/*.cmake 2>/dev/null || true)
+if (( ${#stale[@]} )); then
+  log "rewriting wheel-builder Python paths in ${#stale[@]} CMake files"
+  sed -i \
+    -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${np_include}#g" \
+    -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/core/include#${np_include}#g" \
+    -e "s#/opt/python/cp311-cp311/include/python3.11#${py_include}#g" \
+    "${stale[@]}"
+fi
+
+# Fix 2: the ament/CMake prefixes are the venv.
+export AMENT_PREFIX_PATH="$venv_dir" CMAKE_PREFIX_PATH="$venv_dir"
+# CMake refuses exported include paths inside the source directory, and .venv (numpy's headers)
+# is inside the repository. Building through a symlink gives CMake a source directory that does
+# not contain .venv, while the files built are still this checkout's.
+mkdir -p "$venv_dir/src"
+ln -sfn "$repo_dir" "$venv_dir/src/acnn_ros"
+mkdir -p log
+log 'colcon build'
+colcon --log-base log build --paths "$venv_dir/src/acnn_ros" --build-base build --install-base install --merge-install \
+  --event-handlers console_cohesion- summary- \
+  --cmake-args -DPython3_EXECUTABLE="$venv_dir/bin/python" -DBUILD_TESTING=OFF \
+  > log/colcon_build.txt 2>&1 \
+  || { log 'error: colcon build failed:'; tail -n 40 log/colcon_build.txt >&2; exit 1; }
+log 'ready: source scripts/env.sh'

@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Test-wide set-up: DDS stays on loopback in a domain of this run's own."""
+import os
+from pathlib import Path
+import random
+import sys
+
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_DIR.parent / 'shared'
+AOI_SAMPLES_DIR = SHARED_DIR / 'data' / 'aoi_samples'
+
+# Before anything imports rclpy: loopback discovery and a domain no other run is likely to
+# use (scripts/test.sh picks one too; this covers a bare `pytest`).
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(10, 99)))
+# Child processes started by tests must not buffer their output (tests read it line by line).
+os.environ.setdefault('PYTHONUNBUFFERED', '1')
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture
+def aoi_samples_dir():
+    """Return the four real AOI frames from ../shared, or skip when they are absent."""
+    if not (AOI_SAMPLES_DIR / 'images' / 'train').is_dir():
+        pytest.skip(f'real AOI samples not present at {AOI_SAMPLES_DIR} (fresh clone)')
+    return AOI_SAMPLES_DIR
