@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The linters a ROS 2 package runs: ament_flake8, ament_pep257 and licence headers."""
 from pathlib import Path
+import subprocess
 
 from ament_flake8.main import main_with_errors as flake8_main
 from ament_pep257.main import main as pep257_main
@@ -29,11 +30,13 @@ def test_pep257():
 
 @pytest.mark.linter
 def test_every_source_file_has_the_licence_header():
-    sources = [p for p in REPO_DIR.rglob('*')
-               if p.is_file() and (p.suffix in ('.py', '.sh') or p.parent.name == '.ci'
-                                   or p.name == 'CMakeLists.txt')
-               and not {'.venv', 'build', 'install', 'log', '.git'} & set(p.relative_to(
-                   REPO_DIR).parts)]
+    # The files git would commit: tracked ones and new ones that are not ignored.
+    listed = subprocess.run(['git', 'ls-files', '--cached', '--others', '--exclude-standard'],
+                            cwd=REPO_DIR, check=True, capture_output=True, text=True).stdout
+    sources = [REPO_DIR / name for name in listed.splitlines()
+               if (REPO_DIR / name).is_file()
+               and (name.endswith(('.py', '.sh')) or name.startswith('.ci/')
+                    or name.endswith('CMakeLists.txt'))]
     assert sources
     missing = [str(p.relative_to(REPO_DIR)) for p in sources
                if LICENCE_TAG not in ''.join(p.read_text(encoding='utf-8').splitlines(True)[:5])]
