@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The A-CNN: a spatial-transformer attention module in front of a small classifier.
+
+    frame (full resolution) --avg-pool--> cheap view --localization net--> heatmap
+    heatmap --soft-argmax--> ROI centre (cx, cy)            (identity transform at init)
+    frame --grid_sample around (cx, cy), ROI size fixed--> resized ROI --classifier--> logits
+
+The localization network scores every cell of a coarse grid; the soft-argmax (expected cell
+position under the softmax of the scores) is the ROI centre, so the whole model is
+differentiable end to end and the classification loss alone can move the ROI. A zero-initialised
+score head gives a uniform softmax, i.e. the centre of the frame: the STN starts at the identity
+translation. The ROI is sampled with the affine-grid convention of `acnn_ros.core.roi`
+(align_corners=False, tx = 2 * cx - 1) from the full-resolution frame.
+"""
+from typing import Any, NamedTuple
+
+from acnn_ros.model.blocks import classifier_trunk, ConvBNReLU, Normalize
+from acnn_ros.model.config import ACNNConfig, INPUT_MEAN, INPUT_STD, variant_config
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class ModelOutput(NamedTuple):
+    """What every model of this package returns."""
+
+    logits: torch.Tensor        # [N, C]
+    roi: torch.Tensor           # [N, 4] (cx, cy, w, h) normalised to the input frame
+    heatmap: torch.Tensor       # [N, h, w] localization scores (logits); empty for baselines
+
+
+def roi_sampling_grid(centre: torch.Tensor, roi_width: int, roi_height: int,
+                      input_width: int, input_height: int, output_width: int,
+                      output_height: int) -> torch.Tensor:
+    """
+    Return the grid_sample grid [N, out_h, out_w, 2] of an axis-aligned ROI.
+
+    Identical to ``F.affine_grid(theta, align_corners=False)`` with
+    theta = [[roi_w / W, 0, 2 cx - 1], [0, roi_h / H, 2 cy - 1]] (a test checks it), but built
+    from plain arithmetic so it exports to ONNX opset 17 (AffineGrid needs opset 20).
+    """
+    dtype, device = centre.dtype, centre.device
+    base_x = (torch.arange(output_width, dtype=dtype, device=device) * 2 + 1) / output_width - 1
+    base_y = (torch.arange(output_height, dtype=dtype, device=device) * 2 + 1) / output_height - 1
+    tx = (2 * centre[:, 0] - 1).view(-1, 1, 1)
+    ty = (2 * centre[:, 1] - 1).view(-1, 1, 1)
+    grid_x = base_x.view(1, 1, -1) * (roi_width / input_width) + tx
+    grid_y = base_y.view(1, -1, 1) * (roi_height / input_height) + ty
+    grid_x = grid_x.expand(-1, output_height, output_width)
+    grid_y = grid_y.expand(-1, output_height, output_width)
+    return torch.stack([grid_x, grid_y], dim=-1)
+
+
+class LocalizationNet(nn.Module):
+    """Score a coarse grid over the downscaled frame; the soft-argmax is the ROI centre."""
+
+    def __init__(self, config: ACNNConfig):
+        super().__init__()
+        c0, c1, c2 = config.loc_channels
+        self.view = nn.AvgPool2d(config.loc_downscale) if config.loc_downscale > 1 else None
+        self.features = nn.Sequential(
+            ConvBNReLU(3, c0, stride=2),
+            ConvBNReLU(c0, c1, stride=2),
+            ConvBNReLU(c1, c2),
+            ConvBNReLU(c2, c2, dilation=config.loc_context_dilation),
+            ConvBNReLU(c2, c2, dilation=2 * config.loc_context_dilation))
+        self.score = nn.Conv2d(c2, 1, 1)
+        # Identity transform at start: all scores equal -> the ROI is the frame centre.
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+
+    def forward(self, x: torch.Tensor):
+        """Return (centre [N, 2] normalised, heatmap logits [N, h, w])."""
+        if self.view is not None:
+            x = self.view(x)
+        scores = self.score(self.features(x))[:, 0]
+        n, h, w = scores.shape
+        weights = torch.softmax(scores.reshape(n, h * w), dim=1).reshape(n, h, w)
+        xs = (torch.arange(w, dtype=x.dtype, device=x.device) + 0.5) / w
+        ys = (torch.arange(h, dtype=x.dtype, device=x.device) + 0.5) / h
+        cx = torch.sum(weights.sum(dim=1) * xs, dim=1)
+        cy = torch.sum(weights.sum(dim=2) * ys, dim=1)
+        return torch.stack([cx, cy], dim=1), scores
+
+
+class ClassificationNet(nn.Module):
+    """VGG-like classifier of the resized ROI (optionally with attention-map blocks)."""
+
+    def __init__(self, config: ACNNConfig):
+        super().__init__()
+        self.trunk = classifier_trunk(3, config.cls_channels, config.attention_maps)
+        self.dropout = nn.Dropout(config.dropout)
+        self.fc = nn.Linear(config.cls_channels[-1], config.num_classes)
+
+    def forward(self, roi: torch.Tensor) -> torch.Tensor:
+        """Return class logits [N, C]."""
+        features = torch.mean(self.trunk(roi), dim=(2, 3))
+        return self.fc(self.dropout(features))
+
+
+class ACNN(nn.Module):
+    """Attention-based CNN: localize, crop at full resolution, classify."""
+
+    def __init__(self, config: ACNNConfig):
+        super().__init__()
+        self.config = config
+        self.normalize = Normalize(INPUT_MEAN, INPUT_STD)
+        self.localization = LocalizationNet(config)
+        self.classification = ClassificationNet(config)
+
+    def sample_roi(self, image: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        """Return the resized ROI [N, 3, out_h, out_w] around each centre (bilinear)."""
+        c = self.config
+        grid = roi_sampling_grid(centre, c.roi_width, c.roi_height, image.shape[3],
+                                 image.shape[2], c.roi_output_width, c.roi_output_height)
+        return F.grid_sample(image, grid, mode='bilinear', padding_mode='zeros',
+                             align_corners=False)
+
+    def roi_boxes(self, centre: torch.Tensor, width: int, height: int) -> torch.Tensor:
+        """Return [N, 4] (cx, cy, w, h) normalised to a width x height frame."""
+        size = centre.new_tensor([self.config.roi_width / width, self.config.roi_height / height])
+        return torch.cat([centre, size.expand(centre.shape[0], 2)], dim=1)
+
+    def forward(self, image: torch.Tensor) -> ModelOutput:
+        """Classify RGB frames in [0, 1], [N, 3, H, W]; return logits, ROI and heatmap."""
+        x = self.normalize(image)
+        centre, heatmap = self.localization(x)
+        logits = self.classification(self.sample_roi(x, centre))
+        return ModelOutput(logits, self.roi_boxes(centre, image.shape[3], image.shape[2]),
+                           heatmap)
+
+
+def build_model(variant: str, num_classes: int, **overrides: Any) -> nn.Module:
+    """
+    Return a model by name: A-CNN 'base' / 'best' / 'opt' or a baseline 'plain_*'.
+
+    Overrides replace config fields, e.g. ``attention_maps=True`` (seed 002 ablation) or
+    ``roi_width=80``.
+    """
+    if variant.startswith('plain_'):
+        from acnn_ros.model.baselines import build_baseline
+        return build_baseline(variant, num_classes, **overrides)
+    return ACNN(variant_config(variant, num_classes, **overrides))
