@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Line counters of the reject actuator; the ROS-free twin of acnn_ros/msg/LineCounters.
+
+A part is counted once, when its outcome is final (accepted: when decided; rejected: when the
+actuation fired, was missed, or the decision came late), so the identities below hold at every
+instant, not only when the line is idle:
+
+    inspected == accepted + rejected
+    rejected  == sum(rejected_by_reason)
+    fired + missed + late == rejected + accepted_late
+
+(`late` counts late decisions of either verdict; `accepted_late` is the accepted share of it.)
+"""
+from dataclasses import dataclass, field, replace
+import enum
+from typing import Dict, List
+
+from acnn_ros.core.decision import RejectReason
+
+
+class Delivery(enum.IntEnum):
+    """What happened to the actuation of a decision; values equal RejectEvent.DELIVERY_*."""
+
+    NOT_REQUIRED = 0
+    FIRED = 1
+    MISSED = 2
+    LATE = 3
+
+
+REJECT_REASONS = tuple(r for r in RejectReason if r != RejectReason.NONE)
+
+
+@dataclass
+class LineCounters:
+    """Counts of decided parts since `since` (seconds, same clock as capture stamps)."""
+
+    since: float = 0.0
+    inspected: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejected_by_reason: Dict[RejectReason, int] = field(
+        default_factory=lambda: dict.fromkeys(REJECT_REASONS, 0))
+    fired: int = 0
+    missed: int = 0
+    late: int = 0
+    accepted_late: int = 0
+    # Not part of the identities: results that came after their part passed the ejector
+    # (whatever was decided for it), and repeated results for a part already decided.
+    late_results: int = 0
+    duplicate_results: int = 0
+
+    def count(self, reject: bool, reason: RejectReason, delivery: Delivery) -> None:
+        """Count one final part outcome."""
+        self.inspected += 1
+        if reject:
+            self.rejected += 1
+            self.rejected_by_reason[RejectReason(reason)] += 1
+        else:
+            self.accepted += 1
+        if delivery == Delivery.FIRED:
+            self.fired += 1
+        elif delivery == Delivery.MISSED:
+            self.missed += 1
+        elif delivery == Delivery.LATE:
+            self.late += 1
+            if not reject:
+                self.accepted_late += 1
+
+    def reset(self, now: float) -> None:
+        """Zero every count; `since` becomes `now`."""
+        fresh = LineCounters(since=now)
+        self.__dict__.update(fresh.__dict__)
+
+    def snapshot(self) -> 'LineCounters':
+        """Return an independent copy."""
+        return replace(self, rejected_by_reason=dict(self.rejected_by_reason))
+
+    def discrepancies(self) -> List[str]:
+        """Return every identity that does not hold (empty: the counters reconcile)."""
+        problems = []
+        if self.inspected != self.accepted + self.rejected:
+            problems.append(f'inspected {self.inspected} != accepted {self.accepted} + '
+                            f'rejected {self.rejected}')
+        by_reason = sum(self.rejected_by_reason.values())
+        if self.rejected != by_reason:
+            problems.append(f'rejected {self.rejected} != sum by reason {by_reason}')
+        if self.fired + self.missed + self.late != self.rejected + self.accepted_late:
+            problems.append(f'fired {self.fired} + missed {self.missed} + late {self.late} != '
+                            f'rejected {self.rejected} + accepted_late {self.accepted_late}')
+        return problems
+
+    def summary(self) -> str:
+        """Return a one-line human-readable summary."""
+        reasons = ' '.join(f'{r.name.lower()}={n}' for r, n in self.rejected_by_reason.items()
+                           if n)
+        return (f'inspected={self.inspected} accepted={self.accepted} rejected={self.rejected}'
+                f' ({reasons or "-"}) fired={self.fired} missed={self.missed} late={self.late}'
+                f' late_results={self.late_results} duplicates={self.duplicate_results}')

@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Parameters of the reject actuator: one table, one frozen dataclass, one validation.
+
+The node declares every entry of `PARAMETERS` (with its description and range) and builds a
+`RejectActuatorConfig` from the values; everything is testable here without ROS.
+"""
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+
+from acnn_ros.core.decision import RejectPolicy
+
+ACTUATORS = ('modbus', 'gpio', 'topic')
+TIMINGS = ('fixed_delay', 'plc_tracking')
+
+
+class ParameterSpec(NamedTuple):
+    """One node parameter: default, description, numeric range, run-time changeable."""
+
+    default: Any
+    description: str
+    min_value: Optional[float] = None
+    max_value: Optional[float] = None
+    runtime: bool = False
+
+
+PARAMETERS: Dict[str, ParameterSpec] = {
+    'accept_classes': ParameterSpec(
+        [''], 'class names that pass; empty: every class not in reject_classes', runtime=True),
+    'reject_classes': ParameterSpec(
+        [''], 'class names rejected at any confidence', runtime=True),
+    'min_confidence': ParameterSpec(
+        0.5, 'minimum confidence that accepts a part (below it: reject)', 0.0, 1.0, runtime=True),
+    'min_confidence_per_class': ParameterSpec(
+        [''], "per-class minimum confidence, entries 'class_name=value'", runtime=True),
+    'use_part_trigger': ParameterSpec(
+        True, 'join results with PartTrigger messages on `part` (needed for the no-result '
+        'fail-safe); false: part ids in result arrival order'),
+    'inspection_window_s': ParameterSpec(
+        0.25, 'a part with no result this long after capture is rejected (fail-safe)',
+        0.001, 60.0),
+    'reject_delay_s': ParameterSpec(
+        0.5, 'conveyor travel time from camera to ejector: due time = capture stamp + this',
+        0.001, 600.0),
+    'pulse_width_s': ParameterSpec(
+        0.03, 'how long the ejector output stays on', 0.001, 10.0),
+    'max_fire_lateness_s': ParameterSpec(
+        0.01, 'how late after the due time a command still hits the part', 0.0, 10.0),
+    'timing': ParameterSpec(
+        'fixed_delay', 'fixed_delay: vision fires at the due time | plc_tracking: the verdict is '
+        'written at once and the PLC tracks the part by encoder'),
+    'actuator': ParameterSpec('topic', 'output backend: modbus | gpio | topic (no hardware)'),
+    'plc_host': ParameterSpec('127.0.0.1', 'PLC address (Modbus TCP)'),
+    'plc_port': ParameterSpec(502, 'PLC Modbus TCP port', 1, 65535),
+    'plc_unit': ParameterSpec(1, 'Modbus unit / device id of the PLC', 0, 247),
+    'plc_decision_register': ParameterSpec(
+        0, 'first of 4 holding registers: part id high, part id low, verdict, reason', 0, 65532),
+    'plc_reject_coil': ParameterSpec(
+        0, 'coil pulsed for pulse_width_s at the due time of a reject; -1: none', -1, 65535),
+    'plc_heartbeat_register': ParameterSpec(
+        10, 'holding register toggled 0/1 every heartbeat period; -1: none', -1, 65535),
+    'plc_heartbeat_period_s': ParameterSpec(
+        1.0, 'heartbeat toggle period', 0.05, 60.0),
+    'plc_timeout_s': ParameterSpec(
+        0.1, 'longest wait for one PLC reply (shortened to the time left before the ejector)',
+        0.005, 10.0),
+    'plc_reconnect_max_s': ParameterSpec(
+        2.0, 'longest back-off between reconnection attempts', 0.05, 60.0),
+    'gpio_chip': ParameterSpec('/dev/gpiochip0', 'GPIO chip of the ejector output (gpio)'),
+    'gpio_line': ParameterSpec(0, 'GPIO line offset of the ejector output (gpio)', 0, 1023),
+    'archive_dir': ParameterSpec('', "directory of the rejected-part archive; '': off"),
+    'archive_max_items': ParameterSpec(
+        200, 'rejected parts kept in the archive (oldest deleted first)', 1, 1000000),
+    'counters_period_s': ParameterSpec(
+        1.0, 'period of ~/counters and /diagnostics publication', 0.05, 60.0),
+}
+
+RUNTIME_PARAMETERS = frozenset(name for name, spec in PARAMETERS.items() if spec.runtime)
+
+
+def _names(values) -> Tuple[str, ...]:
+    # ROS cannot declare an empty string array from YAML defaults: [''] means "none".
+    return tuple(str(v).strip() for v in (values or ()) if str(v).strip())
+
+
+def parse_class_thresholds(entries) -> Dict[str, float]:
+    """Parse ['name=0.8', ...] into {name: 0.8}; raise ValueError with the bad entry."""
+    thresholds = {}
+    for entry in _names(entries):
+        name, sep, value = entry.partition('=')
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            thresholds[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"min_confidence_per_class entry {entry!r} is not 'name=value'")
+    return thresholds
+
+
+def policy_from_values(values: Mapping[str, Any]) -> RejectPolicy:
+    """Build (and validate) the reject policy from parameter values."""
+    return RejectPolicy(
+        accept_classes=_names(values.get('accept_classes')),
+        reject_classes=_names(values.get('reject_classes')),
+        min_confidence=float(values.get('min_confidence', 0.5)),
+        min_confidence_per_class=parse_class_thresholds(values.get('min_confidence_per_class')))
+
+
+@dataclass(frozen=True)
+class RejectActuatorConfig:
+    """Validated configuration of reject_actuator_node."""
+
+    policy: RejectPolicy = field(default_factory=RejectPolicy)
+    use_part_trigger: bool = True
+    inspection_window_s: float = 0.25
+    reject_delay_s: float = 0.5
+    pulse_width_s: float = 0.03
+    max_fire_lateness_s: float = 0.01
+    timing: str = 'fixed_delay'
+    actuator: str = 'topic'
+    plc_host: str = '127.0.0.1'
+    plc_port: int = 502
+    plc_unit: int = 1
+    plc_decision_register: int = 0
+    plc_reject_coil: int = 0
+    plc_heartbeat_register: int = 10
+    plc_heartbeat_period_s: float = 1.0
+    plc_timeout_s: float = 0.1
+    plc_reconnect_max_s: float = 2.0
+    gpio_chip: str = '/dev/gpiochip0'
+    gpio_line: int = 0
+    archive_dir: str = ''
+    archive_max_items: int = 200
+    counters_period_s: float = 1.0
+
+    def __post_init__(self):
+        for name, spec in PARAMETERS.items():
+            value = getattr(self, name, None)
+            if spec.min_value is not None and not spec.min_value <= value <= spec.max_value:
+                raise ValueError(f'{name} must be in [{spec.min_value}, {spec.max_value}], '
+                                 f'got {value}')
+        if self.actuator not in ACTUATORS:
+            raise ValueError(f'actuator must be one of {ACTUATORS}, got {self.actuator!r}')
+        if self.timing not in TIMINGS:
+            raise ValueError(f'timing must be one of {TIMINGS}, got {self.timing!r}')
+        if self.use_part_trigger and self.inspection_window_s >= self.reject_delay_s:
+            raise ValueError(
+                f'inspection_window_s ({self.inspection_window_s}) must be shorter than '
+                f'reject_delay_s ({self.reject_delay_s}): the fail-safe reject must be decided '
+                'before the part reaches the ejector')
+        block = set(range(self.plc_decision_register, self.plc_decision_register + 4))
+        if self.plc_heartbeat_register in block:
+            raise ValueError(f'plc_heartbeat_register {self.plc_heartbeat_register} overlaps '
+                             f'the decision registers {sorted(block)}')
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> 'RejectActuatorConfig':
+        """Build from a {parameter name: value} mapping (missing names keep defaults)."""
+        own = {f.name for f in fields(cls)} - {'policy'}
+        kwargs = {name: type(PARAMETERS[name].default)(values[name])
+                  for name in own if name in values}
+        return cls(policy=policy_from_values(values), **kwargs)

@@ -1,0 +1,271 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+A line PLC stand-in: a real pymodbus Modbus TCP server on 127.0.0.1 that records every write.
+
+Used by the tests, the reject timing benchmark and the one-process demo::
+
+    sim = PlcSimulator(port=5020)      # port=0: a free port is picked, see sim.port
+    sim.start()                        # serves in a background thread
+    ...
+    sim.decisions()                    # [PlcDecision(time, part_id, verdict, reason), ...]
+    sim.coil_pulses()                  # [(on_time, off_time or None), ...]
+    sim.heartbeat_toggles()            # times the heartbeat register changed value
+    sim.stop()
+
+or from a shell: `python -m acnn_ros.tools.plc_simulator --port 5020` (prints every write).
+The register map is the one of core/plc.py (docs/LINE_INTEGRATION.md).
+"""
+import argparse
+import asyncio
+from dataclasses import dataclass
+import logging
+import socket
+import sys
+import threading
+import time
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+COILS = 1, 5, 15            # function codes that read/write coils
+WRITES = 5, 6, 15, 16       # function codes that write
+
+
+class PlcWrite(NamedTuple):
+    """One write request as the PLC received it (time.time() seconds)."""
+
+    time: float
+    function_code: int
+    address: int
+    values: Tuple[int, ...]
+
+    @property
+    def is_coil(self) -> bool:
+        """Return True for a coil write."""
+        return self.function_code in COILS
+
+
+class PlcDecision(NamedTuple):
+    """A decision block (part id + verdict + reason) written by the vision system."""
+
+    time: float
+    part_id: int
+    verdict: int
+    reason: int
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RegisterMap:
+    """Addresses the simulated PLC interprets (defaults equal core/plc.py's)."""
+
+    decision_register: int = 0
+    reject_coil: int = 0
+    heartbeat_register: int = 10
+
+
+class PlcSimulator:
+    """Modbus TCP server on 127.0.0.1 recording writes; start/stop/restart from any thread."""
+
+    def __init__(self, port: int = 0, register_map: Optional[RegisterMap] = None,
+                 size: int = 256, host: str = '127.0.0.1'):
+        self.host = host
+        self.port = port or free_port()
+        self.map = register_map or RegisterMap()
+        self.size = size
+        self._writes: List[PlcWrite] = []
+        self._lock = threading.Lock()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stop: Optional[asyncio.Event] = None
+        self._ready = threading.Event()
+        self._error: Optional[BaseException] = None
+        self.on_write = None   # optional callable(PlcWrite), called on the server thread
+
+    # -- control -----------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 5.0) -> 'PlcSimulator':
+        """Start serving in a background thread; return once listening."""
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name='plc-simulator', daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s) or self._error is not None:
+            raise RuntimeError(f'PLC simulator did not start on {self.host}:{self.port}: '
+                               f'{self._error}')
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (connections are closed); the record of writes is kept."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        self._thread = None
+
+    def __enter__(self) -> 'PlcSimulator':
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- records -----------------------------------------------------------------------------
+
+    def writes(self) -> List[PlcWrite]:
+        """Return every write received so far, oldest first."""
+        with self._lock:
+            return list(self._writes)
+
+    def clear(self) -> None:
+        """Forget the writes received so far."""
+        with self._lock:
+            self._writes.clear()
+
+    def decisions(self) -> List[PlcDecision]:
+        """Return the decision blocks written (4 registers at decision_register)."""
+        base = self.map.decision_register
+        return [PlcDecision(w.time, (w.values[0] << 16) | w.values[1], w.values[2], w.values[3])
+                for w in self.writes()
+                if not w.is_coil and w.address == base and len(w.values) >= 4]
+
+    def coil_pulses(self) -> List[Tuple[float, Optional[float]]]:
+        """Return (on_time, off_time) of each rising edge of the reject coil."""
+        pulses = []
+        state = False
+        for w in self.writes():
+            if w.is_coil and w.address == self.map.reject_coil:
+                if w.values[0] and not state:
+                    pulses.append([w.time, None])
+                elif not w.values[0] and state:
+                    pulses[-1][1] = w.time
+                state = bool(w.values[0])
+        return [tuple(p) for p in pulses]
+
+    def heartbeat_toggles(self) -> List[float]:
+        """Return the times at which the heartbeat register changed value."""
+        times, last = [], None
+        for w in self.writes():
+            if not w.is_coil and w.address == self.map.heartbeat_register:
+                if last is not None and w.values[0] != last:
+                    times.append(w.time)
+                last = w.values[0]
+        return times
+
+    def written_addresses(self) -> Tuple[set, set]:
+        """Return (register addresses, coil addresses) that received any write."""
+        registers, coils = set(), set()
+        for w in self.writes():
+            span = range(w.address, w.address + len(w.values))
+            (coils if w.is_coil else registers).update(span)
+        return registers, coils
+
+    # -- server thread -----------------------------------------------------------------------
+
+    async def _action(self, function_code: int, start_address: int, address: int, count: int,
+                      registers: Sequence[int], set_values) -> None:
+        if function_code in WRITES and set_values is not None:
+            write = PlcWrite(time.time(), function_code, address,
+                             tuple(int(v) for v in set_values))
+            with self._lock:
+                self._writes.append(write)
+            if self.on_write is not None:
+                self.on_write(write)
+        return None
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        blocks = ([SimData(0, count=self.size, values=False, datatype=DataType.BITS)],
+                  [SimData(0, count=16, values=False, datatype=DataType.BITS)],
+                  [SimData(0, count=self.size, values=0, datatype=DataType.REGISTERS)],
+                  [SimData(0, count=16, values=0, datatype=DataType.REGISTERS)])
+        device = SimDevice(id=0, simdata=blocks, action=self._action)
+        server = ModbusTcpServer(device, address=(self.host, self.port))
+        await server.serve_forever(background=True)
+        self._ready.set()
+        await self._stop.wait()
+        await server.shutdown()
+
+
+class SilentTcpServer:
+    """A 'hung PLC': accepts TCP connections on 127.0.0.1 and never answers a byte."""
+
+    def __init__(self, port: int = 0):
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(('127.0.0.1', port))
+        self._sock.listen(16)
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self.accepted = 0
+        self._conns = []
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name='silent-plc', daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while self._running:
+            try:
+                conn, _ = self._sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.accepted += 1
+            self._conns.append(conn)   # kept open, never read from, never written to
+
+    def close(self) -> None:
+        """Stop accepting and close every connection."""
+        self._running = False
+        self._thread.join(timeout=2.0)
+        for conn in self._conns:
+            conn.close()
+        self._sock.close()
+
+
+def main(argv=None) -> int:
+    """Run the simulator in the foreground and print every write."""
+    parser = argparse.ArgumentParser(description='Modbus TCP PLC simulator on 127.0.0.1')
+    parser.add_argument('--port', type=int, default=5020, help='TCP port (default 5020)')
+    parser.add_argument('--decision-register', type=int, default=0)
+    parser.add_argument('--reject-coil', type=int, default=0)
+    parser.add_argument('--heartbeat-register', type=int, default=10)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    sim = PlcSimulator(args.port, RegisterMap(args.decision_register, args.reject_coil,
+                                              args.heartbeat_register))
+
+    def show(write: PlcWrite) -> None:
+        kind = 'coil' if write.is_coil else 'register'
+        print(f'{write.time:.3f} fc{write.function_code} {kind} {write.address} '
+              f'<- {list(write.values)}', flush=True)
+
+    sim.on_write = show
+    sim.start()
+    print(f'PLC simulator listening on {sim.host}:{sim.port} (Ctrl-C stops)', flush=True)
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
