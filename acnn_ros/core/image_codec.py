@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Decode camera images (sensor_msgs/Image and CompressedImage fields) to BGR uint8 arrays.
+
+The functions take the primitive message fields, not a message, so they serve rclpy messages in
+the inference node and rosbags messages in the offline tools alike. Colour conversion is done
+by rosbags-image (which uses OpenCV); this module adds what it leaves to the caller: checking
+that the fields are consistent (a padded `step`, short data, a zero size or an unknown encoding
+would otherwise give a garbled image or a numpy exception) and a clear `ImageDecodeError`.
+"""
+from types import SimpleNamespace
+from typing import Dict, Tuple
+
+import cv2
+import numpy as np
+from rosbags.image import image_to_cvimage, ImageError
+
+# encoding -> (bytes per channel, channels, width must be even). The encodings rosbags-image
+# converts to bgr8 and that cameras on a line actually send.
+ENCODINGS: Dict[str, Tuple[int, int, bool]] = {
+    'mono8': (1, 1, False),
+    'mono16': (2, 1, False),
+    'bgr8': (1, 3, False),
+    'rgb8': (1, 3, False),
+    'bgra8': (1, 4, False),
+    'rgba8': (1, 4, False),
+    'bgr16': (2, 3, False),
+    'rgb16': (2, 3, False),
+    'bayer_rggb8': (1, 1, False),
+    'bayer_bggr8': (1, 1, False),
+    'bayer_gbrg8': (1, 1, False),
+    'bayer_grbg8': (1, 1, False),
+    'bayer_rggb16': (2, 1, False),
+    'bayer_bggr16': (2, 1, False),
+    'bayer_gbrg16': (2, 1, False),
+    'bayer_grbg16': (2, 1, False),
+    # Packed 4:2:2, two bytes per pixel: ROS `yuv422` is UYVY; `yuv422_yuy2` (alias yuyv) YUYV.
+    'yuv422': (1, 2, True),
+    'uyvy': (1, 2, True),
+    'yuv422_yuy2': (1, 2, True),
+    'yuyv': (1, 2, True),
+}
+SUPPORTED_ENCODINGS = tuple(sorted(ENCODINGS))
+COMPRESSED_FORMATS = ('jpeg', 'png')
+# Larger images are certainly a corrupt header, not a camera (64k x 64k).
+MAX_SIDE_PX = 1 << 16
+
+
+class ImageDecodeError(ValueError):
+    """An image message cannot be decoded; the message says which field is wrong."""
+
+
+def _buffer(data) -> np.ndarray:
+    """View bytes, bytearray, array.array, memoryview or a numpy array as flat uint8."""
+    if isinstance(data, np.ndarray):
+        return data.reshape(-1).view(np.uint8)
+    try:
+        return np.frombuffer(data, dtype=np.uint8)
+    except (TypeError, ValueError):
+        return np.asarray(list(data), dtype=np.uint8)
+
+
+def decode_image(encoding: str, width: int, height: int, step: int, data,
+                 is_bigendian: bool = False) -> np.ndarray:
+    """
+    Return the image as a BGR uint8 array of shape (height, width, 3).
+
+    Raises ImageDecodeError for an unknown encoding, a zero or absurd size, a step shorter than
+    one row, data shorter than step * height, or an odd width for a packed YUV encoding.
+    Row padding (step larger than a row) is allowed and removed.
+    """
+    encoding = str(encoding).strip().lower()
+    if encoding not in ENCODINGS:
+        raise ImageDecodeError(f'unsupported image encoding {encoding!r}; supported: '
+                               f'{", ".join(SUPPORTED_ENCODINGS)}')
+    width, height, step = int(width), int(height), int(step)
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(f'empty image: {width}x{height} pixels ({encoding})')
+    if width > MAX_SIDE_PX or height > MAX_SIDE_PX:
+        raise ImageDecodeError(f'implausible image size {width}x{height} ({encoding})')
+    channel_bytes, channels, even_width = ENCODINGS[encoding]
+    if even_width and width % 2:
+        raise ImageDecodeError(f'{encoding} packs two pixels per 4 bytes: width must be even, '
+                               f'got {width}')
+    row_bytes = width * channels * channel_bytes
+    if step < row_bytes:
+        raise ImageDecodeError(f'step {step} is shorter than one row of {width} px '
+                               f'{encoding} ({row_bytes} bytes)')
+    buffer = _buffer(data)
+    needed = step * (height - 1) + row_bytes
+    if buffer.size < needed:
+        raise ImageDecodeError(f'image data has {buffer.size} bytes, {width}x{height} {encoding} '
+                               f'with step {step} needs {step * height}')
+    if step != row_bytes:
+        # rosbags-image assumes rows without padding: cut the padding off first.
+        rows = np.lib.stride_tricks.as_strided(buffer, shape=(height, row_bytes),
+                                               strides=(step, 1))
+        buffer = np.ascontiguousarray(rows).reshape(-1)
+    else:
+        buffer = buffer[:row_bytes * height]
+    message = SimpleNamespace(encoding=encoding, width=width, height=height, step=row_bytes,
+                              data=buffer, is_bigendian=bool(is_bigendian))
+    try:
+        bgr = image_to_cvimage(message, 'bgr8')
+    except (ImageError, cv2.error, ValueError, TypeError) as exc:
+        raise ImageDecodeError(f'cannot convert {width}x{height} {encoding} to bgr8: '
+                               f'{exc}') from exc
+    if bgr.dtype != np.uint8 or bgr.shape != (height, width, 3):
+        raise ImageDecodeError(f'{encoding} converted to an unexpected array '
+                               f'{bgr.dtype} {bgr.shape}')
+    return bgr
+
+
+def decode_compressed(fmt: str, data) -> np.ndarray:
+    """
+    Return a JPEG or PNG sensor_msgs/CompressedImage as a BGR uint8 array.
+
+    `fmt` is the message's format field: 'jpeg', 'png' or image_transport's
+    '<encoding>; jpeg compressed bgr8'. Raises ImageDecodeError for an empty payload, a format
+    that is neither JPEG nor PNG (compressedDepth included), or bytes OpenCV cannot decode.
+    """
+    fmt_text = str(fmt).strip().lower()
+    if 'compresseddepth' in fmt_text:
+        raise ImageDecodeError(f'compressed depth images are not supported (format {fmt!r})')
+    if fmt_text and not any(name in fmt_text for name in COMPRESSED_FORMATS + ('jpg',)):
+        raise ImageDecodeError(f'unsupported compressed format {fmt!r}; supported: jpeg, png')
+    buffer = _buffer(data)
+    if buffer.size == 0:
+        raise ImageDecodeError(f'compressed image ({fmt!r}) has no data')
+    try:
+        bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ImageDecodeError(f'cannot decode {buffer.size} bytes as {fmt!r}: {exc}') from exc
+    if bgr is None or bgr.size == 0:
+        raise ImageDecodeError(f'cannot decode {buffer.size} bytes as {fmt!r} '
+                               '(corrupt or truncated data)')
+    return bgr
+
+
+def encode_image(bgr: np.ndarray, encoding: str) -> Tuple[int, bytes]:
+    """
+    Return (step, data) of a BGR uint8 image in `encoding`; the inverse of decode_image.
+
+    For test frames and simulated cameras: Bayer mosaics are sampled from the colour image,
+    16-bit encodings scale 0..255 to 0..65535 (little endian).
+    """
+    encoding = str(encoding).strip().lower()
+    if encoding not in ENCODINGS:
+        raise ImageDecodeError(f'unsupported image encoding {encoding!r}')
+    if encoding in ('bgr8', 'bgr16'):
+        out = bgr
+    elif encoding in ('rgb8', 'rgb16'):
+        out = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    elif encoding == 'bgra8':
+        out = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+    elif encoding == 'rgba8':
+        out = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA)
+    elif encoding in ('mono8', 'mono16'):
+        out = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    elif encoding in ('yuv422', 'uyvy'):
+        out = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_UYVY)
+    elif encoding in ('yuv422_yuy2', 'yuyv'):
+        out = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_YUYV)
+    else:  # bayer_XXXX8/16: the 2x2 pattern names the colour of each cell, row by row.
+        pattern = encoding[len('bayer_'):len('bayer_') + 4]
+        channel = {'b': 0, 'g': 1, 'r': 2}
+        out = np.empty(bgr.shape[:2], dtype=np.uint8)
+        for index, colour in enumerate(pattern):
+            dy, dx = divmod(index, 2)
+            out[dy::2, dx::2] = bgr[dy::2, dx::2, channel[colour]]
+    out = np.ascontiguousarray(out)
+    if ENCODINGS[encoding][0] == 2:
+        out = (out.astype('<u2') * 257).astype('<u2')
+    return out.strides[0], out.tobytes()

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+A one-frame mailbox between a message callback and an inference worker.
+
+Camera callbacks `put` every received frame; the worker `take`s the newest. A frame that is
+replaced before the worker took it is handed back to the caller of `put`, which reports it as
+DROPPED: memory stays bounded at one frame and every frame is accounted for exactly once.
+"""
+import threading
+from typing import Any, Generic, Optional, TypeVar
+
+FrameT = TypeVar('FrameT')
+
+
+class LatestFrameSlot(Generic[FrameT]):
+    """Holds at most one pending frame; newer frames displace older ones."""
+
+    def __init__(self):
+        self._frame: Optional[FrameT] = None
+        self._closed = False
+        self._condition = threading.Condition()
+
+    def put(self, frame: FrameT) -> Optional[FrameT]:
+        """Store `frame`; return the frame it displaced (to report as dropped), or None."""
+        with self._condition:
+            if self._closed:
+                return frame
+            displaced, self._frame = self._frame, frame
+            self._condition.notify()
+        return displaced
+
+    def take(self, timeout_s: Optional[float] = None) -> Optional[FrameT]:
+        """Return the pending frame, waiting up to timeout_s; None on timeout or close."""
+        with self._condition:
+            if self._frame is None and not self._closed:
+                self._condition.wait(timeout_s)
+            frame, self._frame = self._frame, None
+        return frame
+
+    def close(self) -> Optional[Any]:
+        """Refuse further frames, wake the worker and return the frame still pending."""
+        with self._condition:
+            self._closed = True
+            frame, self._frame = self._frame, None
+            self._condition.notify_all()
+        return frame
+
+    @property
+    def closed(self) -> bool:
+        """Return True once close() was called."""
+        return self._closed

@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Parameters of inference_node: one table of specs, a frozen config and its validation.
+
+The node declares every parameter from `PARAMETER_SPECS` (description, range, run-time
+changeable or not) and reads them once into `InferenceConfig`; `validate` gives the clear
+start-up error for a bad value. Kept out of the node so it is tested without ROS.
+"""
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+
+from acnn_ros.runtime.engine import BACKENDS, normalise_providers
+from acnn_ros.runtime.stats import DiagnosticThresholds
+
+IMAGE_TRANSPORTS = ('raw', 'compressed', 'both')
+IMAGE_QOS = ('sensor_data', 'reliable')
+SOURCE_DIR = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A parameter value is invalid; the message names the parameter and the accepted values."""
+
+
+class ParamSpec(NamedTuple):
+    """One node parameter: default, description, numeric range or choices, run-time change."""
+
+    name: str
+    default: Any
+    description: str
+    low: Optional[float] = None
+    high: Optional[float] = None
+    choices: Tuple[str, ...] = ()
+    dynamic: bool = False
+
+
+PARAMETER_SPECS: Tuple[ParamSpec, ...] = (
+    ParamSpec('model_path', 'resource/models/acnn_demo.onnx',
+              'Model file (.onnx, or TorchScript/.pt for backend torch) with its .json card '
+              'beside it; absolute, or relative to the acnn_ros share dir'),
+    ParamSpec('backend', 'onnxruntime', 'Inference backend', choices=BACKENDS),
+    ParamSpec('providers', ['tensorrt', 'cuda', 'cpu'],
+              'ONNX Runtime execution providers in order of preference (tensorrt, cuda, '
+              'cpu); those missing from the installed build are skipped'),
+    ParamSpec('intra_op_threads', 0, 'Threads inside one operator (0 = one per core)', 0, 256),
+    ParamSpec('inter_op_threads', 0, 'Threads across operators (0 = runtime default)', 0, 256),
+    ParamSpec('device_id', 0, 'CUDA device for the CUDA and TensorRT providers', 0, 64),
+    ParamSpec('trt_fp16', True, 'Let TensorRT build an FP16 engine'),
+    ParamSpec('trt_cache_dir', '~/.cache/acnn_ros/tensorrt',
+              'TensorRT engine cache root; a sub-folder per model, GPU, TensorRT version and '
+              'precision'),
+    ParamSpec('warmup_runs', 2, 'Blank inferences at load so the first part is not slow',
+              0, 100),
+    ParamSpec('class_names', [''],
+              'Override of the model card class names (same count; empty = the card)',
+              dynamic=True),
+    ParamSpec('min_confidence', 0.5,
+              'Confidence below which a verdict is counted and drawn as low-confidence '
+              '(reject decisions use reject_actuator_node thresholds)', 0.0, 1.0, dynamic=True),
+    ParamSpec('image_transport', 'raw',
+              'Subscribe to image (raw sensor_msgs/Image), image/compressed, or both',
+              choices=IMAGE_TRANSPORTS),
+    ParamSpec('image_qos', 'sensor_data',
+              'Image subscription QoS: sensor_data (best effort) or reliable', choices=IMAGE_QOS),
+    ParamSpec('image_qos_depth', 5, 'Image subscription queue depth (messages)', 1, 1000),
+    ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics and its statistics window',
+              0.1, 60.0),
+    ParamSpec('warn_latency_p99_ms', 100.0,
+              'Diagnostics WARN when p99 reception-to-result latency exceeds this', 1.0, 1e5,
+              dynamic=True),
+    ParamSpec('warn_drop_ratio', 0.05,
+              'Diagnostics WARN when more than this share of frames is dropped', 0.0, 1.0,
+              dynamic=True),
+    ParamSpec('error_error_ratio', 0.5,
+              'Diagnostics ERROR when at least this share of frames fails', 0.0, 1.0,
+              dynamic=True),
+)
+SPECS_BY_NAME = {spec.name: spec for spec in PARAMETER_SPECS}
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """inference_node parameters after validation (see PARAMETER_SPECS for meanings)."""
+
+    model_path: str = 'resource/models/acnn_demo.onnx'
+    backend: str = 'onnxruntime'
+    providers: Tuple[str, ...] = ('tensorrt', 'cuda', 'cpu')
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    device_id: int = 0
+    trt_fp16: bool = True
+    trt_cache_dir: str = '~/.cache/acnn_ros/tensorrt'
+    warmup_runs: int = 2
+    class_names: Tuple[str, ...] = ()
+    min_confidence: float = 0.5
+    image_transport: str = 'raw'
+    image_qos: str = 'sensor_data'
+    image_qos_depth: int = 5
+    diagnostics_period_s: float = 1.0
+    warn_latency_p99_ms: float = 100.0
+    warn_drop_ratio: float = 0.05
+    error_error_ratio: float = 0.5
+
+    @classmethod
+    def from_values(cls, values: dict) -> 'InferenceConfig':
+        """Build from parameter values (lists become tuples, '' class names are dropped)."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {name: value for name, value in values.items() if name in known}
+        for name in ('providers', 'class_names'):
+            if name in kwargs:
+                kwargs[name] = tuple(str(v).strip() for v in kwargs[name] if str(v).strip())
+        return cls(**kwargs).validate()
+
+    def validate(self) -> 'InferenceConfig':
+        """Return self, or raise ConfigError for the first invalid value."""
+        for spec in PARAMETER_SPECS:
+            value = getattr(self, spec.name)
+            if spec.choices and value not in spec.choices:
+                raise ConfigError(f'{spec.name}={value!r} is not one of '
+                                  f'{", ".join(spec.choices)}')
+            if spec.low is not None and not spec.low <= value <= spec.high:
+                raise ConfigError(f'{spec.name}={value!r} is outside [{spec.low:g}, '
+                                  f'{spec.high:g}]')
+        if not str(self.model_path).strip():
+            raise ConfigError('model_path is empty')
+        if self.backend == 'onnxruntime':
+            try:
+                normalise_providers(self.providers)
+            except ValueError as exc:
+                raise ConfigError(f'providers: {exc}') from exc
+        return self
+
+    @property
+    def thresholds(self) -> DiagnosticThresholds:
+        """Return the diagnostic thresholds."""
+        return DiagnosticThresholds(warn_latency_p99_ms=self.warn_latency_p99_ms,
+                                    warn_drop_ratio=self.warn_drop_ratio,
+                                    error_error_ratio=self.error_error_ratio)
+
+    def pipeline_options(self) -> dict:
+        """Return keyword arguments for InspectionPipeline.from_model_path."""
+        return {'backend': self.backend, 'providers': self.providers,
+                'intra_op_threads': self.intra_op_threads,
+                'inter_op_threads': self.inter_op_threads, 'trt_fp16': self.trt_fp16,
+                'trt_cache_dir': self.trt_cache_dir, 'device_id': self.device_id,
+                'warmup_runs': self.warmup_runs, 'class_names': self.class_names or None}
+
+
+def package_share_dirs() -> List[Path]:
+    """Return where relative model paths are looked up: installed share dir, then checkout."""
+    dirs = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        dirs.append(Path(get_package_share_directory('acnn_ros')))
+    except (ImportError, LookupError, ValueError):
+        pass
+    dirs.append(SOURCE_DIR)
+    return dirs
+
+
+def resolve_model_path(path: str, search_dirs: Optional[Sequence[Path]] = None) -> Path:
+    """
+    Return the model file for an absolute path or one relative to the package share dir.
+
+    A relative path is tried in the installed share dir and then in the source checkout (a
+    model exported after the last colcon build is only there). Raises ConfigError naming every
+    place tried.
+    """
+    candidate = Path(str(path)).expanduser()
+    if candidate.is_absolute():
+        if candidate.is_file():
+            return candidate
+        raise ConfigError(f'model file not found: {candidate}')
+    tried = []
+    for base in (package_share_dirs() if search_dirs is None else search_dirs):
+        full = Path(base) / candidate
+        if full.is_file():
+            return full
+        tried.append(str(full))
+    raise ConfigError(f'model file {path!r} not found; tried {", ".join(tried)}')

@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The per-frame inspection pipeline: decode -> preprocess -> engine -> postprocess.
+
+`InspectionPipeline` is what the inference node, `acnn eval-bag`, the benchmarks and the demo
+all call; it has no ROS dependency. A pipeline never changes once built (class names included),
+so a product changeover is the atomic replacement of one pipeline object by another in a
+`PipelineHolder`: a frame is inspected entirely by the model it started with.
+"""
+from pathlib import Path
+import threading
+import time
+from typing import Optional, Sequence, Tuple
+
+from acnn_ros.core.image_codec import decode_compressed, decode_image, ImageDecodeError
+from acnn_ros.core.model_card import card_path_for, file_hash, ModelCard, ModelCardError
+from acnn_ros.core.preprocess import preprocess, PreprocessError
+from acnn_ros.core.results import InspectionOutcome, InspectionStatus, StageTimes
+from acnn_ros.runtime.engine import create_engine, EngineError
+import numpy as np
+
+DecodeResult = Tuple[InspectionOutcome, Optional[np.ndarray]]
+
+
+def _ms(start: float, end: float) -> float:
+    return (end - start) * 1000.0
+
+
+class InspectionPipeline:
+    """A loaded model with its card; `inspect` turns one BGR frame into an outcome."""
+
+    def __init__(self, engine, card: ModelCard, model_path: Path,
+                 class_names: Optional[Sequence[str]] = None, warnings: Sequence[str] = ()):
+        self.engine = engine
+        self.card = card
+        self.model_path = Path(model_path)
+        self.warnings = tuple(warnings)
+        names = tuple(str(name) for name in class_names) if class_names else card.class_names
+        if len(names) != card.num_classes:
+            raise ValueError(f'{len(names)} class names given ({", ".join(names)}) but model '
+                             f'{card.model_id} scores {card.num_classes} classes '
+                             f'({", ".join(card.class_names)})')
+        self.class_names = names
+
+    @classmethod
+    def from_model_path(cls, path, backend: str = 'onnxruntime',
+                        providers: Sequence[str] = ('cpu',), intra_op_threads: int = 0,
+                        inter_op_threads: int = 0, class_names: Optional[Sequence[str]] = None,
+                        trt_fp16: bool = True,
+                        trt_cache_dir: str = '~/.cache/acnn_ros/tensorrt', device_id: int = 0,
+                        warmup_runs: int = 1) -> 'InspectionPipeline':
+        """
+        Load `<stem>.onnx` (or a torch file) and its `<stem>.json` card, then warm it up.
+
+        Raises ModelCardError (missing/bad card), EngineError (missing file, unloadable model,
+        input size not the card's, no usable provider) or ValueError (bad options), each with a
+        message that names the file and what is wrong.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise EngineError(f'model file not found: {path}')
+        card = ModelCard.load(card_path_for(path))
+        warnings = []
+        actual_hash = file_hash(path)
+        if backend == 'onnxruntime' and card.content_hash and card.content_hash != actual_hash:
+            warnings.append(f'{path.name} has sha256 {actual_hash}, its card says '
+                            f'{card.content_hash}: the card may belong to another export')
+        options = {'intra_op_threads': intra_op_threads}
+        if backend == 'onnxruntime':
+            options.update(providers=providers, inter_op_threads=inter_op_threads,
+                           input_size=(card.input_width, card.input_height), trt_fp16=trt_fp16,
+                           trt_cache_dir_base=trt_cache_dir,
+                           model_hash=card.content_hash or actual_hash, device_id=device_id)
+        engine = create_engine(backend, path, **options)
+        pipeline = cls(engine, card, path, class_names=class_names, warnings=warnings)
+        pipeline.warmup(warmup_runs)
+        return pipeline
+
+    @property
+    def model_id(self) -> str:
+        """Return the id published with every result (card name and content hash)."""
+        return self.card.model_id
+
+    @property
+    def provider_report(self) -> str:
+        """Return one line saying which backend and provider run the model."""
+        return self.engine.provider_report
+
+    def with_class_names(self, class_names: Optional[Sequence[str]]) -> 'InspectionPipeline':
+        """Return a pipeline sharing this engine with other class names (empty = the card's)."""
+        return InspectionPipeline(self.engine, self.card, self.model_path,
+                                  class_names=class_names, warnings=self.warnings)
+
+    def warmup(self, runs: int = 1) -> None:
+        """Run the engine on blank frames so the first real frame is not slow."""
+        blank = np.zeros((1, 3, self.card.input_height, self.card.input_width), np.float32)
+        for _ in range(max(0, int(runs))):
+            self.engine.run(blank)
+
+    def inspect(self, bgr: np.ndarray, decode_ms: float = 0.0) -> InspectionOutcome:
+        """
+        Return the outcome for one decoded BGR uint8 frame; never raises for a bad frame.
+
+        `decode_ms` (time the caller spent decoding) is added to preprocess_ms. The ROI is in
+        the pixels of `bgr`, whatever size the model input is.
+        """
+        start = time.perf_counter()
+        model_id = self.model_id
+        try:
+            tensor, mapping = preprocess(bgr, self.card.input_width, self.card.input_height)
+        except PreprocessError as exc:
+            return InspectionOutcome.error(f'bad frame: {exc}', model_id=model_id)
+        preprocessed = time.perf_counter()
+        try:
+            probs, roi = self.engine.run(tensor)
+        except Exception as exc:  # any engine failure is this frame's error result
+            return InspectionOutcome.error(f'engine failure ({self.engine.backend}): {exc}',
+                                           model_id=model_id, image_width=mapping.source_width,
+                                           image_height=mapping.source_height)
+        inferred = time.perf_counter()
+        probs = np.asarray(probs, dtype=np.float64).reshape(-1)
+        roi = np.asarray(roi, dtype=np.float64).reshape(-1)
+        sizes = {'model_id': model_id, 'image_width': mapping.source_width,
+                 'image_height': mapping.source_height}
+        if probs.size != self.card.num_classes or roi.size != 4:
+            return InspectionOutcome.error(
+                f'model output has {probs.size} scores and {roi.size} roi values, expected '
+                f'{self.card.num_classes} and 4', **sizes)
+        if not (np.all(np.isfinite(probs)) and np.all(np.isfinite(roi))):
+            return InspectionOutcome.error('model output is not finite (NaN/inf)', **sizes)
+        class_id = int(np.argmax(probs))
+        box = mapping.normalised_to_source(*(float(v) for v in roi))
+        done = time.perf_counter()
+        preprocess_ms = decode_ms + _ms(start, preprocessed)
+        times = StageTimes(preprocess_ms=preprocess_ms, inference_ms=_ms(preprocessed, inferred),
+                           postprocess_ms=_ms(inferred, done),
+                           total_ms=decode_ms + _ms(start, done))
+        return InspectionOutcome(
+            status=InspectionStatus.OK, class_id=class_id,
+            class_name=self.class_names[class_id], confidence=float(probs[class_id]),
+            class_scores=tuple(float(p) for p in probs), roi=box, times=times, **sizes)
+
+    def inspect_image(self, encoding: str, width: int, height: int, step: int, data,
+                      is_bigendian: bool = False) -> DecodeResult:
+        """Decode sensor_msgs/Image fields and inspect; (error outcome, None) if undecodable."""
+        start = time.perf_counter()
+        try:
+            bgr = decode_image(encoding, width, height, step, data, is_bigendian)
+        except ImageDecodeError as exc:
+            return InspectionOutcome.error(f'bad image: {exc}', model_id=self.model_id), None
+        return self.inspect(bgr, decode_ms=_ms(start, time.perf_counter())), bgr
+
+    def inspect_compressed(self, fmt: str, data) -> DecodeResult:
+        """Decode sensor_msgs/CompressedImage fields and inspect, like inspect_image."""
+        start = time.perf_counter()
+        try:
+            bgr = decode_compressed(fmt, data)
+        except ImageDecodeError as exc:
+            return InspectionOutcome.error(f'bad image: {exc}', model_id=self.model_id), None
+        return self.inspect(bgr, decode_ms=_ms(start, time.perf_counter())), bgr
+
+
+class PipelineHolder:
+    """
+    The pipeline in service, replaceable atomically while frames are being inspected.
+
+    Readers take `current` once per frame and use that object to the end, so a swap never
+    mixes two models within a frame. `load` builds the new pipeline before swapping: when
+    loading fails the old one stays in service and the error propagates.
+    """
+
+    def __init__(self, pipeline: InspectionPipeline):
+        self._pipeline = pipeline
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> InspectionPipeline:
+        """Return the pipeline in service."""
+        return self._pipeline
+
+    def swap(self, pipeline: InspectionPipeline) -> InspectionPipeline:
+        """Put `pipeline` in service and return the one it replaces."""
+        with self._lock:
+            previous, self._pipeline = self._pipeline, pipeline
+        return previous
+
+    def load(self, path, **options) -> Tuple[InspectionPipeline, InspectionPipeline]:
+        """Load a model (InspectionPipeline.from_model_path options); return (new, old)."""
+        with self._lock:
+            # Serialise loads; frames keep using the old pipeline while this one builds.
+            new = InspectionPipeline.from_model_path(path, **options)
+            previous, self._pipeline = self._pipeline, new
+        return new, previous
+
+    def set_class_names(self, class_names: Optional[Sequence[str]]) -> InspectionPipeline:
+        """Swap in the same model with other class names; ValueError if the count differs."""
+        with self._lock:
+            self._pipeline = self._pipeline.with_class_names(class_names)
+            return self._pipeline
+
+
+__all__ = ['InspectionPipeline', 'PipelineHolder', 'EngineError', 'ModelCardError']
