@@ -1,0 +1,411 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Frame sources for camera_node and the demo, behind one interface, without ROS.
+
+Sources: a V4L2 device, a video file and a GStreamer pipeline (all through OpenCV's
+VideoCapture), an image folder (the seed dataset layout `images/{train,test}/*.jpg` works:
+files are found recursively and sorted), and the synthetic AOI generator.
+
+`connect()` raises `SourceUnavailableError` when the device/file/folder is not there; `read()`
+raises it when the source vanishes, `EndOfStreamError` at the end of a non-looping file or
+folder, and `BadFrameError` for one unreadable frame (the source itself is fine).
+`CaptureSupervisor` turns those into events and reopens a vanished source with exponential
+back-off, so the caller never restarts.
+"""
+import abc
+from dataclasses import dataclass
+import os
+from pathlib import Path
+import time
+from typing import Callable, List, Optional
+
+from acnn_ros.core.camera_config import CameraConfig, IMAGE_SUFFIXES
+import cv2
+import numpy as np
+
+
+class CameraSourceError(RuntimeError):
+    """Base of the errors a frame source raises."""
+
+    retryable = True
+
+
+class SourceUnavailableError(CameraSourceError):
+    """The device, file or folder is not there (or stopped delivering frames)."""
+
+
+class SourceConfigError(CameraSourceError):
+    """The source can never work as configured (e.g. OpenCV lacks the GStreamer backend)."""
+
+    retryable = False
+
+
+class EndOfStreamError(CameraSourceError):
+    """A non-looping video file or image folder has no more frames."""
+
+    retryable = False
+
+
+class BadFrameError(CameraSourceError):
+    """One frame could not be read or decoded; the next one may be fine."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured frame."""
+
+    bgr: np.ndarray                  # HxWx3 uint8, BGR
+    grab_monotonic_ns: int           # time.monotonic_ns() when the frame was grabbed
+    name: str = ''                   # file name (image folder) or frame index (video)
+    truth_class_id: Optional[int] = None   # ground truth when known (synthetic, YOLO labels)
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Return a 3-channel uint8 BGR view of a gray, BGR or BGRA capture."""
+    if image.dtype != np.uint8:
+        raise BadFrameError(f'unsupported pixel type {image.dtype} (need 8-bit)')
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise BadFrameError(f'unsupported image shape {image.shape}')
+
+
+class FrameSource(abc.ABC):
+    """A camera-like producer of BGR frames."""
+
+    description = 'frame source'
+
+    @abc.abstractmethod
+    def connect(self) -> None:
+        """Open (or reopen) the source; raise SourceUnavailableError if it is not there."""
+
+    @abc.abstractmethod
+    def read(self) -> Frame:
+        """Return the next frame (see the module docstring for the errors)."""
+
+    def close(self) -> None:
+        """Release the device or file; safe to call twice."""
+
+    def __enter__(self) -> 'FrameSource':
+        self.connect()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class OpenCvCaptureSource(FrameSource):
+    """A V4L2 device, video file or GStreamer pipeline read with cv2.VideoCapture."""
+
+    def __init__(self, target, api_preference: int, description: str, is_file: bool = False,
+                 loop: bool = True, width: int = 0, height: int = 0, fps: float = 0.0):
+        self.target = target
+        self.api_preference = api_preference
+        self.description = description
+        self.is_file = is_file
+        self.loop = loop
+        self.requested = (width, height, fps)
+        self._capture = None
+        self._position = 0
+
+    def connect(self) -> None:
+        """Open the capture; a missing file or device raises SourceUnavailableError."""
+        self.close()
+        if self.api_preference == cv2.CAP_GSTREAMER and not cv2.videoio_registry.hasBackend(
+                cv2.CAP_GSTREAMER):
+            raise SourceConfigError(
+                'this OpenCV build has no GStreamer backend (cv2.getBuildInformation() says '
+                'GStreamer: NO); use a V4L2 device, a video file, or an OpenCV built with it')
+        if isinstance(self.target, str) and not self.target.count('!') and \
+                self.target.startswith('/') and not os.path.exists(self.target):
+            raise SourceUnavailableError(f'{self.description}: {self.target} does not exist')
+        capture = cv2.VideoCapture(self.target, self.api_preference)
+        if not capture.isOpened():
+            capture.release()
+            raise SourceUnavailableError(f'{self.description}: cannot open {self.target}')
+        width, height, fps = self.requested
+        if not self.is_file:
+            # Keep at most one queued frame so a slower node rate does not deliver stale frames.
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+            if width and height:
+                capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+                capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            if fps:
+                capture.set(cv2.CAP_PROP_FPS, fps)
+        self._capture = capture
+        self._position = 0
+
+    def read(self) -> Frame:
+        """Grab and decode the next frame; loop or end a video file at its end."""
+        if self._capture is None:
+            raise SourceUnavailableError(f'{self.description} is not open')
+        grabbed = self._capture.grab()
+        grab_ns = time.monotonic_ns()
+        if not grabbed:
+            if not self.is_file:
+                raise SourceUnavailableError(f'{self.description} stopped delivering frames')
+            if not os.path.exists(self.target):
+                raise SourceUnavailableError(f'{self.description}: {self.target} vanished')
+            if not self.loop:
+                raise EndOfStreamError(f'end of {self.target} after {self._position} frames')
+            if self._position == 0:
+                raise SourceUnavailableError(f'{self.description}: no frame in {self.target}')
+            self.connect()
+            return self.read()
+        ok, image = self._capture.retrieve()
+        self._position += 1
+        if not ok or image is None:
+            raise BadFrameError(f'{self.description}: frame {self._position} did not decode')
+        return Frame(as_bgr(image), grab_ns, name=str(self._position))
+
+    def close(self) -> None:
+        """Release the capture."""
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+def yolo_label_path(image_path: Path) -> Optional[Path]:
+    """Return `labels/<split>/<stem>.txt` for `images/<split>/<stem>.jpg` (seed layout)."""
+    parts = list(image_path.parts)
+    if 'images' not in parts:
+        return None
+    index = len(parts) - 1 - parts[::-1].index('images')
+    parts[index] = 'labels'
+    return Path(*parts).with_suffix('.txt')
+
+
+def read_truth_class(image_path: Path) -> Optional[int]:
+    """Return the class of the first YOLO label line of an image, or None without a label."""
+    label = yolo_label_path(image_path)
+    try:
+        first = label.read_text(encoding='utf-8').split() if label else []
+        return int(first[0]) if first else None
+    except (OSError, ValueError):
+        return None
+
+
+class ImageFolderSource(FrameSource):
+    """Images of a folder (recursively, sorted by relative path) as a camera."""
+
+    def __init__(self, folder: str, loop: bool = True):
+        self.folder = Path(folder)
+        self.loop = loop
+        self.description = f'image folder {folder}'
+        self.files: List[Path] = []
+        self._index = 0
+
+    def _scan(self) -> List[Path]:
+        return sorted((p for p in self.folder.rglob('*')
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+                      key=lambda p: p.relative_to(self.folder).as_posix())
+
+    def connect(self) -> None:
+        """List the folder; a missing or empty folder raises SourceUnavailableError."""
+        if not self.folder.is_dir():
+            raise SourceUnavailableError(f'{self.description} does not exist')
+        self.files = self._scan()
+        if not self.files:
+            raise SourceUnavailableError(
+                f'{self.description} holds no images ({", ".join(IMAGE_SUFFIXES)})')
+        # A reopened folder resumes where it stopped, like a camera that came back.
+        self._index = min(self._index, len(self.files))
+
+    def read(self) -> Frame:
+        """Return the next image; rescan the folder when a loop starts over."""
+        if self._index >= len(self.files):
+            if not self.loop:
+                raise EndOfStreamError(f'end of {self.description} ({len(self.files)} images)')
+            self._index = 0
+            self.connect()
+        path = self.files[self._index]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        grab_ns = time.monotonic_ns()
+        if not self.folder.is_dir():
+            # The position is kept: the image is read again once the folder is back.
+            raise SourceUnavailableError(f'{self.description} vanished')
+        self._index += 1
+        if image is None:
+            raise BadFrameError(f'cannot read image {path} (missing or not an image)')
+        return Frame(as_bgr(image), grab_ns, name=path.name,
+                     truth_class_id=read_truth_class(path))
+
+
+class SyntheticSource(FrameSource):
+    """Frames of the synthetic AOI generator (acnn_ros.core.synthetic), random classes."""
+
+    def __init__(self, seed: int = 0, device: int = 0):
+        self.seed = seed
+        self.device = device
+        self.description = f'synthetic generator (seed {seed}, device {device})'
+        self._rng = None
+        self._synthetic = None
+
+    def connect(self) -> None:
+        """Import the generator; it is part of the package, so failing is a config error."""
+        try:
+            from acnn_ros.core import synthetic
+        except ImportError as exc:
+            raise SourceConfigError(f'synthetic generator unavailable: {exc}') from exc
+        self._synthetic = synthetic
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+
+    @property
+    def class_names(self):
+        """Return the class names the generator draws from (index = truth_class_id)."""
+        return tuple(self._synthetic.DEFAULT_CLASSES) if self._synthetic else ()
+
+    def read(self) -> Frame:
+        """Render one frame of a random class, JPEG-compressed like the generated datasets."""
+        class_id = int(self._rng.integers(len(self.class_names)))
+        bgr, _roi = self._synthetic.render_frame(self._rng, class_id, device=self.device)
+        # The generated datasets (and so the shipped model's training data) are JPEG files.
+        quality = self._synthetic.DEVICES[self.device].jpeg_quality
+        ok, encoded = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        bgr = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else bgr
+        return Frame(bgr, time.monotonic_ns(), name=self.class_names[class_id],
+                     truth_class_id=class_id)
+
+
+def create_source(config: CameraConfig) -> FrameSource:
+    """Build the frame source that a CameraConfig describes."""
+    kind = config.kind
+    if kind == 'synthetic':
+        return SyntheticSource(config.synthetic_seed, config.synthetic_device)
+    if kind == 'images':
+        return ImageFolderSource(config.source, loop=config.loop)
+    if kind == 'video':
+        return OpenCvCaptureSource(config.source, cv2.CAP_FFMPEG, f'video {config.source}',
+                                   is_file=True, loop=config.loop)
+    if kind == 'gstreamer':
+        return OpenCvCaptureSource(config.source, cv2.CAP_GSTREAMER, 'GStreamer pipeline',
+                                   width=config.capture_width, height=config.capture_height)
+    target = int(config.source) if config.source.strip().isdigit() else config.source
+    return OpenCvCaptureSource(target, cv2.CAP_V4L2, f'V4L2 device {config.source}',
+                               width=config.capture_width, height=config.capture_height,
+                               fps=config.frame_rate_hz)
+
+
+class Backoff:
+    """Exponential back-off delays: initial, 2x initial, ... capped at maximum."""
+
+    def __init__(self, initial_s: float, maximum_s: float, factor: float = 2.0):
+        self.initial_s = initial_s
+        self.maximum_s = maximum_s
+        self.factor = factor
+        self._next = initial_s
+
+    def next_delay(self) -> float:
+        """Return the delay before the next attempt and grow the following one."""
+        delay = self._next
+        self._next = min(self._next * self.factor, self.maximum_s)
+        return delay
+
+    def reset(self) -> None:
+        """Start over at the initial delay (after a success)."""
+        self._next = self.initial_s
+
+
+@dataclass(frozen=True)
+class CaptureEvent:
+    """What one `CaptureSupervisor.step()` did."""
+
+    kind: str                        # one of the EVENT_* names below
+    frame: Optional[Frame] = None
+    message: str = ''
+    retry_in_s: float = 0.0
+    recovered_after_s: float = 0.0   # > 0 on the first frame after the source came back
+
+
+EVENT_FRAME = 'frame'                # a frame was captured
+EVENT_BAD_FRAME = 'bad_frame'        # one frame was unreadable; the source stays open
+EVENT_LOST = 'lost'                  # the source vanished; a reopen is scheduled
+EVENT_RETRY_FAILED = 'retry_failed'  # a reopen attempt failed; the next one is scheduled
+EVENT_WAITING = 'waiting'            # back-off in progress, nothing attempted
+EVENT_ENDED = 'ended'                # end of a non-looping file/folder
+EVENT_FAILED = 'failed'              # a permanent configuration error; no more attempts
+
+
+class CaptureSupervisor:
+    """Reads a FrameSource, reopening it with back-off whenever it vanishes."""
+
+    def __init__(self, source: FrameSource, reconnect_initial_s: float = 0.5,
+                 reconnect_max_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.source = source
+        self.backoff = Backoff(reconnect_initial_s, reconnect_max_s)
+        self.clock = clock
+        self.state = 'closed'        # closed | open | waiting | ended | failed
+        self.frames = 0
+        self.bad_frames = 0
+        self.disconnects = 0
+        self.reconnects = 0
+        self.failed_attempts = 0
+        self.last_error = ''
+        self._next_attempt = 0.0
+        self._lost_since: Optional[float] = None
+
+    def step(self) -> CaptureEvent:
+        """Open the source if due, then read one frame; never raises a CameraSourceError."""
+        now = self.clock()
+        if self.state in ('ended', 'failed'):
+            return CaptureEvent(EVENT_ENDED if self.state == 'ended' else EVENT_FAILED,
+                                message=self.last_error)
+        if self.state in ('closed', 'waiting'):
+            if now < self._next_attempt:
+                return CaptureEvent(EVENT_WAITING, message=self.last_error,
+                                    retry_in_s=self._next_attempt - now)
+            try:
+                self.source.connect()
+            except CameraSourceError as exc:
+                return self._failure(exc, now, EVENT_RETRY_FAILED)
+            self.state = 'open'
+        try:
+            frame = self.source.read()
+        except BadFrameError as exc:
+            self.bad_frames += 1
+            self.last_error = str(exc)
+            return CaptureEvent(EVENT_BAD_FRAME, message=str(exc))
+        except CameraSourceError as exc:
+            self.source.close()
+            if isinstance(exc, EndOfStreamError):
+                self.state = 'ended'
+                self.last_error = str(exc)
+                return CaptureEvent(EVENT_ENDED, message=str(exc))
+            self.disconnects += 1
+            return self._failure(exc, now, EVENT_LOST)
+        recovered_after = 0.0
+        if self._lost_since is not None:
+            recovered_after = max(now - self._lost_since, 1e-9)
+            self.reconnects += 1
+            self._lost_since = None
+        self.backoff.reset()
+        self.frames += 1
+        return CaptureEvent(EVENT_FRAME, frame=frame, recovered_after_s=recovered_after)
+
+    def _failure(self, exc: CameraSourceError, now: float, kind: str) -> CaptureEvent:
+        self.last_error = str(exc)
+        if not exc.retryable:
+            self.state = 'failed'
+            return CaptureEvent(EVENT_FAILED, message=str(exc))
+        if kind == EVENT_RETRY_FAILED:
+            self.failed_attempts += 1
+        if self._lost_since is None:
+            self._lost_since = now
+        delay = self.backoff.next_delay()
+        self._next_attempt = now + delay
+        self.state = 'waiting'
+        return CaptureEvent(kind, message=str(exc), retry_in_s=delay)
+
+    @property
+    def healthy(self) -> bool:
+        """Return True while the source is open (or not yet tried)."""
+        return self.state in ('open', 'closed')
+
+    def close(self) -> None:
+        """Release the source."""
+        self.source.close()

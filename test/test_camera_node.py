@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: Apache-2.0
+"""camera_node in its own process, received over real DDS by this test process."""
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from acnn_ros.msg import PartTrigger
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from ros_processes import REPO_DIR
+from sensor_msgs.msg import CameraInfo, Image
+from std_srvs.srv import SetBool
+from test_camera_source import CALIBRATION_YAML
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class CameraProcess:
+    """`python -m acnn_ros.nodes.camera_node` with its output collected by a thread."""
+
+    def __init__(self, *ros_args):
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'acnn_ros.nodes.camera_node', '--ros-args', *ros_args],
+            cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = []
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+
+    @property
+    def output(self) -> str:
+        return '\n'.join(self.lines)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+class Listener:
+    """A node of this process subscribed to everything camera_node publishes."""
+
+    def __init__(self):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node('camera_test_listener', context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.images, self.parts, self.infos, self.diagnostics = [], [], [], []
+        self.node.create_subscription(Image, 'image', self.images.append,
+                                      qos_profile_sensor_data)
+        self.node.create_subscription(CameraInfo, 'camera_info', self.infos.append,
+                                      qos_profile_sensor_data)
+        self.node.create_subscription(PartTrigger, 'part', self.parts.append, 100)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics',
+                                      self._on_diagnostics, 10)
+        self.enable = self.node.create_client(SetBool, '/camera_node/enable')
+
+    def _on_diagnostics(self, msg):
+        self.diagnostics.extend(s for s in msg.status if s.name.startswith('camera_node'))
+
+    def spin_until(self, condition, timeout_s: float) -> bool:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if condition():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    def call_enable(self, value: bool) -> SetBool.Response:
+        assert self.enable.wait_for_service(timeout_sec=15), 'no /camera_node/enable service'
+        future = self.enable.call_async(SetBool.Request(data=value))
+        assert self.spin_until(future.done, 10)
+        return future.result()
+
+    def close(self):
+        self.node.destroy_node()
+        self.executor.shutdown()
+        rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture
+def listener():
+    listener = Listener()
+    yield listener
+    listener.close()
+
+
+def write_frames(folder, count):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        cv2.imwrite(str(folder / f'{i:03d}.png'), np.full((48, 64, 3), 10 * (i + 1), np.uint8))
+
+
+def stamp_ns(header) -> int:
+    return header.stamp.sec * 10**9 + header.stamp.nanosec
+
+
+def test_publishes_images_and_part_triggers_with_one_header(tmp_path, listener):
+    write_frames(tmp_path / 'frames', 4)
+    calibration = tmp_path / 'camera.yaml'
+    calibration.write_text(CALIBRATION_YAML)
+    camera = CameraProcess('-p', f'source:={tmp_path / "frames"}', '-p', 'frame_rate_hz:=10.0',
+                           '-p', 'enabled:=false', '-p', 'frame_id:=line_cam',
+                           '-p', f'camera_info_file:={calibration}')
+    try:
+        # Capture starts only when enabled, so the first trigger this test sees is part 1.
+        assert listener.spin_until(lambda: listener.node.count_publishers('part') > 0, 15), \
+            camera.output
+        response = listener.call_enable(True)
+        assert response.success and 'capture enabled' in response.message
+        assert listener.spin_until(lambda: len(listener.parts) >= 12, 15), camera.output
+        response = listener.call_enable(False)
+        assert response.success and 'disabled' in response.message
+        listener.spin_until(lambda: False, 0.5)           # let in-flight messages arrive
+        stopped_at = len(listener.parts)
+        listener.spin_until(lambda: False, 1.0)
+        assert len(listener.parts) == stopped_at, 'frames kept coming after ~/enable false'
+    finally:
+        assert camera.stop() == 0, camera.output
+
+    ids = [p.part_id for p in listener.parts]
+    assert ids == list(range(1, len(ids) + 1))
+    images = {stamp_ns(m.header): m for m in listener.images}
+    matched = [p for p in listener.parts if stamp_ns(p.header) in images]
+    assert len(matched) >= len(ids) - 1, 'images and part triggers do not share headers'
+    for part in matched:
+        image = images[stamp_ns(part.header)]
+        assert image.header.frame_id == part.header.frame_id == 'line_cam'
+        assert (image.width, image.height, image.encoding, image.step) == (64, 48, 'bgr8', 192)
+        # Sorted folder, looping: part n shows file (n - 1) % 4, whose pixels are 10 * (k + 1).
+        assert image.data[0] == 10 * ((part.part_id - 1) % 4 + 1)
+    stamps = [stamp_ns(p.header) for p in listener.parts]
+    assert stamps == sorted(stamps)
+    period_s = (stamps[-1] - stamps[0]) / (len(stamps) - 1) / 1e9
+    assert 0.05 < period_s < 0.3, f'mean period {period_s:.3f} s at frame_rate_hz 10'
+    assert abs(stamps[-1] / 1e9 - time.time()) < 30, 'stamps are not wall-clock capture times'
+    infos = {stamp_ns(m.header): m for m in listener.infos}
+    assert set(infos) & set(images), 'camera_info does not share the image header'
+    info = next(iter(infos.values()))
+    assert (info.width, info.height, info.k[0], info.distortion_model) == (
+        640, 480, 800.0, 'plumb_bob')
+    assert 'calibration is for 640x480, frames are 64x48' in camera.output
+
+
+def test_folder_vanishes_and_returns_without_restart(tmp_path, listener):
+    folder = tmp_path / 'frames'
+    write_frames(folder, 3)
+    camera = CameraProcess('-p', f'source:={folder}', '-p', 'frame_rate_hz:=20.0',
+                           '-p', 'reconnect_initial_s:=0.1', '-p', 'reconnect_max_s:=0.4',
+                           '-p', 'diagnostics_period_s:=0.2')
+    try:
+        assert listener.spin_until(lambda: len(listener.parts) >= 5, 20), camera.output
+        folder.rename(tmp_path / 'unplugged')
+
+        def error_reported():
+            return any(s.level == DiagnosticStatus.ERROR and 'vanished' in s.message
+                       or s.level == DiagnosticStatus.ERROR and 'does not exist' in s.message
+                       for s in listener.diagnostics)
+        assert listener.spin_until(error_reported, 10), camera.output
+        gone_at = len(listener.parts)
+        listener.spin_until(lambda: False, 1.0)
+        assert len(listener.parts) == gone_at, 'frames while the folder was away'
+        (tmp_path / 'unplugged').rename(folder)
+        assert listener.spin_until(lambda: len(listener.parts) >= gone_at + 5, 10), \
+            camera.output
+        assert listener.spin_until(
+            lambda: listener.diagnostics[-1].level == DiagnosticStatus.OK, 5)
+        assert camera.process.poll() is None, 'the node exited'
+    finally:
+        assert camera.stop() == 0, camera.output
+    ids = [p.part_id for p in listener.parts]
+    assert ids == list(range(ids[0], ids[0] + len(ids))), 'part ids restarted or skipped'
+    assert 'camera source lost' in camera.output and 'vanished' in camera.output
+    assert 'camera source unavailable' in camera.output      # the failed reopen attempts
+    assert 'camera source is back after' in camera.output
+    values = {kv.key: kv.value for kv in listener.diagnostics[-1].values}
+    assert values['disconnects'] == '1' and values['reconnects'] == '1'
+    assert int(values['failed_attempts']) >= 1
+
+
+def test_bad_parameters_exit_with_a_clear_error():
+    camera = CameraProcess('-p', 'source:=synthetic', '-p', 'image_qos:=fastest')
+    assert camera.process.wait(timeout=20) == 1
+    time.sleep(0.2)
+    assert "image_qos must be one of ('sensor_data', 'reliable'), got 'fastest'" in \
+        camera.output
