@@ -1,0 +1,451 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Offline evaluation metrics over a sequence of inspected frames (no ROS, no I/O of bags).
+
+A run of the pipeline over a bag or an image folder gives one `FrameVerdict` per frame: the
+pipeline's outcome, the reject decision `core.decision.decide` takes for it, and the ground
+truth when labels exist. `summarize` turns them into accuracy, a confusion matrix, ROI-centre
+errors, latency statistics and the reject decisions the line would have taken (including
+"escapes": parts the truth says must be rejected that the model let pass).
+"""
+import csv
+from dataclasses import dataclass, field
+import math
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from acnn_ros.core.decision import decide, Decision, RejectPolicy, RejectReason
+from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
+from acnn_ros.core.roi import center_error_px
+import numpy as np
+
+NO_VERDICT = '(no verdict)'     # confusion-matrix column for ERROR/DROPPED frames
+
+
+class LabelError(ValueError):
+    """A label file is unreadable or names a class the model does not know."""
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """True class (and ROI in source pixels, if boxed) of one frame; class_id -1: unknown id."""
+
+    class_id: int
+    class_name: str
+    roi: Optional[RoiBox] = None
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """Where a frame came from: its position, identity (header) and file or topic."""
+
+    index: int
+    stamp_ns: int = 0
+    frame_id: str = ''
+    source: str = ''          # bag topic, or image path for folders
+    image_name: str = ''      # file name for image-folder frames, '' for bag frames
+
+
+@dataclass(frozen=True)
+class FrameVerdict:
+    """Everything known about one frame after inspection."""
+
+    ref: FrameRef
+    outcome: InspectionOutcome
+    decision: Decision
+    truth: Optional[GroundTruth] = None
+    expected: Optional[Decision] = None     # decision a perfect model would cause
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the model produced a verdict."""
+        return self.outcome.status == InspectionStatus.OK
+
+    @property
+    def labelled(self) -> bool:
+        """Return True when the frame has a true class."""
+        return self.truth is not None and bool(self.truth.class_name)
+
+    @property
+    def correct(self) -> Optional[bool]:
+        """Return whether the predicted class is the true one (None without a label)."""
+        if not self.labelled:
+            return None
+        return self.ok and self.outcome.class_name == self.truth.class_name
+
+    @property
+    def roi_error_px(self) -> Optional[float]:
+        """Return the distance between predicted and true ROI centres, when both exist."""
+        if not self.ok or self.outcome.roi is None or self.truth is None \
+                or self.truth.roi is None:
+            return None
+        return center_error_px(self.outcome.roi, self.truth.roi)
+
+    @property
+    def escape(self) -> bool:
+        """Return True when the truth says reject but the decision accepted the part."""
+        return self.expected is not None and self.expected.reject and not self.decision.reject
+
+    @property
+    def false_reject(self) -> bool:
+        """Return True when the truth says accept but the decision rejected the part."""
+        return self.expected is not None and not self.expected.reject and self.decision.reject
+
+    def row(self) -> Dict[str, object]:
+        """Return a flat dict for the per-frame CSV / JSON table."""
+        outcome, roi = self.outcome, self.outcome.roi
+        truth_roi = self.truth.roi if self.truth else None
+        error = self.roi_error_px
+        return {
+            'index': self.ref.index,
+            'stamp_ns': self.ref.stamp_ns,
+            'frame_id': self.ref.frame_id,
+            'source': self.ref.source,
+            'status': outcome.status.name,
+            'detail': outcome.detail,
+            'class_id': outcome.class_id,
+            'class_name': outcome.class_name,
+            'confidence': round(float(outcome.confidence), 6),
+            'roi_cx': _round(roi.center_x if roi else None),
+            'roi_cy': _round(roi.center_y if roi else None),
+            'roi_w': _round(roi.width if roi else None),
+            'roi_h': _round(roi.height if roi else None),
+            'true_class_id': self.truth.class_id if self.truth else '',
+            'true_class_name': self.truth.class_name if self.truth else '',
+            'true_roi_cx': _round(truth_roi.center_x if truth_roi else None),
+            'true_roi_cy': _round(truth_roi.center_y if truth_roi else None),
+            'correct': '' if self.correct is None else bool(self.correct),
+            'roi_error_px': _round(error),
+            'decision': 'reject' if self.decision.reject else 'accept',
+            'reason': self.decision.reason.name,
+            'reason_detail': self.decision.detail,
+            'expected_decision': ('' if self.expected is None
+                                  else 'reject' if self.expected.reject else 'accept'),
+            'escape': self.escape,
+            'false_reject': self.false_reject,
+            'total_ms': round(float(outcome.times.total_ms), 3),
+            'inference_ms': round(float(outcome.times.inference_ms), 3),
+            'model_id': outcome.model_id,
+        }
+
+
+def _round(value: Optional[float], digits: int = 3):
+    return '' if value is None else round(float(value), digits)
+
+
+def expected_decision(truth: Optional[GroundTruth], policy: RejectPolicy) -> Optional[Decision]:
+    """Return the decision the policy takes for a perfect verdict of the true class."""
+    if truth is None or not truth.class_name:
+        return None
+    perfect = InspectionOutcome(status=InspectionStatus.OK, class_id=truth.class_id,
+                                class_name=truth.class_name, confidence=1.0, roi=truth.roi)
+    return decide(perfect, policy)
+
+
+def judge_frame(ref: FrameRef, outcome: InspectionOutcome, policy: RejectPolicy,
+                truth: Optional[GroundTruth] = None) -> FrameVerdict:
+    """Apply the reject policy to one outcome and attach its ground truth."""
+    return FrameVerdict(ref, outcome, decide(outcome, policy), truth,
+                        expected_decision(truth, policy))
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Summary statistics and histogram of a list of values (milliseconds, pixels)."""
+
+    count: int = 0
+    mean: float = math.nan
+    p50: float = math.nan
+    p95: float = math.nan
+    p99: float = math.nan
+    max: float = math.nan  # noqa: A003 (statistics field name)
+    histogram_edges: Tuple[float, ...] = ()
+    histogram_counts: Tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, values: Sequence[float], bins: int = 20) -> 'Distribution':
+        """Compute the statistics of `values` (empty input gives NaNs)."""
+        data = np.asarray([v for v in values if v is not None], dtype=np.float64)
+        if data.size == 0:
+            return cls()
+        counts, edges = np.histogram(data, bins=bins)
+        p50, p95, p99 = np.percentile(data, [50, 95, 99])
+        return cls(int(data.size), float(data.mean()), float(p50), float(p95), float(p99),
+                   float(data.max()), tuple(float(e) for e in edges),
+                   tuple(int(c) for c in counts))
+
+
+@dataclass(frozen=True)
+class EvalSummary:
+    """Aggregate results of an evaluation run."""
+
+    frames: int
+    ok: int
+    errors: int
+    dropped: int
+    labelled: int
+    correct: int
+    class_names: Tuple[str, ...]
+    confusion: Tuple[Tuple[int, ...], ...]     # rows: true class; columns: predicted + NO_VERDICT
+    roi_error_px: Distribution
+    total_ms: Distribution
+    inference_ms: Distribution
+    decisions: Mapping[str, int]               # reason name -> frames
+    rejected: int
+    expected_rejects: int
+    escapes: int
+    false_rejects: int
+    model_id: str = ''
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float:
+        """Return correct / labelled (NaN without labels); errors count as wrong."""
+        return self.correct / self.labelled if self.labelled else math.nan
+
+    @property
+    def confusion_columns(self) -> Tuple[str, ...]:
+        """Return the confusion-matrix column names."""
+        return self.class_names + (NO_VERDICT,)
+
+    def per_class_recall(self) -> Dict[str, float]:
+        """Return recall per true class (NaN for a class without frames)."""
+        recall = {}
+        for row_index, name in enumerate(self.class_names):
+            row = self.confusion[row_index]
+            total = sum(row)
+            recall[name] = row[row_index] / total if total else math.nan
+        return recall
+
+
+def summarize(verdicts: Sequence[FrameVerdict], class_names: Sequence[str],
+              model_id: str = '') -> EvalSummary:
+    """Aggregate per-frame verdicts; true classes unknown to the model get their own row."""
+    names = list(class_names)
+    for verdict in verdicts:
+        if verdict.labelled and verdict.truth.class_name not in names:
+            names.append(verdict.truth.class_name)
+    columns = names + [NO_VERDICT]
+    matrix = np.zeros((len(names), len(columns)), dtype=np.int64)
+    decisions: Dict[str, int] = {reason.name: 0 for reason in RejectReason}
+    for verdict in verdicts:
+        decisions[verdict.decision.reason.name] += 1
+        if not verdict.labelled:
+            continue
+        predicted = verdict.outcome.class_name if verdict.ok else NO_VERDICT
+        column = columns.index(predicted) if predicted in columns else len(columns) - 1
+        matrix[names.index(verdict.truth.class_name), column] += 1
+    status = [v.outcome.status for v in verdicts]
+    ok_frames = [v for v in verdicts if v.ok]
+    return EvalSummary(
+        frames=len(verdicts),
+        ok=status.count(InspectionStatus.OK),
+        errors=status.count(InspectionStatus.ERROR),
+        dropped=status.count(InspectionStatus.DROPPED),
+        labelled=sum(1 for v in verdicts if v.labelled),
+        correct=sum(1 for v in verdicts if v.correct),
+        class_names=tuple(names),
+        confusion=tuple(tuple(int(c) for c in row) for row in matrix),
+        roi_error_px=Distribution.of([v.roi_error_px for v in verdicts]),
+        total_ms=Distribution.of([v.outcome.times.total_ms for v in ok_frames]),
+        inference_ms=Distribution.of([v.outcome.times.inference_ms for v in ok_frames]),
+        decisions=decisions,
+        rejected=sum(1 for v in verdicts if v.decision.reject),
+        expected_rejects=sum(1 for v in verdicts if v.expected and v.expected.reject),
+        escapes=sum(1 for v in verdicts if v.escape),
+        false_rejects=sum(1 for v in verdicts if v.false_reject),
+        model_id=model_id)
+
+
+def badness(verdict: FrameVerdict) -> Tuple[float, ...]:
+    """
+    Return a sort key: larger is worse.
+
+    Order: escapes, wrong classes (by confidence), no verdict, false rejects, then correct
+    frames by low confidence and ROI error.
+    """
+    roi_error = verdict.roi_error_px or 0.0
+    confidence = float(verdict.outcome.confidence)
+    if verdict.escape:
+        return (5.0, confidence, roi_error)
+    if verdict.correct is False and verdict.ok:
+        return (4.0, confidence, roi_error)
+    if not verdict.ok:
+        return (3.0, 0.0, 0.0)
+    if verdict.false_reject or (verdict.expected is None and verdict.decision.reject):
+        return (2.0, 1.0 - confidence, roi_error)
+    return (1.0, 1.0 - confidence, roi_error)
+
+
+def worst_frames(verdicts: Sequence[FrameVerdict], count: int) -> List[FrameVerdict]:
+    """Return the `count` worst frames, worst first (ties keep bag order)."""
+    ranked = sorted(verdicts, key=lambda v: tuple(-x for x in badness(v)) + (v.ref.index,))
+    return ranked[:max(0, count)]
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    """One frame whose verdict differs between two runs (models or policies)."""
+
+    a: FrameVerdict
+    b: FrameVerdict
+
+    @property
+    def what(self) -> str:
+        """Return a short description: class change, decision change or both."""
+        parts = []
+        if _class_label(self.a) != _class_label(self.b):
+            parts.append(f'class {_class_label(self.a)} -> {_class_label(self.b)}')
+        if self.a.decision.reject != self.b.decision.reject:
+            parts.append(f'{_decision_label(self.a)} -> {_decision_label(self.b)}')
+        elif self.a.decision.reason != self.b.decision.reason:
+            parts.append(f'reason {self.a.decision.reason.name} -> '
+                         f'{self.b.decision.reason.name}')
+        return '; '.join(parts)
+
+
+def _class_label(verdict: FrameVerdict) -> str:
+    return verdict.outcome.class_name if verdict.ok else verdict.outcome.status.name
+
+
+def _decision_label(verdict: FrameVerdict) -> str:
+    return 'reject' if verdict.decision.reject else 'accept'
+
+
+def verdict_changes(run_a: Sequence[FrameVerdict],
+                    run_b: Sequence[FrameVerdict]) -> List[VerdictChange]:
+    """Return the frames whose class, decision or reject reason differ between two runs."""
+    if len(run_a) != len(run_b):
+        raise ValueError(f'runs cover different frames: {len(run_a)} vs {len(run_b)}')
+    changes = []
+    for a, b in zip(run_a, run_b):
+        if a.ref.index != b.ref.index:
+            raise ValueError(f'runs are not aligned at frame {a.ref.index} / {b.ref.index}')
+        if (_class_label(a) != _class_label(b) or a.decision.reject != b.decision.reject
+                or a.decision.reason != b.decision.reason):
+            changes.append(VerdictChange(a, b))
+    return changes
+
+
+# ---------------------------------------------------------------- labels
+
+
+def class_from_token(token: str, class_names: Sequence[str]) -> GroundTruth:
+    """
+    Resolve a class given by name or by integer id against the model's class list.
+
+    A name the model does not know is kept (class_id -1): the frame counts as wrong.
+    """
+    token = token.strip()
+    if token in class_names:
+        return GroundTruth(list(class_names).index(token), token)
+    try:
+        class_id = int(token)
+    except ValueError:
+        if not token:
+            raise LabelError('empty class in a label') from None
+        return GroundTruth(-1, token)
+    if not 0 <= class_id < len(class_names):
+        raise LabelError(f'class id {class_id} out of range for {len(class_names)} classes')
+    return GroundTruth(class_id, class_names[class_id])
+
+
+def yolo_box_to_roi(cx: float, cy: float, w: float, h: float, image_width: int,
+                    image_height: int) -> RoiBox:
+    """Convert a normalised YOLO box to a RoiBox in source pixels."""
+    return RoiBox(cx * image_width, cy * image_height, w * image_width, h * image_height)
+
+
+def parse_yolo_label(text: str, class_names: Sequence[str], image_width: int,
+                     image_height: int, where: str = '') -> Optional[GroundTruth]:
+    """Return the first object of a YOLO label file (`class cx cy w h`), None when empty."""
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or fields[0].startswith('#'):
+            continue
+        truth = class_from_token(fields[0], class_names)
+        if len(fields) >= 5:
+            try:
+                cx, cy, w, h = (float(v) for v in fields[1:5])
+            except ValueError:
+                raise LabelError(f'{where}: bad YOLO box {line!r}') from None
+            return GroundTruth(truth.class_id, truth.class_name,
+                               yolo_box_to_roi(cx, cy, w, h, image_width, image_height))
+        return truth
+    return None
+
+
+SIDECAR_KEYS = ('stamp_ns', 'index', 'image')
+SIDECAR_HELP = ('CSV with a header row; key column stamp_ns (capture stamp of the frame in '
+                'ns), index (0-based frame number in bag order) or image (file name); class '
+                'column `class` (name or id; `class_name`/`class_id` also read); optional '
+                'cx, cy, w, h: the box, normalised like YOLO labels')
+
+
+@dataclass
+class LabelTable:
+    """Ground truth read from a sidecar CSV, looked up by stamp, index or file name."""
+
+    by_key: Dict[Tuple[str, str], Tuple[str, Optional[Tuple[float, float, float, float]]]]
+    keys: Tuple[str, ...]
+    path: str = ''
+
+    @classmethod
+    def load(cls, path: Path) -> 'LabelTable':
+        """Read a sidecar label CSV (format: SIDECAR_HELP)."""
+        path = Path(path)
+        try:
+            with open(path, newline='', encoding='utf-8') as stream:
+                rows = list(csv.DictReader(line for line in stream
+                                           if not line.startswith('#')))
+        except OSError as exc:
+            raise LabelError(f'cannot read labels {path}: {exc}') from exc
+        if not rows:
+            raise LabelError(f'labels {path} hold no rows')
+        header = set(rows[0])
+        keys = tuple(k for k in SIDECAR_KEYS if k in header)
+        if not keys:
+            raise LabelError(f'labels {path} need one of the columns {SIDECAR_KEYS}')
+        class_column = next((c for c in ('class', 'class_name', 'class_id') if c in header),
+                            None)
+        if class_column is None:
+            raise LabelError(f'labels {path} need a class column (class, class_name, class_id)')
+        table = {}
+        for line_no, row in enumerate(rows, start=2):
+            box = None
+            if all(row.get(c) not in (None, '') for c in ('cx', 'cy', 'w', 'h')):
+                try:
+                    box = tuple(float(row[c]) for c in ('cx', 'cy', 'w', 'h'))
+                except ValueError:
+                    raise LabelError(f'{path}:{line_no}: bad box {row}') from None
+            for key in keys:
+                if row.get(key) not in (None, ''):
+                    value = Path(row[key]).name if key == 'image' else row[key].strip()
+                    table[(key, value)] = (row[class_column], box)
+        return cls(table, keys, str(path))
+
+    def lookup(self, ref: FrameRef, class_names: Sequence[str], image_width: int,
+               image_height: int) -> Optional[GroundTruth]:
+        """Return the truth of a frame, trying its stamp, its index and its file name."""
+        candidates = (('stamp_ns', str(ref.stamp_ns)), ('index', str(ref.index)),
+                      ('image', ref.image_name))
+        for key in candidates:
+            if key in self.by_key:
+                token, box = self.by_key[key]
+                truth = class_from_token(token, class_names)
+                roi = yolo_box_to_roi(*box, image_width, image_height) if box else None
+                return GroundTruth(truth.class_id, truth.class_name, roi)
+        return None
+
+
+def sidecar_row(ref: FrameRef, truth: GroundTruth, image_width: int,
+                image_height: int) -> Dict[str, object]:
+    """Return one sidecar CSV row (the format LabelTable reads) for a frame."""
+    row = {'stamp_ns': ref.stamp_ns, 'index': ref.index, 'image': ref.image_name,
+           'class': truth.class_name, 'cx': '', 'cy': '', 'w': '', 'h': ''}
+    if truth.roi is not None:
+        row.update(cx=round(truth.roi.center_x / image_width, 6),
+                   cy=round(truth.roi.center_y / image_height, 6),
+                   w=round(truth.roi.width / image_width, 6),
+                   h=round(truth.roi.height / image_height, 6))
+    return row

@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+`acnn eval-bag`: evaluate a model on a rosbag2 or an image folder and write a report.
+
+    acnn eval-bag --model resource/models/acnn_demo.onnx --bag shift.bag --out report/
+    acnn eval-bag --model m.onnx --images data/synth --split test --out report/
+
+Labels come from (first found): `--labels` sidecar CSV, the bag's ground-truth topic
+(`--truth-topic`, written by `acnn make-bag`), or YOLO label files beside folder images.
+The reject policy is the reject actuator's: `--params-file config/inspect.yaml` and/or flags.
+"""
+import argparse
+from pathlib import Path
+import sys
+import time
+from typing import Mapping, Optional
+
+from acnn_ros.core.bag_eval import LabelError, LabelTable, SIDECAR_HELP, summarize
+from acnn_ros.core.decision import RejectPolicy
+from acnn_ros.core.model_card import ModelCardError
+from acnn_ros.tools.bag_io import BagError
+import yaml
+
+POLICY_NODE = 'reject_actuator_node'
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --bag/--images and their options."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--bag', type=Path, help='rosbag2 directory (or .db3/.mcap file)')
+    source.add_argument('--images', type=Path,
+                        help='image folder: seed format (images/<split>/, labels/<split>/) '
+                             'or a flat folder of .jpg/.png')
+    parser.add_argument('--image-topic', default=None,
+                        help='image topic of the bag (default: its only image topic)')
+    parser.add_argument('--truth-topic', default='ground_truth',
+                        help="ground-truth topic (acnn_ros/InspectionResult) in the bag; '' "
+                             'to ignore it (default: %(default)s)')
+    parser.add_argument('--split', default=None, help='seed-format split to use (train, test)')
+    parser.add_argument('--labels', type=Path, default=None,
+                        help='sidecar labels: ' + SIDECAR_HELP)
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser, suffix: str = '',
+                         label: str = '') -> None:
+    """Add the reject-policy options (with a suffix such as '-b' for a second policy)."""
+    dest = suffix.replace('-', '_')
+    group = parser.add_argument_group(f'reject policy{label}')
+    group.add_argument(f'--params-file{suffix}', dest=f'params_file{dest}', type=Path,
+                       help=f'ROS parameter YAML; its {POLICY_NODE} section gives the policy')
+    group.add_argument(f'--accept-classes{suffix}', dest=f'accept_classes{dest}', nargs='*',
+                       default=None, help='classes that pass (default: all but reject classes)')
+    group.add_argument(f'--reject-classes{suffix}', dest=f'reject_classes{dest}', nargs='*',
+                       default=None, help='classes rejected at any confidence')
+    group.add_argument(f'--min-confidence{suffix}', dest=f'min_confidence{dest}', type=float,
+                       default=None, help='minimum confidence that accepts a part (0.5)')
+    group.add_argument(f'--min-confidence-per-class{suffix}',
+                       dest=f'min_confidence_per_class{dest}', nargs='*', default=None,
+                       metavar='NAME=VALUE', help='per-class minimum confidence')
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the engine options shared by eval-bag and compare."""
+    parser.add_argument('--backend', default='onnxruntime', choices=('onnxruntime', 'torch'))
+    parser.add_argument('--providers', nargs='*', default=['cpu'],
+                        help='onnxruntime providers in order of preference (cpu, cuda, tensorrt)')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='intra-op threads (0: onnxruntime default)')
+    parser.add_argument('--class-names', nargs='*', default=None,
+                        help="override the model card's class names")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the eval-bag options."""
+    parser.add_argument('--model', type=Path, required=True,
+                        help='model .onnx (its .json card beside it)')
+    add_source_arguments(parser)
+    parser.add_argument('--out', type=Path, required=True, help='report directory to write')
+    add_model_arguments(parser)
+    add_policy_arguments(parser)
+    parser.add_argument('--worst', type=int, default=12,
+                        help='frames shown on the worst-frames contact sheet')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+
+
+def read_policy_values(path: Path) -> Mapping[str, object]:
+    """Return the reject_actuator_node ros__parameters of a ROS parameter YAML file."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding='utf-8')) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f'cannot read parameter file {path}: {exc}') from exc
+    for key, section in data.items():
+        if str(key).rstrip('/').split('/')[-1] == POLICY_NODE and isinstance(section, dict):
+            return section.get('ros__parameters') or {}
+    raise ValueError(f'parameter file {path} has no {POLICY_NODE} section')
+
+
+def policy_from_args(args: argparse.Namespace, suffix: str = '',
+                     fallback: Optional[argparse.Namespace] = None) -> RejectPolicy:
+    """
+    Build the reject policy: parameter file values, overridden by flags.
+
+    With `fallback` (the first policy of `acnn compare`), options missing here come from it.
+    """
+    from acnn_ros.core.reject_config import policy_from_values
+    dest = suffix.replace('-', '_')
+
+    def option(name):
+        value = getattr(args, f'{name}{dest}', None)
+        if value is None and fallback is not None:
+            value = getattr(fallback, name, None)
+        return value
+    values = {}
+    params_file = option('params_file')
+    if params_file:
+        values.update(read_policy_values(params_file))
+    for name in ('accept_classes', 'reject_classes', 'min_confidence',
+                 'min_confidence_per_class'):
+        value = option(name)
+        if value is not None:
+            values[name] = value
+    return policy_from_values(values)
+
+
+def open_source(args: argparse.Namespace):
+    """Return the frame source (bag or folder) named by the arguments."""
+    from acnn_ros.tools.offline_eval import BagSource, FolderSource
+    if args.bag is not None:
+        return BagSource(args.bag, args.image_topic, args.truth_topic or None)
+    return FolderSource(args.images, args.split)
+
+
+def load_pipeline(model: Path, args: argparse.Namespace):
+    """Load the model with the engine options of the arguments."""
+    from acnn_ros.runtime.pipeline import InspectionPipeline
+    return InspectionPipeline.from_model_path(
+        model, backend=args.backend, providers=tuple(args.providers),
+        intra_op_threads=args.threads, class_names=args.class_names or None)
+
+
+def describe_policy(policy: RejectPolicy) -> str:
+    """Return the policy on one line for reports."""
+    parts = [f'min_confidence={policy.min_confidence}']
+    if policy.accept_classes:
+        parts.append('accept=' + ','.join(policy.accept_classes))
+    if policy.reject_classes:
+        parts.append('reject=' + ','.join(policy.reject_classes))
+    for name, value in sorted(policy.min_confidence_per_class.items()):
+        parts.append(f'{name}>={value}')
+    return ' '.join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and write the report; return 0, or 2 with a message on bad input."""
+    from acnn_ros.core.image_codec import ImageDecodeError
+    from acnn_ros.runtime.engine import EngineError
+    from acnn_ros.tools.offline_eval import run_pipeline
+    from acnn_ros.tools.report import write_report
+    try:
+        policy = policy_from_args(args)
+        labels = LabelTable.load(args.labels) if args.labels else None
+        source = open_source(args)
+        pipeline = load_pipeline(args.model, args)
+        for warning in pipeline.warnings:
+            print(f'warning: {warning}', file=sys.stderr)
+        start = time.perf_counter()
+        verdicts = run_pipeline(pipeline, source.frames(), policy, labels,
+                                progress=not args.no_progress and sys.stderr.isatty(),
+                                total=source.count)
+        elapsed = time.perf_counter() - start
+        summary = summarize(verdicts, pipeline.class_names, pipeline.model_id)
+        truth = ('sidecar ' + str(args.labels) if labels else
+                 'bag topic ' + args.truth_topic if args.bag and source.has_truth else
+                 'YOLO label files' if args.images and source.has_truth else 'none')
+        meta = {'model': str(args.model), 'model_id': pipeline.model_id,
+                'engine': pipeline.provider_report, 'source': source.description,
+                'labels': truth, 'policy': describe_policy(policy),
+                'frames_per_s': round(len(verdicts) / elapsed, 2) if elapsed > 0 else 0.0}
+        report = write_report(args.out, verdicts, summary, source.load_images, meta,
+                              worst_count=args.worst)
+    except (BagError, LabelError, ModelCardError, EngineError, ImageDecodeError, ValueError,
+            FileNotFoundError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    accuracy = (f'accuracy {summary.accuracy * 100.0:.2f} % ({summary.correct}/'
+                f'{summary.labelled}), ' if summary.labelled else 'no labels, ')
+    print(f'{summary.frames} frames, {accuracy}{summary.rejected} rejected, '
+          f'{summary.escapes} escapes, {meta["frames_per_s"]} frames/s -> {report}')
+    return 0
