@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-`acnn compare`: which frames of a bag change verdict between two models or two policies?
+`acnn compare`: list the frames of a bag whose verdict changes between two models or policies.
 
     acnn compare --model-a old.onnx --model-b new.onnx --bag shift.bag --out cmp/
     acnn compare --model-a m.onnx --min-confidence 0.5 --min-confidence-b 0.8 --bag b --out cmp/
@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 import sys
 
-from acnn_ros.core.bag_eval import (LabelError, LabelTable, judge_frame, summarize,
+from acnn_ros.core.bag_eval import (judge_frame, LabelError, LabelTable, summarize,
                                     verdict_changes)
 from acnn_ros.core.model_card import ModelCardError
 from acnn_ros.tools.bag_io import BagError
