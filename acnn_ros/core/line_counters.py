@@ -46,9 +46,11 @@ class LineCounters:
     late: int = 0
     accepted_late: int = 0
     # Not part of the identities: results that came after their part passed the ejector
-    # (whatever was decided for it), and repeated results for a part already decided.
+    # (whatever was decided for it), repeated results for a part already decided, and accept
+    # verdicts the PLC did not get in time (it rejects those parts by its own default).
     late_results: int = 0
     duplicate_results: int = 0
+    accepts_undelivered: int = 0
 
     def count(self, reject: bool, reason: RejectReason, delivery: Delivery) -> None:
         """Count one final part outcome."""
@@ -96,4 +98,5 @@ class LineCounters:
                            if n)
         return (f'inspected={self.inspected} accepted={self.accepted} rejected={self.rejected}'
                 f' ({reasons or "-"}) fired={self.fired} missed={self.missed} late={self.late}'
-                f' late_results={self.late_results} duplicates={self.duplicate_results}')
+                f' late_results={self.late_results} duplicates={self.duplicate_results}'
+                f' accepts_undelivered={self.accepts_undelivered}')

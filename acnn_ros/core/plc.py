@@ -90,6 +90,7 @@ class ModbusActuator(Actuator):
         self._connected: Optional[asyncio.Event] = None
         self._stopping: Optional[asyncio.Event] = None
         self._pulse_generation = 0
+        self._coil_on = False
         self._failures = 0
         self.stats = {'connects': 0, 'connect_failures': 0, 'writes': 0, 'write_failures': 0,
                       'heartbeats': 0, 'heartbeat_failures': 0}
@@ -150,9 +151,18 @@ class ModbusActuator(Actuator):
         if self.config.heartbeat_register >= 0:
             tasks.append(asyncio.create_task(self._heartbeat()))
         await self._stopping.wait()
+        # Everything still queued is given up (reported missed); then the ejector is released.
+        tasks += [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._coil_on and self._client.connected:
+            try:
+                await asyncio.wait_for(self._client.write_coil(
+                    self.config.reject_coil, False, device_id=self.config.unit),
+                    self.config.timeout_s)
+            except (asyncio.TimeoutError, ModbusException, OSError) as exc:
+                self._log.error(f'could not clear reject coil at shutdown: {exc}')
         self._client.close()
 
     async def _keep_connected(self) -> None:
@@ -218,6 +228,7 @@ class ModbusActuator(Actuator):
                 await self._request(lambda: self._client.write_coil(
                     self.config.reject_coil, True, device_id=unit), command.deadline)
                 fire_time = self._clock()
+                self._coil_on = True
                 self._pulse_generation += 1
                 asyncio.get_running_loop().create_task(
                     self._end_pulse(self._pulse_generation, command.pulse_width_s))
@@ -225,6 +236,9 @@ class ModbusActuator(Actuator):
             self.stats['write_failures'] += 1
             done(ActuationReport(command.part_id, False, None, f'PLC: {exc}'))
             return
+        except asyncio.CancelledError:
+            done(ActuationReport(command.part_id, False, None, 'PLC client stopped'))
+            raise
         self.stats['writes'] += 1
         done(ActuationReport(command.part_id, True, fire_time, 'written to the PLC'))
 
@@ -237,6 +251,7 @@ class ModbusActuator(Actuator):
             await self._request(lambda: self._client.write_coil(
                 self.config.reject_coil, False, device_id=self.config.unit),
                 self._clock() + max(1.0, 10 * self.config.timeout_s))
+            self._coil_on = False
         except _Unavailable as exc:
             self._log.error(f'could not clear reject coil {self.config.reject_coil}: {exc}')
 

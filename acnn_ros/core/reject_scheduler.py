@@ -327,6 +327,7 @@ class RejectScheduler:
         with self._lock:
             if not part.decision.reject:
                 if not report.delivered:
+                    self.counters.accepts_undelivered += 1
                     self._log.warning(f'accept verdict of part {part.part_id} not delivered: '
                                       f'{report.detail} (the PLC will reject it)')
                 return

@@ -104,10 +104,10 @@ class PlcSimulator:
 
     def stop(self) -> None:
         """Stop serving (connections are closed); the record of writes is kept."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
+        if self._thread is None or not self._thread.is_alive():
+            return
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=5.0)
         self._thread = None
 
     def __enter__(self) -> 'PlcSimulator':
@@ -201,6 +201,9 @@ class PlcSimulator:
         self._ready.set()
         await self._stop.wait()
         await server.shutdown()
+        # Let the loop run the transports' close callbacks: a PLC that goes away drops its
+        # TCP connections (a loop closed right away would leave them half-open).
+        await asyncio.sleep(0.05)
 
 
 class SilentTcpServer:

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Modbus PLC client against a real pymodbus server (and a hung one) on 127.0.0.1."""
+import threading
+import time
+
+from acnn_ros.core.actuators import ActuationCommand
+from acnn_ros.core.plc import decision_registers, ModbusActuator, PlcConfig
+from acnn_ros.tools.plc_simulator import free_port, PlcSimulator, RegisterMap, SilentTcpServer
+import pytest
+
+
+class Reports:
+    """Collect actuation reports from the PLC thread."""
+
+    def __init__(self):
+        self.items = []
+        self.times = []
+        self.event = threading.Condition()
+
+    def __call__(self, report):
+        with self.event:
+            self.items.append(report)
+            self.times.append(time.time())
+            self.event.notify_all()
+
+    def wait_for(self, count, timeout_s=5.0):
+        with self.event:
+            self.event.wait_for(lambda: len(self.items) >= count, timeout_s)
+        return list(self.items)
+
+
+def command(part_id, reject=True, in_s=0.0, budget_s=0.5, pulse=True, width_s=0.02):
+    now = time.time()
+    return ActuationCommand(part_id, reject, 1 if reject else 0, now + in_s,
+                            now + in_s + budget_s, pulse and reject, width_s)
+
+
+@pytest.fixture
+def simulator():
+    sim = PlcSimulator(register_map=RegisterMap(decision_register=100, reject_coil=7,
+                                                heartbeat_register=120)).start()
+    yield sim
+    sim.stop()
+
+
+def plc_config(port, **kwargs):
+    values = dict(host='127.0.0.1', port=port, unit=1, decision_register=100, reject_coil=7,
+                  heartbeat_register=120, heartbeat_period_s=0.2, timeout_s=0.1)
+    values.update(kwargs)
+    return PlcConfig(**values)
+
+
+def wait_until(predicate, timeout_s=5.0):
+    end = time.time() + timeout_s
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_decision_registers_split_the_part_id_into_two_words():
+    assert decision_registers(0x12345678, 2, 6) == [0x1234, 0x5678, 2, 6]
+
+
+def test_decisions_pulse_and_heartbeat_go_only_to_configured_addresses(simulator):
+    actuator = ModbusActuator(plc_config(simulator.port))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
+        reports = Reports()
+        actuator.actuate(command(70001, reject=True, width_s=0.05), reports)
+        actuator.actuate(command(70002, reject=False), reports)
+        got = reports.wait_for(2)
+        assert [r.delivered for r in got] == [True, True], got
+        time.sleep(1.0)   # the pulse ends, the heartbeat toggles
+    finally:
+        actuator.stop()
+    decisions = simulator.decisions()
+    assert [(d.part_id, d.verdict, d.reason) for d in decisions] == [(70001, 2, 1), (70002, 1, 0)]
+    pulses = simulator.coil_pulses()
+    assert len(pulses) == 1 and pulses[0][1] is not None
+    assert 0.04 <= pulses[0][1] - pulses[0][0] <= 0.2, pulses
+    toggles = simulator.heartbeat_toggles()
+    assert len(toggles) >= 3, toggles
+    registers, coils = simulator.written_addresses()
+    assert registers == {100, 101, 102, 103, 120}
+    assert coils == {7}
+
+
+def test_first_failed_connect_is_retried_until_the_plc_appears():
+    port = free_port()
+    actuator = ModbusActuator(plc_config(port, heartbeat_register=-1, reconnect_max_s=0.2))
+    actuator.start()
+    sim = PlcSimulator(port=port, register_map=RegisterMap(100, 7, 120))
+    try:
+        time.sleep(0.6)
+        assert not actuator.status().ok
+        assert actuator.stats['connect_failures'] >= 2
+        reports = Reports()
+        # Queued while the PLC is away, still on time when it comes back.
+        actuator.actuate(command(5, in_s=0.0, budget_s=2.0), reports)
+        sim.start()
+        got = reports.wait_for(1, timeout_s=3.0)
+        assert got and got[0].delivered, got
+    finally:
+        actuator.stop()
+        sim.stop()
+    assert [d.part_id for d in sim.decisions()] == [5]
+
+
+def test_hung_plc_reports_missed_by_the_deadline_without_blocking_the_caller():
+    silent = SilentTcpServer()
+    actuator = ModbusActuator(plc_config(silent.port, heartbeat_period_s=0.1))
+    actuator.start()
+    try:
+        assert wait_until(lambda: silent.accepted >= 1)
+        reports = Reports()
+        started = time.time()
+        for part_id in range(1, 21):
+            actuator.actuate(command(part_id, budget_s=0.3), reports)
+        call_s = time.time() - started
+        assert call_s < 0.05, f'actuate() blocked for {call_s:.3f} s'
+        got = reports.wait_for(20, timeout_s=3.0)
+        assert len(got) == 20
+        assert not any(r.delivered for r in got)
+        # Each report came about at its deadline (0.3 s), not after a pymodbus timeout chain.
+        assert max(reports.times) - started < 0.3 + 0.25, max(reports.times) - started
+        assert not actuator.status().ok
+        assert 'not answering' in actuator.status().detail or 'not connected' in \
+            actuator.status().detail
+    finally:
+        stop_started = time.time()
+        actuator.stop()
+        assert time.time() - stop_started < 3.0
+        silent.close()
+
+
+def test_plc_restart_delivers_queued_decisions_that_are_still_on_time(simulator):
+    actuator = ModbusActuator(plc_config(simulator.port, heartbeat_register=-1,
+                                         reconnect_max_s=0.1))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok)
+        simulator.stop()
+        assert wait_until(lambda: not actuator.status().ok, 2.0)
+        reports = Reports()
+        actuator.actuate(command(1, budget_s=0.2), reports)    # gives up before the restart
+        actuator.actuate(command(2, budget_s=2.5), reports)    # still on time after it
+        time.sleep(0.6)
+        simulator.start()
+        got = {r.part_id: r for r in reports.wait_for(2, timeout_s=4.0)}
+    finally:
+        actuator.stop()
+    assert not got[1].delivered and 'PLC' in got[1].detail
+    assert got[2].delivered
+    assert [d.part_id for d in simulator.decisions()] == [2]
