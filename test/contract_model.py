@@ -58,7 +58,8 @@ def _module(input_width: int, input_height: int, slow_layers: int):
 
 
 def export_contract_model(directory: Path, stem: str = 'contract', slow_layers: int = 0,
-                          card_input_size=None, torchscript: bool = False) -> Path:
+                          card_input_size=None, torchscript: bool = False,
+                          class_names=CLASS_NAMES) -> Path:
     """
     Write `<stem>.onnx` and its `<stem>.json` card (and `<stem>.pt` TorchScript on request).
 
@@ -74,8 +75,9 @@ def export_contract_model(directory: Path, stem: str = 'contract', slow_layers: 
     torch.onnx.export(module, (example,), str(onnx_path), dynamo=False, opset_version=17,
                       input_names=['image'], output_names=['probs', 'roi'])
     width, height = card_input_size or (INPUT_WIDTH, INPUT_HEIGHT)
-    card = ModelCard(name=stem, class_names=CLASS_NAMES, input_width=width, input_height=height,
-                     variant='contract-test', content_hash=file_hash(onnx_path))
+    card = ModelCard(name=stem, class_names=tuple(class_names), input_width=width,
+                     input_height=height, variant='contract-test',
+                     content_hash=file_hash(onnx_path))
     card.save(onnx_path.with_suffix('.json'))
     if torchscript:
         traced = torch.jit.trace(module, example)

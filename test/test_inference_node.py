@@ -5,6 +5,8 @@ inference_node in its own process, driven over real DDS from this test process.
 One node serves the whole module (start-up costs a second); each test publishes frames with
 stamps of their own and looks for the result with the same header.
 """
+from acnn_ros.core.image_codec import SUPPORTED_ENCODINGS
+from acnn_ros.msg import InspectionResult
 from contract_model import blob_frame, export_contract_model, INPUT_HEIGHT, INPUT_WIDTH, \
     ROI_HEIGHT_PX, ROI_WIDTH_PX
 import cv2
@@ -12,9 +14,6 @@ from inference_node_client import InferenceClient, key_of, NodeProcess
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-
-from acnn_ros.core.image_codec import SUPPORTED_ENCODINGS
-from acnn_ros.msg import InspectionResult
 
 OK, ERROR = InspectionResult.STATUS_OK, InspectionResult.STATUS_ERROR
 pytestmark = pytest.mark.timeout(60)
@@ -86,8 +85,8 @@ def test_compressed_images_are_inspected(node, client, extension):
 
 @pytest.mark.parametrize('width, height, x, y', [
     (1280, 960, 1000.0, 200.0), (320, 240, 40.0, 220.0), (640, 480, 320.0, 240.0)])
-def test_roi_is_published_in_source_pixels_whatever_the_resize(node, client, width, height,
-                                                                x, y):
+def test_roi_is_published_in_source_pixels_whatever_the_resize(
+        node, client, width, height, x, y):
     key = client.publish_bgr(blob_frame(width, height, x, y, 'green', radius=12))
     result = _inspect(client, key, node)
     assert result.status == OK, result.detail

@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: Apache-2.0
+"""inference_node start-up validation and product changeover (~/load_model), over real DDS."""
+from acnn_ros.msg import InspectionResult
+from acnn_ros.srv import LoadModel
+from contract_model import blob_frame, export_contract_model
+from inference_node_client import InferenceClient, NodeProcess
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    directory = tmp_path_factory.mktemp('startup_models')
+    return {
+        'contract': export_contract_model(directory),
+        'alt': export_contract_model(directory, stem='alt', class_names=('p1', 'p2', 'p3')),
+        'wrong_size': export_contract_model(directory, stem='wrong_size',
+                                            card_input_size=(640, 480)),
+    }
+
+
+def test_bad_parameters_stop_the_node_with_a_clear_message(models, tmp_path):
+    no_card = tmp_path / 'no_card.onnx'
+    no_card.write_bytes(models['contract'].read_bytes())
+    good = str(models['contract'])
+    cases = [
+        ({'model_path': str(tmp_path / 'missing.onnx')}, 'model file not found'),
+        ({'model_path': 'resource/models/missing.onnx'}, "model file 'resource/models/missing"),
+        ({'model_path': str(no_card)}, 'model card not found'),
+        ({'model_path': str(models['wrong_size'])}, 'takes 320x240 input but its model card '
+                                                    'says 640x480'),
+        ({'model_path': good, 'providers': '[gpu]'}, "unknown execution provider 'gpu'"),
+        ({'model_path': good, 'backend': 'caffe'}, "backend='caffe' is not one of"),
+        ({'model_path': good, 'image_transport': 'theora'}, 'image_transport'),
+        ({'model_path': good, 'min_confidence': '1.5'}, 'min_confidence'),
+        ({'model_path': good, 'image_qos_depth': '0'}, 'image_qos_depth'),
+        ({'model_path': good, 'class_names': '[a, b]'}, '2 class names given'),
+    ]
+    processes = [(NodeProcess(params), expected) for params, expected in cases]
+    for process, expected in processes:
+        try:
+            process.process.wait(timeout=30)
+            output = process.output()
+        finally:
+            code = process.stop()
+        assert code == 2, output
+        assert 'cannot start' in output and expected in output, output
+
+
+def test_load_model_swaps_products_and_keeps_the_old_model_on_failure(models):
+    node = NodeProcess({'model_path': str(models['contract']), 'image_qos': 'reliable',
+                        'warmup_runs': '1'})
+    client = None
+    try:
+        assert node.wait_for_log('inspecting raw images'), node.output()
+        client = InferenceClient('changeover_test_client')
+        assert client.wait_connected(), node.output()
+        service = client.node.create_client(LoadModel, '/inference_node/load_model')
+        assert service.wait_for_service(timeout_sec=10)
+
+        def call(path, class_names=()):
+            future = service.call_async(LoadModel.Request(model_path=str(path),
+                                                          class_names=list(class_names)))
+            assert client.spin_until(future.done, 20)
+            return future.result()
+
+        def inspect():
+            result = client.result_for(client.publish_bgr(blob_frame(640, 480, 90, 90, 'blue')))
+            assert result is not None and result.status == InspectionResult.STATUS_OK
+            return result
+        assert inspect().model_id.startswith('contract@')
+        response = call(models['alt'])
+        assert response.success, response.message
+        assert response.message.startswith('alt@') and 'p1, p2, p3' in response.message
+        result = inspect()
+        assert result.model_id.startswith('alt@') and result.class_name == 'p3'
+        response = call(models['contract'], ['x', 'y', 'z'])
+        assert response.success, response.message
+        assert inspect().class_name == 'z'
+        response = call(models['wrong_size'])
+        assert not response.success
+        assert 'still using contract@' in response.message and '640x480' in response.message
+        response = call('/nonexistent/model.onnx')
+        assert not response.success and 'model file not found' in response.message
+        assert inspect().class_name == 'z'  # the old model (and its class names) stayed
+        assert 'model changeover: replaced contract@' in node.output()
+        assert 'model changeover: load failed' in node.output()
+    finally:
+        if client is not None:
+            client.close()
+        assert node.stop() == 0, node.output()
