@@ -100,8 +100,12 @@ class CameraNode(Node):
             f'{self.config.frame_rate_hz:g} Hz, frame_id {self.config.frame_id}, image QoS '
             f'{self.config.image_qos}; {describe_dds()}')
 
+    def set_enabled(self, enabled: bool) -> None:
+        """Switch capture on or off (what the ~/enable service does)."""
+        self._enabled = bool(enabled)
+
     def _on_enable(self, request, response):
-        self._enabled = bool(request.data)
+        self.set_enabled(request.data)
         response.success = True
         response.message = f'capture {"enabled" if self._enabled else "disabled"}, ' \
                            f'{self.part_id} frames so far, source {self.supervisor.state}'

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Reconcile what a run of the line did, part by part.
+
+Every frame must get one verdict, every part one decision, every fired reject one PLC write;
+where the ground truth is known, the defective parts are compared with the rejected ones.
+
+The accounting checks decide pass/fail. The ground-truth comparison measures the model (a
+misclassified part is a model error, not an accounting error) and is reported beside them.
+"""
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from acnn_ros.core.decision import RejectReason
+
+HeaderKey = Tuple[int, int, str]      # (stamp sec, stamp nanosec, frame_id)
+
+DELIVERY_NOT_REQUIRED, DELIVERY_FIRED, DELIVERY_MISSED, DELIVERY_LATE = 0, 1, 2, 3
+PLC_VERDICT_ACCEPT, PLC_VERDICT_REJECT = 1, 2
+
+
+@dataclass(frozen=True)
+class CapturedPart:
+    """A frame the camera published."""
+
+    part_id: int
+    header: HeaderKey
+    truth_class: Optional[str] = None      # ground truth class name, None when unknown
+
+
+@dataclass(frozen=True)
+class PartDecision:
+    """A RejectEvent, reduced to what is reconciled."""
+
+    part_id: int
+    header: HeaderKey
+    reject: bool
+    reason: int
+    delivery: int
+
+
+@dataclass
+class LineLedger:
+    """Everything seen during a run; filled by the runner, read by `reconcile`."""
+
+    captured: List[CapturedPart] = field(default_factory=list)
+    verdicts: List[Tuple[HeaderKey, int]] = field(default_factory=list)   # (header, status)
+    decisions: List[PartDecision] = field(default_factory=list)
+    plc_decisions: List[Tuple[int, int]] = field(default_factory=list)    # (part id, verdict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One accounting check."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Result of `reconcile`."""
+
+    checks: Tuple[Check, ...]
+    truth: Dict[str, int]                 # ground-truth counts ({} when unknown)
+    rejects_by_reason: Dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        """Return True when every accounting check passed."""
+        return all(check.ok for check in self.checks)
+
+
+def _first(items: Iterable, limit: int = 5) -> str:
+    items = sorted(items)
+    return ', '.join(str(i) for i in items[:limit]) + (' ...' if len(items) > limit else '')
+
+
+def _exactly_once(name: str, expected: Iterable, seen: Iterable, what: str) -> Check:
+    expected, counts = set(expected), Counter(seen)
+    missing = expected - set(counts)
+    extra = set(counts) - expected
+    twice = {k for k, n in counts.items() if n > 1}
+    ok = not (missing or extra or twice)
+    detail = f'{len(expected)} expected, {sum(counts.values())} {what}'
+    for label, keys in (('missing', missing), ('unexpected', extra), ('more than once', twice)):
+        if keys:
+            detail += f'; {label}: {len(keys)} ({_first(keys)})'
+    return Check(name, ok, detail)
+
+
+def reconcile(ledger: LineLedger, defective_classes: Iterable[str],
+              plc_used: bool = True) -> Reconciliation:
+    """Check the ledger; see the module docstring."""
+    parts = {p.part_id: p for p in ledger.captured}
+    checks = [
+        Check('part ids 1..N', sorted(parts) == list(range(1, len(parts) + 1)),
+              f'{len(parts)} frames captured'),
+        _exactly_once('one verdict per frame', (p.header for p in parts.values()),
+                      (h for h, _ in ledger.verdicts), 'verdicts'),
+        _exactly_once('one decision per part', parts, (d.part_id for d in ledger.decisions),
+                      'decisions'),
+    ]
+    wrong_header = [d.part_id for d in ledger.decisions
+                    if d.part_id in parts and d.header != parts[d.part_id].header]
+    checks.append(Check('decisions carry the capture header', not wrong_header,
+                        f'{len(wrong_header)} mismatched' + (
+                            f' ({_first(wrong_header)})' if wrong_header else '')))
+    rejects = [d for d in ledger.decisions if d.reject]
+    undelivered = [d.part_id for d in rejects if d.delivery != DELIVERY_FIRED]
+    checks.append(Check('every reject fired in time', not undelivered,
+                        f'{len(rejects)} rejects, {len(undelivered)} missed or late' + (
+                            f' ({_first(undelivered)})' if undelivered else '')))
+    if plc_used:
+        fired = [d.part_id for d in rejects if d.delivery == DELIVERY_FIRED]
+        plc_rejects = [pid for pid, verdict in ledger.plc_decisions
+                       if verdict == PLC_VERDICT_REJECT]
+        checks.append(_exactly_once('every fired reject written to the PLC once', fired,
+                                    plc_rejects, 'PLC reject writes'))
+    by_reason = Counter(RejectReason(d.reason).name.lower() for d in rejects)
+    truth = {}
+    known = [p for p in parts.values() if p.truth_class is not None]
+    if known:
+        defective = {p.part_id for p in known if p.truth_class in set(defective_classes)}
+        rejected = {d.part_id for d in rejects}
+        good = {p.part_id for p in known} - defective
+        truth = {'parts_with_truth': len(known), 'defective': len(defective),
+                 'defective_rejected': len(defective & rejected),
+                 'defective_accepted': len(defective - rejected),
+                 'good_accepted': len(good - rejected),
+                 'good_rejected': len(good & rejected)}
+    return Reconciliation(tuple(checks), truth, dict(by_reason))
