@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Replay pacing and result accounting for bag_player_node, and the configs of the replay nodes.
+
+Everything here is ROS-free and testable: the player node only reads parameters into
+`BagPlayerConfig`, asks `ReplayPacer` when to publish a message and tells `ResultWaiter` which
+frames it published and which results came back.
+"""
+from dataclasses import dataclass, field
+import threading
+import time
+from typing import Callable, Dict, Hashable, Optional, Tuple
+
+PACES = ('original', 'lockstep', 'fast')
+STORAGES = ('sqlite3', 'mcap')
+QOS_RELIABILITIES = ('recorded', 'reliable', 'best_effort')
+
+
+class ReplayConfigError(ValueError):
+    """A replay node parameter is invalid."""
+
+
+@dataclass(frozen=True)
+class BagPlayerConfig:
+    """Parameters of bag_player_node, read once at start-up."""
+
+    bag_path: str = ''
+    image_topics: Tuple[str, ...] = ()      # empty: every Image/CompressedImage topic of the bag
+    pace: str = 'lockstep'
+    rate: float = 1.0
+    result_timeout_s: float = 2.0
+    publish_part_triggers: bool = False
+    restamp: bool = False
+    wait_for_subscribers_s: float = 10.0
+    qos_reliability: str = 'recorded'
+    qos_depth: int = 10
+    max_frames: int = 0
+    summary_path: str = ''
+
+    def __post_init__(self):
+        if not self.bag_path:
+            raise ReplayConfigError('bag_path is empty: give the bag to play')
+        if self.pace not in PACES:
+            raise ReplayConfigError(f'pace must be one of {PACES}, got {self.pace!r}')
+        if not 0.001 <= self.rate <= 1000.0:
+            raise ReplayConfigError(f'rate must be in [0.001, 1000], got {self.rate}')
+        if self.result_timeout_s <= 0.0:
+            raise ReplayConfigError(f'result_timeout_s must be > 0, got {self.result_timeout_s}')
+        if self.qos_reliability not in QOS_RELIABILITIES:
+            raise ReplayConfigError(f'qos_reliability must be one of {QOS_RELIABILITIES}, got '
+                                    f'{self.qos_reliability!r}')
+        if self.qos_depth < 1 or self.max_frames < 0 or self.wait_for_subscribers_s < 0.0:
+            raise ReplayConfigError('qos_depth must be >= 1, max_frames and '
+                                    'wait_for_subscribers_s >= 0')
+
+
+@dataclass(frozen=True)
+class ResultRecorderConfig:
+    """Parameters of result_recorder_node, read once at start-up."""
+
+    bag_path: str = ''                      # '' -> acnn_results_<UTC time> in the working dir
+    storage: str = 'sqlite3'
+    topics: Tuple[str, ...] = ('inspection', 'reject', 'part')
+    record_image: bool = False
+    image_topic: str = 'image'
+
+    def __post_init__(self):
+        if self.storage not in STORAGES:
+            raise ReplayConfigError(f'storage must be one of {STORAGES}, got {self.storage!r}')
+        if not self.topics and not self.record_image:
+            raise ReplayConfigError('nothing to record: topics is empty and record_image false')
+
+    @property
+    def all_topics(self) -> Tuple[str, ...]:
+        """Return the topics to record, image topic included when asked."""
+        return self.topics + ((self.image_topic,) if self.record_image else ())
+
+    def resolved_bag_path(self, now: Optional[float] = None) -> str:
+        """Return bag_path, or a fresh time-stamped name when it is empty."""
+        if self.bag_path:
+            return self.bag_path
+        return time.strftime('acnn_results_%Y%m%d_%H%M%S', time.gmtime(now))
+
+
+class ReplayPacer:
+    """
+    Decide when each message of a bag is due.
+
+    `original` keeps the recorded spacing of log times divided by `rate`; `lockstep` and `fast`
+    publish as soon as possible (lockstep additionally waits for each frame's result, which
+    is the caller's job with ResultWaiter).
+    """
+
+    def __init__(self, pace: str, rate: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        if pace not in PACES:
+            raise ReplayConfigError(f'pace must be one of {PACES}, got {pace!r}')
+        self.pace, self.rate = pace, float(rate)
+        self._clock, self._sleep = clock, sleep
+        self._origin: Optional[Tuple[int, float]] = None   # (first log time ns, wall start)
+
+    def due_in_s(self, log_time_ns: int) -> float:
+        """Return seconds until a message logged at log_time_ns is due (<= 0: now)."""
+        if self.pace != 'original':
+            return 0.0
+        if self._origin is None:
+            self._origin = (int(log_time_ns), self._clock())
+        first_ns, start = self._origin
+        target = start + (int(log_time_ns) - first_ns) / 1e9 / self.rate
+        return target - self._clock()
+
+    def wait(self, log_time_ns: int, stop: Optional[threading.Event] = None) -> bool:
+        """Sleep until the message is due; return False when `stop` was set meanwhile."""
+        delay = self.due_in_s(log_time_ns)
+        if delay > 0.0:
+            if stop is not None:
+                return not stop.wait(delay)
+            self._sleep(delay)
+        return not (stop is not None and stop.is_set())
+
+
+@dataclass
+class ReplayStats:
+    """What happened to the frames of a replay."""
+
+    published: int = 0           # frames of the inspected topic published
+    other_messages: int = 0      # messages of other played topics
+    results: int = 0             # results matched to a published frame
+    dropped: int = 0             # results with STATUS_DROPPED
+    errors: int = 0              # results with STATUS_ERROR
+    missing: int = 0             # frames whose result did not come within the timeout
+    duplicates: int = 0          # more than one result for a frame
+    unmatched: int = 0           # results for frames this player did not publish
+    elapsed_s: float = 0.0
+    status_by_frame: Dict[Hashable, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def frames_per_s(self) -> float:
+        """Return published frames per second of wall time."""
+        return self.published / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def as_dict(self) -> Dict[str, float]:
+        """Return the counters (for logs and the summary file)."""
+        return {'published': self.published, 'other_messages': self.other_messages,
+                'results': self.results, 'dropped': self.dropped, 'errors': self.errors,
+                'missing': self.missing, 'duplicates': self.duplicates,
+                'unmatched': self.unmatched, 'elapsed_s': round(self.elapsed_s, 3),
+                'frames_per_s': round(self.frames_per_s, 2)}
+
+
+class ResultWaiter:
+    """
+    Account for one result per published frame, thread-safe.
+
+    The player calls `expect(key)` before publishing a frame and `wait(key, timeout)` in
+    lockstep; the subscription calls `deliver(key, status)` for every result.
+    """
+
+    STATUS_DROPPED = 2
+    STATUS_ERROR = 1
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._pending: Dict[Hashable, bool] = {}
+        self.stats = ReplayStats()
+
+    def expect(self, key: Hashable) -> None:
+        """Register a frame about to be published."""
+        with self._condition:
+            self._pending[key] = False
+            self.stats.published += 1
+
+    def deliver(self, key: Hashable, status: int) -> None:
+        """Record a result for a frame (from the subscription callback)."""
+        with self._condition:
+            if key not in self._pending:
+                if key in self.stats.status_by_frame:
+                    self.stats.duplicates += 1
+                else:
+                    self.stats.unmatched += 1
+                return
+            del self._pending[key]
+            self.stats.results += 1
+            self.stats.status_by_frame[key] = int(status)
+            if status == self.STATUS_DROPPED:
+                self.stats.dropped += 1
+            elif status == self.STATUS_ERROR:
+                self.stats.errors += 1
+            self._condition.notify_all()
+
+    def wait(self, key: Hashable, timeout_s: float) -> bool:
+        """Wait for the result of one frame; False (counted missing later) on timeout."""
+        with self._condition:
+            return self._condition.wait_for(lambda: key not in self._pending, timeout_s)
+
+    def wait_all(self, timeout_s: float) -> bool:
+        """Wait until every published frame has its result or the timeout passes."""
+        with self._condition:
+            return self._condition.wait_for(lambda: not self._pending, timeout_s)
+
+    def finish(self) -> ReplayStats:
+        """Count the frames still without a result as missing and return the statistics."""
+        with self._condition:
+            self.stats.missing = len(self._pending)
+            return self.stats

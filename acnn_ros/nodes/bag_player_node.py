@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+bag_player_node: play a rosbag2's image topic(s) into the running graph, then exit.
+
+Like `ros2 bag play`, it publishes the recorded CDR bytes on the recorded topic names (without
+the leading '/', so a namespace or remap applies) with the recorded reliability. Pace:
+`original` (recorded spacing / rate), `fast` (no waiting) or `lockstep` (the next frame goes
+out when the `inspection` result of the previous one arrived, or after result_timeout_s: as
+fast as the graph keeps up, without drops). Optionally publishes an acnn_ros/PartTrigger per
+frame on `part` (part id = frame number + 1) so the reject actuator can join, and restamps
+headers to the current time. Logs (and optionally writes as JSON) what happened at the end.
+"""
+from dataclasses import fields
+import importlib
+import json
+import sys
+import threading
+import time
+
+from acnn_ros.core.replay import (BagPlayerConfig, PACES, QOS_RELIABILITIES, ReplayConfigError,
+                                  ReplayPacer, ResultWaiter)
+from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
+from acnn_ros.msg import InspectionResult, PartTrigger
+from acnn_ros.tools import bag_io
+from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
+from std_msgs.msg import Header
+
+# name: (description, range or None). Defaults: BagPlayerConfig.
+PARAMETERS = {
+    'bag_path': ('rosbag2 to play (directory, .db3 or .mcap)', None),
+    'image_topics': ("bag topics to play; [''] = every Image/CompressedImage topic", None),
+    'pace': (f'{" | ".join(PACES)}: recorded timing / as fast as results come back / '
+             'no waiting', None),
+    'rate': ('speed factor of the original pace', (0.001, 1000.0)),
+    'result_timeout_s': ("lockstep: longest wait for a frame's result; also the final wait",
+                         (0.01, 600.0)),
+    'publish_part_triggers': ('publish acnn_ros/PartTrigger on `part` before each frame', None),
+    'restamp': ('replace header stamps by the publication time (live reject timing)', None),
+    'wait_for_subscribers_s': ('wait this long for a subscriber of the image topic',
+                               (0.0, 600.0)),
+    'qos_reliability': (f'{" | ".join(QOS_RELIABILITIES)}: image publisher reliability', None),
+    'qos_depth': ('publisher history depth', (1, 10000)),
+    'max_frames': ('stop after this many frames (0: whole bag)', (0, 2**31 - 1)),
+    'summary_path': ("write the replay statistics as JSON here; '': do not", None),
+}
+
+
+def _descriptor(name, description, limits, default):
+    descriptor = ParameterDescriptor(name=name, description=description, read_only=True)
+    if limits and isinstance(default, float):
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(limits[0]), to_value=float(limits[1]), step=0.0)]
+    elif limits:
+        descriptor.integer_range = [IntegerRange(from_value=limits[0], to_value=limits[1],
+                                                 step=1)]
+    return descriptor
+
+
+def _message_class(msgtype: str):
+    package, _, name = msgtype.split('/')
+    return getattr(importlib.import_module(f'{package}.msg'), name)
+
+
+class BagPlayerNode(Node):
+    """Publishes a bag's frames, waits for their results in lockstep, then completes `done`."""
+
+    def __init__(self, **kwargs):
+        super().__init__('bag_player_node', **kwargs)
+        self._stop, self._thread = threading.Event(), None
+        defaults, values = {f.name: f.default for f in fields(BagPlayerConfig)}, {}
+        for name, (description, limits) in PARAMETERS.items():
+            default = defaults[name]
+            if isinstance(default, tuple):
+                default = list(default) or ['']   # [''] declares an empty string array
+            self.declare_parameter(name, default, _descriptor(name, description, limits, default))
+            values[name] = self.get_parameter(name).value
+        values['image_topics'] = tuple(t for t in values['image_topics'] if t)
+        self.config = BagPlayerConfig(**values)
+        topics = bag_io.bag_topics(self.config.bag_path)
+        played = [bag_io.select_image_topic(self.config.bag_path, t)
+                  for t in self.config.image_topics] or bag_io.image_topics(self.config.bag_path)
+        if not played:
+            raise bag_io.BagError(f'{self.config.bag_path} has no image topic to play')
+        self.inspected_topic = played[0]
+        self.waiter = ResultWaiter()
+        self.error = ''
+        self.done = Future()
+        self._image_pubs = {}
+        for topic in played:
+            info = topics[topic]
+            reliable = {'reliable': True, 'best_effort': False}.get(
+                self.config.qos_reliability, info.reliable)
+            qos = QoSProfile(depth=self.config.qos_depth, reliability=(
+                ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT),
+                durability=DurabilityPolicy.VOLATILE)
+            self._image_pubs[topic] = self.create_publisher(
+                _message_class(info.msgtype), topic.lstrip('/'), qos)
+        self._part_pub = (self.create_publisher(PartTrigger, 'part', QoSProfile(depth=100))
+                          if self.config.publish_part_triggers else None)
+        subscription = self.create_subscription(InspectionResult, 'inspection', self._on_result,
+                                                QoSProfile(depth=100))
+        self._result_topic = subscription.topic_name
+        self._finished = self.create_guard_condition(self._on_finished)
+        self._thread = threading.Thread(target=self._play, name='bag_player', daemon=True)
+        self.get_logger().info(
+            f'playing {", ".join(played)} of {self.config.bag_path} ({self.config.pace} pace'
+            f'{f" x{self.config.rate:g}" if self.config.pace == "original" else ""}), results on '
+            f'{self.resolve_topic_name("inspection")}; {describe_dds()}')
+        self._thread.start()
+
+    def _on_result(self, msg: InspectionResult):
+        key = (bag_io.stamp_to_ns(msg.header.stamp), msg.header.frame_id)
+        self.waiter.deliver(key, msg.status)
+
+    def _graph_ready(self) -> bool:
+        publisher = self._image_pubs[self.inspected_topic]
+        # Lockstep needs the inspecting node: a subscriber of the frames and a result publisher.
+        return publisher.get_subscription_count() > 0 and (
+            self.config.pace != 'lockstep' or self.count_publishers(self._result_topic) > 0)
+
+    def _wait_for_subscribers(self):
+        deadline = time.monotonic() + self.config.wait_for_subscribers_s
+        while not self._graph_ready() and time.monotonic() < deadline:
+            if self._stop.wait(0.05):
+                return
+        if not self._graph_ready():
+            missing = f'subscriber on {self._image_pubs[self.inspected_topic].topic_name}'
+            if self.config.pace == 'lockstep':
+                missing += f' or publisher on {self._result_topic}'
+            self.get_logger().warning(f'no {missing} after {self.config.wait_for_subscribers_s}'
+                                      ' s: playing anyway')
+        else:
+            # Discovery completes per endpoint pair: give the far side time to match us too.
+            self._stop.wait(0.5)
+
+    def _play(self):
+        cfg, pacer = self.config, ReplayPacer(self.config.pace, self.config.rate)
+        store, start = bag_io.project_typestore(), time.monotonic()
+        try:
+            self._wait_for_subscribers()
+            start = time.monotonic()
+            for message in bag_io.iter_messages(cfg.bag_path, list(self._image_pubs)):
+                if not pacer.wait(message.log_time_ns, self._stop) or \
+                        (cfg.max_frames and self.waiter.stats.published >= cfg.max_frames):
+                    break
+                raw, header = message.raw, message.msg.header
+                if cfg.restamp:
+                    now_ns = time.time_ns()
+                    header.stamp = bag_io.make_header(now_ns, header.frame_id).stamp
+                    raw = bytes(store.serialize_cdr(message.msg, message.msgtype))
+                if message.topic != self.inspected_topic:
+                    self._image_pubs[message.topic].publish(raw)
+                    self.waiter.stats.other_messages += 1
+                    continue
+                key = (bag_io.stamp_to_ns(header.stamp), str(header.frame_id))
+                self.waiter.expect(key)
+                if self._part_pub is not None:
+                    self._part_pub.publish(PartTrigger(header=Header(
+                        stamp=Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
+                        frame_id=header.frame_id), part_id=self.waiter.stats.published))
+                self._image_pubs[message.topic].publish(raw)
+                if cfg.pace == 'lockstep' and not self.waiter.wait(key, cfg.result_timeout_s):
+                    self.get_logger().warning(f'no result for frame {key} within '
+                                              f'{cfg.result_timeout_s} s')
+            self.waiter.wait_all(cfg.result_timeout_s)
+        except Exception as exc:  # report any failure, then end the node cleanly
+            self.get_logger().error(f'replay failed: {exc}')
+            self.error = str(exc)
+        self.waiter.stats.elapsed_s = time.monotonic() - start
+        self._finished.trigger()
+
+    def _on_finished(self):
+        stats = self.waiter.finish()
+        self.get_logger().info(f'replay finished: {json.dumps(stats.as_dict())}')
+        if self.config.summary_path:
+            with open(self.config.summary_path, 'w', encoding='utf-8') as stream:
+                json.dump(dict(stats.as_dict(), error=self.error), stream)
+        if not self.done.done():
+            self.done.set_result(stats)
+
+    def destroy_node(self):
+        """Stop the playback thread, then the node."""
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        return super().destroy_node()
+
+
+def main(args=None) -> int:
+    """Play the bag until its end (or shutdown); return the exit status."""
+    ensure_local_dds()
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = BagPlayerNode()
+        rclpy.spin_until_future_complete(node, node.done)
+        return 1 if node.error else 0
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    except (ReplayConfigError, bag_io.BagError) as exc:
+        print(f'bag_player_node: {exc}', file=sys.stderr)
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
