@@ -223,3 +223,23 @@ def test_provider_names_and_tensorrt_cache_keys():
     assert trt_cache_dir('/cache', 'abc123', False, 'NVIDIA Jetson AGX Orin', '10.3.0') != key
     assert trt_cache_dir('/cache', 'abc123', True, 'Orin', '10.7.0') != key
     assert trt_cache_dir('/cache', 'def456', True, 'NVIDIA Jetson AGX Orin', '10.3.0') != key
+
+
+def test_torch_backend_reads_an_acnn_training_checkpoint_without_a_card(tmp_path):
+    from dataclasses import asdict
+    from acnn_ros.model.acnn import build_model
+    from acnn_ros.model.train import CHECKPOINT_FORMAT, save_checkpoint, TrainConfig
+    model = build_model('opt', 4)
+    checkpoint = tmp_path / 'untrained.pt'
+    save_checkpoint(checkpoint, {'format': CHECKPOINT_FORMAT, 'train_config': asdict(
+        TrainConfig(variant='opt')), 'class_names': ['p1069', 'p1071', 'p3707', 'p3709'],
+        'model': model.state_dict()})
+    pipeline = InspectionPipeline.from_model_path(checkpoint, backend='torch')
+    assert pipeline.card.class_names == ('p1069', 'p1071', 'p3707', 'p3709')
+    assert (pipeline.card.input_width, pipeline.card.input_height) == (
+        model.config.input_width, model.config.input_height)
+    assert 'checkpoint untrained.pt' in pipeline.provider_report
+    outcome = pipeline.inspect(blob_frame(1280, 960, 640, 480, 'red'))
+    assert outcome.status == InspectionStatus.OK, outcome.detail
+    assert len(outcome.class_scores) == 4 and abs(sum(outcome.class_scores) - 1) < 1e-4
+    assert 0 <= outcome.roi.center_x <= 1280 and 0 <= outcome.roi.center_y <= 960

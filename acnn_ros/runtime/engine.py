@@ -200,7 +200,7 @@ class OnnxRuntimeEngine:
 
 class TorchEngine:
     """
-    Development backend: a TorchScript file or an A-CNN checkpoint of acnn_ros.model, on CPU.
+    Development backend: a TorchScript file or an A-CNN training checkpoint, on CPU.
 
     torch and acnn_ros.model are imported only when this backend is chosen, so the production
     node never loads them.
@@ -212,6 +212,7 @@ class TorchEngine:
         import torch
         self._torch = torch
         self.model_path = Path(model_path)
+        self.card_hint = None  # card fields read from a checkpoint (TorchScript has none)
         if intra_op_threads:
             torch.set_num_threads(int(intra_op_threads))
         try:
@@ -228,17 +229,25 @@ class TorchEngine:
                                 f'(development backend), threads {torch.get_num_threads()}')
 
     def _load_checkpoint(self):
+        """Rebuild an A-CNN from a training checkpoint, wrapped to the ONNX output contract."""
         try:
+            train = importlib.import_module('acnn_ros.model.train')
             export = importlib.import_module('acnn_ros.model.export')
-            loader = getattr(export, 'load_checkpoint')
-        except (ImportError, AttributeError) as exc:
-            raise EngineError(f'{self.model_path} is not TorchScript and acnn_ros.model offers '
-                              f'no load_checkpoint() to read it: {exc}') from exc
+        except ImportError as exc:
+            raise EngineError(f'{self.model_path} is not TorchScript and acnn_ros.model cannot '
+                              f'be imported to read it as a checkpoint: {exc}') from exc
         try:
-            loaded = loader(self.model_path)
+            state = train.load_checkpoint(self.model_path)
+            model = train.model_from_checkpoint(state)
         except Exception as exc:  # a checkpoint loader may raise anything torch raises
             raise EngineError(f'cannot load checkpoint {self.model_path}: {exc}') from exc
-        return loaded[0] if isinstance(loaded, tuple) else loaded
+        config = getattr(model, 'config', None)
+        self.card_hint = {'name': self.model_path.stem,
+                          'class_names': tuple(state['class_names']),
+                          'input_width': int(getattr(config, 'input_width', 640)),
+                          'input_height': int(getattr(config, 'input_height', 480)),
+                          'variant': str(state['train_config'].get('variant', ''))}
+        return export.ContractWrapper(model)
 
     def run(self, tensor: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Return (probs, roi) for a preprocessed batch."""

@@ -59,10 +59,12 @@ class InspectionPipeline:
         path = Path(path)
         if not path.is_file():
             raise EngineError(f'model file not found: {path}')
-        card = ModelCard.load(card_path_for(path))
+        card_path = card_path_for(path)
+        card = ModelCard.load(card_path) if card_path.is_file() or backend != 'torch' else None
         warnings = []
         actual_hash = file_hash(path)
-        if backend == 'onnxruntime' and card.content_hash and card.content_hash != actual_hash:
+        if card is not None and backend == 'onnxruntime' and card.content_hash \
+                and card.content_hash != actual_hash:
             warnings.append(f'{path.name} has sha256 {actual_hash}, its card says '
                             f'{card.content_hash}: the card may belong to another export')
         options = {'intra_op_threads': intra_op_threads}
@@ -72,6 +74,12 @@ class InspectionPipeline:
                            trt_cache_dir_base=trt_cache_dir,
                            model_hash=card.content_hash or actual_hash, device_id=device_id)
         engine = create_engine(backend, path, **options)
+        if card is None:
+            # A training checkpoint without a card: the checkpoint itself names the classes.
+            hint = getattr(engine, 'card_hint', None)
+            if hint is None:
+                raise ModelCardError(f'model card not found: {card_path}')
+            card = ModelCard(content_hash=actual_hash, **hint)
         pipeline = cls(engine, card, path, class_names=class_names, warnings=warnings)
         pipeline.warmup(warmup_runs)
         return pipeline
