@@ -32,15 +32,19 @@ class NodeProcess:
 
     def __init__(self, parameters: Dict[str, str], extra_args: Tuple[str, ...] = ()):
         self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
+        # extra_args (a --params-file) first: later -p values override the file's.
         args = [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args']
+        args += list(extra_args)
         for name, value in parameters.items():
             args += ['-p', f'{name}:={value}']
-        args += list(extra_args)
+        self._final_output = None
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                         cwd=str(REPO_DIR), env=dict(os.environ))
 
     def output(self) -> str:
         """Return everything the node printed so far."""
+        if self._final_output is not None:
+            return self._final_output
         return Path(self.log.name).read_text(encoding='utf-8', errors='replace')
 
     def wait_for_log(self, text: str, timeout_s: float = 20.0) -> bool:
@@ -63,8 +67,10 @@ class NodeProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
-        os.unlink(self.log.name)
+        if self._final_output is None:
+            self._final_output = self.output()
+            self.log.close()
+            os.unlink(self.log.name)
         return self.process.returncode
 
 

@@ -48,6 +48,15 @@ def test_bad_parameters_stop_the_node_with_a_clear_message(models, tmp_path):
         assert 'cannot start' in output and expected in output, output
 
 
+def test_the_shipped_parameter_file_starts_the_node(models):
+    node = NodeProcess({'model_path': str(models['contract'])},
+                       extra_args=('--params-file', 'config/inspect.yaml'))
+    try:
+        assert node.wait_for_log('inspecting raw images'), node.output()
+    finally:
+        assert node.stop() == 0, node.output()
+
+
 def test_load_model_swaps_products_and_keeps_the_old_model_on_failure(models):
     node = NodeProcess({'model_path': str(models['contract']), 'image_qos': 'reliable',
                         'warmup_runs': '1'})
