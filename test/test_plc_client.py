@@ -44,8 +44,9 @@ def simulator():
 
 
 def plc_config(port, **kwargs):
-    values = dict(host='127.0.0.1', port=port, unit=1, decision_register=100, reject_coil=7,
-                  heartbeat_register=120, heartbeat_period_s=0.2, timeout_s=0.1)
+    values = {'host': '127.0.0.1', 'port': port, 'unit': 1, 'decision_register': 100,
+              'reject_coil': 7, 'heartbeat_register': 120, 'heartbeat_period_s': 0.2,
+              'timeout_s': 0.1}
     values.update(kwargs)
     return PlcConfig(**values)
 

@@ -45,7 +45,7 @@ PARAMETERS: Dict[str, ParameterSpec] = {
     'pulse_width_s': ParameterSpec(
         0.03, 'how long the ejector output stays on', 0.001, 10.0),
     'max_fire_lateness_s': ParameterSpec(
-        0.01, 'how late after the due time a command still hits the part', 0.0, 10.0),
+        0.02, 'how late after the due time a command still hits the part', 0.0, 10.0),
     'timing': ParameterSpec(
         'fixed_delay', 'fixed_delay: vision fires at the due time | plc_tracking: the verdict is '
         'written at once and the PLC tracks the part by encoder'),
@@ -115,7 +115,7 @@ class RejectActuatorConfig:
     inspection_window_s: float = 0.25
     reject_delay_s: float = 0.5
     pulse_width_s: float = 0.03
-    max_fire_lateness_s: float = 0.01
+    max_fire_lateness_s: float = 0.02
     timing: str = 'fixed_delay'
     actuator: str = 'topic'
     plc_host: str = '127.0.0.1'
@@ -135,8 +135,9 @@ class RejectActuatorConfig:
 
     def __post_init__(self):
         for name, spec in PARAMETERS.items():
-            value = getattr(self, name, None)
-            if spec.min_value is not None and not spec.min_value <= value <= spec.max_value:
+            value = getattr(self, name, None)   # policy entries are checked by RejectPolicy
+            if value is not None and spec.min_value is not None and \
+                    not spec.min_value <= value <= spec.max_value:
                 raise ValueError(f'{name} must be in [{spec.min_value}, {spec.max_value}], '
                                  f'got {value}')
         if self.actuator not in ACTUATORS:

@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The on-disk ring buffer of rejected parts: overlay PNG + JSON, bounded, survives restarts."""
+import json
+import time
+
+from acnn_ros.core.decision import Decision, RejectReason
+from acnn_ros.core.line_counters import Delivery
+from acnn_ros.core.reject_archive import part_record_dict, RejectArchive
+from acnn_ros.core.reject_scheduler import FrameKey, PartRecord
+from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
+import cv2
+import numpy as np
+
+
+def reject_record(part_id, with_outcome=True):
+    outcome = InspectionOutcome(
+        InspectionStatus.OK, class_id=1, class_name='p1071', confidence=0.93,
+        class_scores=(0.07, 0.93), roi=RoiBox(100.0, 80.0, 32.0, 20.0), model_id='m@1') \
+        if with_outcome else None
+    reason = RejectReason.REJECT_CLASS if with_outcome else RejectReason.NO_RESULT
+    now = time.time()
+    return PartRecord(part_id, FrameKey(int(now * 1e9), 'camera'), Decision(True, reason, 'x'),
+                      outcome, now + 0.5, now + 0.05, Delivery.FIRED, now + 0.501, 'modbus')
+
+
+def test_archive_keeps_the_last_n_rejects_with_overlay_and_record(tmp_path):
+    frame = np.full((120, 160, 3), 200, np.uint8)
+    archive = RejectArchive(str(tmp_path), max_items=3)
+    for part_id in range(1, 6):
+        archive.submit(part_record_dict(reject_record(part_id)), lambda: frame)
+    archive.submit(part_record_dict(reject_record(6, with_outcome=False)))   # no frame kept
+    archive.flush()
+    records = [json.loads(p.read_text()) for p in archive.items()]
+    assert [r['part_id'] for r in records] == [4, 5, 6]
+    assert records[0]['reason'] == 'REJECT_CLASS' and records[0]['class_scores'] == [
+        0.07, 0.93]
+    assert records[0]['roi'] == {'center_x': 100.0, 'center_y': 80.0, 'width': 32.0,
+                                 'height': 20.0}
+    assert records[0]['delivery'] == 'FIRED' and records[0]['fire_time'] > records[0][
+        'capture_time']
+    assert records[2]['reason'] == 'NO_RESULT' and records[2]['fail_safe']
+    assert records[2]['image'] is None
+    pngs = sorted(tmp_path.glob('*.png'))
+    assert [p.name for p in pngs] == [records[0]['image'], records[1]['image']]
+    overlay = cv2.imread(str(pngs[0]))
+    # The ROI box (84..116 x 70..90) is drawn in red on the grey frame.
+    assert tuple(overlay[70, 100]) == (0, 0, 255)
+    assert tuple(overlay[80, 100]) == (200, 200, 200)
+    archive.close()
+    # A restarted archive continues the sequence and keeps the bound.
+    again = RejectArchive(str(tmp_path), max_items=3)
+    again.submit(part_record_dict(reject_record(7)), lambda: frame)
+    again.close()
+    assert [json.loads(p.read_text())['part_id'] for p in again.items()] == [5, 6, 7]
