@@ -209,6 +209,20 @@ def test_synthetic_source_renders_frames_with_ground_truth():
     assert np.array_equal(again.read().bgr, frames[0].bgr)   # seeded: reproducible
 
 
+def test_synthetic_pool_replays_rendered_frames_with_their_truth():
+    pytest.importorskip('acnn_ros.core.synthetic')
+    source = create_source(CameraConfig(source='synthetic', synthetic_pool_size=3))
+    source.connect()
+    rendered = [source.read() for _ in range(3)]
+    replayed = [source.read() for _ in range(12)]
+    pool = {f.bgr.tobytes(): f.truth_class_id for f in rendered}
+    for frame in replayed:
+        assert pool[frame.bgr.tobytes()] == frame.truth_class_id
+    assert len({f.bgr.tobytes() for f in replayed}) > 1      # random order, not one frame
+    replayed[0].bgr[:] = 0                                   # a consumer cannot spoil the pool
+    assert all(source.read().bgr.any() for _ in range(6))
+
+
 def test_backoff_sequence():
     backoff = Backoff(0.5, 3.0)
     assert [backoff.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
@@ -231,6 +245,7 @@ def test_source_type_auto(source, kind):
     ({'frame_id': ' '}, 'frame_id'),
     ({'reconnect_initial_s': 5.0, 'reconnect_max_s': 1.0}, 'reconnect_initial_s'),
     ({'max_frames': -1}, 'max_frames'),
+    ({'synthetic_pool_size': -1}, 'synthetic_pool_size'),
     ({'source': 'frames.xyz'}, 'cannot tell what camera source'),
 ])
 def test_invalid_camera_config_is_rejected(kwargs, message):

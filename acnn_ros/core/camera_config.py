@@ -66,6 +66,7 @@ class CameraConfig:
     reconnect_max_s: float = 5.0
     synthetic_seed: int = 0
     synthetic_device: int = 0
+    synthetic_pool_size: int = 0
     diagnostics_period_s: float = 1.0
 
     def __post_init__(self):
@@ -89,6 +90,8 @@ class CameraConfig:
             raise CameraConfigError(
                 f'need 0 < reconnect_initial_s <= reconnect_max_s, got '
                 f'{self.reconnect_initial_s} and {self.reconnect_max_s}')
+        if self.synthetic_pool_size < 0:
+            raise CameraConfigError('synthetic_pool_size must be >= 0')
         if self.diagnostics_period_s <= 0.0:
             raise CameraConfigError('diagnostics_period_s must be > 0')
         if self.source_type != 'synthetic' and self.kind != 'synthetic' and not self.source:

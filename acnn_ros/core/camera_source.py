@@ -235,14 +235,23 @@ class ImageFolderSource(FrameSource):
 
 
 class SyntheticSource(FrameSource):
-    """Frames of the synthetic AOI generator (acnn_ros.core.synthetic), random classes."""
+    """
+    Frames of the synthetic AOI generator (acnn_ros.core.synthetic), random classes.
 
-    def __init__(self, seed: int = 0, device: int = 0):
+    Rendering costs tens of milliseconds of CPU per frame, far more than a real camera. With
+    `pool_size` N > 0 only the first N frames are rendered; later reads replay them in a
+    seeded random order (ground truth included), so the camera stops competing with inference.
+    """
+
+    def __init__(self, seed: int = 0, device: int = 0, pool_size: int = 0):
         self.seed = seed
         self.device = device
-        self.description = f'synthetic generator (seed {seed}, device {device})'
+        self.pool_size = pool_size
+        self.description = f'synthetic generator (seed {seed}, device {device}' + (
+            f', pool of {pool_size} frames)' if pool_size else ')')
         self._rng = None
         self._synthetic = None
+        self._pool = []
 
     def connect(self) -> None:
         """Import the generator; it is part of the package, so failing is a config error."""
@@ -257,16 +266,26 @@ class SyntheticSource(FrameSource):
     @property
     def class_names(self):
         """Return the class names the generator draws from (index = truth_class_id)."""
-        return tuple(self._synthetic.DEFAULT_CLASSES) if self._synthetic else ()
+        from acnn_ros.core.synthetic import DEFAULT_CLASSES
+        return tuple(DEFAULT_CLASSES)
 
-    def read(self) -> Frame:
-        """Render one frame of a random class, JPEG-compressed like the generated datasets."""
+    def _render(self):
         class_id = int(self._rng.integers(len(self.class_names)))
         bgr, _roi = self._synthetic.render_frame(self._rng, class_id, device=self.device)
         # The generated datasets (and so the shipped model's training data) are JPEG files.
         quality = self._synthetic.DEVICES[self.device].jpeg_quality
         ok, encoded = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        bgr = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else bgr
+        return (cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else bgr), class_id
+
+    def read(self) -> Frame:
+        """Render (or replay from the pool) one frame of a random class."""
+        if self.pool_size and len(self._pool) >= self.pool_size:
+            bgr, class_id = self._pool[int(self._rng.integers(len(self._pool)))]
+            bgr = bgr.copy()
+        else:
+            bgr, class_id = self._render()
+            if self.pool_size:
+                self._pool.append((bgr, class_id))
         return Frame(bgr, time.monotonic_ns(), name=self.class_names[class_id],
                      truth_class_id=class_id)
 
@@ -275,7 +294,8 @@ def create_source(config: CameraConfig) -> FrameSource:
     """Build the frame source that a CameraConfig describes."""
     kind = config.kind
     if kind == 'synthetic':
-        return SyntheticSource(config.synthetic_seed, config.synthetic_device)
+        return SyntheticSource(config.synthetic_seed, config.synthetic_device,
+                               config.synthetic_pool_size)
     if kind == 'images':
         return ImageFolderSource(config.source, loop=config.loop)
     if kind == 'video':
