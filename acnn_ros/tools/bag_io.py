@@ -367,10 +367,13 @@ class BagWriter:
         return '/' + topic.lstrip('/') in self._connections
 
     def write(self, topic: str, msg, log_time_ns: int) -> None:
-        """Serialise a rosbags message object and write it at log_time_ns."""
+        """Serialise a rosbags message object and write it (adding its topic if new)."""
         name = '/' + topic.lstrip('/')
         if name not in self._connections:
-            self.add_topic(name, msg.__msgtype__)
+            # Cameras offer best effort (SensorDataQoS); the package's own topics are reliable.
+            msgtype = msg.__msgtype__
+            self.add_topic(name, msgtype, [SENSOR_DATA_QOS if msgtype in IMAGE_TYPES
+                                           else RELIABLE_QOS])
         raw = self.typestore.serialize_cdr(msg, self._connections[name].msgtype)
         self.write_raw(name, raw, log_time_ns)
 
