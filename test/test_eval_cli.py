@@ -8,8 +8,8 @@ from acnn_ros.core.bag_eval import GroundTruth
 from acnn_ros.core.results import RoiBox
 from acnn_ros.tools import bag_io
 from acnn_ros.tools.make_bag_cli import write_image_bag
-import cv2
 from contract_model import CLASS_NAMES, export_contract_model
+import cv2
 import numpy as np
 import pytest
 
