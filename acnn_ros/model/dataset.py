@@ -1,0 +1,262 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Datasets in the seed format: ``images/{train,test}/*.jpg`` + ``labels/{train,test}/*.txt``.
+
+A label file holds one YOLO line ``class cx cy w h`` (normalised), or only ``class`` for an
+image without a box. An image without a label file takes its class from its file name
+(`class_pattern`, a regex whose group ``cls`` is a class name or index; default: the prefix
+before the first ``_``, e.g. ``p1069_0000_04_v1f2.jpg``) or from its folder
+(``images/train/<class>/x.jpg``). Class names come from ``classes.txt`` in the dataset root,
+else from the caller, else from the file-name prefixes.
+
+Bad files (unreadable image, malformed label, class out of range, box outside the frame) are
+collected as `Problem`s naming the file; the caller skips them or fails with all of them listed
+(`DatasetError`), never with a stack trace from deep inside.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+import re
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
+DEFAULT_CLASS_PATTERN = r'^(?P<cls>[^_]+)_'
+BOX_TOLERANCE = 1e-3        # rounding slack when checking that a box lies inside the frame
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be used; the message lists every offending file."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad file and why."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        """Return 'path: reason'."""
+        return f'{self.path}: {self.reason}'
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image, its class and (when labelled) its box."""
+
+    image_path: Path
+    class_id: int
+    box: Optional[Tuple[float, float, float, float]]   # (cx, cy, w, h) normalised, or None
+
+
+@dataclass
+class FrameSet:
+    """Decoded frames of a split, ready for training (uint8 RGB, model input size)."""
+
+    images: np.ndarray          # [N, H, W, 3] uint8 RGB
+    labels: np.ndarray          # [N] int64
+    boxes: np.ndarray           # [N, 4] float32 (cx, cy, w, h) normalised; 0 where no box
+    has_box: np.ndarray         # [N] bool
+    paths: List[Path]
+    class_names: List[str]
+
+    def __len__(self) -> int:
+        """Return the number of frames."""
+        return int(self.labels.shape[0])
+
+
+def read_class_names(root: Path) -> Optional[List[str]]:
+    """Return the names in ``<root>/classes.txt``, or None when there is no such file."""
+    path = Path(root) / 'classes.txt'
+    if not path.is_file():
+        return None
+    names = [line.strip() for line in path.read_text(encoding='utf-8').splitlines()]
+    return [n for n in names if n]
+
+
+def parse_label(text: str, num_classes: int) -> Tuple[int, Optional[Tuple[float, ...]]]:
+    """
+    Parse one YOLO label file's text; return (class_id, box or None).
+
+    Raises ValueError with a short reason for anything malformed.
+    """
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError('label file is empty')
+    if len(lines) > 1:
+        raise ValueError(f'expected one object per image, found {len(lines)} lines')
+    fields = lines[0]
+    if len(fields) not in (1, 5):
+        raise ValueError(f'expected "class cx cy w h" or "class", found {len(fields)} fields')
+    try:
+        class_id = int(fields[0])
+    except ValueError:
+        raise ValueError(f'class field {fields[0]!r} is not an integer') from None
+    if not 0 <= class_id < num_classes:
+        raise ValueError(f'class {class_id} outside 0..{num_classes - 1}')
+    if len(fields) == 1:
+        return class_id, None
+    try:
+        cx, cy, w, h = (float(v) for v in fields[1:])
+    except ValueError:
+        raise ValueError(f'box fields {fields[1:]} are not numbers') from None
+    if not (w > 0 and h > 0):
+        raise ValueError(f'box size {w}x{h} is not positive')
+    if (cx - w / 2 < -BOX_TOLERANCE or cy - h / 2 < -BOX_TOLERANCE
+            or cx + w / 2 > 1 + BOX_TOLERANCE or cy + h / 2 > 1 + BOX_TOLERANCE):
+        raise ValueError(f'box (cx={cx}, cy={cy}, w={w}, h={h}) lies outside the frame')
+    return class_id, (cx, cy, w, h)
+
+
+def _class_from_name(image_path: Path, image_root: Path, pattern: re.Pattern,
+                     class_names: Sequence[str]) -> int:
+    """Return the class of an unlabelled image from its folder or file name."""
+    relative = image_path.relative_to(image_root)
+    candidates = []
+    if len(relative.parts) > 1:
+        candidates.append(relative.parts[0])
+    match = pattern.search(image_path.name)
+    if match:
+        candidates.append(match.group('cls'))
+    for candidate in candidates:
+        if candidate in class_names:
+            return list(class_names).index(candidate)
+        if candidate.isdigit() and int(candidate) < len(class_names):
+            return int(candidate)
+    raise ValueError('no label file, and neither folder nor file name '
+                     f'(pattern {pattern.pattern!r}) names a known class')
+
+
+def scan_split(root: Path, split: str, class_names: Optional[Sequence[str]] = None,
+               class_pattern: str = DEFAULT_CLASS_PATTERN
+               ) -> Tuple[List[Sample], List[Problem], List[str]]:
+    """
+    List the samples of one split; return (samples, problems, class_names).
+
+    Images are not decoded here (see `load_frames`).
+    """
+    root = Path(root)
+    image_root = root / 'images' / split
+    label_root = root / 'labels' / split
+    if not image_root.is_dir():
+        raise DatasetError(f'{image_root} does not exist (expected images/{split}/ under '
+                           f'{root})')
+    image_paths = sorted(p for p in image_root.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not image_paths:
+        raise DatasetError(f'{image_root} holds no images ({", ".join(IMAGE_SUFFIXES)})')
+    pattern = re.compile(class_pattern)
+    if 'cls' not in pattern.groupindex:
+        raise DatasetError(f'class pattern {class_pattern!r} has no (?P<cls>...) group')
+    names = list(class_names or read_class_names(root) or [])
+    if not names:
+        prefixes = set()
+        for path in image_paths:
+            match = pattern.search(path.name)
+            if match:
+                prefixes.add(match.group('cls'))
+        names = sorted(prefixes)
+    if not names:
+        raise DatasetError(f'{root}: no classes.txt, no --classes and no file name matches '
+                           f'{class_pattern!r}; cannot tell the classes')
+    samples, problems = [], []
+    for image_path in image_paths:
+        label_path = label_root / image_path.relative_to(image_root).with_suffix('.txt')
+        try:
+            if label_path.is_file():
+                class_id, box = parse_label(label_path.read_text(encoding='utf-8'), len(names))
+            else:
+                class_id, box = _class_from_name(image_path, image_root, pattern, names), None
+        except (ValueError, UnicodeDecodeError) as exc:
+            bad = label_path if label_path.is_file() else image_path
+            problems.append(Problem(bad, str(exc)))
+            continue
+        samples.append(Sample(image_path, class_id, box))
+    return samples, problems, names
+
+
+def load_frames(samples: Sequence[Sample], class_names: Sequence[str], width: int = 640,
+                height: int = 480, progress: bool = True
+                ) -> Tuple[FrameSet, List[Problem]]:
+    """Decode every image to RGB uint8 at width x height; return (frames, problems)."""
+    from tqdm import tqdm
+
+    images = np.empty((len(samples), height, width, 3), np.uint8)
+    kept, problems = [], []
+    iterator = tqdm(samples, desc='decode', unit='img', disable=not progress, leave=False)
+    for sample in iterator:
+        bgr = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            problems.append(Problem(sample.image_path, 'cannot decode image (corrupt or not '
+                                                       'an image)'))
+            continue
+        if bgr.shape[:2] != (height, width):
+            # Boxes are normalised, so a plain resize keeps them valid (the runtime does the
+            # same stretch).
+            bgr = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+        images[len(kept)] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        kept.append(sample)
+    boxes = np.zeros((len(kept), 4), np.float32)
+    has_box = np.zeros(len(kept), bool)
+    for i, sample in enumerate(kept):
+        if sample.box is not None:
+            boxes[i] = sample.box
+            has_box[i] = True
+    labels = np.array([s.class_id for s in kept], np.int64)
+    frames = FrameSet(images=images[:len(kept)], labels=labels, boxes=boxes, has_box=has_box,
+                      paths=[s.image_path for s in kept], class_names=list(class_names))
+    return frames, problems
+
+
+def load_split(root: Path, split: str, class_names: Optional[Sequence[str]] = None,
+               class_pattern: str = DEFAULT_CLASS_PATTERN, on_error: str = 'skip',
+               width: int = 640, height: int = 480, limit: Optional[int] = None,
+               progress: bool = True, report=print) -> FrameSet:
+    """
+    Scan and decode a split; bad files are reported by name and skipped or fatal.
+
+    on_error: 'skip' (report each problem through `report` and go on) or 'fail' (raise
+    DatasetError listing all of them). `limit` keeps the first N samples (quick runs).
+    """
+    if on_error not in ('skip', 'fail'):
+        raise ValueError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
+    samples, problems, names = scan_split(root, split, class_names, class_pattern)
+    if limit is not None:
+        samples = samples[:limit]
+    if problems and on_error == 'fail':
+        raise DatasetError(_problem_text(problems, split))
+    frames, decode_problems = load_frames(samples, names, width, height, progress)
+    problems += decode_problems
+    if problems:
+        if on_error == 'fail':
+            raise DatasetError(_problem_text(problems, split))
+        for problem in problems:
+            report(f'warning: skipped {problem}')
+    if len(frames) == 0:
+        raise DatasetError(f'{root}: no usable images in split {split!r}')
+    return frames
+
+
+def _problem_text(problems: Sequence[Problem], split: str) -> str:
+    listed = '\n  '.join(str(p) for p in problems)
+    return f'{len(problems)} bad file(s) in split {split!r}:\n  {listed}'
+
+
+def keep_box_labels(has_box: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """
+    Return a has_box mask keeping boxes on `fraction` of ALL images (at least one if any).
+
+    Only images that have a box can keep one; which ones is drawn from `seed`.
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f'labeled fraction must be in [0, 1], got {fraction}')
+    candidates = np.flatnonzero(has_box)
+    wanted = int(round(fraction * len(has_box)))
+    if fraction > 0 and len(candidates):
+        wanted = max(wanted, 1)
+    wanted = min(wanted, len(candidates))
+    chosen = np.random.default_rng(seed).choice(candidates, size=wanted, replace=False)
+    mask = np.zeros_like(has_box)
+    mask[chosen] = True
+    return mask

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Multi-task loss and a tiny end-to-end training run."""
+from acnn_ros.core.synthetic import DEFAULT_CLASSES, render_frame
+from acnn_ros.model.acnn import build_model
+from acnn_ros.model.dataset import FrameSet
+from acnn_ros.model.losses import localization_loss, multitask_loss
+from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint, train,
+                                  TrainConfig)
+import numpy as np
+import pytest
+import torch
+
+
+def test_localization_loss_ignores_images_without_a_box():
+    model = build_model('opt', 4)
+    out = model(torch.rand(4, 3, 480, 640))
+    boxes = torch.rand(4, 4) * 0.5 + 0.25
+    none = torch.zeros(4, dtype=torch.bool)
+    assert float(localization_loss(out.heatmap, out.roi, boxes, none)) == 0.0
+    some = torch.tensor([True, False, True, False])
+    loss_a = localization_loss(out.heatmap, out.roi, boxes, some)
+    moved = boxes.clone()
+    moved[[1, 3]] = torch.tensor([0.9, 0.1, 0.05, 0.05])   # change only the unlabelled ones
+    loss_b = localization_loss(out.heatmap, out.roi, moved, some)
+    assert float(loss_a) > 0 and torch.allclose(loss_a, loss_b)
+    total, parts = multitask_loss(out, torch.tensor([0, 1, 2, 3]), boxes, none)
+    assert parts['loc'] == 0.0 and torch.allclose(total, torch.tensor(parts['cls']))
+
+
+def _frames(count: int, seed: int) -> FrameSet:
+    rng = np.random.default_rng(seed)
+    images, labels, boxes = [], [], []
+    for k in range(count):
+        bgr, box = render_frame(rng, k % 4)
+        images.append(bgr[:, :, ::-1])
+        labels.append(k % 4)
+        boxes.append((box.center_x / 640, box.center_y / 480, box.width / 640,
+                      box.height / 480))
+    return FrameSet(images=np.stack(images), labels=np.array(labels),
+                    boxes=np.array(boxes, np.float32), has_box=np.ones(count, bool),
+                    paths=[], class_names=list(DEFAULT_CLASSES))
+
+
+@pytest.mark.timeout(60)
+def test_tiny_training_run_reduces_the_loss_and_resumes(tmp_path):
+    frames = _frames(12, seed=0)
+    config = TrainConfig(variant='opt', epochs=3, batch_size=4, lr=3e-3,
+                         labeled_fraction=1.0, augment=False, seed=0)
+    state = train(config, frames, None, tmp_path, log=lambda _: None, progress=False)
+    losses = [h['train_loss'] for h in state['history']]
+    assert len(losses) == 3
+    assert losses[0] > losses[1] > losses[2] and losses[2] < 0.95 * losses[0]
+    assert (tmp_path / 'last.pt').is_file()
+    # A finished run resumes to the same state; a changed config is refused.
+    again = train(config, frames, None, tmp_path, resume=True, log=lambda _: None,
+                  progress=False)
+    assert again['history'] == state['history']
+    with pytest.raises(ValueError, match='different configuration'):
+        train(TrainConfig(variant='opt', epochs=5, batch_size=4, labeled_fraction=1.0),
+              frames, None, tmp_path, resume=True, log=lambda _: None, progress=False)
+    model = model_from_checkpoint(load_checkpoint(tmp_path / 'last.pt'))
+    metrics = evaluate(model, frames, progress=False)
+    assert 0.0 <= metrics['accuracy'] <= 1.0 and metrics['num_boxes'] == 12
