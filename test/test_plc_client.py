@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The Modbus PLC client against a real pymodbus server (and a hung one) on 127.0.0.1."""
+import subprocess
+import sys
 import threading
 import time
 
 from acnn_ros.core.actuators import ActuationCommand
 from acnn_ros.core.plc import decision_registers, ModbusActuator, PlcConfig
 from acnn_ros.tools.plc_simulator import free_port, PlcSimulator, RegisterMap, SilentTcpServer
+from conftest import REPO_DIR
 import pytest
 
 
@@ -156,3 +159,25 @@ def test_plc_restart_delivers_queued_decisions_that_are_still_on_time(simulator)
     assert not got[1].delivered and 'PLC' in got[1].detail
     assert got[2].delivered
     assert [d.part_id for d in simulator.decisions()] == [2]
+
+
+def test_simulator_command_line_prints_every_write():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'acnn_ros.tools.plc_simulator', '--port', str(port)],
+        cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert 'listening on 127.0.0.1' in process.stdout.readline()
+        actuator = ModbusActuator(plc_config(port, decision_register=0, reject_coil=0,
+                                             heartbeat_register=-1))
+        actuator.start()
+        reports = Reports()
+        actuator.actuate(command(42, width_s=0.01), reports)
+        assert reports.wait_for(1)[0].delivered
+        lines = [process.stdout.readline().strip() for _ in range(3)]
+        actuator.stop()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert lines[0].endswith('fc16 register 0 <- [0, 42, 2, 1]'), lines
+    assert lines[1].endswith('fc5 coil 0 <- [1]') and lines[2].endswith('fc5 coil 0 <- [0]')

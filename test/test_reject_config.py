@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Reject actuator parameters: the YAML section, validation and the run-time subset."""
+from acnn_ros.core.decision import RejectReason
+from acnn_ros.core.line_counters import Delivery, LineCounters
+from acnn_ros.core.reject_config import (PARAMETERS, parse_class_thresholds,
+                                         RejectActuatorConfig, RUNTIME_PARAMETERS)
+from conftest import REPO_DIR
+import pytest
+import yaml
+
+
+def yaml_section():
+    with open(REPO_DIR / 'config' / 'inspect.yaml', encoding='utf-8') as stream:
+        return yaml.safe_load(stream)['/**/reject_actuator_node']['ros__parameters']
+
+
+def test_yaml_section_sets_every_parameter_and_validates():
+    values = yaml_section()
+    assert set(values) == set(PARAMETERS)
+    config = RejectActuatorConfig.from_values(values)
+    assert config.policy.reject_classes == ('p1069', 'p1071')
+    assert config.actuator == 'modbus' and config.inspection_window_s < config.reject_delay_s
+
+
+def test_only_thresholds_change_at_run_time():
+    assert RUNTIME_PARAMETERS == {'accept_classes', 'reject_classes', 'min_confidence',
+                                  'min_confidence_per_class'}
+
+
+@pytest.mark.parametrize('override, message', [
+    ({'inspection_window_s': 0.6, 'reject_delay_s': 0.5}, 'must be shorter than'),
+    ({'actuator': 'plc'}, 'actuator must be one of'),
+    ({'timing': 'encoder'}, 'timing must be one of'),
+    ({'plc_heartbeat_register': 2}, 'overlaps the decision registers'),
+    ({'pulse_width_s': 0.0}, 'pulse_width_s must be in'),
+    ({'min_confidence': 1.5}, 'min_confidence must be in'),
+    ({'accept_classes': ['a'], 'reject_classes': ['a']}, 'both accepted and rejected'),
+    ({'min_confidence_per_class': ['p1069:0.8']}, "is not 'name=value'"),
+])
+def test_bad_values_get_a_clear_error(override, message):
+    values = dict(yaml_section(), **override)
+    with pytest.raises(ValueError, match=message):
+        RejectActuatorConfig.from_values(values)
+
+
+def test_without_triggers_the_window_is_not_constrained():
+    config = RejectActuatorConfig.from_values(
+        {'use_part_trigger': False, 'inspection_window_s': 1.0, 'reject_delay_s': 0.5})
+    assert not config.use_part_trigger
+
+
+def test_class_thresholds_parse():
+    thresholds = parse_class_thresholds(['', 'p1069 = 0.8', 'p3707=0.95'])
+    assert thresholds == {'p1069': 0.8, 'p3707': 0.95}
+
+
+def test_counters_reconcile_and_report_a_broken_identity():
+    counters = LineCounters()
+    counters.count(False, RejectReason.NONE, Delivery.NOT_REQUIRED)
+    counters.count(True, RejectReason.NO_RESULT, Delivery.FIRED)
+    counters.count(True, RejectReason.REJECT_CLASS, Delivery.MISSED)
+    counters.count(True, RejectReason.ERROR_RESULT, Delivery.LATE)
+    counters.count(False, RejectReason.NONE, Delivery.LATE)
+    assert counters.discrepancies() == []
+    assert (counters.inspected, counters.accepted, counters.rejected) == (5, 2, 3)
+    assert (counters.fired, counters.missed, counters.late, counters.accepted_late) == \
+        (1, 1, 2, 1)
+    counters.fired += 1
+    assert len(counters.discrepancies()) == 1
+    counters.reset(123.0)
+    assert counters.inspected == 0 and counters.since == 123.0 and not counters.discrepancies()
