@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`acnn demo`: the one-process line, its parameters file reader and its reconciliation."""
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+from acnn_ros.core.line_reconciliation import (CapturedPart, DELIVERY_FIRED, DELIVERY_LATE,
+                                               DELIVERY_NOT_REQUIRED, LineLedger,
+                                               PartDecision, reconcile)
+from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
+import pytest
+from ros_processes import REPO_DIR
+import yaml
+
+PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
+MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
+
+
+def test_params_file_sections_apply_like_rcl(tmp_path):
+    path = tmp_path / 'params.yaml'
+    path.write_text(yaml.safe_dump({
+        '/**': {'ros__parameters': {'use_sim_time': False, 'rate': 1.0}},
+        '/**/camera_node': {'ros__parameters': {'rate': 5.0, 'io': {'port': 502}}},
+        'camera_node': {'ros__parameters': {'frame_id': 'cam'}},
+        '/**/other_node': {'ros__parameters': {'rate': 9.0}},
+        'line1': {'camera_node': {'ros__parameters': {'rate': 7.0}}},
+    }))
+    sections = load_params_file(path)
+    assert node_parameters(sections, 'camera_node') == {
+        'use_sim_time': False, 'rate': 5.0, 'io.port': 502, 'frame_id': 'cam'}
+    assert sections['line1/camera_node'] == {'rate': 7.0}
+    assert node_parameters(sections, 'nobody') == {'use_sim_time': False, 'rate': 1.0}
+
+
+def test_params_file_errors_are_clear(tmp_path):
+    with pytest.raises(ParamsFileError, match='cannot read'):
+        load_params_file(tmp_path / 'missing.yaml')
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('camera_node: {ros__parameters: [1, 2]}\n')
+    with pytest.raises(ParamsFileError, match='must be a mapping'):
+        load_params_file(bad)
+    bad.write_text('camera_node: {frame_rate_hz: 3}\n')
+    with pytest.raises(ParamsFileError, match='no ros__parameters section'):
+        load_params_file(bad)
+
+
+def test_the_shipped_params_file_has_a_section_per_node():
+    sections = load_params_file(PARAMS_FILE)
+    for node in ('camera_node', 'inference_node', 'reject_actuator_node'):
+        assert f'/**/{node}' in sections
+    assert node_parameters(sections, 'camera_node')['frame_rate_hz'] > 0
+
+
+def header(i):
+    return (1000 + i, 0, 'cam')
+
+
+def clean_ledger(n=6):
+    ledger = LineLedger()
+    for i in range(1, n + 1):
+        defective = i % 3 == 0
+        ledger.captured.append(CapturedPart(i, header(i), 'bad' if defective else 'good'))
+        ledger.verdicts.append((header(i), 0))
+        ledger.decisions.append(PartDecision(i, header(i), defective, 1 if defective else 0,
+                                             DELIVERY_FIRED if defective
+                                             else DELIVERY_NOT_REQUIRED))
+        ledger.plc_decisions.append((i, 2 if defective else 1))
+    return ledger
+
+
+def test_reconciliation_passes_a_clean_run():
+    result = reconcile(clean_ledger(), ['bad'])
+    assert result.ok, result.checks
+    assert result.truth == {'parts_with_truth': 6, 'defective': 2, 'defective_rejected': 2,
+                            'defective_accepted': 0, 'good_accepted': 4, 'good_rejected': 0}
+    assert result.rejects_by_reason == {'reject_class': 2}
+
+
+@pytest.mark.parametrize('damage, failing', [
+    (lambda led: led.verdicts.pop(), 'one verdict per frame'),
+    (lambda led: led.verdicts.append(led.verdicts[0]), 'one verdict per frame'),
+    (lambda led: led.decisions.pop(0), 'one decision per part'),
+    (lambda led: led.decisions.append(led.decisions[2]), 'one decision per part'),
+    (lambda led: led.plc_decisions.append((3, 2)), 'every fired reject written to the PLC once'),
+    (lambda led: led.plc_decisions.remove((6, 2)), 'every fired reject written to the PLC once'),
+    (lambda led: led.decisions.__setitem__(
+        2, PartDecision(3, header(3), True, 6, DELIVERY_LATE)),
+     'every reject fired in time'),
+    (lambda led: led.decisions.__setitem__(
+        0, PartDecision(1, header(9), False, 0, 0)),
+     'decisions carry the capture header'),
+    (lambda led: led.captured.pop(0), 'part ids 1..N'),
+])
+def test_reconciliation_catches_each_accounting_fault(damage, failing):
+    ledger = clean_ledger()
+    damage(ledger)
+    result = reconcile(ledger, ['bad'])
+    assert not result.ok
+    assert [c.name for c in result.checks if not c.ok][0] == failing
+
+
+def test_a_late_plc_write_for_a_missed_reject_is_counted_once():
+    ledger = clean_ledger()
+    ledger.decisions[2] = PartDecision(3, header(3), True, 1, DELIVERY_LATE)
+    result = reconcile(ledger, ['bad'])     # part 3 still reached the PLC, too late
+    assert [c.name for c in result.checks if not c.ok] == ['every reject fired in time']
+
+
+def test_model_errors_are_reported_not_failed():
+    ledger = clean_ledger()
+    ledger.decisions[2] = PartDecision(3, header(3), False, 0, DELIVERY_NOT_REQUIRED)  # escape
+    ledger.plc_decisions[2] = (3, 1)
+    ledger.decisions[0] = PartDecision(1, header(1), True, 2, DELIVERY_FIRED)  # false reject
+    ledger.plc_decisions[0] = (1, 2)
+    result = reconcile(ledger, ['bad'])
+    assert result.ok, result.checks
+    assert result.truth['defective_accepted'] == 1 and result.truth['good_rejected'] == 1
+    assert result.rejects_by_reason == {'reject_class': 1, 'low_confidence': 1}
+
+
+def run_demo(*args, timeout_s=90):
+    return subprocess.run([sys.executable, '-m', 'acnn_ros.cli', 'demo', *args],
+                          cwd=str(REPO_DIR), capture_output=True, text=True,
+                          timeout=timeout_s, env=dict(os.environ))
+
+
+def relaxed_params(tmp_path) -> Path:
+    """Return the shipped YAML with line timing loose enough for a loaded 2-core CI box."""
+    data = yaml.safe_load(PARAMS_FILE.read_text(encoding='utf-8'))
+    reject = data['/**/reject_actuator_node']['ros__parameters']
+    reject.update(reject_delay_s=3.0, inspection_window_s=2.0)
+    path = tmp_path / 'inspect.yaml'
+    path.write_text(yaml.safe_dump(data), encoding='utf-8')
+    return path
+
+
+@pytest.mark.timeout(120)
+def test_demo_runs_and_reconciles(tmp_path):
+    if not MODEL.is_file():
+        pytest.fail(f'shipped demo model missing: {MODEL}')
+    done = run_demo('--frames', '12', '--rate', '4', '--params-file',
+                    str(relaxed_params(tmp_path)), '--reject-classes', 'p3707,p3709')
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    lines = output.splitlines()
+    assert any(line.startswith('[') and 'fps' in line for line in lines), output
+    for check in ('part ids 1..N', 'one verdict per frame', 'one decision per part',
+                  'decisions carry the capture header', 'every reject fired in time',
+                  'every fired reject written to the PLC once'):
+        assert f'[ OK ] {check}' in output, output
+    assert '12 expected, 12 verdicts' in output and '12 expected, 12 decisions' in output
+    assert 'defective parts' in output and 'result: PASS' in output
+
+
+@pytest.mark.timeout(120)
+def test_demo_on_an_image_folder_without_plc(tmp_path, aoi_samples_dir):
+    done = run_demo('--frames', '6', '--rate', '4', '--images', str(aoi_samples_dir),
+                    '--plc', 'none', '--params-file', str(relaxed_params(tmp_path)))
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert 'no PLC' in output and 'written to the PLC' not in output
+    assert '6 expected, 6 verdicts' in output
+    assert 'defective parts' in output             # YOLO labels give the ground truth
+
+
+def test_demo_rejects_bad_arguments_clearly(tmp_path):
+    done = run_demo('--images', str(tmp_path / 'nope'), timeout_s=60)
+    assert done.returncode == 2 and 'is not a directory' in done.stderr
+    done = run_demo('--params-file', str(tmp_path / 'nope.yaml'), timeout_s=60)
+    assert done.returncode == 2 and 'cannot read parameters file' in done.stderr
+    done = run_demo('--model', str(tmp_path / 'nope.onnx'), '--frames', '1', timeout_s=60)
+    assert done.returncode == 2 and 'the line did not start' in done.stderr
+    assert 'nope.onnx' in done.stderr
