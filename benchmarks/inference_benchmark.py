@@ -1,0 +1,361 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Inference latency and throughput at 640x480, in one run: model, core pipeline, node over DDS.
+
+Stages (same model, same thread settings):
+1. model only: ONNX Runtime session.run on a preprocessed tensor;
+2. core pipeline: InspectionPipeline.inspect_image (decode + preprocess + infer + postprocess)
+   on the fields of a bgr8 sensor_msgs/Image;
+3. node end to end: inference_node in its own process; this process publishes a
+   sensor_msgs/Image and waits for its InspectionResult over real DDS (one frame in flight),
+   then publishes as fast as results come back (sustained fps), then paces a 60 fps camera.
+Node RSS is read from /proc. Results are printed and, with --write-docs, replace this
+benchmark's section of docs/BENCHMARKS.md.
+
+    python benchmarks/inference_benchmark.py --write-docs
+"""
+import argparse
+import array
+import json
+import os
+from pathlib import Path
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_DIR))
+DEFAULT_MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
+SECTION = '<!-- section:inference -->'
+
+
+def percentiles(values_ms):
+    """Return p50 and p99 of a list of milliseconds."""
+    return float(np.percentile(values_ms, 50)), float(np.percentile(values_ms, 99))
+
+
+def rss_mib(pid: int):
+    """Return (current RSS, peak RSS) of a process in MiB, from /proc."""
+    fields = {}
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        key, _, value = line.partition(':')
+        if key in ('VmRSS', 'VmHWM'):
+            fields[key] = int(value.split()[0]) / 1024.0
+    return fields.get('VmRSS', 0.0), fields.get('VmHWM', 0.0)
+
+
+UNTRAINED_EXPORT = """
+import sys
+import torch
+from acnn_ros.core.model_card import ModelCard
+from acnn_ros.model.acnn import build_model
+from acnn_ros.model.export import export_onnx
+torch.manual_seed(0)
+card = ModelCard(name='acnn_opt_untrained', class_names=('p1069', 'p1071', 'p3707', 'p3709'),
+                 variant='opt')
+export_onnx(build_model('opt', 4), card, sys.argv[1])
+"""
+
+
+def untrained_model(directory: Path) -> Path:
+    """
+    Export an untrained 'opt' A-CNN (same graph, hence same speed, as a trained one).
+
+    In a child process, so that torch's threads and memory stay out of the measurements.
+    """
+    path = directory / 'acnn_opt_untrained.onnx'
+    subprocess.run([sys.executable, '-W', 'ignore', '-c', UNTRAINED_EXPORT, str(path)],
+                   cwd=str(REPO_DIR), check=True)
+    return path
+
+
+def test_frame(seed: int = 0) -> np.ndarray:
+    """Return a 640x480 BGR frame: textured background with a small printed-code-like patch."""
+    rng = np.random.default_rng(seed)
+    frame = rng.integers(60, 120, (480, 640, 3), dtype=np.uint8)
+    frame[300:320, 400:432] = rng.integers(0, 255, (20, 32, 3), dtype=np.uint8)
+    return frame
+
+
+def bench_model(pipeline, frame, iterations):
+    """Time engine.run alone on a preprocessed tensor."""
+    from acnn_ros.core.preprocess import preprocess
+    tensor, _ = preprocess(frame, pipeline.card.input_width, pipeline.card.input_height)
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        pipeline.engine.run(tensor)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return times
+
+
+def bench_pipeline(pipeline, frame, iterations):
+    """Time decode + preprocess + infer + postprocess from Image message fields."""
+    data = array.array('B', frame.tobytes())
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        outcome, _ = pipeline.inspect_image('bgr8', 640, 480, 1920, data)
+        times.append((time.perf_counter() - start) * 1000.0)
+    assert outcome.status == 0, outcome.detail
+    return times
+
+
+class NodeDriver:
+    """inference_node in a subprocess, driven from this process over DDS."""
+
+    def __init__(self, model: Path, threads: int):
+        from acnn_ros.core.ros_env import ensure_local_dds
+        from acnn_ros.msg import InspectionResult
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import Image
+        ensure_local_dds()
+        self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args',
+             '-p', f'model_path:={model}', '-p', f'intra_op_threads:={threads}',
+             '-p', 'image_qos:=reliable', '-p', 'image_qos_depth:=10'],
+            cwd=str(REPO_DIR), stdout=self.log, stderr=subprocess.STDOUT)
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('inference_benchmark', context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.publisher = self.node.create_publisher(Image, 'image', reliable)
+        self.received = {}
+        self.node.create_subscription(
+            InspectionResult, 'inspection',
+            lambda msg: self.received.setdefault(msg.header.stamp.sec * 10**9
+                                                 + msg.header.stamp.nanosec,
+                                                 (time.perf_counter(), msg)),
+            QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
+        self.Image = Image
+        self._rclpy = rclpy
+        self._sequence = 0
+
+    def spin(self, timeout_s=0.01):
+        """Process callbacks once."""
+        self.executor.spin_once(timeout_sec=timeout_s)
+
+    def wait_ready(self, timeout_s=60.0):
+        """Wait until the node is up and matched both ways."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if self.publisher.get_subscription_count() and self.node.count_publishers(
+                    'inspection'):
+                return
+            if self.process.poll() is not None:
+                break
+            self.spin(0.05)
+        raise RuntimeError('inference_node did not start:\n' + Path(self.log.name).read_text())
+
+    def publish(self, data, sent):
+        """Publish one frame with a unique stamp; return its key."""
+        self._sequence += 1
+        msg = self.Image(height=480, width=640, encoding='bgr8', step=1920, data=data)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = self._sequence, 0
+        msg.header.frame_id = 'benchmark'
+        sent[self._sequence * 10**9] = time.perf_counter()
+        self.publisher.publish(msg)
+        return self._sequence * 10**9
+
+    def latency(self, data, frames):
+        """One frame in flight at a time: publish -> result, per frame."""
+        sent, latencies, node_ms, model_ms = {}, [], [], []
+        for _ in range(frames):
+            key = self.publish(data, sent)
+            end = time.monotonic() + 5.0
+            while key not in self.received and time.monotonic() < end:
+                self.spin(0.001)
+            if key in self.received:
+                arrived, msg = self.received[key]
+                latencies.append((arrived - sent[key]) * 1000.0)
+                node_ms.append(msg.total_ms)
+                model_ms.append(msg.inference_ms)
+        return latencies, node_ms, model_ms
+
+    def throughput(self, data, seconds, period_s=0.0, in_flight=2):
+        """Publish for `seconds` (paced at period_s, or keeping `in_flight` frames ahead)."""
+        sent = {}
+        start = time.perf_counter()
+        before = len(self.received)
+        next_time = start
+        while time.perf_counter() - start < seconds:
+            done = len(self.received) - before
+            if period_s:
+                if time.perf_counter() >= next_time:
+                    self.publish(data, sent)
+                    next_time += period_s
+            elif len(sent) - done < in_flight:
+                self.publish(data, sent)
+            self.spin(0.0005)
+        end = time.monotonic() + 5.0
+        while any(k not in self.received for k in sent) and time.monotonic() < end:
+            self.spin(0.01)
+        results = [self.received[k][1] for k in sent if k in self.received]
+        last = max((self.received[k][0] for k in sent if k in self.received), default=start)
+        ok = sum(1 for r in results if r.status == 0)
+        dropped = sum(1 for r in results if r.status == 2)
+        return {'published': len(sent), 'results': len(results), 'ok': ok, 'dropped': dropped,
+                'fps': ok / max(last - start, 1e-6)}
+
+    def close(self):
+        """Stop the node and this client."""
+        rss = rss_mib(self.process.pid)
+        self.process.send_signal(2)
+        self.process.wait(timeout=10)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self._rclpy.shutdown(context=self.context)
+        os.unlink(self.log.name)
+        return rss
+
+
+def run(args):
+    """Run every stage and return the measurements."""
+    from acnn_ros.runtime.pipeline import InspectionPipeline
+    model = Path(args.model)
+    note = ''
+    if not model.is_file():
+        model = untrained_model(Path(tempfile.mkdtemp(prefix='acnn_bench_')))
+        note = (f'{args.model} was not present: measured an untrained `opt` A-CNN exported '
+                'by acnn_ros.model.export (same graph, so the same speed)')
+    pipeline = InspectionPipeline.from_model_path(model, providers=('cpu',),
+                                                  intra_op_threads=args.threads, warmup_runs=5)
+    frame = test_frame()
+    model_ms = bench_model(pipeline, frame, args.iterations)
+    pipeline_ms = bench_pipeline(pipeline, frame, args.iterations)
+    bench_rss = rss_mib(os.getpid())
+    driver = NodeDriver(model, args.threads)
+    try:
+        driver.wait_ready()
+        data = array.array('B', frame.tobytes())
+        driver.latency(data, 20)  # warm-up: discovery, first allocations
+        e2e_ms, node_ms, node_model_ms = driver.latency(data, args.iterations)
+        sustained = driver.throughput(data, args.seconds)
+        camera60 = driver.throughput(data, args.seconds, period_s=1 / 60.0)
+    finally:
+        node_rss = driver.close()
+    model_p50, model_p99 = percentiles(model_ms)
+    pipe_p50, pipe_p99 = percentiles(pipeline_ms)
+    e2e_p50, e2e_p99 = percentiles(e2e_ms)
+    inside_p50, inside_p99 = percentiles(node_ms)
+    node_model_p50, _ = percentiles(node_model_ms)
+    return {
+        'model': f'{pipeline.model_id} ({pipeline.card.variant or "?"}, input '
+                 f'{pipeline.card.input_width}x{pipeline.card.input_height})',
+        'note': note, 'provider': pipeline.provider_report, 'threads': args.threads,
+        'iterations': args.iterations, 'frames_e2e': len(e2e_ms),
+        'model_p50_ms': model_p50, 'model_p99_ms': model_p99,
+        'pipeline_p50_ms': pipe_p50, 'pipeline_p99_ms': pipe_p99,
+        'node_inside_p50_ms': inside_p50, 'node_inside_p99_ms': inside_p99,
+        'node_model_p50_ms': node_model_p50,
+        'e2e_p50_ms': e2e_p50, 'e2e_p99_ms': e2e_p99,
+        'pipeline_overhead': (pipe_p50 - model_p50) / model_p50,
+        'node_overhead': (inside_p50 - node_model_p50) / node_model_p50,
+        'dds_overhead': (e2e_p50 - model_p50) / model_p50,
+        'sustained': sustained, 'camera_60fps': camera60,
+        'node_rss_mib': node_rss[0], 'node_peak_rss_mib': node_rss[1],
+        'benchmark_rss_mib': bench_rss[0],
+        'machine': f'{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, '
+                   f'Python {platform.python_version()}',
+    }
+
+
+def markdown(r) -> str:
+    """Return the BENCHMARKS.md section for the results."""
+    s, c = r['sustained'], r['camera_60fps']
+    lines = [
+        SECTION,
+        '## Inference (inference_node, 640x480)',
+        '',
+        'Command: `python benchmarks/inference_benchmark.py --write-docs` '
+        f'(threads={r["threads"]}, {r["iterations"]} frames per latency stage, all stages in '
+        'one run).',
+        f'Machine: {r["machine"]}; shared with other jobs, so expect noise.',
+        f'Model: `{r["model"]}`; {r["provider"]}.',
+    ]
+    if r['note']:
+        lines.append(f'**Note:** {r["note"]}.')
+    lines += [
+        '',
+        '| stage | p50 ms | p99 ms |',
+        '|---|---|---|',
+        f'| model only (ONNX Runtime `session.run`) | {r["model_p50_ms"]:.2f} | '
+        f'{r["model_p99_ms"]:.2f} |',
+        f'| core pipeline (decode + preprocess + infer + postprocess) | '
+        f'{r["pipeline_p50_ms"]:.2f} | {r["pipeline_p99_ms"]:.2f} |',
+        f'| inside the node (image callback -> result published, `total_ms`) | '
+        f'{r["node_inside_p50_ms"]:.2f} | {r["node_inside_p99_ms"]:.2f} |',
+        f'| end to end over DDS (publish Image -> InspectionResult received, other process) | '
+        f'{r["e2e_p50_ms"]:.2f} | {r["e2e_p99_ms"]:.2f} |',
+        '',
+        '| ratio (p50, same run) | value |',
+        '|---|---|',
+        f'| core pipeline overhead over the model | {r["pipeline_overhead"] * 100:.1f} % |',
+        f'| node overhead over its model time (`total_ms` vs `inference_ms`; target <= 15 %) | '
+        f'{r["node_overhead"] * 100:.1f} % |',
+        f'| end to end over DDS vs model only (serialisation, transport, both processes) | '
+        f'{r["dds_overhead"] * 100:.1f} % |',
+        '',
+        '| throughput | published | results (= frames the node received) | ok | dropped | '
+        'ok fps |',
+        '|---|---|---|---|---|---|',
+        f'| as fast as results come back (2 frames in flight) | {s["published"]} | '
+        f'{s["results"]} | {s["ok"]} | {s["dropped"]} | {s["fps"]:.1f} |',
+        f'| 60 fps camera | {c["published"]} | {c["results"]} | {c["ok"]} | {c["dropped"]} | '
+        f'{c["fps"]:.1f} |',
+        '',
+        'Every frame the node received got exactly one result (ok or dropped). Frames published '
+        'but never answered were lost before the node (image QoS keep-last 10: DDS replaces the '
+        'oldest unread sample when the node\'s executor falls behind).',
+        '',
+        f'Memory: inference_node RSS {r["node_rss_mib"]:.0f} MiB (peak '
+        f'{r["node_peak_rss_mib"]:.0f} MiB); the benchmark process after the in-process '
+        f'stages {r["benchmark_rss_mib"]:.0f} MiB.',
+        '',
+    ]
+    return '\n'.join(lines)
+
+
+def write_section(text: str) -> None:
+    """Replace this benchmark's section of docs/BENCHMARKS.md (marker line kept)."""
+    path = REPO_DIR / 'docs' / 'BENCHMARKS.md'
+    content = path.read_text(encoding='utf-8')
+    start = content.index(SECTION)
+    following = content.find('<!-- section:', start + len(SECTION))
+    end = following if following >= 0 else len(content)
+    path.write_text(content[:start] + text + '\n' + content[end:], encoding='utf-8')
+
+
+def main(argv=None) -> int:
+    """Parse arguments, run, print and optionally write the docs section."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', default=str(DEFAULT_MODEL),
+                        help='.onnx with its card (default: the shipped demo model)')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='ONNX Runtime intra-op threads (0 = one per core)')
+    parser.add_argument('--iterations', type=int, default=300)
+    parser.add_argument('--seconds', type=float, default=5.0,
+                        help='duration of each throughput stage')
+    parser.add_argument('--write-docs', action='store_true',
+                        help='replace the inference section of docs/BENCHMARKS.md')
+    args = parser.parse_args(argv)
+    results = run(args)
+    print(json.dumps(results, indent=2))
+    text = markdown(results)
+    print(text)
+    if args.write_docs:
+        write_section(text)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
