@@ -315,7 +315,7 @@ def markdown(r) -> str:
         '',
         'Every frame the node received got exactly one result (ok or dropped). Frames published '
         'but never answered were lost before the node (image QoS keep-last 10: DDS replaces the '
-        'oldest unread sample when the node\'s executor falls behind).',
+        "oldest unread sample when the node's executor falls behind).",
         '',
         f'Memory: inference_node RSS {r["node_rss_mib"]:.0f} MiB (peak '
         f'{r["node_peak_rss_mib"]:.0f} MiB); the benchmark process after the in-process '
