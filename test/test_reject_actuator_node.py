@@ -25,6 +25,7 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
@@ -34,8 +35,9 @@ reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 parts = node.create_publisher(PartTrigger, 'part', reliable)
 results = node.create_publisher(InspectionResult, 'inspection', reliable)
 images = node.create_publisher(Image, 'image', 10)
-events, counters = [], []
+events, counters, diagnostics = [], [], []
 node.create_subscription(RejectEvent, 'reject', events.append, reliable)
+node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
 node.create_subscription(LineCounters, 'reject_actuator_node/counters', counters.append,
                          QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                     durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -98,6 +100,13 @@ print('COUNTERS', json.dumps({k: getattr(last, k) for k in (
     'inspected', 'accepted', 'rejected', 'rejected_reject_class', 'rejected_low_confidence',
     'rejected_error_result', 'rejected_no_result', 'fired', 'missed', 'late')}), flush=True)
 
+def actuator_status():
+    return [d.status[0] for d in diagnostics if d.status[0].name.startswith('reject_actuator')]
+spin_until(lambda: actuator_status() and {kv.key: kv.value for kv in actuator_status()[-1]
+                                          .values}.get('fired') == '5', 5)
+status = actuator_status()
+print('DIAG', status[-1].level[0], status[-1].hardware_id,
+      {kv.key: kv.value for kv in status[-1].values}.get('fired'), flush=True)
 reset = node.create_client(Trigger, 'reject_actuator_node/reset_counters')
 assert reset.wait_for_service(10)
 future = reset.call_async(Trigger.Request())
@@ -141,6 +150,7 @@ def test_actuator_node_over_dds_writes_each_reject_to_the_plc(tmp_path):
     assert client.returncode == 0, client_out + '\n--- node ---\n' + node_out
     lines = client_out.splitlines()
     assert 'SET True' in lines and 'RESET True' in lines, client_out
+    assert 'DIAG 0 modbus 5' in lines, client_out
     events = {e['part_id']: e for e in (json.loads(line[6:]) for line in lines
                                         if line.startswith('EVENT '))}
     # part: (decision, reason, fail_safe); REJECT_CLASS=1 LOW_CONFIDENCE=2 ERROR=4 NO_RESULT=6
@@ -171,3 +181,80 @@ def test_actuator_node_over_dds_writes_each_reject_to_the_plc(tmp_path):
     assert sorted(r['part_id'] for r in records) == [2, 3, 4, 5, 7]
     assert all(r['image'] for r in records), records
     assert len(list(archive.glob('*.png'))) == 5
+
+
+HUNG_CLIENT = r"""
+import time
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
+from diagnostic_msgs.msg import DiagnosticArray
+from std_srvs.srv import Trigger
+
+rclpy.init()
+node = Node('hung_test_client')
+reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+parts = node.create_publisher(PartTrigger, 'part', reliable)
+events, diagnostics = [], []
+node.create_subscription(RejectEvent, 'reject', events.append, reliable)
+node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+end = time.time() + 20
+while not (node.count_subscribers('part') and node.count_publishers('reject')) and \
+        time.time() < end:
+    rclpy.spin_once(node, timeout_sec=0.05)
+time.sleep(0.5)
+for part_id in range(1, 6):          # no results at all: five fail-safe rejects
+    trigger = PartTrigger(part_id=part_id)
+    trigger.header.stamp = node.get_clock().now().to_msg()
+    trigger.header.frame_id = 'camera'
+    parts.publish(trigger)
+    time.sleep(0.03)
+reset = node.create_client(Trigger, 'reject_actuator_node/reset_counters')
+assert reset.wait_for_service(10)
+started = time.time()
+future = reset.call_async(Trigger.Request())
+rclpy.spin_until_future_complete(node, future, timeout_sec=10)
+print('SERVICE_S', round(time.time() - started, 3), future.result().success, flush=True)
+end = time.time() + 10
+while len(events) < 5 and time.time() < end:
+    rclpy.spin_once(node, timeout_sec=0.05)
+end = time.time() + 3
+while time.time() < end:
+    rclpy.spin_once(node, timeout_sec=0.05)
+print('EVENTS', sorted((e.part_id, e.reason, e.delivery) for e in events), flush=True)
+levels = [d.status[0].level[0] for d in diagnostics
+          if d.status[0].name.startswith('reject_actuator')]
+print('LEVELS', levels[-1] if levels else None, flush=True)
+node.destroy_node()
+rclpy.shutdown()
+"""
+
+
+def test_hung_plc_does_not_block_the_node(tmp_path):
+    from acnn_ros.tools.plc_simulator import SilentTcpServer
+    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(150, 229)))
+    silent = SilentTcpServer()
+    node = subprocess.Popen(
+        [sys.executable, '-m', 'acnn_ros.nodes.reject_actuator_node', '--ros-args',
+         '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'),
+         '-p', f'plc_port:={silent.port}', '-p', 'counters_period_s:=0.2',
+         '-p', 'reject_delay_s:=0.5', '-p', 'inspection_window_s:=0.2'],
+        cwd=str(REPO_DIR), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        client = start_python(HUNG_CLIENT, env=env)
+        client_out = finish(client, timeout_s=60)
+    finally:
+        node.terminate()
+        node_out = finish(node, timeout_s=10)
+        silent.close()
+    assert client.returncode == 0, client_out + '\n--- node ---\n' + node_out
+    lines = client_out.splitlines()
+    service = next(line.split() for line in lines if line.startswith('SERVICE_S'))
+    assert float(service[1]) < 1.0 and service[2] == 'True', client_out
+    # Five fail-safe (NO_RESULT = 6) rejects, each MISSED (2): the PLC never answered.
+    assert 'EVENTS [(1, 6, 2), (2, 6, 2), (3, 6, 2), (4, 6, 2), (5, 6, 2)]' in lines, \
+        client_out + node_out
+    assert 'LEVELS 2' in lines, client_out
+    assert 'MISSED REJECT' in node_out

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Reject actuator parameters: the YAML section, validation and the run-time subset."""
 from acnn_ros.core.decision import RejectReason
-from acnn_ros.core.line_counters import Delivery, LineCounters
+from acnn_ros.core.line_counters import (counter_values, Delivery, LEVEL_ERROR, LEVEL_OK,
+                                         LEVEL_WARN, line_health, LineCounters)
 from acnn_ros.core.reject_config import (PARAMETERS, parse_class_thresholds,
                                          RejectActuatorConfig, RUNTIME_PARAMETERS)
 from conftest import REPO_DIR
@@ -69,3 +70,19 @@ def test_counters_reconcile_and_report_a_broken_identity():
     assert len(counters.discrepancies()) == 1
     counters.reset(123.0)
     assert counters.inspected == 0 and counters.since == 123.0 and not counters.discrepancies()
+
+
+def test_line_health_levels():
+    quiet = LineCounters()
+    busy = quiet.snapshot()
+    busy.count(True, RejectReason.REJECT_CLASS, Delivery.FIRED)
+    assert line_health(quiet, busy, True, 'PLC connected') == (LEVEL_OK, 'PLC connected')
+    assert line_health(quiet, busy, False, 'PLC down')[0] == LEVEL_ERROR
+    missed = busy.snapshot()
+    missed.count(True, RejectReason.NO_RESULT, Delivery.MISSED)
+    assert line_health(busy, missed, True, 'ok') == (LEVEL_ERROR, '1 missed rejects; ok')
+    late = busy.snapshot()
+    late.late_results += 1
+    assert line_health(busy, late, True, 'ok')[0] == LEVEL_WARN
+    values = counter_values(missed)
+    assert values['rejected_no_result'] == 1 and values['missed'] == 1 and 'since' not in values

@@ -14,7 +14,7 @@ instant, not only when the line is idle:
 """
 from dataclasses import dataclass, field, replace
 import enum
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from acnn_ros.core.decision import RejectReason
 
@@ -100,3 +100,35 @@ class LineCounters:
                 f' ({reasons or "-"}) fired={self.fired} missed={self.missed} late={self.late}'
                 f' late_results={self.late_results} duplicates={self.duplicate_results}'
                 f' accepts_undelivered={self.accepts_undelivered}')
+
+
+# Levels equal diagnostic_msgs/DiagnosticStatus OK, WARN, ERROR.
+LEVEL_OK, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2
+
+
+def line_health(previous: LineCounters, current: LineCounters, actuator_ok: bool,
+                actuator_detail: str) -> Tuple[int, str]:
+    """
+    Return (level, message) for the diagnostics of one period.
+
+    ERROR: the actuator is down or a reject was missed in the period; WARN: a late decision, a
+    late result or an accept verdict the PLC did not get; OK otherwise.
+    """
+    new = {name: getattr(current, name) - getattr(previous, name)
+           for name in ('missed', 'late', 'late_results', 'accepts_undelivered')}
+    if new['missed'] > 0 or not actuator_ok:
+        return LEVEL_ERROR, f'{max(new["missed"], 0)} missed rejects; {actuator_detail}'
+    if new['late'] > 0 or new['late_results'] > 0 or new['accepts_undelivered'] > 0:
+        return LEVEL_WARN, (f'{new["late"]} late decisions, {new["late_results"]} late results, '
+                            f'{new["accepts_undelivered"]} accepts not delivered; '
+                            f'{actuator_detail}')
+    return LEVEL_OK, actuator_detail
+
+
+def counter_values(counters: LineCounters) -> Dict[str, int]:
+    """Return every count by name (rejected_* per reason included), for key-value displays."""
+    values = {name: value for name, value in vars(counters).items()
+              if name not in ('since', 'rejected_by_reason')}
+    values.update({f'rejected_{reason.name.lower()}': count
+                   for reason, count in counters.rejected_by_reason.items()})
+    return values

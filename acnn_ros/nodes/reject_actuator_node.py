@@ -6,6 +6,7 @@ import threading
 
 from acnn_ros.core.actuators import make_actuator
 from acnn_ros.core.image_codec import decode_image
+from acnn_ros.core.line_counters import counter_values, line_health
 from acnn_ros.core.reject_archive import part_record_dict, RejectArchive
 from acnn_ros.core.reject_config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
                                          RUNTIME_PARAMETERS)
@@ -180,28 +181,19 @@ class RejectActuatorNode(Node):
 
     def _publish_status(self) -> None:
         counters = self.scheduler.counters_snapshot()
-        msg = LineCounters(since=_stamp(counters.since), inspected=counters.inspected,
-                           accepted=counters.accepted, rejected=counters.rejected,
-                           fired=counters.fired, missed=counters.missed, late=counters.late)
+        values = counter_values(counters)
+        msg = LineCounters(since=_stamp(counters.since), **{
+            name: values[name] for name in LineCounters.get_fields_and_field_types()
+            if name in values})
         msg.header.stamp = self.get_clock().now().to_msg()
-        for reason, count in counters.rejected_by_reason.items():
-            setattr(msg, f'rejected_{reason.name.lower()}', count)
         self._counters.publish(msg)
         health = self.actuator.status()
-        new = {name: getattr(counters, name) - getattr(self._last, name) for name in (
-            'missed', 'late', 'late_results', 'accepts_undelivered')}
+        level, text = line_health(self._last, counters, health.ok, health.detail)
         self._last = counters
-        level, text = DiagnosticStatus.OK, health.detail
-        if new['late'] or new['late_results'] or new['accepts_undelivered']:
-            level, text = DiagnosticStatus.WARN, f'late decisions/results; {health.detail}'
-        if not health.ok or new['missed']:
-            level = DiagnosticStatus.ERROR
-            text = f'{new["missed"]} missed rejects; {health.detail}'
-        values = [KeyValue(key=k, value=str(v)) for k, v in vars(counters).items()
-                  if k not in ('rejected_by_reason', 'since')]
         diagnostics = DiagnosticArray(status=[DiagnosticStatus(
-            level=level, name=f'{self.get_name()}: reject actuator', message=text,
-            hardware_id=self.config.actuator, values=values)])
+            level=bytes([level]), name=f'{self.get_name()}: reject actuator', message=text,
+            hardware_id=self.config.actuator,
+            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])])
         diagnostics.header.stamp = msg.header.stamp
         self._diagnostics.publish(diagnostics)
 
