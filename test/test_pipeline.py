@@ -255,3 +255,13 @@ def test_inspect_yaml_sets_every_inference_parameter_to_its_default():
     InferenceConfig.from_values(values)
     text = (REPO_DIR / 'config' / 'inspect.rviz').read_text()
     assert '/inference_node/overlay' in text
+
+
+def test_native_tensorrt_backend_says_clearly_what_is_missing(models):
+    try:
+        import tensorrt  # noqa: F401
+        pytest.skip('TensorRT is installed here: this test covers machines without it')
+    except ImportError:
+        pass
+    with pytest.raises(EngineError, match="backend tensorrt needs the 'tensorrt' Python module"):
+        InspectionPipeline.from_model_path(models['contract'], backend='tensorrt')

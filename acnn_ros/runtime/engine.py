@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from acnn_ros.core.model_card import INPUT_NAME, PROBS_NAME, ROI_NAME
 import numpy as np
 
-BACKENDS = ('onnxruntime', 'torch')
+BACKENDS = ('onnxruntime', 'torch', 'tensorrt')
 PROVIDER_ALIASES: Dict[str, str] = {
     'tensorrt': 'TensorrtExecutionProvider',
     'cuda': 'CUDAExecutionProvider',
@@ -260,9 +260,12 @@ class TorchEngine:
 
 
 def create_engine(backend: str, model_path: Path, **options):
-    """Return an engine for `backend` ('onnxruntime' or 'torch'); ValueError for others."""
+    """Return an engine for `backend` (one of BACKENDS); ValueError for others."""
     if backend == 'onnxruntime':
         return OnnxRuntimeEngine(model_path, **options)
     if backend == 'torch':
         return TorchEngine(model_path, **options)
+    if backend == 'tensorrt':  # UNTESTED native TensorRT (runtime/tensorrt_engine.py)
+        from acnn_ros.runtime.tensorrt_engine import TensorRTEngine
+        return TensorRTEngine(model_path, **options)
     raise ValueError(f'unknown backend {backend!r}; use one of {", ".join(BACKENDS)}')

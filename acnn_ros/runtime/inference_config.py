@@ -38,7 +38,8 @@ PARAMETER_SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec('model_path', 'resource/models/acnn_demo.onnx',
               'Model file (.onnx, or TorchScript/.pt for backend torch) with its .json card '
               'beside it; absolute, or relative to the acnn_ros share dir'),
-    ParamSpec('backend', 'onnxruntime', 'Inference backend', choices=BACKENDS),
+    ParamSpec('backend', 'onnxruntime',
+              'Inference backend (tensorrt = native TensorRT, untested)', choices=BACKENDS),
     ParamSpec('providers', ['tensorrt', 'cuda', 'cpu'],
               'ONNX Runtime execution providers in order of preference (tensorrt, cuda, '
               'cpu); those missing from the installed build are skipped'),

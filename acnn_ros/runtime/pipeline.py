@@ -68,11 +68,12 @@ class InspectionPipeline:
             warnings.append(f'{path.name} has sha256 {actual_hash}, its card says '
                             f'{card.content_hash}: the card may belong to another export')
         options = {'intra_op_threads': intra_op_threads}
-        if backend == 'onnxruntime':
-            options.update(providers=providers, inter_op_threads=inter_op_threads,
-                           input_size=(card.input_width, card.input_height), trt_fp16=trt_fp16,
+        if backend in ('onnxruntime', 'tensorrt'):
+            options.update(input_size=(card.input_width, card.input_height), trt_fp16=trt_fp16,
                            trt_cache_dir_base=trt_cache_dir,
                            model_hash=card.content_hash or actual_hash, device_id=device_id)
+        if backend == 'onnxruntime':
+            options.update(providers=providers, inter_op_threads=inter_op_threads)
         engine = create_engine(backend, path, **options)
         if card is None:
             # A training checkpoint without a card: the checkpoint itself names the classes.
