@@ -108,7 +108,7 @@ def bench_pipeline(pipeline, frame, iterations):
 class NodeDriver:
     """inference_node in a subprocess, driven from this process over DDS."""
 
-    def __init__(self, model: Path, threads: int):
+    def __init__(self, model: Path, threads: int, providers=('cpu',)):
         from acnn_ros.core.ros_env import ensure_local_dds
         from acnn_ros.msg import InspectionResult
         import rclpy
@@ -120,6 +120,7 @@ class NodeDriver:
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args',
              '-p', f'model_path:={model}', '-p', f'intra_op_threads:={threads}',
+             '-p', f'providers:=[{", ".join(providers)}]',
              '-p', 'image_qos:=reliable', '-p', 'image_qos_depth:=10'],
             cwd=str(REPO_DIR), stdout=self.log, stderr=subprocess.STDOUT)
         self.context = rclpy.Context()
@@ -227,13 +228,13 @@ def run(args):
         model = untrained_model(Path(tempfile.mkdtemp(prefix='acnn_bench_')))
         note = (f'{args.model} was not present: measured an untrained `opt` A-CNN exported '
                 'by acnn_ros.model.export (same graph, so the same speed)')
-    pipeline = InspectionPipeline.from_model_path(model, providers=('cpu',),
+    pipeline = InspectionPipeline.from_model_path(model, providers=args.providers,
                                                   intra_op_threads=args.threads, warmup_runs=5)
     frame = test_frame()
     model_ms = bench_model(pipeline, frame, args.iterations)
     pipeline_ms = bench_pipeline(pipeline, frame, args.iterations)
     bench_rss = rss_mib(os.getpid())
-    driver = NodeDriver(model, args.threads)
+    driver = NodeDriver(model, args.threads, args.providers)
     try:
         driver.wait_ready()
         data = array.array('B', frame.tobytes())
@@ -252,6 +253,7 @@ def run(args):
         'model': f'{pipeline.model_id} ({pipeline.card.variant or "?"}, input '
                  f'{pipeline.card.input_width}x{pipeline.card.input_height})',
         'note': note, 'provider': pipeline.provider_report, 'threads': args.threads,
+        'providers': list(args.providers),
         'iterations': args.iterations, 'frames_e2e': len(e2e_ms),
         'model_p50_ms': model_p50, 'model_p99_ms': model_p99,
         'pipeline_p50_ms': pipe_p50, 'pipeline_p99_ms': pipe_p99,
@@ -276,7 +278,9 @@ def markdown(r) -> str:
         SECTION,
         '## Inference (inference_node, 640x480)',
         '',
-        'Command: `python benchmarks/inference_benchmark.py --write-docs` '
+        'Command: `python benchmarks/inference_benchmark.py --write-docs'
+        + (f' --providers {" ".join(r["providers"])}`' if r['providers'] != ['cpu'] else '`')
+        + ' '
         f'(threads={r["threads"]}, {r["iterations"]} frames per latency stage, all stages in '
         'one run).',
         f'Machine: {r["machine"]}; shared with other jobs, so expect noise.',
@@ -342,6 +346,8 @@ def main(argv=None) -> int:
                         help='.onnx with its card (default: the shipped demo model)')
     parser.add_argument('--threads', type=int, default=0,
                         help='ONNX Runtime intra-op threads (0 = one per core)')
+    parser.add_argument('--providers', nargs='+', default=['cpu'],
+                        help='ONNX Runtime providers, e.g. tensorrt cuda cpu on a Jetson')
     parser.add_argument('--iterations', type=int, default=300)
     parser.add_argument('--seconds', type=float, default=5.0,
                         help='duration of each throughput stage')
