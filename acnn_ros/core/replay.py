@@ -32,7 +32,7 @@ class BagPlayerConfig:
     publish_part_triggers: bool = False
     restamp: bool = False
     wait_for_subscribers_s: float = 10.0
-    qos_reliability: str = 'recorded'
+    qos_reliability: str = 'reliable'
     qos_depth: int = 10
     max_frames: int = 0
     summary_path: str = ''

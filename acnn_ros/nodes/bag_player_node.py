@@ -44,7 +44,9 @@ PARAMETERS = {
     'restamp': ('replace header stamps by the publication time (live reject timing)', None),
     'wait_for_subscribers_s': ('wait this long for a subscriber of the image topic',
                                (0.0, 600.0)),
-    'qos_reliability': (f'{" | ".join(QOS_RELIABILITIES)}: image publisher reliability', None),
+    'qos_reliability': (f'{" | ".join(QOS_RELIABILITIES)}: image publisher reliability '
+                        '(reliable matches both best-effort and reliable subscribers; recorded '
+                        'is what ros2 bag play does)', None),
     'qos_depth': ('publisher history depth', (1, 10000)),
     'max_frames': ('stop after this many frames (0: whole bag)', (0, 2**31 - 1)),
     'summary_path': ("write the replay statistics as JSON here; '': do not", None),
@@ -120,9 +122,11 @@ class BagPlayerNode(Node):
 
     def _graph_ready(self) -> bool:
         publisher = self._image_pubs[self.inspected_topic]
-        # Lockstep needs the inspecting node: a subscriber of the frames and a result publisher.
+        # Lockstep needs the inspecting node: a subscriber of the frames and a result publisher;
+        # part triggers need their consumer (the reject actuator) before the first part.
         return publisher.get_subscription_count() > 0 and (
-            self.config.pace != 'lockstep' or self.count_publishers(self._result_topic) > 0)
+            self.config.pace != 'lockstep' or self.count_publishers(self._result_topic) > 0) \
+            and (self._part_pub is None or self._part_pub.get_subscription_count() > 0)
 
     def _wait_for_subscribers(self):
         deadline = time.monotonic() + self.config.wait_for_subscribers_s
@@ -133,6 +137,8 @@ class BagPlayerNode(Node):
             missing = f'subscriber on {self._image_pubs[self.inspected_topic].topic_name}'
             if self.config.pace == 'lockstep':
                 missing += f' or publisher on {self._result_topic}'
+            if self._part_pub is not None:
+                missing += f' or subscriber on {self._part_pub.topic_name}'
             self.get_logger().warning(f'no {missing} after {self.config.wait_for_subscribers_s}'
                                       ' s: playing anyway')
         else:

@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+A bag replayed through the live camera-less line equals its offline evaluation.
+
+Frames whose true class and ROI are known (coloured blobs the contract model classifies) are
+written to a bag; bag_player_node -> inference_node -> reject_actuator_node (topic backend) run
+as separate processes over real DDS, result_recorder_node records the verdicts, triggers and
+rejects. Every frame must get exactly one verdict, every part exactly one RejectEvent, the
+rejected parts must be the ones of the reject class, nothing may be dropped in lockstep, and
+`acnn eval-bag` on the same bag must give the same per-frame verdicts and decisions.
+"""
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from acnn_ros.cli import main as acnn
+from acnn_ros.core.bag_eval import GroundTruth
+from acnn_ros.core.results import RoiBox
+from acnn_ros.tools import bag_io
+from acnn_ros.tools.make_bag_cli import write_image_bag
+from contract_model import CLASS_NAMES, export_contract_model
+import numpy as np
+import pytest
+from ros_processes import finish, REPO_DIR
+
+# (class, blob centre x, y) in 640x480 frames; 'blue' is the reject class.
+PARTS = [('red', 80, 60), ('blue', 320, 240), ('green', 600, 420), ('blue', 40, 400),
+         ('blue', 500, 100), ('red', 200, 300), ('green', 420, 60), ('red', 560, 240),
+         ('green', 120, 180), ('blue', 360, 440), ('red', 260, 120), ('green', 600, 40)]
+REJECT_CLASS = 'blue'
+BGR = {'blue': (255, 0, 0), 'green': (0, 255, 0), 'red': (0, 0, 255)}
+
+
+def _frame(name, cx, cy):
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[cy - 8:cy + 8, cx - 8:cx + 8] = BGR[name]
+    return frame
+
+
+def _node(name, params):
+    command = [sys.executable, '-m', f'acnn_ros.nodes.{name}', '--ros-args']
+    for key, value in params.items():
+        command += ['-p', f'{key}:={json.dumps(value) if isinstance(value, list) else value}']
+    return subprocess.Popen(command, cwd=str(REPO_DIR), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_line(process, text, timeout_s=20.0):
+    deadline, seen = time.monotonic() + timeout_s, []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return
+    pytest.fail(f'no "{text}" from {process.args[2]}:\n' + ''.join(seen))
+
+
+def _stop(process):
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    return finish(process, 15)
+
+
+def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_path):
+    model = export_contract_model(tmp_path / 'model')
+    bag = tmp_path / 'shift'
+    items = [(_frame(*part), GroundTruth(CLASS_NAMES.index(part[0]), part[0],
+                                         RoiBox(part[1], part[2], 16.0, 16.0)), f'part{i}')
+             for i, part in enumerate(PARTS)]
+    assert write_image_bag(bag, iter(items), rate_hz=20.0) == len(PARTS)
+    recorded, summary = tmp_path / 'recorded', tmp_path / 'replay.json'
+
+    inference = _node('inference_node', {
+        'model_path': str(model), 'providers': ['cpu'], 'image_qos': 'reliable',
+        'warmup_runs': 1})
+    actuator = _node('reject_actuator_node', {
+        'actuator': 'topic', 'reject_classes': [REJECT_CLASS], 'min_confidence': 0.5,
+        'inspection_window_s': 1.0, 'reject_delay_s': 1.5, 'counters_period_s': 0.5})
+    recorder = _node('result_recorder_node', {'bag_path': str(recorded)})
+    processes = [inference, actuator, recorder]
+    try:
+        _wait_for_line(inference, 'inspecting raw images')
+        _wait_for_line(actuator, 'topic actuator')
+        _wait_for_line(recorder, 'recording')
+        player = _node('bag_player_node', {
+            'bag_path': str(bag), 'pace': 'lockstep', 'publish_part_triggers': True,
+            'restamp': True, 'result_timeout_s': 5.0, 'summary_path': str(summary)})
+        processes.append(player)
+        player_out = finish(player, 60)
+        assert player.returncode == 0, player_out
+        # Rejects are published once fired at capture + reject_delay_s.
+        time.sleep(2.0)
+    finally:
+        outputs = {p.args[2]: _stop(p) for p in processes}
+    stats = json.loads(summary.read_text())
+    assert (stats['published'], stats['results'], stats['dropped'], stats['errors'],
+            stats['missing'], stats['duplicates'], stats['unmatched']) == \
+        (len(PARTS), len(PARTS), 0, 0, 0, 0, 0), (stats, outputs)
+
+    def key(header):
+        return bag_io.stamp_to_ns(header.stamp), header.frame_id
+    triggers = [m.msg for m in bag_io.iter_messages(recorded, ['part'])]
+    assert [t.part_id for t in triggers] == list(range(1, len(PARTS) + 1)), outputs
+    part_of = {key(t.header): t.part_id for t in triggers}
+    results = [m.msg for m in bag_io.iter_messages(recorded, ['inspection'])]
+    # Exactly one verdict per frame.
+    assert sorted(part_of[key(r.header)] for r in results) == list(range(1, len(PARTS) + 1))
+    live = {part_of[key(r.header)]: r for r in results}
+    events = [m.msg for m in bag_io.iter_messages(recorded, ['reject'])]
+    # Exactly one RejectEvent per part; the rejected parts are the reject-class parts.
+    assert sorted(e.part_id for e in events) == list(range(1, len(PARTS) + 1)), outputs
+    rejected = sorted(e.part_id for e in events if e.decision == 1)
+    assert rejected == [i + 1 for i, part in enumerate(PARTS) if part[0] == REJECT_CLASS]
+    for event in events:
+        if event.decision == 1:
+            assert (event.reason, event.fail_safe, event.delivery) == (1, False, 1)
+        else:
+            assert event.reason == 0
+
+    report = tmp_path / 'offline'
+    assert acnn(['eval-bag', '--model', str(model), '--bag', str(bag), '--out', str(report),
+                 '--reject-classes', REJECT_CLASS, '--min-confidence', '0.5']) == 0
+    with open(report / 'frames.csv', newline='') as stream:
+        offline = list(csv.DictReader(stream))
+    assert len(offline) == len(PARTS)
+    decisions = {e.part_id: 'reject' if e.decision == 1 else 'accept' for e in events}
+    for row in offline:
+        part_id = int(row['index']) + 1
+        result = live[part_id]
+        assert result.status == 0 and result.class_name == row['class_name'] \
+            == row['true_class_name'], row
+        assert result.confidence == pytest.approx(float(row['confidence']), abs=1e-5)
+        assert result.roi_center_x == pytest.approx(float(row['roi_cx']), abs=0.01)
+        assert result.roi_center_y == pytest.approx(float(row['roi_cy']), abs=0.01)
+        assert float(row['roi_error_px']) < 3.0
+        assert decisions[part_id] == row['decision'], row
