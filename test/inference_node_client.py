@@ -77,7 +77,13 @@ class NodeProcess:
 class InferenceClient:
     """Publishes images and collects results, overlays and diagnostics in this process."""
 
-    def __init__(self, name: str = 'inference_test_client', node_name: str = 'inference_node'):
+    def __init__(self, name: str = 'inference_test_client', node_name: str = 'inference_node',
+                 model_prefix: str = ''):
+        # Frames carry a frame_id of this process and only results with it are collected, and
+        # only diagnostics of a model id starting with model_prefix: another test run that
+        # happens to share the DDS domain cannot disturb the counts.
+        self.frame_prefix = f'test{os.getpid()}_'
+        self.model_prefix = model_prefix
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node(name, context=self.context)
@@ -90,7 +96,7 @@ class InferenceClient:
         self.results: List[InspectionResult] = []
         self.diagnostics: List[DiagnosticArray] = []
         self.overlays: List[Image] = []
-        self.node.create_subscription(InspectionResult, 'inspection', self.results.append,
+        self.node.create_subscription(InspectionResult, 'inspection', self._on_result,
                                       QoSProfile(depth=1000,
                                                  reliability=ReliabilityPolicy.RELIABLE))
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics.append,
@@ -98,6 +104,10 @@ class InferenceClient:
         self.overlay_topic = f'/{node_name}/overlay'
         self._overlay_sub = None
         self._stamp = 0
+
+    def _on_result(self, msg) -> None:
+        if msg.header.frame_id.startswith(self.frame_prefix):
+            self.results.append(msg)
 
     def close(self) -> None:
         """Destroy the node and shut this test's context down."""
@@ -140,7 +150,7 @@ class InferenceClient:
         self._stamp += 1
         header = Image().header
         header.stamp.sec, header.stamp.nanosec = 1000 + self._stamp, 1000 * self._stamp
-        header.frame_id = frame_id
+        header.frame_id = self.frame_prefix + frame_id
         return header
 
     def publish_fields(self, encoding: str, width: int, height: int, step: int, data: bytes,
@@ -184,7 +194,8 @@ class InferenceClient:
         """Wait for a /diagnostics array from inference_node after index `after`."""
         def ours():
             return [a for a in self.diagnostics[after:]
-                    if any(s.name.startswith('inference_node') for s in a.status)]
+                    if any(s.name.startswith('inference_node')
+                           and s.hardware_id.startswith(self.model_prefix) for s in a.status)]
         self.spin_until(lambda: bool(ours()), timeout_s)
         arrays = ours()
         return arrays[-1].status[0] if arrays else None

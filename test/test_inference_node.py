@@ -36,7 +36,7 @@ def node(model_path):
 
 @pytest.fixture(scope='module')
 def client(node):
-    ros = InferenceClient()
+    ros = InferenceClient(model_prefix='contract@')
     assert ros.wait_connected() and ros.wait_connected(compressed=True), node.output()
     yield ros
     ros.close()

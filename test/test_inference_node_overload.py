@@ -30,7 +30,7 @@ def node(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def client(node):
-    ros = InferenceClient('overload_test_client')
+    ros = InferenceClient('overload_test_client', model_prefix='slow@')
     assert ros.wait_connected(), node.output()
     yield ros
     ros.close()
@@ -65,8 +65,8 @@ def test_drops_are_counted_in_diagnostics_and_turn_them_warn(node, client):
             break
         client.spin_for(0.2)
     assert int(values['total_dropped']) > 0
-    assert int(values['total_dropped']) + int(values['total_ok']) == BURST
+    assert int(values['total_dropped']) + int(values['total_ok']) >= BURST
     warned = [a.status[0] for a in client.diagnostics
-              if a.status and a.status[0].name.startswith('inference_node')
+              if a.status and a.status[0].hardware_id.startswith('slow@')
               and 'dropped (overload)' in a.status[0].message]
     assert warned and all(s.level[0] >= 1 for s in warned)

@@ -99,3 +99,49 @@ def test_load_model_swaps_products_and_keeps_the_old_model_on_failure(models):
         if client is not None:
             client.close()
         assert node.stop() == 0, node.output()
+
+
+def test_the_node_composes_into_a_shared_executor(models):
+    """The one-process demo runner creates InferenceNode(**kwargs) beside other nodes."""
+    import array
+    import time
+
+    from acnn_ros.nodes.inference_node import InferenceNode
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = client = None
+    try:
+        node = InferenceNode(context=context, namespace='line1', parameter_overrides=[
+            Parameter('model_path', value=str(models['contract'])),
+            Parameter('image_qos', value='reliable')])
+        client = rclpy.create_node('compose_client', namespace='line1', context=context)
+        executor = MultiThreadedExecutor(context=context)
+        executor.add_node(node)
+        executor.add_node(client)
+        results = []
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        client.create_subscription(InspectionResult, 'inspection', results.append, reliable)
+        publisher = client.create_publisher(Image, 'image', reliable)
+        frame = blob_frame(640, 480, 500, 100, 'green')
+        msg = Image(height=480, width=640, encoding='bgr8', step=1920,
+                    data=array.array('B', frame.tobytes()))
+        msg.header.frame_id = 'composed'
+        end = time.monotonic() + 15
+        while not results and time.monotonic() < end:
+            if publisher.get_subscription_count():
+                publisher.publish(msg)
+            executor.spin_once(timeout_sec=0.2)
+        assert results and results[0].status == InspectionResult.STATUS_OK
+        assert results[0].class_name == 'green' and results[0].header.frame_id == 'composed'
+        assert abs(results[0].roi_center_x - 500) < 1.5
+    finally:
+        for created in (node, client):
+            if created is not None:
+                created.destroy_node()
+        rclpy.shutdown(context=context)

@@ -101,18 +101,29 @@ class InferenceNode(Node):
                 continue
             msg, received = frame
             pipeline = self._holder.current  # this frame uses this model to the end
-            if isinstance(msg, CompressedImage):
-                outcome, bgr = pipeline.inspect_compressed(msg.format, msg.data)
-            else:
-                outcome, bgr = pipeline.inspect_image(msg.encoding, msg.width, msg.height,
-                                                      msg.step, msg.data, msg.is_bigendian)
+            try:
+                if isinstance(msg, CompressedImage):
+                    outcome, bgr = pipeline.inspect_compressed(msg.format, msg.data)
+                else:
+                    outcome, bgr = pipeline.inspect_image(msg.encoding, msg.width, msg.height,
+                                                          msg.step, msg.data, msg.is_bigendian)
+            except Exception as exc:  # a bug must cost one frame, not the worker thread
+                outcome, bgr = InspectionOutcome.error(f'internal error: {exc!r}',
+                                                       pipeline.model_id), None
             if outcome.status == InspectionStatus.ERROR:
-                self.get_logger().warning(f'frame {msg.header.frame_id} '
-                                          f'{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}'
-                                          f': {outcome.detail}', throttle_duration_sec=5.0)
+                stamp = msg.header.stamp
+                self.get_logger().warning(
+                    f'frame {msg.header.frame_id} {stamp.sec}.{stamp.nanosec:09d}: '
+                    f'{outcome.detail}', throttle_duration_sec=5.0)
+            if not self.context.ok():
+                break
             self._publish(msg.header, outcome, received)
             if bgr is not None and self._overlay.get_subscription_count() > 0:
-                self._publish_overlay(msg.header, bgr, outcome)
+                try:
+                    self._publish_overlay(msg.header, bgr, outcome)
+                except Exception as exc:  # the verdict is out; the overlay is best effort
+                    self.get_logger().error(f'overlay failed: {exc!r}',
+                                            throttle_duration_sec=5.0)
 
     def _publish(self, header, outcome: InspectionOutcome, received: float) -> None:
         result = InspectionResult(header=header, status=int(outcome.status),
@@ -190,7 +201,7 @@ class InferenceNode(Node):
     def destroy_node(self):
         """Stop the worker; a frame still waiting gets its DROPPED result first."""
         pending = self._slot.close() if hasattr(self, '_slot') else None
-        if pending is not None:
+        if pending is not None and self.context.ok():
             self._publish(pending[0].header, InspectionOutcome.dropped(
                 'dropped: node shutting down', self._holder.current.model_id), pending[1])
         if hasattr(self, '_worker'):
