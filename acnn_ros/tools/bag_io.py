@@ -248,8 +248,23 @@ def _typestore_for(reader: AnyReader) -> Typestore:
     return store
 
 
+def _bag_stamp(path: Path) -> Tuple[str, Tuple[Tuple[str, int, int], ...]]:
+    """Return an identity of a bag's files (name, size, mtime) to cache what it contains."""
+    path = Path(path).resolve()
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    return str(path), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files
+                            if f.is_file())
+
+
 def bag_topics(path: Path) -> Dict[str, TopicSummary]:
-    """Return the topics of a bag by name."""
+    """Return the topics of a bag by name (cached while the bag's files do not change)."""
+    if not Path(path).exists():
+        raise BagError(f'bag not found: {path}')
+    return dict(_bag_topics(path, _bag_stamp(path)))
+
+
+@functools.lru_cache(maxsize=16)
+def _bag_topics(path: Path, stamp) -> Dict[str, TopicSummary]:
     reader = _open(path)
     try:
         topics = {}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from acnn_ros.core.bag_eval import EvalSummary, FrameVerdict, NO_VERDICT, worst_frames
+import cv2
 import matplotlib
 from matplotlib.patches import Rectangle
 import matplotlib.pyplot as plt
@@ -131,9 +132,9 @@ def _frame_title(verdict: FrameVerdict) -> str:
 
 
 def draw_frame(ax_full, ax_zoom, image: np.ndarray, verdict: FrameVerdict,
-               other: Optional[FrameVerdict] = None) -> None:
+               other: Optional[FrameVerdict] = None, preview_width: int = 320) -> None:
     """Show a frame with its ROI (red: predicted, green: true, blue: `other` run) and a zoom."""
-    rgb = image[:, :, ::-1]
+    height, width = image.shape[:2]
     boxes = []
     if verdict.ok and verdict.outcome.roi is not None:
         boxes.append((verdict.outcome.roi, PRED_COLOUR))
@@ -141,18 +142,31 @@ def draw_frame(ax_full, ax_zoom, image: np.ndarray, verdict: FrameVerdict,
         boxes.append((verdict.truth.roi, TRUE_COLOUR))
     if other is not None and other.ok and other.outcome.roi is not None:
         boxes.append((other.outcome.roi, '#2255ff'))
+    # Plots stay in source pixel coordinates; only the pixels drawn are reduced (speed).
+    scale = min(1.0, preview_width / float(width))
+    preview = cv2.resize(image, (max(1, int(width * scale)), max(1, int(height * scale))),
+                         interpolation=cv2.INTER_AREA) if scale < 1.0 else image
+    ax_full.imshow(preview[:, :, ::-1], extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+    centre = boxes[-1][0] if boxes else None
+    if centre is not None:
+        x0 = int(np.clip(centre.center_x - ZOOM_HALF_PX[0], 0, width - 1))
+        x1 = int(np.clip(centre.center_x + ZOOM_HALF_PX[0], x0 + 1, width))
+        y0 = int(np.clip(centre.center_y - ZOOM_HALF_PX[1], 0, height - 1))
+        y1 = int(np.clip(centre.center_y + ZOOM_HALF_PX[1], y0 + 1, height))
+        ax_zoom.imshow(image[y0:y1, x0:x1, ::-1], extent=(x0 - 0.5, x1 - 0.5, y1 - 0.5,
+                                                          y0 - 0.5))
+        ax_zoom.set_title('ROI zoom', fontsize=7)
     for ax in (ax_full, ax_zoom):
-        ax.imshow(rgb)
         for box, colour in boxes:
             ax.add_patch(_roi_rect(box, colour))
         ax.set_xticks([])
         ax.set_yticks([])
-    ax_full.set_title(_frame_title(verdict), fontsize=7)
-    centre = boxes[-1][0] if boxes else None
+    ax_full.set_xlim(-0.5, width - 0.5)
+    ax_full.set_ylim(height - 0.5, -0.5)
     if centre is not None:
-        ax_zoom.set_xlim(centre.center_x - ZOOM_HALF_PX[0], centre.center_x + ZOOM_HALF_PX[0])
-        ax_zoom.set_ylim(centre.center_y + ZOOM_HALF_PX[1], centre.center_y - ZOOM_HALF_PX[1])
-        ax_zoom.set_title('ROI zoom', fontsize=7)
+        ax_zoom.set_xlim(x0 - 0.5, x1 - 0.5)
+        ax_zoom.set_ylim(y1 - 0.5, y0 - 0.5)
+    ax_full.set_title(_frame_title(verdict), fontsize=7)
 
 
 def plot_contact_sheet(verdicts: Sequence[FrameVerdict], images: Mapping[int, np.ndarray],

@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Replay benchmark: offline evaluation throughput and replay-through-the-graph throughput.
+
+    python benchmarks/replay_benchmark.py [--model M] [--frames 200] [--write-docs]
+
+1. Offline: `acnn eval-bag`'s work on a synthetic bag (bag read + decode + pipeline + policy),
+   frames per second, and the whole command including the report (plots, tables).
+2. Live: bag_player_node -> inference_node (separate processes, real DDS) in lockstep pace:
+   frames per second with zero dropped or missing results; then the same bag at `fast` pace
+   (no waiting) to show what the inference node drops when frames come faster than it runs.
+
+The model defaults to resource/models/acnn_demo.onnx, else the contract test model
+(test/contract_model.py, a tiny network: the numbers then measure the plumbing, not the A-CNN).
+`--write-docs` replaces the replay section of docs/BENCHMARKS.md.
+"""
+import argparse
+import json
+import os
+from pathlib import Path
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_DIR))
+SECTION = '<!-- section:replay -->'
+DEMO_MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
+
+
+def ensure_model(model, work: Path) -> Path:
+    """Return the model to use: the given one, the demo model, else the contract model."""
+    if model:
+        return Path(model)
+    if DEMO_MODEL.is_file():
+        return DEMO_MODEL
+    sys.path.insert(0, str(REPO_DIR / 'test'))
+    from contract_model import export_contract_model
+    return export_contract_model(work / 'model')
+
+
+def make_bag(path: Path, frames: int, seed: int) -> Path:
+    """Write a synthetic bag of `frames` 640x480 bgr8 frames with ground truth."""
+    from acnn_ros.tools.make_bag_cli import synthetic_items, write_image_bag
+    write_image_bag(path, synthetic_items(frames, seed), rate_hz=10.0)
+    return path
+
+
+def offline(model: Path, bag: Path, out: Path) -> dict:
+    """Time the evaluation loop, then the whole `acnn eval-bag` command."""
+    from acnn_ros.core.decision import RejectPolicy
+    from acnn_ros.runtime.pipeline import InspectionPipeline
+    from acnn_ros.tools.offline_eval import BagSource, run_pipeline
+    pipeline = InspectionPipeline.from_model_path(model, providers=('cpu',))
+    source = BagSource(bag)
+    start = time.perf_counter()
+    verdicts = run_pipeline(pipeline, source.frames(), RejectPolicy(), progress=False)
+    loop_s = time.perf_counter() - start
+    start = time.perf_counter()
+    subprocess.run([sys.executable, '-m', 'acnn_ros.cli', 'eval-bag', '--model', str(model),
+                    '--bag', str(bag), '--out', str(out), '--no-progress'], cwd=REPO_DIR,
+                   check=True, capture_output=True)
+    command_s = time.perf_counter() - start
+    return {'frames': len(verdicts), 'loop_fps': len(verdicts) / loop_s,
+            'command_s': command_s, 'model_id': pipeline.model_id}
+
+
+def _node(name: str, params: dict, log: Path) -> subprocess.Popen:
+    command = [sys.executable, '-m', f'acnn_ros.nodes.{name}', '--ros-args']
+    for key, value in params.items():
+        command += ['-p', f'{key}:={json.dumps(value) if isinstance(value, list) else value}']
+    with open(log, 'w') as stream:
+        return subprocess.Popen(command, cwd=REPO_DIR, stdout=stream, stderr=subprocess.STDOUT)
+
+
+def replay(model: Path, bag: Path, pace: str, work: Path) -> dict:
+    """Play the bag into a running inference_node; return the player's statistics."""
+    log = work / f'inference_{pace}.log'
+    inference = _node('inference_node', {'model_path': str(model), 'providers': ['cpu'],
+                                         'image_qos': 'reliable'}, log)
+    try:
+        deadline = time.monotonic() + 60.0
+        while 'inspecting' not in log.read_text() and time.monotonic() < deadline:
+            if inference.poll() is not None:
+                raise RuntimeError(f'inference_node exited: {log.read_text()}')
+            time.sleep(0.1)
+        summary = work / f'replay_{pace}.json'
+        player = _node('bag_player_node', {'bag_path': str(bag), 'pace': pace,
+                                           'summary_path': str(summary)},
+                       work / f'player_{pace}.log')
+        player.wait(timeout=600)
+        return json.loads(summary.read_text())
+    finally:
+        inference.terminate()
+        inference.wait(timeout=30)
+
+
+def machine() -> str:
+    """Describe this machine in one line."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f'{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}'
+
+
+def section(results: dict, args) -> str:
+    """Return the BENCHMARKS.md section text (after the marker line)."""
+    off, lock, fast = results['offline'], results['lockstep'], results['fast']
+    return '\n'.join([
+        '## Replay and offline evaluation (benchmarks/replay_benchmark.py)', '',
+        f'Command: `python benchmarks/replay_benchmark.py --frames {args.frames} --write-docs`',
+        f'Machine: {machine()}; shared with other jobs, so absolute numbers are noisy.',
+        f'Model: `{off["model_id"]}`; bag: {args.frames} synthetic 640x480 bgr8 frames '
+        '(sqlite3).', '',
+        '| measurement | result |', '|---|---|',
+        f'| offline evaluation loop (read + decode + pipeline + policy) | '
+        f'{off["loop_fps"]:.1f} frames/s |',
+        f'| `acnn eval-bag` whole command incl. start-up and report | '
+        f'{off["command_s"]:.1f} s for {off["frames"]} frames |',
+        f'| replay through inference_node, lockstep pace | {lock["frames_per_s"]:.1f} frames/s,'
+        f' {lock["results"]}/{lock["published"]} results, {lock["dropped"]} dropped, '
+        f'{lock["missing"]} missing |',
+        f'| same bag at `fast` pace (no waiting) | {fast["frames_per_s"]:.1f} frames/s '
+        f'published, {fast["dropped"]} dropped by inference_node, {fast["missing"]} missing |',
+        f'| live/offline throughput ratio (lockstep) | '
+        f'{lock["frames_per_s"] / off["loop_fps"]:.2f} |', '',
+        "Lockstep sends the next frame when the previous result arrived: the graph's own "
+        'rate with no drops. At `fast` pace frames come faster than inference runs: the node '
+        'keeps the newest frame and answers the others with STATUS_DROPPED, and frames that '
+        'overflow its image subscription queue (image_qos_depth) never reach it (missing). '
+        'Replays '
+        'use `image_qos:=reliable` on inference_node: best-effort 640x480 frames over UDP '
+        'loopback were mostly lost on this machine (see docs/REPLAY.md).', ''])
+
+
+def write_section(text: str) -> None:
+    """Replace this benchmark's section of docs/BENCHMARKS.md (marker line kept)."""
+    path = REPO_DIR / 'docs' / 'BENCHMARKS.md'
+    content = path.read_text(encoding='utf-8')
+    start = content.index(SECTION) + len(SECTION)
+    following = content.find('<!-- section:', start)
+    end = len(content) if following < 0 else following
+    path.write_text(content[:start] + '\n' + text + '\n' + content[end:], encoding='utf-8')
+
+
+def main(argv=None) -> int:
+    """Parse arguments, run, print and optionally write the docs section."""
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('--model', default=None, help='model .onnx (default: demo model)')
+    parser.add_argument('--frames', type=int, default=200, help='frames in the bag')
+    parser.add_argument('--seed', type=int, default=7)
+    parser.add_argument('--write-docs', action='store_true',
+                        help='replace the replay section of docs/BENCHMARKS.md')
+    args = parser.parse_args(argv)
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    os.environ.setdefault('ROS_DOMAIN_ID', '61')
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        model = ensure_model(args.model, work)
+        bag = make_bag(work / 'bag', args.frames, args.seed)
+        results = {'offline': offline(model, bag, work / 'report'),
+                   'lockstep': replay(model, bag, 'lockstep', work),
+                   'fast': replay(model, bag, 'fast', work)}
+    print(json.dumps(results, indent=1))
+    text = section(results, args)
+    print(text)
+    if args.write_docs:
+        write_section(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
