@@ -145,9 +145,9 @@ def test_plc_restart_delivers_queued_decisions_that_are_still_on_time(simulator)
                                          reconnect_max_s=0.1))
     actuator.start()
     try:
-        assert wait_until(lambda: actuator.status().ok)
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
         simulator.stop()
-        assert wait_until(lambda: not actuator.status().ok, 2.0)
+        assert wait_until(lambda: not actuator.status().ok, 2.0), actuator.stats
         reports = Reports()
         actuator.actuate(command(1, budget_s=0.2), reports)    # gives up before the restart
         actuator.actuate(command(2, budget_s=2.5), reports)    # still on time after it

@@ -95,7 +95,9 @@ class ModbusActuator(Actuator):
         self.stats = {'connects': 0, 'connect_failures': 0, 'writes': 0, 'write_failures': 0,
                       'heartbeats': 0, 'heartbeat_failures': 0}
         self.last_error = ''
-        self.responding = False
+        # None until the PLC answered or failed a request; a new connection does not clear a
+        # False (a PLC that accepts TCP but never answers reconnects fine).
+        self.responding: Optional[bool] = None
 
     # -- life cycle (caller's thread) ----------------------------------------------------
 
@@ -126,7 +128,7 @@ class ModbusActuator(Actuator):
         connected = self._client is not None and self._client.connected
         if not connected:
             return ActuatorStatus(False, f'PLC {where} not connected: {self.last_error}')
-        if not self.responding:
+        if self.responding is False:
             return ActuatorStatus(False, f'PLC {where} not answering: {self.last_error}')
         return ActuatorStatus(True, f'PLC {where} connected')
 
@@ -173,15 +175,17 @@ class ModbusActuator(Actuator):
                 continue
             if self._client.connected:
                 self._log.error(f'PLC stopped answering ({self._failures} failed requests): '
-                                'reconnecting')
+                                f'reconnecting in {delay:.2f} s')
                 self._client.close()
+                self._connected.clear()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2.0, self.config.reconnect_max_s)
             self._connected.clear()
-            self.responding = False
             if await self._client.connect():
                 self.stats['connects'] += 1
                 self._failures = 0
-                self.responding = True
-                delay = self.config.reconnect_min_s
+                if self.responding is not False:   # a PLC that answers again resets the back-off
+                    delay = self.config.reconnect_min_s
                 self._log.info(f'PLC {self.config.host}:{self.config.port} connected')
                 self._connected.set()
             else:

@@ -196,14 +196,34 @@ class PlcSimulator:
                   [SimData(0, count=self.size, values=0, datatype=DataType.REGISTERS)],
                   [SimData(0, count=16, values=0, datatype=DataType.REGISTERS)])
         device = SimDevice(id=0, simdata=blocks, action=self._action)
-        server = ModbusTcpServer(device, address=(self.host, self.port))
+        server = _TrackingTcpServer(device, address=(self.host, self.port))
         await server.serve_forever(background=True)
         self._ready.set()
         await self._stop.wait()
         await server.shutdown()
-        # Let the loop run the transports' close callbacks: a PLC that goes away drops its
-        # TCP connections (a loop closed right away would leave them half-open).
-        await asyncio.sleep(0.05)
+        # A PLC that goes away drops its TCP connections. pymodbus 3.16 misses one whose
+        # transport was not yet attached when shutdown() ran (seen: the client then stays
+        # "connected" to a dead server): close every transport ever handed out, then let the
+        # loop run the closes before it is closed itself.
+        await asyncio.sleep(0.02)
+        for handler in server.handlers:
+            if handler.transport is not None:
+                handler.transport.close()
+        await asyncio.sleep(0.02)
+
+
+class _TrackingTcpServer(ModbusTcpServer):
+    """ModbusTcpServer that remembers every connection handler it created."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.handlers = []
+
+    def callback_new_connection(self):
+        """Create the handler of a new connection and remember it."""
+        handler = super().callback_new_connection()
+        self.handlers.append(handler)
+        return handler
 
 
 class SilentTcpServer:
