@@ -170,3 +170,10 @@ def test_recorder_writes_results_and_images_into_a_bag_closed_on_ctrl_c(tmp_path
     assert qos['/inspection']['reliability'] == 'reliable'
     assert qos['/image']['reliability'] == 'reliable'     # the player ran qos_reliability=reliable
     assert qos['/part']['history'] == 'unknown' and qos['/part']['depth'] == 0
+
+
+def test_recorder_refuses_to_overwrite_a_bag(tmp_path):
+    bag = make_bag(tmp_path / 'bag', 1)
+    recorder = start_node('result_recorder_node', {'bag_path': str(bag)})
+    out = finish(recorder, 20)
+    assert recorder.returncode == 1 and 'exists already' in out, out

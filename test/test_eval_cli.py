@@ -185,3 +185,27 @@ def test_make_bag_from_the_real_samples(aoi_samples_dir, tmp_path):
     assert bag_io.image_topics(bag) == ['/image/compressed']
     truths = [m.msg.class_name for m in bag_io.iter_messages(bag, ['ground_truth'])]
     assert truths == ['p1069', 'p1071', 'p3707', 'p3709']   # the file-name prefixes
+
+
+def test_undecodable_frames_get_an_error_verdict_and_a_fail_safe_reject(model, tmp_path):
+    bag = tmp_path / 'bag'
+    types = bag_io.project_typestore().types
+    with bag_io.BagWriter(bag) as writer:
+        for i, (name, cx, cy, mix) in enumerate(FRAMES[:3]):
+            msg = bag_io.image_message(blob(name, cx, cy, mix), i * 1000, 'cam')
+            if i == 1:      # a camera bug: the data is a quarter of what the fields promise
+                msg = types[bag_io.IMAGE_TYPE](header=msg.header, height=480, width=640,
+                                               encoding='bgr8', is_bigendian=0, step=1920,
+                                               data=msg.data[:len(msg.data) // 4])
+            writer.write('image', msg, i * 1000)
+    out = tmp_path / 'report'
+    assert acnn(['eval-bag', '--model', str(model), '--bag', str(bag), '--out', str(out)]) == 0
+    rows = _rows(out / 'frames.csv')
+    assert [r['status'] for r in rows] == ['OK', 'ERROR', 'OK']
+    assert rows[1]['detail'].startswith('bad image') and rows[1]['reason'] == 'ERROR_RESULT'
+    assert rows[1]['decision'] == 'reject'
+    assert cv2.imread(str(out / 'worst_frames.png')) is not None
+    cmp = tmp_path / 'cmp'
+    assert acnn(['compare', '--model-a', str(model), '--bag', str(bag), '--out', str(cmp),
+                 '--min-confidence', '0.0', '--min-confidence-b', '1.0']) == 0
+    assert [r['index'] for r in _rows(cmp / 'changes.csv')] == ['0', '2']

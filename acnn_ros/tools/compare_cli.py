@@ -24,6 +24,7 @@ from acnn_ros.tools.bag_io import BagError
 from acnn_ros.tools.eval_cli import (add_model_arguments, add_policy_arguments,
                                      add_source_arguments, describe_policy, load_pipeline,
                                      open_source, policy_from_args)
+import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         images = source.load_images([c.a.ref.index for c in shown])
         label_a = f'{pipeline_a.model_id}, {describe_policy(policy_a)}'
         label_b = f'{pipeline_b.model_id}, {describe_policy(policy_b)}'
-        pictures = {c.a.ref.index: plot_change(c, images[c.a.ref.index],
+        grey = np.full((480, 640, 3), 128, np.uint8)     # for a frame that does not decode
+        pictures = {c.a.ref.index: plot_change(c, images.get(c.a.ref.index, grey),
                                                out / 'changed' / f'frame_{c.a.ref.index}.png',
                                                label_a, label_b) for c in shown}
     except (BagError, LabelError, ModelCardError, EngineError, ImageDecodeError, ValueError,

@@ -130,7 +130,10 @@ def folder_frames(folder: Path, split: Optional[str] = None) -> Iterator[SourceF
 
         def inspect(pipeline, load=load) -> InspectionOutcome:
             start = time.perf_counter()
-            bgr = load()
+            try:
+                bgr = load()
+            except ValueError as exc:   # unreadable file: this frame's error verdict
+                return InspectionOutcome.error(f'bad image: {exc}', model_id=pipeline.model_id)
             return pipeline.inspect(bgr, decode_ms=(time.perf_counter() - start) * 1000.0)
         ref = FrameRef(index, 0, '', str(path), path.name)
         yield SourceFrame(ref, inspect, load, truth_lookup=_yolo_lookup(path))
@@ -158,10 +161,15 @@ class BagSource:
         images = {}
         if not wanted:
             return images
+        from acnn_ros.core.image_codec import ImageDecodeError
         for frame in bag_io.iter_image_frames(self.bag, self.image_topic):
             if frame.index in wanted:
-                images[frame.index] = frame.decode()
-                if len(images) == len(wanted):
+                wanted.discard(frame.index)
+                try:
+                    images[frame.index] = frame.decode()
+                except ImageDecodeError:
+                    pass        # its error verdict is in the tables; no picture to show
+                if not wanted:
                     break
         return images
 
@@ -182,8 +190,14 @@ class FolderSource:
         return folder_frames(self.folder, self.split)
 
     def load_images(self, indices) -> Dict[int, np.ndarray]:
-        """Read the images with the given indices."""
-        return {i: read_bgr(self.paths[i]) for i in set(indices)}
+        """Read the images with the given indices (unreadable ones are left out)."""
+        images = {}
+        for index in set(indices):
+            try:
+                images[index] = read_bgr(self.paths[index])
+            except ValueError:
+                pass
+        return images
 
 
 def run_pipeline(pipeline, frames: Iterable[SourceFrame], policy: RejectPolicy,

@@ -172,7 +172,7 @@ def draw_frame(ax_full, ax_zoom, image: np.ndarray, verdict: FrameVerdict,
 def plot_contact_sheet(verdicts: Sequence[FrameVerdict], images: Mapping[int, np.ndarray],
                        path: Path, title: str, columns: int = 3) -> Optional[Path]:
     """Draw frames (full view + ROI zoom each) in a grid; None when there is nothing to show."""
-    shown = [v for v in verdicts if v.ref.index in images]
+    shown = list(verdicts)
     if not shown:
         return None
     rows = math.ceil(len(shown) / columns)
@@ -185,7 +185,12 @@ def plot_contact_sheet(verdicts: Sequence[FrameVerdict], images: Mapping[int, np
             axes[n // columns, 2 * (n % columns) + 1]
         ax_full.axis('on')
         ax_zoom.axis('on')
-        draw_frame(ax_full, ax_zoom, images[verdict.ref.index], verdict)
+        image = images.get(verdict.ref.index)
+        if image is None:   # undecodable frame: a grey card with its error verdict
+            image = np.full((480, 640, 3), 128, np.uint8)
+            ax_full.text(320, 240, verdict.outcome.detail[:60] or 'no image', ha='center',
+                         va='center', fontsize=6, wrap=True)
+        draw_frame(ax_full, ax_zoom, image, verdict)
     fig.suptitle(f'{title}  (red: predicted ROI, green: true ROI)', fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
