@@ -52,3 +52,15 @@ def test_archive_keeps_the_last_n_rejects_with_overlay_and_record(tmp_path):
     again.submit(part_record_dict(reject_record(7)), lambda: frame)
     again.close()
     assert [json.loads(p.read_text())['part_id'] for p in again.items()] == [5, 6, 7]
+
+
+def test_a_frame_that_cannot_be_decoded_still_leaves_its_record(tmp_path):
+    def undecodable():
+        raise ValueError('encoding yuv422 is not supported')
+
+    archive = RejectArchive(str(tmp_path), max_items=5)
+    archive.submit(part_record_dict(reject_record(1)), undecodable)
+    archive.close()
+    [record] = [json.loads(p.read_text()) for p in archive.items()]
+    assert record['part_id'] == 1 and record['image'] is None
+    assert not list(tmp_path.glob('*.png'))

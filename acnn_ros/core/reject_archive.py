@@ -141,7 +141,12 @@ class RejectArchive:
     def _write(self, record: Dict[str, Any], image) -> None:
         stem = f'{self._next:010d}_part{record["part_id"]}'
         self._next += 1
-        frame = image() if image is not None else None
+        frame = None
+        if image is not None:
+            try:
+                frame = image()
+            except ValueError as exc:   # e.g. ImageDecodeError: keep the record without it
+                self._log.warning(f'part {record["part_id"]}: frame not archived: {exc}')
         record = dict(record, image=None)
         if frame is not None:
             png = self.directory / f'{stem}.png'

@@ -118,6 +118,10 @@ class RejectActuatorNode(Node):
         self.scheduler.add_trigger(_key(msg.header), msg.part_id)
 
     def _on_result(self, msg: InspectionResult) -> None:
+        if msg.status not in set(InspectionStatus):   # garbage in: reject, say why, stay up
+            self.scheduler.add_result(_key(msg.header), InspectionOutcome.error(
+                f'unknown InspectionResult status {msg.status}: {msg.detail}'))
+            return
         has_roi = msg.status == InspectionResult.STATUS_OK and msg.roi.width > 0
         outcome = InspectionOutcome(
             status=InspectionStatus(msg.status), detail=msg.detail, class_id=msg.class_id,
