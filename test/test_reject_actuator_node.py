@@ -57,8 +57,10 @@ time.sleep(0.5)
 # Status 9 does not exist: the node must reject the part (ERROR_RESULT) and stay up.
 plan = [('p3707', 0.9, 0), ('p1071', 0.95, 0), ('p1071', 0.9, 0), None, ('', 0.0, 9),
         ('p3709', 0.8, 0)]
+stamps = {}
 def publish_part(part_id, entry):
     stamp = node.get_clock().now().to_msg()
+    stamps[part_id] = stamp
     trigger = PartTrigger(part_id=part_id)
     trigger.header.stamp, trigger.header.frame_id = stamp, 'camera_optical_frame'
     image = Image(height=48, width=64, encoding='bgr8', step=64 * 3,
@@ -115,6 +117,9 @@ rclpy.spin_until_future_complete(node, future, timeout_sec=10)
 print('RESET', future.result().success, flush=True)
 assert spin_until(lambda: counters[-1].inspected == 0, 5), 'counters after reset'
 for e in events:
+    sent = stamps[e.part_id]
+    assert (e.header.stamp.sec, e.header.stamp.nanosec, e.header.frame_id) == (
+        sent.sec, sent.nanosec, 'camera_optical_frame'), (e.header, sent)
     due = e.due_time.sec + e.due_time.nanosec * 1e-9
     fire = e.fire_time.sec + e.fire_time.nanosec * 1e-9
     capture = e.header.stamp.sec + e.header.stamp.nanosec * 1e-9

@@ -146,7 +146,9 @@ class RejectActuatorNode(Node):
                           decision=RejectEvent.DECISION_REJECT if decision.reject
                           else RejectEvent.DECISION_ACCEPT,
                           due_time=_stamp(record.due_time), fire_time=_stamp(record.fire_time))
-        msg.header.stamp = _stamp(record.key.capture_time)
+        # The exact source header (stamp to the nanosecond), not a float round trip.
+        msg.header.stamp = Time(sec=record.key.stamp_ns // 10**9,
+                                nanosec=record.key.stamp_ns % 10**9)
         msg.header.frame_id = record.key.frame_id
         msg.class_id = outcome.class_id if outcome is not None else -1
         msg.class_name = outcome.class_name if outcome is not None else ''
