@@ -2,8 +2,11 @@
 """`acnn demo`: the one-process line, its parameters file reader and its reconciliation."""
 import os
 from pathlib import Path
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 from acnn_ros.core.line_reconciliation import (CapturedPart, DELIVERY_FIRED, DELIVERY_LATE,
                                                DELIVERY_NOT_REQUIRED, LineLedger,
@@ -129,7 +132,8 @@ def relaxed_params(tmp_path) -> Path:
     """Return the shipped YAML with line timing loose enough for a loaded 2-core CI box."""
     data = yaml.safe_load(PARAMS_FILE.read_text(encoding='utf-8'))
     reject = data['/**/reject_actuator_node']['ros__parameters']
-    reject.update(reject_delay_s=3.0, inspection_window_s=2.0)
+    reject.update(reject_delay_s=2.0, inspection_window_s=1.5, max_fire_lateness_s=0.25,
+                  plc_timeout_s=0.5)
     path = tmp_path / 'inspect.yaml'
     path.write_text(yaml.safe_dump(data), encoding='utf-8')
     return path
@@ -162,6 +166,35 @@ def test_demo_on_an_image_folder_without_plc(tmp_path, aoi_samples_dir):
     assert 'no PLC' in output and 'written to the PLC' not in output
     assert '6 expected, 6 verdicts' in output
     assert 'defective parts' in output             # YOLO labels give the ground truth
+
+
+@pytest.mark.timeout(120)
+def test_demo_stops_cleanly_on_ctrl_c_and_still_reconciles(tmp_path):
+    if not MODEL.is_file():
+        pytest.fail(f'shipped demo model missing: {MODEL}')
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'acnn_ros.cli', 'demo', '--frames', '0', '--rate', '4',
+         '--params-file', str(relaxed_params(tmp_path))], cwd=str(REPO_DIR),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # A shell's background job ignores SIGINT, and children inherit that: undo it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not any('fps) | verdicts' in line for line in lines):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    reader.join(timeout=5)
+    output = ''.join(lines)
+    assert process.returncode == 0, output
+    assert 'interrupted: stopping the camera and draining the line' in output
+    assert 'cut short by Ctrl-C' in output and 'result: PASS' in output
+    assert 'Traceback' not in output
 
 
 def test_demo_rejects_bad_arguments_clearly(tmp_path):

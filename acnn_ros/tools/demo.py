@@ -12,6 +12,7 @@ synthetic generator or of YOLO labels) against rejected parts. Exit status 1 whe
 accounting check fails.
 """
 import argparse
+import logging
 import multiprocessing
 import os
 from pathlib import Path
@@ -74,10 +75,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--quiet', action='store_true', help='no per-second summary lines')
 
 
+def quiet_pymodbus() -> None:
+    """Keep pymodbus's own error lines and frame dumps off the console."""
+    # reject_actuator_node reports every consequence (missed rejects, reconnects) itself;
+    # pymodbus's hex dumps of the last frames would bury the summary lines.
+    logging.getLogger('pymodbus').setLevel(logging.CRITICAL)
+
+
 def _serve_plc(connection, port: int, register_map: dict) -> None:
     # The line PLC is another machine: run its simulator in a process of its own, so that its
     # replies are not delayed by this process's GIL (rendering, inference).
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
+    quiet_pymodbus()
     from acnn_ros.tools.plc_simulator import PlcSimulator, RegisterMap
     simulator = PlcSimulator(port=port, register_map=RegisterMap(**register_map))
     try:
@@ -312,6 +321,7 @@ def print_reconciliation(result, reject_classes: List[str], source: str) -> None
 def run(args) -> int:
     """Run the demo; return 0 when the reconciliation passes."""
     changed = ensure_local_dds()
+    quiet_pymodbus()
     params_file = args.params_file or default_params_file()
     try:
         sections = load_params_file(params_file)
@@ -400,6 +410,7 @@ def _run_line(demo: Demo, args, overrides) -> int:
         interrupted = True
         print('\ninterrupted: stopping the camera and draining the line', flush=True)
     demo.camera.set_enabled(False)
+    capture_s = time.monotonic() - start
     # Let every captured part get its decision (and every reject its PLC write).
     deadline = time.monotonic() + drain_s
     while time.monotonic() < deadline:
@@ -409,8 +420,7 @@ def _run_line(demo: Demo, args, overrides) -> int:
             time.sleep(0.3)   # late duplicates and the last PLC replies would show up now
             break
         time.sleep(0.05)
-    elapsed = time.monotonic() - start
-    print(demo.summary_line(elapsed, demo.camera.part_id / max(elapsed, 1e-6)))
+    print(demo.summary_line(time.monotonic() - start, demo.camera.part_id / max(capture_s, 1e-6)))
     if demo.failure:
         print(f'error: a node callback failed and stopped the executor: {demo.failure}',
               file=sys.stderr)
