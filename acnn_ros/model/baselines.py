@@ -36,7 +36,7 @@ class PlainCNNConfig:
 
 
 BASELINES: Dict[str, PlainCNNConfig] = {
-    'plain_small': PlainCNNConfig(downscale=4, stem_channels=48, channels=(64, 96, 128, 160)),
+    'plain_small': PlainCNNConfig(downscale=4, stem_channels=32, channels=(48, 96, 128, 160)),
     'plain_full': PlainCNNConfig(downscale=1, stem_channels=8, channels=(16, 48, 96, 160)),
 }
 
