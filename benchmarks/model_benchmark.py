@@ -157,7 +157,7 @@ def markdown(results, real, args, machine) -> str:
     lines = [SECTION, '## Model (issue 3): A-CNN vs plain CNNs, 5 % box labels', '',
              f'Command: `nice -n 10 python benchmarks/model_benchmark.py --data {args.data} '
              f'--runs {args.runs} --epochs {args.epochs} --epochs-heavy {args.epochs_heavy} '
-             f'--max-train {args.max_train} --measure-only \'{args.measure_only}\' '
+             f'--max-train {args.max_train} --measure-only "{args.measure_only}" '
              '--write-docs`', '',
              f'Machine: {machine}. Data: `acnn synth {args.data} --num-train 3000 --num-test 1000 '
              '--seed 0` (train = device 0, test = device 1, a different simulated camera). '
@@ -180,8 +180,8 @@ def markdown(results, real, args, machine) -> str:
                      f'| {roi} | {r["params"] / 1e6:.3f} M | '
                      f'{r["flops"] / 1e9:.3f} | {r["torch_ms"]:.1f} | {r["ort_ms"]:.1f} |')
     if real:
-        lines += ['', 'The four real frames of `../shared/data/aoi_samples` (paper dataset, device '
-                  '0) through the shipped demo model trained ONLY on synthetic frames '
+        lines += ['', 'The four real frames of `../shared/data/aoi_samples` (paper dataset, '
+                  'device 0) through the shipped demo model trained ONLY on synthetic frames '
                   '(picture: `docs/images/real_frames_roi.jpg`, green = label, red = ROI):', '',
                   '| frame | true | predicted (confidence) | ROI centre px | label centre px '
                   '| error px |', '|---|---|---|---|---|---|']
