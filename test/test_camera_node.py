@@ -147,7 +147,7 @@ def test_publishes_images_and_part_triggers_with_one_header(tmp_path, listener):
     stamps = [stamp_ns(p.header) for p in listener.parts]
     assert stamps == sorted(stamps)
     period_s = (stamps[-1] - stamps[0]) / (len(stamps) - 1) / 1e9
-    assert 0.05 < period_s < 0.3, f'mean period {period_s:.3f} s at frame_rate_hz 10'
+    assert 0.05 < period_s < 0.5, f'mean period {period_s:.3f} s at frame_rate_hz 10'
     assert abs(stamps[-1] / 1e9 - time.time()) < 30, 'stamps are not wall-clock capture times'
     infos = {stamp_ns(m.header): m for m in listener.infos}
     assert set(infos) & set(images), 'camera_info does not share the image header'
