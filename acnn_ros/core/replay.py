@@ -132,12 +132,12 @@ class ReplayStats:
     missing: int = 0             # frames whose result did not come within the timeout
     duplicates: int = 0          # more than one result for a frame
     unmatched: int = 0           # results for frames this player did not publish
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0       # first frame published -> last frame or result
     status_by_frame: Dict[Hashable, int] = field(default_factory=dict, repr=False)
 
     @property
     def frames_per_s(self) -> float:
-        """Return published frames per second of wall time."""
+        """Return frames per second: published frames over elapsed_s."""
         return self.published / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def as_dict(self) -> Dict[str, float]:
@@ -160,9 +160,12 @@ class ResultWaiter:
     STATUS_DROPPED = 2
     STATUS_ERROR = 1
 
-    def __init__(self):
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._condition = threading.Condition()
         self._pending: Dict[Hashable, bool] = {}
+        self._clock = clock
+        self._first: Optional[float] = None     # first frame published
+        self._last = 0.0                        # last frame published or result received
         self.stats = ReplayStats()
 
     def expect(self, key: Hashable) -> None:
@@ -170,6 +173,9 @@ class ResultWaiter:
         with self._condition:
             self._pending[key] = False
             self.stats.published += 1
+            self._last = self._clock()
+            if self._first is None:
+                self._first = self._last
 
     def deliver(self, key: Hashable, status: int) -> None:
         """Record a result for a frame (from the subscription callback)."""
@@ -181,6 +187,7 @@ class ResultWaiter:
                     self.stats.unmatched += 1
                 return
             del self._pending[key]
+            self._last = self._clock()
             self.stats.results += 1
             self.stats.status_by_frame[key] = int(status)
             if status == self.STATUS_DROPPED:
@@ -200,7 +207,14 @@ class ResultWaiter:
             return self._condition.wait_for(lambda: not self._pending, timeout_s)
 
     def finish(self) -> ReplayStats:
-        """Count the frames still without a result as missing and return the statistics."""
+        """
+        Count the frames still without a result as missing and return the statistics.
+
+        elapsed_s runs from the first frame published to the last frame published or result
+        received, whichever is later: waiting for results that never come is not counted.
+        """
         with self._condition:
             self.stats.missing = len(self._pending)
+            if self._first is not None:
+                self.stats.elapsed_s = self._last - self._first
             return self.stats

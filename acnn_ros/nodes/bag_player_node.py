@@ -147,10 +147,9 @@ class BagPlayerNode(Node):
 
     def _play(self):
         cfg, pacer = self.config, ReplayPacer(self.config.pace, self.config.rate)
-        store, start = bag_io.project_typestore(), time.monotonic()
+        store = bag_io.project_typestore()
         try:
             self._wait_for_subscribers()
-            start = time.monotonic()
             for message in bag_io.iter_messages(cfg.bag_path, list(self._image_pubs)):
                 if not pacer.wait(message.log_time_ns, self._stop) or \
                         (cfg.max_frames and self.waiter.stats.published >= cfg.max_frames):
@@ -178,7 +177,6 @@ class BagPlayerNode(Node):
         except Exception as exc:  # report any failure, then end the node cleanly
             self.get_logger().error(f'replay failed: {exc}')
             self.error = str(exc)
-        self.waiter.stats.elapsed_s = time.monotonic() - start
         self._finished.trigger()
 
     def _on_finished(self):
