@@ -113,11 +113,13 @@ def machine() -> str:
 def section(results: dict, args) -> str:
     """Return the BENCHMARKS.md section text (after the marker line)."""
     off, lock, fast = results['offline'], results['lockstep'], results['fast']
+    note = (' (the tiny contract test network, not the A-CNN: these numbers measure bag I/O, '
+            'DDS and pipeline plumbing)' if off['model_id'].startswith('contract') else '')
     return '\n'.join([
         '## Replay and offline evaluation (benchmarks/replay_benchmark.py)', '',
         f'Command: `python benchmarks/replay_benchmark.py --frames {args.frames} --write-docs`',
         f'Machine: {machine()}; shared with other jobs, so absolute numbers are noisy.',
-        f'Model: `{off["model_id"]}`; bag: {args.frames} synthetic 640x480 bgr8 frames '
+        f'Model: `{off["model_id"]}`{note}; bag: {args.frames} synthetic 640x480 bgr8 frames '
         '(sqlite3).', '',
         '| measurement | result |', '|---|---|',
         f'| offline evaluation loop (read + decode + pipeline + policy) | '
