@@ -213,7 +213,7 @@ def main() -> int:
     parser.add_argument('--epochs-heavy', type=int, default=4,
                         help='epochs for the expensive rows (acnn_base, acnn_best, plain_full)')
     parser.add_argument('--max-train', type=int, default=None,
-                        help='first N training images only (CPU budget)')
+                        help='a fixed random subset of N training images (CPU budget)')
     parser.add_argument('--measure-only', default='',
                         help='comma-separated rows to measure (params, FLOPs, latency) '
                              'without training them')

@@ -94,3 +94,11 @@ def test_train_cli_reports_a_missing_dataset_without_a_traceback(tmp_path, capsy
     err = capsys.readouterr().err
     assert status == 2
     assert 'error:' in err and 'does not exist' in err and 'Traceback' not in err
+
+
+def test_limit_takes_a_fixed_subset_across_classes(small_dataset):
+    full = load_split(small_dataset, 'train', progress=False)
+    first = load_split(small_dataset, 'train', limit=4, progress=False)
+    again = load_split(small_dataset, 'train', limit=4, progress=False)
+    assert len(first) == 4 and first.paths == again.paths
+    assert set(first.paths) <= set(full.paths)

@@ -217,13 +217,17 @@ def load_split(root: Path, split: str, class_names: Optional[Sequence[str]] = No
     Scan and decode a split; bad files are reported by name and skipped or fatal.
 
     on_error: 'skip' (report each problem through `report` and go on) or 'fail' (raise
-    DatasetError listing all of them). `limit` keeps the first N samples (quick runs).
+    DatasetError listing all of them). `limit` keeps a fixed random subset of N samples
+    (quick runs; the same N always gives the same subset).
     """
     if on_error not in ('skip', 'fail'):
         raise ValueError(f"on_error must be 'skip' or 'fail', got {on_error!r}")
     samples, problems, names = scan_split(root, split, class_names, class_pattern)
-    if limit is not None:
-        samples = samples[:limit]
+    if limit is not None and limit < len(samples):
+        # A fixed random subset, in file order: the first N files of a sorted folder would be
+        # one class only (names start with the class).
+        chosen = np.sort(np.random.default_rng(0).permutation(len(samples))[:limit])
+        samples = [samples[i] for i in chosen]
     if problems and on_error == 'fail':
         raise DatasetError(_problem_text(problems, split))
     frames, decode_problems = load_frames(samples, names, width, height, progress)

@@ -39,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cpu', help='cpu (default), cuda or auto')
     parser.add_argument('--max-train', type=int, default=None,
-                        help='use only the first N training images (quick runs)')
+                        help='use a fixed random subset of N training images (quick runs)')
     parser.add_argument('--max-test', type=int, default=None,
-                        help='evaluate on only the first N test images')
+                        help='evaluate on a fixed random subset of N test images')
     parser.add_argument('--out', type=Path, required=True,
                         help='run folder: last.pt, metrics.json, train.log')
     parser.add_argument('--resume', action='store_true',
