@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--split', default='test', help='dataset split (default test)')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cpu', help='cpu (default), cuda or auto')
-    parser.add_argument('--limit', type=int, default=None, help='a fixed random subset of N images only')
+    parser.add_argument('--limit', type=int, default=None,
+                        help='a fixed random subset of N images only')
     parser.add_argument('--json', type=Path, default=None, help='also write the metrics here')
 
 
