@@ -73,6 +73,9 @@ PARAMETERS: Dict[str, ParameterSpec] = {
         200, 'rejected parts kept in the archive (oldest deleted first)', 1, 1000000),
     'counters_period_s': ParameterSpec(
         1.0, 'period of ~/counters and /diagnostics publication', 0.05, 60.0),
+    'python_switch_interval_s': ParameterSpec(
+        0.001, 'lower the Python GIL switch interval of this process to this (the timing '
+        'threads wait for the GIL at most about this long); 0: leave it', 0.0, 0.1),
 }
 
 RUNTIME_PARAMETERS = frozenset(name for name, spec in PARAMETERS.items() if spec.runtime)
@@ -132,6 +135,7 @@ class RejectActuatorConfig:
     archive_dir: str = ''
     archive_max_items: int = 200
     counters_period_s: float = 1.0
+    python_switch_interval_s: float = 0.001
 
     def __post_init__(self):
         for name, spec in PARAMETERS.items():

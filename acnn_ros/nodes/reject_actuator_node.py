@@ -2,6 +2,7 @@
 """reject_actuator_node: inspection results + part triggers in, one RejectEvent per part out."""
 import collections
 import logging
+import sys
 import threading
 
 from acnn_ros.core.actuators import make_actuator
@@ -78,6 +79,11 @@ class RejectActuatorNode(Node):
             self.declare_parameter(name, spec.default, _descriptor(name, spec))
         self._values = {name: self.get_parameter(name).value for name in PARAMETERS}
         self.config = config = RejectActuatorConfig.from_values(self._values)
+        if 0 < config.python_switch_interval_s < sys.getswitchinterval():
+            # Process-wide: other Python threads (nodes of a one-process line) would otherwise
+            # hold the GIL for up to 5 ms per hand-over, and rejects would miss their time
+            # (measured in docs/BENCHMARKS.md, section line).
+            sys.setswitchinterval(config.python_switch_interval_s)
         self._py_log = logging.getLogger(f'acnn_ros.{self.get_name()}.{id(self)}')
         self._py_log.setLevel(logging.INFO)
         self._py_log.addHandler(_RosLogHandler(self.get_logger()))
