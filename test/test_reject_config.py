@@ -86,3 +86,16 @@ def test_line_health_levels():
     assert line_health(busy, late, True, 'ok')[0] == LEVEL_WARN
     values = counter_values(missed)
     assert values['rejected_no_result'] == 1 and values['missed'] == 1 and 'since' not in values
+
+
+def test_gpio_backend_without_gpiod_fails_with_a_clear_error():
+    try:
+        import gpiod  # noqa: F401
+        pytest.skip('gpiod is installed here: the GPIO backend would try real hardware')
+    except ImportError:
+        pass
+    from acnn_ros.core.actuators import make_actuator
+    actuator = make_actuator(RejectActuatorConfig(actuator='gpio'))
+    with pytest.raises(ValueError, match='libgpiod'):
+        actuator.start()
+    assert not actuator.status().ok

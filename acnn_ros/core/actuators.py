@@ -116,8 +116,12 @@ class GpioActuator(Actuator):
 
     def start(self) -> None:
         """Request the output line (low at start)."""
-        import gpiod  # noqa: I900 - optional, only on machines with GPIO
-        from gpiod.line import Direction, Value
+        try:
+            import gpiod  # noqa: I900 - optional, only on machines with GPIO
+            from gpiod.line import Direction, Value
+        except ImportError as exc:
+            raise ValueError('actuator gpio needs the libgpiod 2.x Python binding '
+                             f'(pip install gpiod): {exc}') from exc
         self._value = Value
         try:
             self._request = gpiod.request_lines(
