@@ -12,7 +12,7 @@ thread does not turn into a spurious MISSED.
 import threading
 import time
 
-from acnn_ros.core.actuators import TopicActuator
+from acnn_ros.core.actuators import ActuationCommand, TopicActuator
 from acnn_ros.core.decision import RejectPolicy, RejectReason
 from acnn_ros.core.line_counters import Delivery
 from acnn_ros.core.plc import ModbusActuator, PlcConfig
@@ -334,3 +334,14 @@ def test_plc_tracking_writes_the_verdict_at_once_without_a_pulse(plc):
     # Written right after the decision, long before the part reaches the ejector.
     assert decision.time - key.capture_time < 0.1
     assert sim.coil_pulses() == []
+
+
+def test_topic_backend_reports_a_command_issued_after_its_deadline_as_missed():
+    now = time.time()
+    reports = []
+    TopicActuator().actuate(ActuationCommand(1, True, 1, now - 0.2, now - 0.1, True, 0.01),
+                            reports.append)
+    TopicActuator().actuate(ActuationCommand(2, True, 1, now, now + 0.1, True, 0.01),
+                            reports.append)
+    assert [r.delivered for r in reports] == [False, True]
+    assert 'after its due time' in reports[0].detail

@@ -90,8 +90,13 @@ class TopicActuator(Actuator):
         self._clock = clock
 
     def actuate(self, command: ActuationCommand, done: DoneCallback) -> None:
-        """Report the command fired now."""
-        done(ActuationReport(command.part_id, True, self._clock(), 'published on the topic'))
+        """Report the command fired now, or missed when the scheduler issued it too late."""
+        now = self._clock()
+        if now > command.deadline:
+            done(ActuationReport(command.part_id, False, None,
+                                 f'issued {now - command.due_time:.3f} s after its due time'))
+            return
+        done(ActuationReport(command.part_id, True, now, 'published on the topic'))
 
 
 class GpioActuator(Actuator):
@@ -143,6 +148,9 @@ class GpioActuator(Actuator):
         """Raise the line for pulse_width_s (rejects); accepts need no output."""
         if not command.pulse:
             done(ActuationReport(command.part_id, True, self._clock(), 'no output needed'))
+            return
+        if self._clock() > command.deadline:
+            done(ActuationReport(command.part_id, False, None, 'issued after its deadline'))
             return
         with self._lock:
             if self._request is None:
