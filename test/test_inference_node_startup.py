@@ -5,6 +5,7 @@ from acnn_ros.srv import LoadModel
 from contract_model import blob_frame, export_contract_model
 from inference_node_client import InferenceClient, NodeProcess
 import pytest
+from rclpy.qos import ReliabilityPolicy
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -51,9 +52,28 @@ def test_bad_parameters_stop_the_node_with_a_clear_message(models, tmp_path):
 def test_the_shipped_parameter_file_starts_the_node(models):
     node = NodeProcess({'model_path': str(models['contract'])},
                        extra_args=('--params-file', 'config/inspect.yaml'))
+    client = None
     try:
         assert node.wait_for_log('inspecting raw images'), node.output()
+        client = InferenceClient('params_file_test_client')
+        assert client.wait_connected(), node.output()
+        # Default image QoS is SensorDataQoS (best effort), results are reliable.
+        # (This test client subscribes to no /image, so every subscription there is the node's.)
+        subscriptions = client.node.get_subscriptions_info_by_topic('/image')
+        assert subscriptions and all(info.qos_profile.reliability
+                                     == ReliabilityPolicy.BEST_EFFORT for info in subscriptions)
+        publishers = client.node.get_publishers_info_by_topic('/inspection')
+        assert publishers and all(info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                                  for info in publishers)
+        for _ in range(3):  # best effort may lose a frame; one result is enough here
+            result = client.result_for(client.publish_bgr(blob_frame(640, 480, 99, 77, 'red')),
+                                       timeout_s=5)
+            if result is not None:
+                break
+        assert result is not None and result.status == InspectionResult.STATUS_OK
     finally:
+        if client is not None:
+            client.close()
         assert node.stop() == 0, node.output()
 
 
