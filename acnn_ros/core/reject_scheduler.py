@@ -137,10 +137,13 @@ class RejectScheduler:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the timer thread (pending parts are dropped)."""
+        """Stop the timer thread (pending parts are dropped: the PLC's default covers them)."""
         with self._lock:
             self._running = False
             self._lock.notify_all()
+            if self._parts:
+                self._log.warning(f'stopping with {len(self._parts)} parts undecided or not yet '
+                                  'actuated; the PLC must reject parts without a verdict')
         if self._thread is not None:
             self._thread.join(timeout=2.0)
 
