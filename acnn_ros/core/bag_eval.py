@@ -449,3 +449,49 @@ def sidecar_row(ref: FrameRef, truth: GroundTruth, image_width: int,
                    w=round(truth.roi.width / image_width, 6),
                    h=round(truth.roi.height / image_height, 6))
     return row
+
+
+# ---------------------------------------------------------------- verdicts recorded live
+
+
+@dataclass(frozen=True)
+class RecordedVerdict:
+    """A verdict the live line published for a frame (recorded InspectionResult)."""
+
+    status: int
+    class_name: str
+    confidence: float
+    model_id: str = ''
+
+
+@dataclass(frozen=True)
+class RecordedComparison:
+    """Offline verdicts against the verdicts recorded live for the same frames."""
+
+    matched: int                                   # frames with a recorded verdict
+    agree: int                                     # same status and class
+    disagreements: Tuple[Tuple[FrameVerdict, RecordedVerdict], ...]
+    model_ids: Tuple[str, ...]                     # models the line ran
+
+    @property
+    def agreement(self) -> float:
+        """Return agree / matched (NaN when nothing matched)."""
+        return self.agree / self.matched if self.matched else math.nan
+
+
+def compare_recorded(verdicts: Sequence[FrameVerdict],
+                     recorded: Mapping[Tuple[int, str], RecordedVerdict]) -> RecordedComparison:
+    """Join offline verdicts with recorded live ones by frame header and compare classes."""
+    matched, agree, disagreements, models = 0, 0, [], set()
+    for verdict in verdicts:
+        live = recorded.get((verdict.ref.stamp_ns, verdict.ref.frame_id))
+        if live is None:
+            continue
+        matched += 1
+        models.add(live.model_id)
+        same_status = int(verdict.outcome.status) == int(live.status)
+        if same_status and (not verdict.ok or verdict.outcome.class_name == live.class_name):
+            agree += 1
+        else:
+            disagreements.append((verdict, live))
+    return RecordedComparison(matched, agree, tuple(disagreements), tuple(sorted(models)))

@@ -32,6 +32,7 @@ class BagPlayerConfig:
     publish_part_triggers: bool = False
     restamp: bool = False
     wait_for_subscribers_s: float = 10.0
+    min_image_subscribers: int = 1
     qos_reliability: str = 'reliable'
     qos_depth: int = 10
     max_frames: int = 0
@@ -49,9 +50,10 @@ class BagPlayerConfig:
         if self.qos_reliability not in QOS_RELIABILITIES:
             raise ReplayConfigError(f'qos_reliability must be one of {QOS_RELIABILITIES}, got '
                                     f'{self.qos_reliability!r}')
-        if self.qos_depth < 1 or self.max_frames < 0 or self.wait_for_subscribers_s < 0.0:
-            raise ReplayConfigError('qos_depth must be >= 1, max_frames and '
-                                    'wait_for_subscribers_s >= 0')
+        if self.qos_depth < 1 or self.max_frames < 0 or self.wait_for_subscribers_s < 0.0 \
+                or self.min_image_subscribers < 0:
+            raise ReplayConfigError('qos_depth must be >= 1, max_frames, min_image_subscribers '
+                                    'and wait_for_subscribers_s >= 0')
 
 
 @dataclass(frozen=True)

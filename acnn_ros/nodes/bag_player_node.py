@@ -25,6 +25,7 @@ from acnn_ros.tools import bag_io
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -44,6 +45,8 @@ PARAMETERS = {
     'restamp': ('replace header stamps by the publication time (live reject timing)', None),
     'wait_for_subscribers_s': ('wait this long for a subscriber of the image topic',
                                (0.0, 600.0)),
+    'min_image_subscribers': ('subscribers of the inspected image topic to wait for (2: '
+                              'inference_node and a recorder)', (0, 1000)),
     'qos_reliability': (f'{" | ".join(QOS_RELIABILITIES)}: image publisher reliability '
                         '(reliable matches both best-effort and reliable subscribers; recorded '
                         'is what ros2 bag play does)', None),
@@ -124,7 +127,7 @@ class BagPlayerNode(Node):
         publisher = self._image_pubs[self.inspected_topic]
         # Lockstep needs the inspecting node: a subscriber of the frames and a result publisher;
         # part triggers need their consumer (the reject actuator) before the first part.
-        return publisher.get_subscription_count() > 0 and (
+        return publisher.get_subscription_count() >= self.config.min_image_subscribers and (
             self.config.pace != 'lockstep' or self.count_publishers(self._result_topic) > 0) \
             and (self._part_pub is None or self._part_pub.get_subscription_count() > 0)
 
@@ -174,6 +177,12 @@ class BagPlayerNode(Node):
                     self.get_logger().warning(f'no result for frame {key} within '
                                               f'{cfg.result_timeout_s} s')
             self.waiter.wait_all(cfg.result_timeout_s)
+            # Exiting drops what reliable subscribers (recorder, actuator) have not acked yet.
+            for publisher in list(self._image_pubs.values()) + [self._part_pub]:
+                if publisher is not None and not publisher.wait_for_all_acked(
+                        Duration(seconds=cfg.result_timeout_s)):
+                    self.get_logger().warning(f'not every subscriber of {publisher.topic_name}'
+                                              ' acknowledged all messages')
         except Exception as exc:  # report any failure, then end the node cleanly
             self.get_logger().error(f'replay failed: {exc}')
             self.error = str(exc)

@@ -27,7 +27,8 @@ PARAMETERS = {
     'bag_path': ("bag directory to create; '': acnn_results_<UTC time> in the working directory"),
     'storage': (f'rosbag2 storage: {" | ".join(STORAGES)}'),
     'topics': ('topics to record (relative names are resolved in the node namespace)'),
-    'record_image': ('also record the image topic (large: about 1 MB per 640x480 frame)'),
+    'record_image': ('also record the image topic (large: 0.9 MB per 640x480 bgr8 frame); '
+                     'subscribed reliable when its publishers offer it, like ros2 bag record'),
     'image_topic': ('image topic recorded when record_image is true'),
 }
 # Types of the topics this package publishes (by last name segment); others are discovered.
@@ -73,39 +74,50 @@ class ResultRecorderNode(Node):
         self.config = ResultRecorderConfig(**values)
         self.bag_path = self.config.resolved_bag_path()
         self.writer = bag_io.BagWriter(self.bag_path, self.config.storage)
-        self._pending = {}    # resolved topic -> relative name, waiting for its type
+        # Topics waiting for a publisher: resolved name -> known type ('' = take the graph's).
+        self._pending = {}
         for topic in self.config.all_topics:
             resolved = self.resolve_topic_name(topic)
-            msgtype = KNOWN_TYPES.get(resolved.rsplit('/', 1)[-1])
+            msgtype = KNOWN_TYPES.get(resolved.rsplit('/', 1)[-1], '')
             if topic == self.config.image_topic and self.config.record_image:
                 msgtype = msgtype or bag_io.IMAGE_TYPE
-            if msgtype:
-                self._subscribe(resolved, msgtype)
+            if msgtype and msgtype not in bag_io.IMAGE_TYPES:
+                self._subscribe(resolved, msgtype, reliable=True)
             else:
-                self._pending[resolved] = topic
+                self._pending[resolved] = msgtype
         if self._pending:
-            self._discovery = self.create_timer(0.2, self._discover)
+            self._discovery = self.create_timer(0.1, self._discover)
         self.get_logger().info(
             f'recording {", ".join(self.resolve_topic_name(t) for t in self.config.all_topics)}'
             f' to {self.bag_path} ({self.config.storage}); {describe_dds()}')
 
     def _discover(self):
-        for name, types in self.get_topic_names_and_types():
-            if name in self._pending and types:
-                del self._pending[name]
-                self._subscribe(name, types[0])
+        """Subscribe to waiting topics once a publisher shows, with QoS it offers (rosbag2)."""
+        types = dict(self.get_topic_names_and_types())
+        for name in list(self._pending):
+            publishers = self.get_publishers_info_by_topic(name)
+            if not publishers or not (self._pending[name] or types.get(name)):
+                continue
+            msgtype = self._pending.pop(name) or types[name][0]
+            # Reliable only if every publisher offers it (else incompatible with some).
+            reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                           for p in publishers)
+            self._subscribe(name, msgtype, reliable)
         if not self._pending:
             self._discovery.cancel()
 
-    def _subscribe(self, topic: str, msgtype: str):
+    def _subscribe(self, topic: str, msgtype: str, reliable: bool):
         package, _, name = msgtype.split('/')
         msg_class = getattr(importlib.import_module(f'{package}.msg'), name)
-        is_image = msgtype in bag_io.IMAGE_TYPES
-        qos = qos_profile_sensor_data if is_image else QoSProfile(
-            depth=1000, reliability=ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.VOLATILE)
+        if reliable:
+            qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.VOLATILE)
+        else:
+            qos = qos_profile_sensor_data
         self.create_subscription(msg_class, topic, lambda data: self._write(topic, msgtype, data),
                                  qos, raw=True)
+        self.get_logger().info(f'subscribed to {topic} ({msgtype}, '
+                               f'{"reliable" if reliable else "best effort"})')
 
     def _write(self, topic: str, msgtype: str, data: bytes):
         if self.writer is None:

@@ -15,7 +15,8 @@ import sys
 import time
 from typing import Mapping, Optional
 
-from acnn_ros.core.bag_eval import LabelError, LabelTable, SIDECAR_HELP, summarize
+from acnn_ros.core.bag_eval import (compare_recorded, LabelError, LabelTable, SIDECAR_HELP,
+                                    summarize)
 from acnn_ros.core.decision import RejectPolicy
 from acnn_ros.core.model_card import ModelCardError
 from acnn_ros.tools.bag_io import BagError
@@ -78,6 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', type=Path, required=True, help='report directory to write')
     add_model_arguments(parser)
     add_policy_arguments(parser)
+    parser.add_argument('--recorded-topic', default='inspection',
+                        help='bag topic holding the verdicts the live line published (e.g. '
+                             "recorded by result_recorder_node): compared with this run; '' "
+                             'to skip (default: %(default)s)')
     parser.add_argument('--worst', type=int, default=12,
                         help='frames shown on the worst-frames contact sheet')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -154,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and write the report; return 0, or 2 with a message on bad input."""
     from acnn_ros.core.image_codec import ImageDecodeError
     from acnn_ros.runtime.engine import EngineError
-    from acnn_ros.tools.offline_eval import run_pipeline
-    from acnn_ros.tools.report import write_report
+    from acnn_ros.tools.offline_eval import recorded_verdicts, run_pipeline
+    from acnn_ros.tools.report import recorded_section, write_report
     try:
         policy = policy_from_args(args)
         labels = LabelTable.load(args.labels) if args.labels else None
@@ -176,14 +181,24 @@ def run(args: argparse.Namespace) -> int:
                 'engine': pipeline.provider_report, 'source': source.description,
                 'labels': truth, 'policy': describe_policy(policy),
                 'frames_per_s': round(len(verdicts) / elapsed, 2) if elapsed > 0 else 0.0}
+        extra = []
+        if args.bag is not None and args.recorded_topic:
+            recorded = recorded_verdicts(args.bag, args.recorded_topic)
+            if recorded:
+                comparison = compare_recorded(verdicts, recorded)
+                args.out.mkdir(parents=True, exist_ok=True)
+                extra = recorded_section(comparison, args.recorded_topic, args.out)
+                meta['live_agreement'] = f'{comparison.agree}/{comparison.matched}'
         report = write_report(args.out, verdicts, summary, source.load_images, meta,
-                              worst_count=args.worst)
+                              worst_count=args.worst, extra_lines=extra)
     except (BagError, LabelError, ModelCardError, EngineError, ImageDecodeError, ValueError,
             FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     accuracy = (f'accuracy {summary.accuracy * 100.0:.2f} % ({summary.correct}/'
                 f'{summary.labelled}), ' if summary.labelled else 'no labels, ')
+    live = (f', live verdicts agree {meta["live_agreement"]}' if 'live_agreement' in meta
+            else '')
     print(f'{summary.frames} frames, {accuracy}{summary.rejected} rejected, '
-          f'{summary.escapes} escapes, {meta["frames_per_s"]} frames/s -> {report}')
+          f'{summary.escapes} escapes{live}, {meta["frames_per_s"]} frames/s -> {report}')
     return 0

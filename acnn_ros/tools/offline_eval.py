@@ -12,7 +12,7 @@ import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from acnn_ros.core.bag_eval import (FrameRef, FrameVerdict, GroundTruth, judge_frame,
-                                    LabelTable, parse_yolo_label)
+                                    LabelTable, parse_yolo_label, RecordedVerdict)
 from acnn_ros.core.decision import RejectPolicy
 from acnn_ros.core.results import InspectionOutcome
 from acnn_ros.tools import bag_io
@@ -62,6 +62,22 @@ def _truth_table(bag: Path, truth_topic: str) -> Dict[Tuple[int, str], GroundTru
         table[key] = GroundTruth(int(msg.class_id), str(msg.class_name),
                                  bag_io.roi_from_result(msg))
     return table
+
+
+def recorded_verdicts(bag: Path, topic: str) -> Dict[Tuple[int, str], RecordedVerdict]:
+    """Read the live verdicts a bag recorded on `topic` (InspectionResult), by frame header."""
+    verdicts = {}
+    if not topic or bag_io.count_messages(bag, topic) == 0:
+        return verdicts
+    for message in bag_io.iter_messages(bag, [topic]):
+        msg = message.msg
+        if message.msgtype != bag_io.INSPECTION_RESULT_TYPE \
+                or msg.model_id == bag_io.GROUND_TRUTH_MODEL_ID:
+            continue
+        key = (bag_io.stamp_to_ns(msg.header.stamp), str(msg.header.frame_id))
+        verdicts[key] = RecordedVerdict(int(msg.status), str(msg.class_name),
+                                        float(msg.confidence), str(msg.model_id))
+    return verdicts
 
 
 def bag_frames(bag: Path, image_topic: Optional[str] = None,

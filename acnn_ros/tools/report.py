@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from acnn_ros.core.bag_eval import EvalSummary, FrameVerdict, NO_VERDICT, worst_frames
+from acnn_ros.core.bag_eval import (EvalSummary, FrameVerdict, NO_VERDICT, RecordedComparison,
+                                    worst_frames)
 import cv2
 import matplotlib
 from matplotlib.patches import Rectangle
@@ -205,9 +206,39 @@ def _markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     return lines
 
 
+def recorded_section(comparison: RecordedComparison, topic: str, out_dir: Path,
+                     shown: int = 20) -> List[str]:
+    """Write recorded_vs_offline.csv and return the Markdown section comparing them."""
+    with open(Path(out_dir) / 'recorded_vs_offline.csv', 'w', newline='',
+              encoding='utf-8') as stream:
+        writer = csv.writer(stream)
+        writer.writerow(['index', 'stamp_ns', 'frame_id', 'live_status', 'live_class',
+                         'live_confidence', 'live_model_id', 'offline_status', 'offline_class',
+                         'offline_confidence'])
+        for verdict, live in comparison.disagreements:
+            writer.writerow([verdict.ref.index, verdict.ref.stamp_ns, verdict.ref.frame_id,
+                             live.status, live.class_name, round(live.confidence, 6),
+                             live.model_id, int(verdict.outcome.status),
+                             verdict.outcome.class_name, round(verdict.outcome.confidence, 6)])
+    lines = ['', f'## Live verdicts recorded in the bag ({topic})', '',
+             f'{comparison.matched} frames have a verdict recorded live (models: '
+             f'{", ".join(comparison.model_ids) or "?"}); this evaluation agrees on '
+             f'{comparison.agree} ({_fmt(comparison.agreement * 100.0, 1, " %")}). '
+             'Disagreements: [recorded_vs_offline.csv](recorded_vs_offline.csv).', '']
+    if comparison.disagreements:
+        lines += _markdown_table(
+            ('frame', 'stamp [ns]', 'live', 'offline'),
+            [(v.ref.index, v.ref.stamp_ns, f'{live.class_name} {live.confidence:.3f}'
+              if live.status == 0 else f'status {live.status}',
+              f'{v.outcome.class_name} {v.outcome.confidence:.3f}' if v.ok
+              else v.outcome.status.name)
+             for v, live in comparison.disagreements[:shown]])
+    return lines
+
+
 def write_report(out_dir: Path, verdicts: Sequence[FrameVerdict], summary: EvalSummary,
                  load_images: Optional[ImageLoader], meta: Mapping[str, object],
-                 worst_count: int = 12) -> Path:
+                 worst_count: int = 12, extra_lines: Sequence[str] = ()) -> Path:
     """Write the whole report directory; return the path of summary.md."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -275,6 +306,7 @@ def write_report(out_dir: Path, verdicts: Sequence[FrameVerdict], summary: EvalS
           v.outcome.class_name if v.ok else v.outcome.status.name,
           f'{v.outcome.confidence:.3f}', 'reject' if v.decision.reject else 'accept',
           v.decision.reason.name, _fmt(v.roi_error_px)) for v in worst])
+    lines += list(extra_lines)
     lines += ['', 'Per-frame verdicts: [frames.csv](frames.csv), [frames.json](frames.json); '
               f'numbers: [summary.json](summary.json). `{NO_VERDICT}`: the frame got an error '
               'or dropped verdict (the line rejects such parts, fail-safe).', '']
