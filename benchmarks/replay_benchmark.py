@@ -8,7 +8,9 @@ Replay benchmark: offline evaluation throughput and replay-through-the-graph thr
    frames per second, and the whole command including the report (plots, tables).
 2. Live: bag_player_node -> inference_node (separate processes, real DDS) in lockstep pace:
    frames per second with zero dropped or missing results; then the same bag at `fast` pace
-   (no waiting) to show what the inference node drops when frames come faster than it runs.
+   (no waiting) to show what the inference node drops when frames come faster than it runs;
+   then the line's default best-effort image QoS without and with
+   config/fastdds_large_images.xml.
 
 The model defaults to resource/models/acnn_demo.onnx, else the contract test model
 (test/contract_model.py, a tiny network: the numbers then measure the plumbing, not the A-CNN).
@@ -67,29 +69,40 @@ def offline(model: Path, bag: Path, out: Path) -> dict:
             'command_s': command_s, 'model_id': pipeline.model_id}
 
 
-def _node(name: str, params: dict, log: Path) -> subprocess.Popen:
+PROFILE = REPO_DIR / 'config' / 'fastdds_large_images.xml'
+
+
+def _node(name: str, params: dict, log: Path, env: dict) -> subprocess.Popen:
     command = [sys.executable, '-m', f'acnn_ros.nodes.{name}', '--ros-args']
     for key, value in params.items():
         command += ['-p', f'{key}:={json.dumps(value) if isinstance(value, list) else value}']
     with open(log, 'w') as stream:
-        return subprocess.Popen(command, cwd=REPO_DIR, stdout=stream, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=REPO_DIR, stdout=stream, stderr=subprocess.STDOUT,
+                                env=env)
 
 
-def replay(model: Path, bag: Path, pace: str, work: Path) -> dict:
+def replay(model: Path, bag: Path, work: Path, name: str, pace: str = 'lockstep',
+           image_qos: str = 'reliable', profile: bool = False, max_frames: int = 0,
+           result_timeout_s: float = 2.0) -> dict:
     """Play the bag into a running inference_node; return the player's statistics."""
-    log = work / f'inference_{pace}.log'
+    env = dict(os.environ)
+    env.pop('FASTDDS_DEFAULT_PROFILES_FILE', None)
+    if profile:
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(PROFILE)
+    log = work / f'inference_{name}.log'
     inference = _node('inference_node', {'model_path': str(model), 'providers': ['cpu'],
-                                         'image_qos': 'reliable'}, log)
+                                         'image_qos': image_qos}, log, env)
     try:
         deadline = time.monotonic() + 60.0
         while 'inspecting' not in log.read_text() and time.monotonic() < deadline:
             if inference.poll() is not None:
                 raise RuntimeError(f'inference_node exited: {log.read_text()}')
             time.sleep(0.1)
-        summary = work / f'replay_{pace}.json'
-        player = _node('bag_player_node', {'bag_path': str(bag), 'pace': pace,
-                                           'summary_path': str(summary)},
-                       work / f'player_{pace}.log')
+        summary = work / f'replay_{name}.json'
+        player = _node('bag_player_node', {
+            'bag_path': str(bag), 'pace': pace, 'summary_path': str(summary),
+            'max_frames': max_frames, 'result_timeout_s': result_timeout_s},
+            work / f'player_{name}.log', env)
         player.wait(timeout=600)
         return json.loads(summary.read_text())
     finally:
@@ -113,6 +126,7 @@ def machine() -> str:
 def section(results: dict, args) -> str:
     """Return the BENCHMARKS.md section text (after the marker line)."""
     off, lock, fast = results['offline'], results['lockstep'], results['fast']
+    be, bep = results['best_effort'], results['best_effort_profile']
     note = (' (the tiny contract test network, not the A-CNN: these numbers measure bag I/O, '
             'DDS and pipeline plumbing)' if off['model_id'].startswith('contract') else '')
     return '\n'.join([
@@ -131,15 +145,20 @@ def section(results: dict, args) -> str:
         f'{lock["missing"]} missing |',
         f'| same bag at `fast` pace (no waiting) | {fast["frames_per_s"]:.1f} frames/s '
         f'published, {fast["dropped"]} dropped by inference_node, {fast["missing"]} missing |',
+        f'| lockstep, inference `image_qos:=sensor_data` (best effort, default), 30 frames | '
+        f'{be["results"]}/{be["published"]} results, {be["missing"]} missing |',
+        f'| same with `FASTDDS_DEFAULT_PROFILES_FILE=config/fastdds_large_images.xml` | '
+        f'{bep["frames_per_s"]:.1f} frames/s, {bep["results"]}/{bep["published"]} results, '
+        f'{bep["missing"]} missing |',
         f'| live/offline throughput ratio (lockstep) | '
         f'{lock["frames_per_s"] / off["loop_fps"]:.2f} |', '',
         "Lockstep sends the next frame when the previous result arrived: the graph's own "
         'rate with no drops. At `fast` pace frames come faster than inference runs: the node '
         'keeps the newest frame and answers the others with STATUS_DROPPED, and frames that '
         'overflow its image subscription queue (image_qos_depth) never reach it (missing). '
-        'Replays '
-        'use `image_qos:=reliable` on inference_node: best-effort 640x480 frames over UDP '
-        'loopback were mostly lost on this machine (see docs/REPLAY.md).', ''])
+        'Without the profile a 0.9 MB frame exceeds the 512 KB Fast DDS shared-memory segment and '
+        'travels as UDP fragments; a best-effort reader loses it when one fragment is dropped '
+        '(docs/REPLAY.md).', ''])
 
 
 def write_section(text: str) -> None:
@@ -167,9 +186,17 @@ def main(argv=None) -> int:
         work = Path(tmp)
         model = ensure_model(args.model, work)
         bag = make_bag(work / 'bag', args.frames, args.seed)
-        results = {'offline': offline(model, bag, work / 'report'),
-                   'lockstep': replay(model, bag, 'lockstep', work),
-                   'fast': replay(model, bag, 'fast', work)}
+        results = {
+            'offline': offline(model, bag, work / 'report'),
+            'lockstep': replay(model, bag, work, 'lockstep'),
+            'fast': replay(model, bag, work, 'fast', pace='fast'),
+            # The line's default best-effort image QoS, without and with the Fast DDS profile
+            # (30 frames, short timeout: lost frames would otherwise cost 2 s each).
+            'best_effort': replay(model, bag, work, 'best_effort', image_qos='sensor_data',
+                                  max_frames=30, result_timeout_s=0.3),
+            'best_effort_profile': replay(model, bag, work, 'best_effort_profile',
+                                          image_qos='sensor_data', profile=True),
+        }
     print(json.dumps(results, indent=1))
     text = section(results, args)
     print(text)
