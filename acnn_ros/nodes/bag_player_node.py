@@ -17,8 +17,8 @@ import sys
 import threading
 import time
 
-from acnn_ros.core.replay import (BagPlayerConfig, PACES, QOS_RELIABILITIES, ReplayConfigError,
-                                  ReplayPacer, ResultWaiter)
+from acnn_ros.core.replay import (BagPlayerConfig, PLAYER_PARAMETERS as PARAMETERS,
+                                  ReplayConfigError, ReplayPacer, ResultWaiter)
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult, PartTrigger
 from acnn_ros.tools import bag_io
@@ -31,29 +31,6 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from std_msgs.msg import Header
-
-# name: (description, range or None). Defaults: BagPlayerConfig.
-PARAMETERS = {
-    'bag_path': ('rosbag2 to play (directory, .db3 or .mcap)', None),
-    'image_topics': ("bag topics to play; [''] = every Image/CompressedImage topic", None),
-    'pace': (f'{" | ".join(PACES)}: recorded timing / as fast as results come back / '
-             'no waiting', None),
-    'rate': ('speed factor of the original pace', (0.001, 1000.0)),
-    'result_timeout_s': ("lockstep: longest wait for a frame's result; also the final wait",
-                         (0.01, 600.0)),
-    'publish_part_triggers': ('publish acnn_ros/PartTrigger on `part` before each frame', None),
-    'restamp': ('replace header stamps by the publication time (live reject timing)', None),
-    'wait_for_subscribers_s': ('wait this long for a subscriber of the image topic',
-                               (0.0, 600.0)),
-    'min_image_subscribers': ('subscribers of the inspected image topic to wait for (2: '
-                              'inference_node and a recorder)', (0, 1000)),
-    'qos_reliability': (f'{" | ".join(QOS_RELIABILITIES)}: image publisher reliability '
-                        '(reliable matches both best-effort and reliable subscribers; recorded '
-                        'is what ros2 bag play does)', None),
-    'qos_depth': ('publisher history depth', (1, 10000)),
-    'max_frames': ('stop after this many frames (0: whole bag)', (0, 2**31 - 1)),
-    'summary_path': ("write the replay statistics as JSON here; '': do not", None),
-}
 
 
 def _descriptor(name, description, limits, default):

@@ -12,7 +12,8 @@ from dataclasses import fields
 import importlib
 import sys
 
-from acnn_ros.core.replay import ReplayConfigError, ResultRecorderConfig, STORAGES
+from acnn_ros.core.replay import (RECORDER_PARAMETERS as PARAMETERS, ReplayConfigError,
+                                  ResultRecorderConfig)
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.tools import bag_io
 from rcl_interfaces.msg import ParameterDescriptor
@@ -23,14 +24,6 @@ from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, Rel
 from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
                                 QosTime)
 
-PARAMETERS = {
-    'bag_path': ("bag directory to create; '': acnn_results_<UTC time> in the working directory"),
-    'storage': (f'rosbag2 storage: {" | ".join(STORAGES)}'),
-    'topics': ('topics to record (relative names are resolved in the node namespace)'),
-    'record_image': ('also record the image topic (large: 0.9 MB per 640x480 bgr8 frame); '
-                     'subscribed reliable when its publishers offer it, like ros2 bag record'),
-    'image_topic': ('image topic recorded when record_image is true'),
-}
 # Types of the topics this package publishes (by last name segment); others are discovered.
 KNOWN_TYPES = {'inspection': bag_io.INSPECTION_RESULT_TYPE, 'reject': bag_io.REJECT_EVENT_TYPE,
                'part': bag_io.PART_TRIGGER_TYPE, 'counters': bag_io.LINE_COUNTERS_TYPE,
