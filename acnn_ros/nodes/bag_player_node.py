@@ -26,6 +26,7 @@ from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
 from rclpy.duration import Duration
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -193,7 +194,7 @@ def main(args=None) -> int:
         return 1 if node.error else 0
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0
-    except (ReplayConfigError, bag_io.BagError) as exc:
+    except (ReplayConfigError, bag_io.BagError, ParameterException) as exc:
         print(f'bag_player_node: {exc}', file=sys.stderr)
         return 1
     finally:

@@ -18,6 +18,7 @@ from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.tools import bag_io
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -147,7 +148,7 @@ def main(args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ReplayConfigError, bag_io.BagError) as exc:
+    except (ReplayConfigError, bag_io.BagError, ParameterException) as exc:
         print(f'result_recorder_node: {exc}', file=sys.stderr)
         return 1
     finally:
