@@ -265,3 +265,23 @@ def test_native_tensorrt_backend_says_clearly_what_is_missing(models):
         pass
     with pytest.raises(EngineError, match="backend tensorrt needs the 'tensorrt' Python module"):
         InspectionPipeline.from_model_path(models['contract'], backend='tensorrt')
+
+
+def test_a_model_exported_by_acnn_ros_model_export_loads_and_runs(tmp_path):
+    """The real export path (dynamic batch axis, card with hash and ROI fields) fits the runtime."""
+    import torch
+    from acnn_ros.core.model_card import ModelCard
+    from acnn_ros.model.acnn import build_model
+    from acnn_ros.model.export import export_onnx
+    torch.manual_seed(0)
+    card = ModelCard(name='untrained_opt', class_names=('p1069', 'p1071', 'p3707', 'p3709'),
+                     variant='opt')
+    path = export_onnx(build_model('opt', 4), card, tmp_path / 'untrained_opt.onnx')
+    pipeline = InspectionPipeline.from_model_path(path, providers=('cpu',))
+    assert not pipeline.warnings  # the card's content hash is the file's
+    assert pipeline.model_id == f'untrained_opt@{pipeline.card.content_hash}'
+    outcome = pipeline.inspect(blob_frame(1280, 960, 100, 100, 'red'))
+    assert outcome.status == InspectionStatus.OK, outcome.detail
+    assert len(outcome.class_scores) == 4 and abs(sum(outcome.class_scores) - 1) < 1e-4
+    # An untrained ROI can be anywhere, but its size is the card's fixed ROI, scaled 2x.
+    assert outcome.roi.width == pytest.approx(2 * pipeline.card.roi_width_px, rel=0.01)
