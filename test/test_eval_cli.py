@@ -209,3 +209,26 @@ def test_undecodable_frames_get_an_error_verdict_and_a_fail_safe_reject(model, t
     assert acnn(['compare', '--model-a', str(model), '--bag', str(bag), '--out', str(cmp),
                  '--min-confidence', '0.0', '--min-confidence-b', '1.0']) == 0
     assert [r['index'] for r in _rows(cmp / 'changes.csv')] == ['0', '2']
+
+
+def test_policy_comes_from_the_reject_actuator_parameters(model, blob_bag, tmp_path):
+    params = tmp_path / 'line.yaml'
+    params.write_text('/**/reject_actuator_node:\n  ros__parameters:\n'
+                      "    reject_classes: [green]\n    accept_classes: ['']\n"
+                      '    min_confidence: 0.3\n'
+                      "    min_confidence_per_class: ['red=0.999']\n")
+    out = tmp_path / 'report'
+    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--out', str(out),
+                 '--params-file', str(params)]) == 0
+    meta = json.loads((out / 'summary.json').read_text())['meta']
+    assert meta['policy'] == 'min_confidence=0.3 reject=green red>=0.999'
+    for row in _rows(out / 'frames.csv'):
+        expected = ('REJECT_CLASS' if row['class_name'] == 'green' else
+                    'LOW_CONFIDENCE' if row['class_name'] == 'red'
+                    and float(row['confidence']) < 0.999 else 'NONE')
+        assert row['reason'] == expected, row
+    # A flag overrides the file.
+    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--out',
+                 str(tmp_path / 'r2'), '--params-file', str(params), '--reject-classes']) == 0
+    assert json.loads((tmp_path / 'r2' / 'summary.json').read_text())['meta']['policy'] == \
+        'min_confidence=0.3 red>=0.999'
