@@ -268,7 +268,7 @@ def test_native_tensorrt_backend_says_clearly_what_is_missing(models):
 
 
 def test_a_model_exported_by_acnn_ros_model_export_loads_and_runs(tmp_path):
-    """The real export path (dynamic batch axis, card with hash and ROI fields) fits the runtime."""
+    """The real export (dynamic batch axis, card with hash and ROI fields) fits the runtime."""
     import torch
     from acnn_ros.core.model_card import ModelCard
     from acnn_ros.model.acnn import build_model
