@@ -4,7 +4,8 @@ The A-CNN: a spatial-transformer attention module in front of a small classifier
 
     frame (full resolution) --avg-pool--> cheap view --localization net--> heatmap
     heatmap --soft-argmax--> ROI centre (cx, cy)            (identity transform at init)
-    frame --grid_sample around (cx, cy), ROI size fixed--> resized ROI --classifier--> logits
+    frame --grid_sample around (cx, cy), ROI size fixed--> resized ROI
+    resized ROI --standardise (zero mean, unit variance)--> classifier --> logits
 
 The localization network scores every cell of a coarse grid; the soft-argmax (expected cell
 position under the softmax of the scores) is the ROI centre, so the whole model is
@@ -15,7 +16,7 @@ translation. The ROI is sampled with the affine-grid convention of `acnn_ros.cor
 """
 from typing import Any, NamedTuple
 
-from acnn_ros.model.blocks import classifier_trunk, ConvBNReLU, Normalize
+from acnn_ros.model.blocks import classifier_trunk, ConvBNReLU, Normalize, standardize
 from acnn_ros.model.config import ACNNConfig, INPUT_MEAN, INPUT_STD, variant_config
 import torch
 from torch import nn
@@ -126,7 +127,10 @@ class ACNN(nn.Module):
         """Classify RGB frames in [0, 1], [N, 3, H, W]; return logits, ROI and heatmap."""
         x = self.normalize(image)
         centre, heatmap = self.localization(x)
-        logits = self.classification(self.sample_roi(x, centre))
+        roi = self.sample_roi(x, centre)
+        if self.config.roi_standardize:
+            roi = standardize(roi)
+        logits = self.classification(roi)
         return ModelOutput(logits, self.roi_boxes(centre, image.shape[3], image.shape[2]),
                            heatmap)
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Dict, Tuple
 
 from acnn_ros.model.acnn import ModelOutput
-from acnn_ros.model.blocks import classifier_trunk, ConvBNReLU, Normalize
+from acnn_ros.model.blocks import classifier_trunk, ConvBNReLU, Normalize, standardize
 from acnn_ros.model.config import INPUT_MEAN, INPUT_STD
 import torch
 from torch import nn
@@ -27,6 +27,7 @@ class PlainCNNConfig:
     stem_channels: int = 24
     channels: Tuple[int, ...] = (32, 64, 128, 192)
     attention_maps: bool = False
+    standardize: bool = True          # same per-image contrast normalisation as the A-CNN ROI
     dropout: float = 0.2
 
     def to_dict(self) -> Dict[str, Any]:
@@ -58,7 +59,10 @@ class PlainCNN(nn.Module):
 
     def forward(self, image: torch.Tensor) -> ModelOutput:
         """Classify RGB frames in [0, 1]; the ROI is the whole frame."""
-        x = self.stem(self.view(self.normalize(image)))
+        x = self.view(self.normalize(image))
+        if self.config.standardize:
+            x = standardize(x)
+        x = self.stem(x)
         logits = self.fc(self.dropout(torch.mean(self.trunk(x), dim=(2, 3))))
         roi = logits.new_tensor([0.5, 0.5, 1.0, 1.0]).expand(logits.shape[0], 4)
         return ModelOutput(logits, roi, logits.new_zeros((logits.shape[0], 0, 0)))

@@ -33,6 +33,7 @@ class ACNNConfig:
     roi_output_height: int = 48
     # Classification network on the resized ROI.
     cls_channels: Tuple[int, ...] = (24, 48, 96, 160)
+    roi_standardize: bool = True       # zero-mean unit-variance ROI before the classifier
     attention_maps: bool = False       # seed 002: channel + spatial attention blocks
     dropout: float = 0.2
 
