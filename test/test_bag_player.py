@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """bag_player_node and result_recorder_node as separate processes over real DDS."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,9 @@ import numpy as np
 from ros_processes import finish, REPO_DIR, start_python
 import yaml
 
+# A DDS domain of these tests' own, outside the 10..99 that conftest and scripts/test.sh pick
+# for whole runs, so a parallel run's `inspection` or `image` cannot reach these processes.
+DOMAIN_ENV = {'ROS_DOMAIN_ID': str(100 + os.getpid() % 100)}
 START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 100_000_000     # 10 Hz
 
@@ -59,21 +63,22 @@ def make_bag(path, count=6):
     return path
 
 
-def start_node(name, params, env=None):
+def start_node(name, params):
     args = [f'{key}:={json.dumps(value) if isinstance(value, list) else value}'
             for key, value in params.items()]
     command = [sys.executable, '-m', f'acnn_ros.nodes.{name}', '--ros-args']
     for arg in args:
         command += ['-p', arg]
     return subprocess.Popen(command, cwd=str(REPO_DIR), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+                            stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, **DOMAIN_ENV))
 
 
 def play(bag, tmp_path, expect_frames=None, timeout_s=30.0, **params):
     """Run a responder (unless expect_frames is None) and the player; return both outputs."""
     responder = None
     if expect_frames is not None:
-        responder = start_python(RESPONDER, [str(expect_frames)])
+        responder = start_python(RESPONDER, [str(expect_frames)], env=DOMAIN_ENV)
         assert responder.stdout.readline().strip() == 'READY'
     summary = tmp_path / f'summary_{time.monotonic_ns()}.json'
     player = start_node('bag_player_node', dict(

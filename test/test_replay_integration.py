@@ -49,7 +49,9 @@ def _node(name, params):
         command += ['-p', f'{key}:={json.dumps(value) if isinstance(value, list) else value}']
     # 0.9 MB frames to two subscribers (inference, recorder): through shared memory, as
     # docs/REPLAY.md recommends; over UDP fragments they stall on a loaded machine.
-    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(LARGE_IMAGES_PROFILE))
+    # A domain outside the 10..99 of whole test runs: no cross-talk with a parallel run.
+    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(LARGE_IMAGES_PROFILE),
+               ROS_DOMAIN_ID=str(100 + os.getpid() % 100))
     return subprocess.Popen(command, cwd=str(REPO_DIR), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
 
