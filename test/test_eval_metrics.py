@@ -112,9 +112,13 @@ def test_labels_from_yolo_files_and_sidecar_tables(tmp_path):
                        + '99,0,a.jpg,good,,,,\n')
     table = LabelTable.load(sidecar)
     assert table.lookup(ref, NAMES, 640, 480) == truth
-    assert table.lookup(FrameRef(0, 5, '', 'x/a.jpg', 'a.jpg'), NAMES, 640, 480) == \
+    assert table.lookup(FrameRef(0, 0, '', 'x/a.jpg', 'a.jpg'), NAMES, 640, 480) == \
         GroundTruth(0, 'good')
-    assert table.lookup(FrameRef(7, 5), NAMES, 640, 480) is None
+    # A bag frame with a stamp the table lacks does not match by position.
+    assert table.lookup(FrameRef(3, 5), NAMES, 640, 480) is None
+    (tmp_path / 'by_index.csv').write_text('index,class\n3,dent\n')
+    by_index = LabelTable.load(tmp_path / 'by_index.csv')
+    assert by_index.lookup(FrameRef(3, 5), NAMES, 640, 480) == GroundTruth(2, 'dent')
     (tmp_path / 'bad.csv').write_text('frame,class\n1,good\n')
     with pytest.raises(LabelError, match='one of the columns'):
         LabelTable.load(tmp_path / 'bad.csv')

@@ -426,16 +426,25 @@ class LabelTable:
 
     def lookup(self, ref: FrameRef, class_names: Sequence[str], image_width: int,
                image_height: int) -> Optional[GroundTruth]:
-        """Return the truth of a frame, trying its stamp, its index and its file name."""
-        candidates = (('stamp_ns', str(ref.stamp_ns)), ('index', str(ref.index)),
-                      ('image', ref.image_name))
-        for key in candidates:
-            if key in self.by_key:
-                token, box = self.by_key[key]
-                truth = class_from_token(token, class_names)
-                roi = yolo_box_to_roi(*box, image_width, image_height) if box else None
-                return GroundTruth(truth.class_id, truth.class_name, roi)
-        return None
+        """
+        Return the truth of a frame by the most specific key both sides have.
+
+        A bag frame is looked up by its stamp when the table has stamps, an image file by its
+        name when the table has names; the frame index only when neither applies, so a table
+        written for another bag never matches by position.
+        """
+        if 'stamp_ns' in self.keys and ref.stamp_ns:
+            key = ('stamp_ns', str(ref.stamp_ns))
+        elif 'image' in self.keys and ref.image_name:
+            key = ('image', ref.image_name)
+        else:
+            key = ('index', str(ref.index))
+        if key not in self.by_key:
+            return None
+        token, box = self.by_key[key]
+        truth = class_from_token(token, class_names)
+        roi = yolo_box_to_roi(*box, image_width, image_height) if box else None
+        return GroundTruth(truth.class_id, truth.class_name, roi)
 
 
 def sidecar_row(ref: FrameRef, truth: GroundTruth, image_width: int,
