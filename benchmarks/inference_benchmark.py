@@ -230,6 +230,7 @@ class NodeDriver:
 def run(args):
     """Run every stage and return the measurements."""
     from acnn_ros.runtime.pipeline import InspectionPipeline
+    load = os.getloadavg()
     model = Path(args.model)
     note = ''
     if not model.is_file():
@@ -276,6 +277,8 @@ def run(args):
         'sustained': sustained, 'camera_60fps': camera60, 'node_stages_p50_ms': node_stages,
         'node_rss_mib': node_rss[0], 'node_peak_rss_mib': node_rss[1],
         'benchmark_rss_mib': bench_rss[0],
+        'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+        'load_average': ' '.join(f'{v:.1f}' for v in load),
         'machine': f'{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, '
                    f'Python {platform.python_version()}',
     }
@@ -293,7 +296,8 @@ def markdown(r) -> str:
         + ' '
         f'(threads={r["threads"]}, {r["iterations"]} frames per latency stage, all stages in '
         'one run).',
-        f'Machine: {r["machine"]}; shared with other jobs, so expect noise.',
+        f'Machine: {r["machine"]}, {r["date"]}; shared with other jobs (load average '
+        f'{r["load_average"]} at the start), so expect noise.',
         f'Model: `{r["model"]}`; {r["provider"]}.',
     ]
     if r['note']:
