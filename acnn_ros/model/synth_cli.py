@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from acnn_ros.core.synthetic import DEFAULT_CLASSES, generate_dataset
+from acnn_ros.model.cli_common import command_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,5 +33,8 @@ def run(args: argparse.Namespace) -> int:
         counts = generate_dataset(args.out_dir, args.num_train, args.num_test, seed=args.seed,
                                   labeled_fraction=args.labeled_fraction, class_names=classes,
                                   progress=bar.update)
+    # The trainer copies this into its checkpoint, so an exported card can say how the data
+    # was made.
+    (args.out_dir / 'synth_command.txt').write_text(command_line() + '\n', encoding='utf-8')
     print(f'wrote {counts["train"]} train + {counts["test"]} test images to {args.out_dir}')
     return 0

@@ -84,8 +84,12 @@ def run(args: argparse.Namespace) -> int:
             test_frames = load_split(args.data_dir, 'test', train_frames.class_names,
                                      limit=args.max_test, **common)
         log(f'$ {command_line()}')
+        command = command_line()
+        data_command = Path(args.data_dir) / 'synth_command.txt'
+        if data_command.is_file():
+            command = data_command.read_text(encoding='utf-8').strip() + '\n' + command
         state = train(config, train_frames, test_frames, args.out, resume=args.resume,
-                      command=command_line(), log=log, progress=not args.no_progress)
+                      command=command, log=log, progress=not args.no_progress)
     except (DatasetError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
