@@ -41,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     device: str = 'cpu'
     threads: int = 2
+    init_from: str = ''        # checkpoint whose weights start this run (a second stage)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -186,7 +187,15 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
     device = resolve_device(config.device)
     seed_everything(config.seed)
     class_names = train_frames.class_names
-    model = build_model(config.variant, len(class_names), **config.overrides).to(device)
+    model = build_model(config.variant, len(class_names), **config.overrides)
+    if config.init_from:
+        source = load_checkpoint(Path(config.init_from))
+        if source['class_names'] != list(class_names):
+            raise ValueError(f'{config.init_from} was trained on classes '
+                             f'{source["class_names"]}, this dataset has {list(class_names)}')
+        model.load_state_dict(source['model'])
+        log(f'starting from the weights of {config.init_from}')
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_frames) / config.batch_size)
@@ -201,7 +210,8 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
     last_path = out_dir / 'last.pt'
     if resume and last_path.is_file():
         state = load_checkpoint(last_path)
-        if state['train_config'] != asdict(config):
+        # Fields added to TrainConfig later take their defaults in older checkpoints.
+        if {**asdict(TrainConfig()), **state['train_config']} != asdict(config):
             raise ValueError(f'{last_path} was trained with a different configuration; '
                              'start a new --out folder or drop --resume')
         model.load_state_dict(state['model'])

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='run folder: last.pt, metrics.json, train.log')
     parser.add_argument('--resume', action='store_true',
                         help='continue the run in --out from its last.pt')
+    parser.add_argument('--init-from', default='',
+                        help='start from the weights of this checkpoint (same variant and '
+                             'classes) with a fresh optimizer and schedule: a second stage')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size, lr=args.lr,
                          labeled_fraction=args.labeled_fraction, loc_weight=args.loc_weight,
                          augment=not args.no_augment, seed=args.seed, device=args.device,
-                         threads=args.threads)
+                         threads=args.threads, init_from=args.init_from)
     args.out.mkdir(parents=True, exist_ok=True)
     log_file = open(args.out / 'train.log', 'a', encoding='utf-8')
 
