@@ -44,12 +44,12 @@ def _frames(count: int, seed: int) -> FrameSet:
 @pytest.mark.timeout(60)
 def test_tiny_training_run_reduces_the_loss_and_resumes(tmp_path):
     frames = _frames(12, seed=0)
-    config = TrainConfig(variant='opt', epochs=3, batch_size=4, lr=3e-3,
+    config = TrainConfig(variant='opt', epochs=4, batch_size=4, lr=5e-3,
                          labeled_fraction=1.0, augment=False, seed=0)
     state = train(config, frames, None, tmp_path, log=lambda _: None, progress=False)
     losses = [h['train_loss'] for h in state['history']]
-    assert len(losses) == 3
-    assert losses[0] > losses[1] > losses[2] and losses[2] < 0.95 * losses[0]
+    assert len(losses) == 4
+    assert all(a > b for a, b in zip(losses, losses[1:])) and losses[-1] < 0.9 * losses[0]
     assert (tmp_path / 'last.pt').is_file()
     # A finished run resumes to the same state; a changed config is refused.
     again = train(config, frames, None, tmp_path, resume=True, log=lambda _: None,
