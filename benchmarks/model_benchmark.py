@@ -74,7 +74,13 @@ def measure_row(name, variant, overrides, args, train_frames, test_frames):
                          seed=args.seed, threads=2)
     started = time.time()
     trained = name not in args.measure_only.split(',')
-    if trained:
+    given = dict(item.split('=', 1) for item in args.checkpoint if '=' in item)
+    if name in given:
+        state = load_checkpoint(Path(given[name]))
+        epochs = len(state['history'])
+        model = model_from_checkpoint(state)
+        metrics = evaluate(model, test_frames, 32, progress=not args.no_progress)
+    elif trained:
         state = train(config, train_frames, None, run_dir, resume=True,
                       command=f'benchmarks/model_benchmark.py row {name}',
                       progress=not args.no_progress)
@@ -158,6 +164,7 @@ def markdown(results, real, args, machine) -> str:
              f'Command: `nice -n 10 python benchmarks/model_benchmark.py --data {args.data} '
              f'--runs {args.runs} --epochs {args.epochs} --epochs-heavy {args.epochs_heavy} '
              f'--max-train {args.max_train} --measure-only "{args.measure_only}" '
+             + ''.join(f'--checkpoint {c} ' for c in args.checkpoint) +
              '--write-docs`', '',
              f'Machine: {machine}. Data: `acnn synth {args.data} --num-train 3000 --num-test 1000 '
              '--seed 0` (train = device 0, test = device 1, a different simulated camera). '
@@ -214,6 +221,9 @@ def main() -> int:
                         help='epochs for the expensive rows (acnn_base, acnn_best, plain_full)')
     parser.add_argument('--max-train', type=int, default=None,
                         help='a fixed random subset of N training images (CPU budget)')
+    parser.add_argument('--checkpoint', action='append', default=[], metavar='ROW=PATH',
+                        help='use this trained checkpoint for a row instead of training it '
+                             '(e.g. acnn_opt=runs/demo/last.pt, the shipped demo model)')
     parser.add_argument('--measure-only', default='',
                         help='comma-separated rows to measure (params, FLOPs, latency) '
                              'without training them')
