@@ -172,13 +172,15 @@ def model_from_checkpoint(state: Dict[str, Any]) -> nn.Module:
 
 def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[FrameSet],
           out_dir: Path, resume: bool = False, command: str = '',
-          log: Callable[[str], None] = print, progress: bool = True) -> Dict[str, Any]:
+          log: Callable[[str], None] = print, progress: bool = True,
+          stop_after: Optional[int] = None) -> Dict[str, Any]:
     """
     Train; write ``last.pt`` after every epoch and return the final checkpoint state.
 
     With resume=True an existing ``last.pt`` in out_dir is continued (same config required).
     Box labels are kept on `config.labeled_fraction` of the training images (drawn from the
-    seed); the classification loss uses every image.
+    seed); the classification loss uses every image. `stop_after` ends the run after that many
+    epochs of the `config.epochs` schedule (a first stage; --resume can finish it later).
     """
     from tqdm import tqdm
 
@@ -225,7 +227,8 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
     labels_all = torch.from_numpy(train_frames.labels)
     keep_all = torch.from_numpy(keep)
     augmenter = Augmenter(train_frames.images.shape[1], train_frames.images.shape[2], config.seed)
-    for epoch in range(start_epoch, config.epochs):
+    end_epoch = min(config.epochs, stop_after) if stop_after else config.epochs
+    for epoch in range(start_epoch, end_epoch):
         model.train()
         # Per-epoch streams: a resumed run sees the same order and augmentation.
         order = np.random.default_rng([config.seed, epoch]).permutation(len(train_frames))

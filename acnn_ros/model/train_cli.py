@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='run folder: last.pt, metrics.json, train.log')
     parser.add_argument('--resume', action='store_true',
                         help='continue the run in --out from its last.pt')
+    parser.add_argument('--stop-after', type=int, default=None,
+                        help='stop after this many epochs of the --epochs schedule')
     parser.add_argument('--init-from', default='',
                         help='start from the weights of this checkpoint (same variant and '
                              'classes) with a fresh optimizer and schedule: a second stage')
@@ -92,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         if data_command.is_file():
             command = data_command.read_text(encoding='utf-8').strip() + '\n' + command
         state = train(config, train_frames, test_frames, args.out, resume=args.resume,
-                      command=command, log=log, progress=not args.no_progress)
+                      command=command, log=log, progress=not args.no_progress,
+                      stop_after=args.stop_after)
     except (DatasetError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
