@@ -227,8 +227,8 @@ class NodeDriver:
         return rss
 
 
-def run(args):
-    """Run every stage and return the measurements."""
+def run(args, threads: int):
+    """Run every stage with `threads` intra-op threads and return the measurements."""
     from acnn_ros.runtime.pipeline import InspectionPipeline
     load = os.getloadavg()
     model = Path(args.model)
@@ -238,11 +238,11 @@ def run(args):
         note = (f'{args.model} was not present: measured an untrained `opt` A-CNN exported '
                 'by acnn_ros.model.export (same graph, so the same speed)')
     pipeline = InspectionPipeline.from_model_path(model, providers=args.providers,
-                                                  intra_op_threads=args.threads, warmup_runs=5)
+                                                  intra_op_threads=threads, warmup_runs=5)
     frame = test_frame()
     model_ms, pipeline_ms = bench_in_process(pipeline, frame, args.iterations)
     bench_rss = rss_mib(os.getpid())
-    driver = NodeDriver(model, args.threads, args.providers)
+    driver = NodeDriver(model, threads, args.providers)
     try:
         driver.wait_ready()
         data = array.array('B', frame.tobytes())
@@ -262,7 +262,7 @@ def run(args):
     return {
         'model': f'{pipeline.model_id} ({pipeline.card.variant or "?"}, input '
                  f'{pipeline.card.input_width}x{pipeline.card.input_height})',
-        'note': note, 'provider': pipeline.provider_report, 'threads': args.threads,
+        'note': note, 'provider': pipeline.provider_report, 'threads': threads,
         'providers': list(args.providers),
         'iterations': args.iterations, 'frames_e2e': len(e2e_ms),
         'model_p50_ms': model_p50, 'model_p99_ms': model_p99,
@@ -284,20 +284,21 @@ def run(args):
     }
 
 
-def markdown(r) -> str:
-    """Return the BENCHMARKS.md section for the results."""
+def markdown(r, first: bool = True) -> str:
+    """Return the BENCHMARKS.md text for one run (with the section header when first)."""
     s, c = r['sustained'], r['camera_60fps']
-    lines = [
-        SECTION,
-        '## Inference (inference_node, 640x480)',
+    lines = [SECTION, '## Inference (inference_node, 640x480)', '',
+             'Command: `python benchmarks/inference_benchmark.py --write-docs'
+             + (f' --providers {" ".join(r["providers"])}' if r['providers'] != ['cpu'] else '')
+             + f' --threads {" ".join(str(t) for t in r["thread_runs"])}`: one complete run '
+             'per thread setting, all stages of a run back to back.', ''] if first else []
+    lines += [
+        f'### intra_op_threads={r["threads"]}'
+        + (' (one per core, the default)' if r['threads'] == 0 else ''),
         '',
-        'Command: `python benchmarks/inference_benchmark.py --write-docs'
-        + (f' --providers {" ".join(r["providers"])}`' if r['providers'] != ['cpu'] else '`')
-        + ' '
-        f'(threads={r["threads"]}, {r["iterations"]} frames per latency stage, all stages in '
-        'one run).',
-        f'Machine: {r["machine"]}, {r["date"]}; shared with other jobs (load average '
-        f'{r["load_average"]} at the start), so expect noise.',
+        f'{r["iterations"]} frames per latency stage. Machine: {r["machine"]}, {r["date"]}; '
+        f'shared with other jobs (load average {r["load_average"]} at the start), so expect '
+        'noise.',
         f'Model: `{r["model"]}`; {r["provider"]}.',
     ]
     if r['note']:
@@ -369,8 +370,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--model', default=str(DEFAULT_MODEL),
                         help='.onnx with its card (default: the shipped demo model)')
-    parser.add_argument('--threads', type=int, default=0,
-                        help='ONNX Runtime intra-op threads (0 = one per core)')
+    parser.add_argument('--threads', type=int, nargs='+', default=[0, 1],
+                        help='ONNX Runtime intra-op thread settings, one run each '
+                             '(0 = one per core)')
     parser.add_argument('--providers', nargs='+', default=['cpu'],
                         help='ONNX Runtime providers, e.g. tensorrt cuda cpu on a Jetson')
     parser.add_argument('--iterations', type=int, default=300)
@@ -379,9 +381,13 @@ def main(argv=None) -> int:
     parser.add_argument('--write-docs', action='store_true',
                         help='replace the inference section of docs/BENCHMARKS.md')
     args = parser.parse_args(argv)
-    results = run(args)
-    print(json.dumps(results, indent=2))
-    text = markdown(results)
+    texts = []
+    for index, threads in enumerate(args.threads):
+        results = run(args, threads)
+        results['thread_runs'] = list(args.threads)
+        print(json.dumps(results, indent=2))
+        texts.append(markdown(results, first=index == 0))
+    text = '\n'.join(texts)
     print(text)
     if args.write_docs:
         write_section(text)
