@@ -185,7 +185,10 @@ def test_folder_vanishes_and_returns_without_restart(tmp_path, listener):
         assert camera.stop() == 0, camera.output
     ids = [p.part_id for p in listener.parts]
     assert ids == list(range(ids[0], ids[0] + len(ids))), 'part ids restarted or skipped'
-    assert 'camera source lost' in camera.output and 'vanished' in camera.output
+    lost = [line for line in camera.lines if 'camera source lost' in line]
+    # Mid-folder the read finds the folder gone; at a loop's rescan, the reopen does.
+    assert len(lost) == 1 and ('vanished' in lost[0] or 'does not exist' in lost[0]), \
+        camera.output
     assert 'camera source unavailable' in camera.output      # the failed reopen attempts
     assert 'camera source is back after' in camera.output
     values = {kv.key: kv.value for kv in listener.diagnostics[-1].values}
