@@ -239,8 +239,9 @@ class SyntheticSource(FrameSource):
     Frames of the synthetic AOI generator (acnn_ros.core.synthetic), random classes.
 
     Rendering costs tens of milliseconds of CPU per frame, far more than a real camera. With
-    `pool_size` N > 0 only the first N frames are rendered; later reads replay them in a
-    seeded random order (ground truth included), so the camera stops competing with inference.
+    `pool_size` N > 0, N frames are rendered once when the source is connected (before the
+    first part), and reads replay them in a seeded random order (ground truth included), so
+    the camera does not compete with inference and the PLC link while parts are on the line.
     """
 
     def __init__(self, seed: int = 0, device: int = 0, pool_size: int = 0):
@@ -262,6 +263,8 @@ class SyntheticSource(FrameSource):
         self._synthetic = synthetic
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
+        while len(self._pool) < self.pool_size:
+            self._pool.append(self._render())
 
     @property
     def class_names(self):
@@ -279,13 +282,11 @@ class SyntheticSource(FrameSource):
 
     def read(self) -> Frame:
         """Render (or replay from the pool) one frame of a random class."""
-        if self.pool_size and len(self._pool) >= self.pool_size:
+        if self._pool:
             bgr, class_id = self._pool[int(self._rng.integers(len(self._pool)))]
             bgr = bgr.copy()
         else:
             bgr, class_id = self._render()
-            if self.pool_size:
-                self._pool.append((bgr, class_id))
         return Frame(bgr, time.monotonic_ns(), name=self.class_names[class_id],
                      truth_class_id=class_id)
 

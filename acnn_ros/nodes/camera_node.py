@@ -47,8 +47,8 @@ PARAMETERS = {
     'reconnect_max_s': ('longest delay between reopen attempts (back-off cap)', (0.01, 600.0)),
     'synthetic_seed': ('random seed of the synthetic generator', (0, 2**31 - 1)),
     'synthetic_device': ('synthetic generator look: 0 = train camera, 1 = test camera', (0, 1)),
-    'synthetic_pool_size': ('render this many synthetic frames, then replay them at random '
-                            '(0: render every frame)', (0, 100000)),
+    'synthetic_pool_size': ('render this many synthetic frames at start-up, then replay them '
+                            'at random (0: render every frame live)', (0, 100000)),
     'diagnostics_period_s': ('period of /diagnostics status messages', (0.1, 60.0)),
 }
 

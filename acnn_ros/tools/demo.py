@@ -67,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='PLC simulator port on 127.0.0.1 (default: a free port)')
     parser.add_argument('--seed', type=int, default=None, help='synthetic generator seed')
     parser.add_argument('--synthetic-pool', type=int, default=40,
-                        help='render this many synthetic frames, then replay them at random '
-                        '(default 40: rendering costs more CPU than inference; 0: render all)')
+                        help='render this many synthetic frames at start-up, then replay them '
+                        'at random (default 40: rendering costs more CPU than inference; 0: '
+                        'render every frame live)')
     parser.add_argument('--namespace', default=None,
                         help='namespace of the demo nodes and topics (default: demo_<pid>, '
                         'so that other ROS processes in this domain cannot cross-talk)')
@@ -347,8 +348,11 @@ def run(args) -> int:
     overrides = build_overrides(args, sections, simulator.port if simulator else 0)
     print(f'acnn demo: parameters from {params_file}; {describe_dds()}'
           + (f' (set {", ".join(changed)})' if changed else ''))
-    print(f'  camera: {overrides["camera_node"]["source"]} at '
-          f'{overrides["camera_node"].get("frame_rate_hz", 10.0):g} Hz, '
+    camera = overrides['camera_node']
+    pool = camera['synthetic_pool_size'] if camera['source'] == 'synthetic' else 0
+    print(f'  camera: {camera["source"]}'
+          + (f' ({pool} frames rendered at start-up, then replayed)' if pool else '')
+          + f' at {camera.get("frame_rate_hz", 10.0):g} Hz, '
           f'{args.frames or "unlimited"} frames; '
           + (f'PLC simulator (pymodbus) on 127.0.0.1:{simulator.port}' if simulator
              else 'no PLC (topic actuator)'))
@@ -381,6 +385,15 @@ def defective_classes(class_names, reject_params) -> List[str]:
         InspectionStatus.OK, class_name=name, confidence=1.0), policy).reject]
 
 
+def capture_rate(captured) -> float:
+    """Return the mean frame rate between the first and the last capture stamp."""
+    if len(captured) < 2:
+        return 0.0
+    (sec0, nsec0, _), (sec1, nsec1, _) = captured[0].header, captured[-1].header
+    span_s = (sec1 - sec0) + (nsec1 - nsec0) / 1e9
+    return (len(captured) - 1) / span_s if span_s > 0 else 0.0
+
+
 def _run_line(demo: Demo, args, overrides) -> int:
     reject_params = overrides['reject_actuator_node']
     defective = defective_classes(demo.class_names, reject_params)
@@ -410,7 +423,6 @@ def _run_line(demo: Demo, args, overrides) -> int:
         interrupted = True
         print('\ninterrupted: stopping the camera and draining the line', flush=True)
     demo.camera.set_enabled(False)
-    capture_s = time.monotonic() - start
     # Let every captured part get its decision (and every reject its PLC write).
     deadline = time.monotonic() + drain_s
     while time.monotonic() < deadline:
@@ -420,7 +432,7 @@ def _run_line(demo: Demo, args, overrides) -> int:
             time.sleep(0.3)   # late duplicates and the last PLC replies would show up now
             break
         time.sleep(0.05)
-    print(demo.summary_line(time.monotonic() - start, demo.camera.part_id / max(capture_s, 1e-6)))
+    print(demo.summary_line(time.monotonic() - start, capture_rate(demo.snapshot().captured)))
     if demo.failure:
         print(f'error: a node callback failed and stopped the executor: {demo.failure}',
               file=sys.stderr)
