@@ -74,7 +74,7 @@ def test_attention_map_switch_adds_channel_and_spatial_attention():
 
 def test_standardize_gives_zero_mean_unit_variance_per_image():
     from acnn_ros.model.blocks import standardize
-    x = torch.rand(3, 3, 36, 48) * torch.tensor([0.1, 1.0, 5.0]).view(3, 1, 1, 1) + 2.0
+    x = torch.rand(3, 3, 36, 48) * torch.tensor([0.5, 1.0, 5.0]).view(3, 1, 1, 1) + 2.0
     y = standardize(x)
     assert torch.allclose(y.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-4)
     assert torch.allclose(y.var(dim=(1, 2, 3), unbiased=False), torch.ones(3), atol=1e-3)
