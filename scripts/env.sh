@@ -18,4 +18,11 @@ export PATH="$_acnn_repo/install/lib/acnn_ros:$PATH"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 # A domain of our own, so that parallel runs on one machine do not cross-talk.
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"
+# Camera frames (0.9 MB at 640x480) exceed Fast DDS's default 512 KB shared-memory segment and
+# then travel as UDP fragments that best-effort readers lose under load (docs/REPLAY.md). The
+# project's profile enlarges the segment and keeps UDP on loopback, so use it whenever discovery
+# is local and the user has not chosen a profile of their own.
+if [[ "$ROS_AUTOMATIC_DISCOVERY_RANGE" == LOCALHOST && -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ]]; then
+  export FASTDDS_DEFAULT_PROFILES_FILE="$_acnn_repo/config/fastdds_large_images.xml"
+fi
 unset _acnn_repo _acnn_nounset
