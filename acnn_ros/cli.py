@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='acnn', description=__doc__.strip().splitlines()[0])
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        # argparse %-formats help strings (not descriptions): '5 %' must be escaped there.
+        sub = subparsers.add_parser(name, help=help_text.replace('%', '%%'),
+                                    description=help_text)
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
