@@ -4,9 +4,8 @@ import importlib
 import subprocess
 import sys
 
-import pytest
-
 from acnn_ros.cli import main, SUBCOMMANDS
+import pytest
 
 
 def test_top_level_help_lists_every_subcommand(capsys):
