@@ -286,12 +286,12 @@ def test_camera_section_of_the_yaml_matches_the_node():
     from acnn_ros.core.camera_config import CameraConfig
     from acnn_ros.nodes.camera_node import PARAMETERS
     section = yaml_sections()['camera_node']
-    assert set(section) == set(PARAMETERS)
+    assert set(section) == {spec.name for spec in PARAMETERS}
     config = CameraConfig(**section)             # the file's values pass validation
     assert config.frame_rate_hz > 0
     text = PARAMS_FILE.read_text(encoding='utf-8')
     block = text[text.index('/**/camera_node:'):].split('\n/**/')[0]
-    for name in PARAMETERS:                      # every parameter has a comment above it
+    for name in (spec.name for spec in PARAMETERS):   # every parameter has a comment above it
         lines = block.splitlines()
         index = next(i for i, line in enumerate(lines) if line.strip().startswith(f'{name}:'))
         above = [line.strip() for line in lines[max(index - 2, 0):index]]

@@ -17,7 +17,7 @@ def yaml_section():
 
 def test_yaml_section_sets_every_parameter_and_validates():
     values = yaml_section()
-    assert set(values) == set(PARAMETERS)
+    assert set(values) == {spec.name for spec in PARAMETERS}
     config = RejectActuatorConfig.from_values(values)
     assert config.policy.reject_classes == ('p1069', 'p1071')
     assert config.actuator == 'modbus' and config.inspection_window_s < config.reject_delay_s

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Tuple
 
+from acnn_ros.core.parameters import field_spec, ParameterSpec
 import yaml
 
 SOURCE_TYPES = ('auto', 'v4l2', 'video', 'images', 'gstreamer', 'synthetic')
@@ -108,6 +109,38 @@ class CameraConfig:
     def period_s(self) -> float:
         """Return the capture period in seconds."""
         return 1.0 / self.frame_rate_hz
+
+
+def _spec(name: str, description: str, low=None, high=None) -> ParameterSpec:
+    return field_spec(CameraConfig, name, description, low, high)
+
+
+# camera_node parameters; defaults are those of CameraConfig.
+PARAMETERS: Tuple[ParameterSpec, ...] = (
+    _spec('source', 'device index or /dev/video*, video file, image folder, GStreamer '
+          'pipeline, or "synthetic"'),
+    _spec('source_type', f'what `source` is: {" | ".join(SOURCE_TYPES)}'),
+    _spec('frame_rate_hz', 'capture (publication) rate, frames per second', 0.1, 1000.0),
+    _spec('loop', 'start a video file / image folder over at its end'),
+    _spec('enabled', 'capture from start-up (the ~/enable service switches it at run time)'),
+    _spec('max_frames', 'stop capturing after this many frames (0: never)', 0, 2**31 - 1),
+    _spec('frame_id', 'frame_id of every header (the camera optical frame)'),
+    _spec('camera_info_file',
+          'camera_calibration YAML (path or file:// URL); empty: no camera_info'),
+    _spec('capture_width', 'requested device width in pixels (0: device default)', 0, 16384),
+    _spec('capture_height', 'requested device height in pixels (0: device default)', 0, 16384),
+    _spec('image_qos', f'image/camera_info publisher QoS: {" | ".join(IMAGE_QOS_CHOICES)} '
+          '(sensor_data = best effort, as image_pipeline drivers)'),
+    _spec('reconnect_initial_s', 'first delay before reopening a vanished source', 0.01, 60.0),
+    _spec('reconnect_max_s', 'longest delay between reopen attempts (back-off cap)',
+          0.01, 600.0),
+    _spec('synthetic_seed', 'random seed of the synthetic generator', 0, 2**31 - 1),
+    _spec('synthetic_device', 'synthetic generator look: 0 = train camera, 1 = test camera',
+          0, 1),
+    _spec('synthetic_pool_size', 'render this many synthetic frames at start-up, then replay '
+          'them at random (0: render every frame live)', 0, 100000),
+    _spec('diagnostics_period_s', 'period of /diagnostics status messages', 0.1, 60.0),
+)
 
 
 @dataclass(frozen=True)

@@ -6,79 +6,85 @@ The node declares every entry of `PARAMETERS` (with its description and range) a
 `RejectActuatorConfig` from the values; everything is testable here without ROS.
 """
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 from acnn_ros.core.decision import RejectPolicy
+from acnn_ros.core.parameters import ParameterSpec
 
 ACTUATORS = ('modbus', 'gpio', 'topic')
 TIMINGS = ('fixed_delay', 'plc_tracking')
 
 
-class ParameterSpec(NamedTuple):
-    """One node parameter: default, description, numeric range, run-time changeable."""
-
-    default: Any
-    description: str
-    min_value: Optional[float] = None
-    max_value: Optional[float] = None
-    runtime: bool = False
-
-
-PARAMETERS: Dict[str, ParameterSpec] = {
-    'accept_classes': ParameterSpec(
-        [''], 'class names that pass; empty: every class not in reject_classes', runtime=True),
-    'reject_classes': ParameterSpec(
-        [''], 'class names rejected at any confidence', runtime=True),
-    'min_confidence': ParameterSpec(
-        0.5, 'minimum confidence that accepts a part (below it: reject)', 0.0, 1.0, runtime=True),
-    'min_confidence_per_class': ParameterSpec(
-        [''], "per-class minimum confidence, entries 'class_name=value'", runtime=True),
-    'use_part_trigger': ParameterSpec(
-        True, 'join results with PartTrigger messages on `part` (needed for the no-result '
+PARAMETERS: Tuple[ParameterSpec, ...] = (
+    ParameterSpec(
+        'accept_classes', [''],
+        'class names that pass; empty: every class not in reject_classes', runtime=True),
+    ParameterSpec(
+        'reject_classes', [''], 'class names rejected at any confidence', runtime=True),
+    ParameterSpec(
+        'min_confidence', 0.5,
+        'minimum confidence that accepts a part (below it: reject)', 0.0, 1.0, runtime=True),
+    ParameterSpec(
+        'min_confidence_per_class', [''],
+        "per-class minimum confidence, entries 'class_name=value'", runtime=True),
+    ParameterSpec(
+        'use_part_trigger', True,
+        'join results with PartTrigger messages on `part` (needed for the no-result '
         'fail-safe); false: part ids in result arrival order'),
-    'inspection_window_s': ParameterSpec(
-        0.25, 'a part with no result this long after capture is rejected (fail-safe)',
+    ParameterSpec(
+        'inspection_window_s', 0.25,
+        'a part with no result this long after capture is rejected (fail-safe)',
         0.001, 60.0),
-    'reject_delay_s': ParameterSpec(
-        0.5, 'conveyor travel time from camera to ejector: due time = capture stamp + this',
+    ParameterSpec(
+        'reject_delay_s', 0.5,
+        'conveyor travel time from camera to ejector: due time = capture stamp + this',
         0.001, 600.0),
-    'pulse_width_s': ParameterSpec(
-        0.03, 'how long the ejector output stays on', 0.001, 10.0),
-    'max_fire_lateness_s': ParameterSpec(
-        0.02, 'how late after the due time a command still hits the part', 0.0, 10.0),
-    'timing': ParameterSpec(
-        'fixed_delay', 'fixed_delay: vision fires at the due time | plc_tracking: the verdict is '
+    ParameterSpec(
+        'pulse_width_s', 0.03, 'how long the ejector output stays on', 0.001, 10.0),
+    ParameterSpec(
+        'max_fire_lateness_s', 0.02,
+        'how late after the due time a command still hits the part', 0.0, 10.0),
+    ParameterSpec(
+        'timing', 'fixed_delay',
+        'fixed_delay: vision fires at the due time | plc_tracking: the verdict is '
         'written at once and the PLC tracks the part by encoder'),
-    'actuator': ParameterSpec('topic', 'output backend: modbus | gpio | topic (no hardware)'),
-    'plc_host': ParameterSpec('127.0.0.1', 'PLC address (Modbus TCP)'),
-    'plc_port': ParameterSpec(502, 'PLC Modbus TCP port', 1, 65535),
-    'plc_unit': ParameterSpec(1, 'Modbus unit / device id of the PLC', 0, 247),
-    'plc_decision_register': ParameterSpec(
-        0, 'first of 4 holding registers: part id high, part id low, verdict, reason', 0, 65532),
-    'plc_reject_coil': ParameterSpec(
-        0, 'coil pulsed for pulse_width_s at the due time of a reject; -1: none', -1, 65535),
-    'plc_heartbeat_register': ParameterSpec(
-        10, 'holding register toggled 0/1 every heartbeat period; -1: none', -1, 65535),
-    'plc_heartbeat_period_s': ParameterSpec(
-        1.0, 'heartbeat toggle period', 0.05, 60.0),
-    'plc_timeout_s': ParameterSpec(
-        0.1, 'longest wait for one PLC reply (shortened to the time left before the ejector)',
+    ParameterSpec('actuator', 'topic', 'output backend: modbus | gpio | topic (no hardware)'),
+    ParameterSpec('plc_host', '127.0.0.1', 'PLC address (Modbus TCP)'),
+    ParameterSpec('plc_port', 502, 'PLC Modbus TCP port', 1, 65535),
+    ParameterSpec('plc_unit', 1, 'Modbus unit / device id of the PLC', 0, 247),
+    ParameterSpec(
+        'plc_decision_register', 0,
+        'first of 4 holding registers: part id high, part id low, verdict, reason', 0, 65532),
+    ParameterSpec(
+        'plc_reject_coil', 0,
+        'coil pulsed for pulse_width_s at the due time of a reject; -1: none', -1, 65535),
+    ParameterSpec(
+        'plc_heartbeat_register', 10,
+        'holding register toggled 0/1 every heartbeat period; -1: none', -1, 65535),
+    ParameterSpec(
+        'plc_heartbeat_period_s', 1.0, 'heartbeat toggle period', 0.05, 60.0),
+    ParameterSpec(
+        'plc_timeout_s', 0.1,
+        'longest wait for one PLC reply (shortened to the time left before the ejector)',
         0.005, 10.0),
-    'plc_reconnect_max_s': ParameterSpec(
-        2.0, 'longest back-off between reconnection attempts', 0.05, 60.0),
-    'gpio_chip': ParameterSpec('/dev/gpiochip0', 'GPIO chip of the ejector output (gpio)'),
-    'gpio_line': ParameterSpec(0, 'GPIO line offset of the ejector output (gpio)', 0, 1023),
-    'archive_dir': ParameterSpec('', "directory of the rejected-part archive; '': off"),
-    'archive_max_items': ParameterSpec(
-        200, 'rejected parts kept in the archive (oldest deleted first)', 1, 1000000),
-    'counters_period_s': ParameterSpec(
-        1.0, 'period of ~/counters and /diagnostics publication', 0.05, 60.0),
-    'python_switch_interval_s': ParameterSpec(
-        0.001, 'lower the Python GIL switch interval of this process to this (the timing '
+    ParameterSpec(
+        'plc_reconnect_max_s', 2.0, 'longest back-off between reconnection attempts', 0.05, 60.0),
+    ParameterSpec('gpio_chip', '/dev/gpiochip0', 'GPIO chip of the ejector output (gpio)'),
+    ParameterSpec('gpio_line', 0, 'GPIO line offset of the ejector output (gpio)', 0, 1023),
+    ParameterSpec('archive_dir', '', "directory of the rejected-part archive; '': off"),
+    ParameterSpec(
+        'archive_max_items', 200,
+        'rejected parts kept in the archive (oldest deleted first)', 1, 1000000),
+    ParameterSpec(
+        'counters_period_s', 1.0, 'period of ~/counters and /diagnostics publication', 0.05, 60.0),
+    ParameterSpec(
+        'python_switch_interval_s', 0.001,
+        'lower the Python GIL switch interval of this process to this (the timing '
         'threads wait for the GIL at most about this long); 0: leave it', 0.0, 0.1),
-}
+)
 
-RUNTIME_PARAMETERS = frozenset(name for name, spec in PARAMETERS.items() if spec.runtime)
+RUNTIME_PARAMETERS = frozenset(spec.name for spec in PARAMETERS if spec.runtime)
+_DEFAULT_TYPES = {spec.name: type(spec.default) for spec in PARAMETERS}
 
 
 def _names(values) -> Tuple[str, ...]:
@@ -138,11 +144,10 @@ class RejectActuatorConfig:
     python_switch_interval_s: float = 0.001
 
     def __post_init__(self):
-        for name, spec in PARAMETERS.items():
-            value = getattr(self, name, None)   # policy entries are checked by RejectPolicy
-            if value is not None and spec.min_value is not None and \
-                    not spec.min_value <= value <= spec.max_value:
-                raise ValueError(f'{name} must be in [{spec.min_value}, {spec.max_value}], '
+        for spec in PARAMETERS:
+            value = getattr(self, spec.name, None)   # policy entries are checked by RejectPolicy
+            if value is not None and not spec.in_range(value):
+                raise ValueError(f'{spec.name} must be in [{spec.low}, {spec.high}], '
                                  f'got {value}')
         if self.actuator not in ACTUATORS:
             raise ValueError(f'actuator must be one of {ACTUATORS}, got {self.actuator!r}')
@@ -162,6 +167,6 @@ class RejectActuatorConfig:
     def from_values(cls, values: Mapping[str, Any]) -> 'RejectActuatorConfig':
         """Build from a {parameter name: value} mapping (missing names keep defaults)."""
         own = {f.name for f in fields(cls)} - {'policy'}
-        kwargs = {name: type(PARAMETERS[name].default)(values[name])
+        kwargs = {name: _DEFAULT_TYPES[name](values[name])
                   for name in own if name in values}
         return cls(policy=policy_from_values(values), **kwargs)

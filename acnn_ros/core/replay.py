@@ -11,45 +11,11 @@ import threading
 import time
 from typing import Callable, Dict, Hashable, Optional, Tuple
 
+from acnn_ros.core.parameters import field_spec, ParameterSpec
+
 PACES = ('original', 'lockstep', 'fast')
 STORAGES = ('sqlite3', 'mcap')
 QOS_RELIABILITIES = ('recorded', 'reliable', 'best_effort')
-
-
-# bag_player_node parameters: name -> (description, (min, max) or None); defaults in
-# BagPlayerConfig. The node declares them with these descriptions and ranges.
-PLAYER_PARAMETERS = {
-    'bag_path': ('rosbag2 to play (directory, .db3 or .mcap)', None),
-    'image_topics': ("bag topics to play; [''] = every Image/CompressedImage topic", None),
-    'pace': (f'{" | ".join(PACES)}: recorded timing / as fast as results come back / '
-             'no waiting', None),
-    'rate': ('speed factor of the original pace', (0.001, 1000.0)),
-    'result_timeout_s': ("lockstep: longest wait for a frame's result; also the final wait",
-                         (0.01, 600.0)),
-    'publish_part_triggers': ('publish acnn_ros/PartTrigger on `part` before each frame', None),
-    'restamp': ('replace header stamps by the publication time (live reject timing)', None),
-    'wait_for_subscribers_s': ('wait this long for a subscriber of the image topic',
-                               (0.0, 600.0)),
-    'min_image_subscribers': ('subscribers of the inspected image topic to wait for (2: '
-                              'inference_node and a recorder)', (0, 1000)),
-    'qos_reliability': (f'{" | ".join(QOS_RELIABILITIES)}: image publisher reliability '
-                        '(reliable matches both best-effort and reliable subscribers; recorded '
-                        'is what ros2 bag play does)', None),
-    'qos_depth': ('publisher history depth', (1, 10000)),
-    'max_frames': ('stop after this many frames (0: whole bag)', (0, 2**31 - 1)),
-    'summary_path': ("write the replay statistics as JSON here; '': do not", None),
-}
-
-
-# result_recorder_node parameters: name -> description; defaults in ResultRecorderConfig.
-RECORDER_PARAMETERS = {
-    'bag_path': ("bag directory to create; '': acnn_results_<UTC time> in the working directory"),
-    'storage': (f'rosbag2 storage: {" | ".join(STORAGES)}'),
-    'topics': ('topics to record (relative names are resolved in the node namespace)'),
-    'record_image': ('also record the image topic (large: 0.9 MB per 640x480 bgr8 frame); '
-                     'subscribed reliable when its publishers offer it, like ros2 bag record'),
-    'image_topic': ('image topic recorded when record_image is true'),
-}
 
 
 class ReplayConfigError(ValueError):
@@ -118,6 +84,49 @@ class ResultRecorderConfig:
         if self.bag_path:
             return self.bag_path
         return time.strftime('acnn_results_%Y%m%d_%H%M%S', time.gmtime(now))
+
+
+def _player(name: str, description: str, low=None, high=None) -> ParameterSpec:
+    return field_spec(BagPlayerConfig, name, description, low, high)
+
+
+def _recorder(name: str, description: str) -> ParameterSpec:
+    return field_spec(ResultRecorderConfig, name, description)
+
+
+# bag_player_node parameters; defaults are those of BagPlayerConfig.
+PLAYER_PARAMETERS: Tuple[ParameterSpec, ...] = (
+    _player('bag_path', 'rosbag2 to play (directory, .db3 or .mcap)'),
+    _player('image_topics', "bag topics to play; [''] = every Image/CompressedImage topic"),
+    _player('pace', f'{" | ".join(PACES)}: recorded timing / as fast as results come back / '
+            'no waiting'),
+    _player('rate', 'speed factor of the original pace', 0.001, 1000.0),
+    _player('result_timeout_s', "lockstep: longest wait for a frame's result; also the final "
+            'wait', 0.01, 600.0),
+    _player('publish_part_triggers', 'publish acnn_ros/PartTrigger on `part` before each frame'),
+    _player('restamp', 'replace header stamps by the publication time (live reject timing)'),
+    _player('wait_for_subscribers_s', 'wait this long for a subscriber of the image topic',
+            0.0, 600.0),
+    _player('min_image_subscribers', 'subscribers of the inspected image topic to wait for (2: '
+            'inference_node and a recorder)', 0, 1000),
+    _player('qos_reliability', f'{" | ".join(QOS_RELIABILITIES)}: image publisher reliability '
+            '(reliable matches both best-effort and reliable subscribers; recorded is what ros2 '
+            'bag play does)'),
+    _player('qos_depth', 'publisher history depth', 1, 10000),
+    _player('max_frames', 'stop after this many frames (0: whole bag)', 0, 2**31 - 1),
+    _player('summary_path', "write the replay statistics as JSON here; '': do not"),
+)
+
+# result_recorder_node parameters; defaults are those of ResultRecorderConfig.
+RECORDER_PARAMETERS: Tuple[ParameterSpec, ...] = (
+    _recorder('bag_path', "bag directory to create; '': acnn_results_<UTC time> in the working "
+              'directory'),
+    _recorder('storage', f'rosbag2 storage: {" | ".join(STORAGES)}'),
+    _recorder('topics', 'topics to record (relative names are resolved in the node namespace)'),
+    _recorder('record_image', 'also record the image topic (large: 0.9 MB per 640x480 bgr8 '
+              'frame); subscribed reliable when its publishers offer it, like ros2 bag record'),
+    _recorder('image_topic', 'image topic recorded when record_image is true'),
+)
 
 
 class ReplayPacer:

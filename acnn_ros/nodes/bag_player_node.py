@@ -10,20 +10,19 @@ fast as the graph keeps up, without drops). Optionally publishes an acnn_ros/Par
 frame on `part` (part id = frame number + 1) so the reject actuator can join, and restamps
 headers to the current time. Logs (and optionally writes as JSON) what happened at the end.
 """
-from dataclasses import fields
 import importlib
 import json
 import sys
 import threading
 import time
 
-from acnn_ros.core.replay import (BagPlayerConfig, PLAYER_PARAMETERS as PARAMETERS,
-                                  ReplayConfigError, ReplayPacer, ResultWaiter)
+from acnn_ros.core.replay import (BagPlayerConfig, PLAYER_PARAMETERS, ReplayConfigError,
+                                  ReplayPacer, ResultWaiter)
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult, PartTrigger
+from acnn_ros.nodes.parameters import declare_parameters
 from acnn_ros.tools import bag_io
 from builtin_interfaces.msg import Time
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
@@ -32,17 +31,6 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from std_msgs.msg import Header
-
-
-def _descriptor(name, description, limits, default):
-    descriptor = ParameterDescriptor(name=name, description=description, read_only=True)
-    if limits and isinstance(default, float):
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(limits[0]), to_value=float(limits[1]), step=0.0)]
-    elif limits:
-        descriptor.integer_range = [IntegerRange(from_value=limits[0], to_value=limits[1],
-                                                 step=1)]
-    return descriptor
 
 
 def _message_class(msgtype: str):
@@ -56,13 +44,7 @@ class BagPlayerNode(Node):
     def __init__(self, **kwargs):
         super().__init__('bag_player_node', **kwargs)
         self._stop, self._thread = threading.Event(), None
-        defaults, values = {f.name: f.default for f in fields(BagPlayerConfig)}, {}
-        for name, (description, limits) in PARAMETERS.items():
-            default = defaults[name]
-            if isinstance(default, tuple):
-                default = list(default) or ['']   # [''] declares an empty string array
-            self.declare_parameter(name, default, _descriptor(name, description, limits, default))
-            values[name] = self.get_parameter(name).value
+        values = declare_parameters(self, PLAYER_PARAMETERS)
         values['image_topics'] = tuple(t for t in values['image_topics'] if t)
         self.config = BagPlayerConfig(**values)
         topics = bag_io.bag_topics(self.config.bag_path)

@@ -10,13 +10,13 @@ up. Capture is switched on and off with the `~/enable` service (std_srvs/SetBool
 import sys
 import time
 
-from acnn_ros.core.camera_config import (CameraConfig, CameraConfigError, IMAGE_QOS_CHOICES,
-                                         load_calibration, SOURCE_TYPES)
+from acnn_ros.core.camera_config import (CameraConfig, CameraConfigError, load_calibration,
+                                         PARAMETERS)
 from acnn_ros.core.camera_source import CaptureSupervisor, create_source
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import PartTrigger
+from acnn_ros.nodes.parameters import declare_parameters
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
@@ -27,55 +27,13 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
-# name: (description, FloatingPointRange/IntegerRange args or None). Defaults: CameraConfig.
-PARAMETERS = {
-    'source': ('device index or /dev/video*, video file, image folder, GStreamer pipeline, '
-               'or "synthetic"', None),
-    'source_type': (f'what `source` is: {" | ".join(SOURCE_TYPES)}', None),
-    'frame_rate_hz': ('capture (publication) rate, frames per second', (0.1, 1000.0)),
-    'loop': ('start a video file / image folder over at its end', None),
-    'enabled': ('capture from start-up (the ~/enable service switches it at run time)', None),
-    'max_frames': ('stop capturing after this many frames (0: never)', (0, 2**31 - 1)),
-    'frame_id': ('frame_id of every header (the camera optical frame)', None),
-    'camera_info_file': ('camera_calibration YAML (path or file:// URL); empty: no camera_info',
-                         None),
-    'capture_width': ('requested device width in pixels (0: device default)', (0, 16384)),
-    'capture_height': ('requested device height in pixels (0: device default)', (0, 16384)),
-    'image_qos': (f'image/camera_info publisher QoS: {" | ".join(IMAGE_QOS_CHOICES)} '
-                  '(sensor_data = best effort, as image_pipeline drivers)', None),
-    'reconnect_initial_s': ('first delay before reopening a vanished source', (0.01, 60.0)),
-    'reconnect_max_s': ('longest delay between reopen attempts (back-off cap)', (0.01, 600.0)),
-    'synthetic_seed': ('random seed of the synthetic generator', (0, 2**31 - 1)),
-    'synthetic_device': ('synthetic generator look: 0 = train camera, 1 = test camera', (0, 1)),
-    'synthetic_pool_size': ('render this many synthetic frames at start-up, then replay them '
-                            'at random (0: render every frame live)', (0, 100000)),
-    'diagnostics_period_s': ('period of /diagnostics status messages', (0.1, 60.0)),
-}
-
-
-def _descriptor(name, description, limits, default):
-    descriptor = ParameterDescriptor(name=name, description=description, read_only=True)
-    if limits and isinstance(default, float):
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(limits[0]), to_value=float(limits[1]), step=0.0)]
-    elif limits:
-        descriptor.integer_range = [IntegerRange(from_value=limits[0], to_value=limits[1],
-                                                 step=1)]
-    return descriptor
-
 
 class CameraNode(Node):
     """Publishes captured frames with their part triggers."""
 
     def __init__(self, **kwargs):
         super().__init__('camera_node', **kwargs)
-        defaults = CameraConfig()
-        values = {}
-        for name, (description, limits) in PARAMETERS.items():
-            default = getattr(defaults, name)
-            self.declare_parameter(name, default, _descriptor(name, description, limits, default))
-            values[name] = self.get_parameter(name).value
-        self.config = CameraConfig(**values)
+        self.config = CameraConfig(**declare_parameters(self, PARAMETERS))
         self.calibration = (load_calibration(self.config.camera_info_file)
                             if self.config.camera_info_file else None)
         self.supervisor = CaptureSupervisor(create_source(self.config),

@@ -9,6 +9,7 @@ from acnn_ros.core.overlay import draw_overlay
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult
+from acnn_ros.nodes.parameters import declare_parameters
 from acnn_ros.runtime.frame_slot import LatestFrameSlot
 from acnn_ros.runtime.inference_config import (ConfigError, InferenceConfig, PARAMETER_SPECS,
                                                resolve_model_path)
@@ -17,8 +18,7 @@ from acnn_ros.runtime.pipeline import EngineError, InspectionPipeline, ModelCard
 from acnn_ros.runtime.stats import diagnostic_level, InferenceStats
 from acnn_ros.srv import LoadModel
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
@@ -31,27 +31,12 @@ from std_msgs.msg import Header
 DROPPED_DETAIL = 'dropped: a newer frame arrived while the engine was busy'
 
 
-def _descriptor(spec) -> ParameterDescriptor:
-    text = spec.description + (f' (one of: {", ".join(spec.choices)})' if spec.choices else '')
-    descriptor = ParameterDescriptor(description=text, read_only=not spec.dynamic)
-    if isinstance(spec.default, float):
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
-    elif isinstance(spec.default, int) and not isinstance(spec.default, bool):
-        descriptor.integer_range = [IntegerRange(
-            from_value=int(spec.low), to_value=int(spec.high), step=1)]
-    return descriptor
-
-
 class InferenceNode(Node):
     """Run the A-CNN on every image; publish verdicts, overlay and diagnostics."""
 
     def __init__(self, **kwargs):
         super().__init__('inference_node', **kwargs)
-        for spec in PARAMETER_SPECS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
-        self.config = InferenceConfig.from_values(
-            {spec.name: self.get_parameter(spec.name).value for spec in PARAMETER_SPECS})
+        self.config = InferenceConfig.from_values(declare_parameters(self, PARAMETER_SPECS))
         model_path = resolve_model_path(self.config.model_path)
         self._holder = PipelineHolder(InspectionPipeline.from_model_path(
             model_path, **self.config.pipeline_options()))

@@ -15,10 +15,10 @@ from acnn_ros.core.reject_scheduler import FrameKey, RejectScheduler, SchedulerS
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
+from acnn_ros.nodes.parameters import declare_parameters
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -28,17 +28,6 @@ from std_srvs.srv import Trigger
 
 FRAMES_KEPT = 64   # frames held for the archive until their part's outcome is known
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-
-
-def _descriptor(name, spec) -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(description=spec.description, read_only=not spec.runtime)
-    if isinstance(spec.default, float):
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)]
-    elif isinstance(spec.default, int) and not isinstance(spec.default, bool):
-        descriptor.integer_range = [IntegerRange(
-            from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)]
-    return descriptor
 
 
 def _stamp(seconds) -> Time:
@@ -75,9 +64,7 @@ class RejectActuatorNode(Node):
 
     def __init__(self, **kwargs):
         super().__init__('reject_actuator_node', **kwargs)
-        for name, spec in PARAMETERS.items():
-            self.declare_parameter(name, spec.default, _descriptor(name, spec))
-        self._values = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self._values = declare_parameters(self, PARAMETERS)
         self.config = config = RejectActuatorConfig.from_values(self._values)
         if 0 < config.python_switch_interval_s < sys.getswitchinterval():
             # Process-wide: other Python threads (nodes of a one-process line) would otherwise

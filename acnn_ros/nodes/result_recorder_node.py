@@ -8,15 +8,13 @@ received CDR bytes, stamped with the reception time, into a rosbag2 (sqlite3 or 
 definitions and the offered QoS of the publishers. The bag is closed (metadata.yaml written)
 when the node shuts down, Ctrl-C included, so a shift's bag holds frames and verdicts.
 """
-from dataclasses import fields
 import importlib
 import sys
 
-from acnn_ros.core.replay import (RECORDER_PARAMETERS as PARAMETERS, ReplayConfigError,
-                                  ResultRecorderConfig)
+from acnn_ros.core.replay import RECORDER_PARAMETERS, ReplayConfigError, ResultRecorderConfig
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
+from acnn_ros.nodes.parameters import declare_parameters
 from acnn_ros.tools import bag_io
-from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
@@ -56,14 +54,7 @@ class ResultRecorderNode(Node):
     def __init__(self, **kwargs):
         super().__init__('result_recorder_node', **kwargs)
         self.writer = None
-        defaults = {f.name: f.default for f in fields(ResultRecorderConfig)}
-        values = {}
-        for name, description in PARAMETERS.items():
-            default = list(defaults[name]) if isinstance(defaults[name], tuple) \
-                else defaults[name]
-            self.declare_parameter(name, default, ParameterDescriptor(
-                name=name, description=description, read_only=True))
-            values[name] = self.get_parameter(name).value
+        values = declare_parameters(self, RECORDER_PARAMETERS)
         values['topics'] = tuple(t for t in values['topics'] if t)
         self.config = ResultRecorderConfig(**values)
         self.bag_path = self.config.resolved_bag_path()

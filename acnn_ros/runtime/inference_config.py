@@ -8,8 +8,9 @@ start-up error for a bad value. Kept out of the node so it is tested without ROS
 """
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
+from acnn_ros.core.parameters import ParameterSpec
 from acnn_ros.runtime.engine import BACKENDS, normalise_providers
 from acnn_ros.runtime.stats import DiagnosticThresholds
 
@@ -22,59 +23,49 @@ class ConfigError(ValueError):
     """A parameter value is invalid; the message names the parameter and the accepted values."""
 
 
-class ParamSpec(NamedTuple):
-    """One node parameter: default, description, numeric range or choices, run-time change."""
-
-    name: str
-    default: Any
-    description: str
-    low: Optional[float] = None
-    high: Optional[float] = None
-    choices: Tuple[str, ...] = ()
-    dynamic: bool = False
-
-
-PARAMETER_SPECS: Tuple[ParamSpec, ...] = (
-    ParamSpec('model_path', 'resource/models/acnn_demo.onnx',
-              'Model file (.onnx, or TorchScript/.pt for backend torch) with its .json card '
-              'beside it; absolute, or relative to the acnn_ros share dir'),
-    ParamSpec('backend', 'onnxruntime',
-              'Inference backend (tensorrt = native TensorRT, untested)', choices=BACKENDS),
-    ParamSpec('providers', ['tensorrt', 'cuda', 'cpu'],
-              'ONNX Runtime execution providers in order of preference (tensorrt, cuda, '
-              'cpu); those missing from the installed build are skipped'),
-    ParamSpec('intra_op_threads', 0, 'Threads inside one operator (0 = one per core)', 0, 256),
-    ParamSpec('inter_op_threads', 0, 'Threads across operators (0 = runtime default)', 0, 256),
-    ParamSpec('device_id', 0, 'CUDA device for the CUDA and TensorRT providers', 0, 64),
-    ParamSpec('trt_fp16', True, 'Let TensorRT build an FP16 engine'),
-    ParamSpec('trt_cache_dir', '~/.cache/acnn_ros/tensorrt',
-              'TensorRT engine cache root; a sub-folder per model, GPU, TensorRT version and '
-              'precision'),
-    ParamSpec('warmup_runs', 2, 'Blank inferences at load so the first part is not slow',
-              0, 100),
-    ParamSpec('class_names', [''],
-              'Override of the model card class names (same count; empty = the card)',
-              dynamic=True),
-    ParamSpec('min_confidence', 0.5,
-              'Confidence below which a verdict is counted and drawn as low-confidence '
-              '(reject decisions use reject_actuator_node thresholds)', 0.0, 1.0, dynamic=True),
-    ParamSpec('image_transport', 'raw',
-              'Subscribe to image (raw sensor_msgs/Image), image/compressed, or both',
-              choices=IMAGE_TRANSPORTS),
-    ParamSpec('image_qos', 'sensor_data',
-              'Image subscription QoS: sensor_data (best effort) or reliable', choices=IMAGE_QOS),
-    ParamSpec('image_qos_depth', 5, 'Image subscription queue depth (messages)', 1, 1000),
-    ParamSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics and its statistics window',
-              0.1, 60.0),
-    ParamSpec('warn_latency_p99_ms', 100.0,
-              'Diagnostics WARN when p99 reception-to-result latency exceeds this', 1.0, 1e5,
-              dynamic=True),
-    ParamSpec('warn_drop_ratio', 0.05,
-              'Diagnostics WARN when more than this share of frames is dropped', 0.0, 1.0,
-              dynamic=True),
-    ParamSpec('error_error_ratio', 0.5,
-              'Diagnostics ERROR when at least this share of frames fails', 0.0, 1.0,
-              dynamic=True),
+PARAMETER_SPECS: Tuple[ParameterSpec, ...] = (
+    ParameterSpec('model_path', 'resource/models/acnn_demo.onnx',
+                  'Model file (.onnx, or TorchScript/.pt for backend torch) with its .json card '
+                  'beside it; absolute, or relative to the acnn_ros share dir'),
+    ParameterSpec('backend', 'onnxruntime',
+                  'Inference backend (tensorrt = native TensorRT, untested)', choices=BACKENDS),
+    ParameterSpec('providers', ['tensorrt', 'cuda', 'cpu'],
+                  'ONNX Runtime execution providers in order of preference (tensorrt, cuda, '
+                  'cpu); those missing from the installed build are skipped'),
+    ParameterSpec('intra_op_threads', 0, 'Threads inside one operator (0 = one per core)', 0, 256),
+    ParameterSpec('inter_op_threads', 0, 'Threads across operators (0 = runtime default)', 0, 256),
+    ParameterSpec('device_id', 0, 'CUDA device for the CUDA and TensorRT providers', 0, 64),
+    ParameterSpec('trt_fp16', True, 'Let TensorRT build an FP16 engine'),
+    ParameterSpec('trt_cache_dir', '~/.cache/acnn_ros/tensorrt',
+                  'TensorRT engine cache root; a sub-folder per model, GPU, TensorRT version and '
+                  'precision'),
+    ParameterSpec('warmup_runs', 2, 'Blank inferences at load so the first part is not slow',
+                  0, 100),
+    ParameterSpec('class_names', [''],
+                  'Override of the model card class names (same count; empty = the card)',
+                  runtime=True),
+    ParameterSpec('min_confidence', 0.5,
+                  'Confidence below which a verdict is counted and drawn as low-confidence '
+                  '(reject decisions use reject_actuator_node thresholds)', 0.0, 1.0,
+                  runtime=True),
+    ParameterSpec('image_transport', 'raw',
+                  'Subscribe to image (raw sensor_msgs/Image), image/compressed, or both',
+                  choices=IMAGE_TRANSPORTS),
+    ParameterSpec('image_qos', 'sensor_data',
+                  'Image subscription QoS: sensor_data (best effort) or reliable',
+                  choices=IMAGE_QOS),
+    ParameterSpec('image_qos_depth', 5, 'Image subscription queue depth (messages)', 1, 1000),
+    ParameterSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics and its statistics window',
+                  0.1, 60.0),
+    ParameterSpec('warn_latency_p99_ms', 100.0,
+                  'Diagnostics WARN when p99 reception-to-result latency exceeds this', 1.0, 1e5,
+                  runtime=True),
+    ParameterSpec('warn_drop_ratio', 0.05,
+                  'Diagnostics WARN when more than this share of frames is dropped', 0.0, 1.0,
+                  runtime=True),
+    ParameterSpec('error_error_ratio', 0.5,
+                  'Diagnostics ERROR when at least this share of frames fails', 0.0, 1.0,
+                  runtime=True),
 )
 SPECS_BY_NAME = {spec.name: spec for spec in PARAMETER_SPECS}
 
@@ -119,7 +110,7 @@ class InferenceConfig:
             if spec.choices and value not in spec.choices:
                 raise ConfigError(f'{spec.name}={value!r} is not one of '
                                   f'{", ".join(spec.choices)}')
-            if spec.low is not None and not spec.low <= value <= spec.high:
+            if not spec.in_range(value):
                 raise ConfigError(f'{spec.name}={value!r} is outside [{spec.low:g}, '
                                   f'{spec.high:g}]')
         if not str(self.model_path).strip():
