@@ -354,22 +354,29 @@ def test_launch_nodes_start_without_ros2_launch(tmp_path):
     probe.create_subscription(RejectEvent, '/line7/reject', rejects.append, 100)
     probe.create_subscription(PartTrigger, '/line7/part', parts.append, 100)
     try:
-        wanted = {'/line7/camera/image_raw', '/line7/inspection', '/line7/part',
-                  '/line7/reject'}
+        # (publishers, subscribers) each topic needs at least; asserted exactly below.
+        needed = {'/line7/camera/image_raw': ({'camera_node'}, {'inference_node'}),
+                  '/line7/inspection': ({'inference_node'}, {'reject_actuator_node'}),
+                  '/line7/part': ({'camera_node'}, {'reject_actuator_node'}),
+                  '/line7/reject': ({'reject_actuator_node'}, set())}
+        wanted = set(needed)
         end = time.monotonic() + 60
-        topics = {}
-        while time.monotonic() < end and not (rejects and wanted <= set(topics)):
+        topics, graph = {}, {}
+        # The probe's graph cache can lag behind the data (a reject may arrive before the
+        # probe lists its publisher): wait for the endpoints too, not only for a reject.
+        while time.monotonic() < end and not (rejects and wanted <= set(topics) and all(
+                pubs <= graph[t][0] and subs <= graph[t][1]
+                for t, (pubs, subs) in needed.items())):
             executor.spin_once(timeout_sec=0.1)
             topics = dict(probe.get_topic_names_and_types())
+            graph = {topic: tuple({i.node_name for i in get_info(topic)
+                                   if i.node_namespace == '/line7'}
+                                  for get_info in (probe.get_publishers_info_by_topic,
+                                                   probe.get_subscriptions_info_by_topic))
+                     for topic in wanted}
             if any(p.poll() is not None for p in processes):
                 break
         exited = [s.name for s, p in zip(specs, processes) if p.poll() is not None]
-        graph = {}
-        for topic in wanted:
-            graph[topic] = tuple({i.node_name for i in get_info(topic)
-                                  if i.node_namespace == '/line7'}
-                                 for get_info in (probe.get_publishers_info_by_topic,
-                                                  probe.get_subscriptions_info_by_topic))
     finally:
         outputs = []
         for process in processes:
