@@ -32,7 +32,7 @@ PARAMETER_SPECS: Tuple[ParameterSpec, ...] = (
     ParameterSpec('providers', ['tensorrt', 'cuda', 'cpu'],
                   'ONNX Runtime execution providers in order of preference (tensorrt, cuda, '
                   'cpu); those missing from the installed build are skipped'),
-    ParameterSpec('intra_op_threads', 0, 'Threads inside one operator (0 = one per core)', 0, 256),
+    ParameterSpec('intra_op_threads', 1, 'Threads inside one operator (0 = one per core)', 0, 256),
     ParameterSpec('inter_op_threads', 0, 'Threads across operators (0 = runtime default)', 0, 256),
     ParameterSpec('device_id', 0, 'CUDA device for the CUDA and TensorRT providers', 0, 64),
     ParameterSpec('trt_fp16', True, 'Let TensorRT build an FP16 engine'),
@@ -77,7 +77,7 @@ class InferenceConfig:
     model_path: str = 'resource/models/acnn_demo.onnx'
     backend: str = 'onnxruntime'
     providers: Tuple[str, ...] = ('tensorrt', 'cuda', 'cpu')
-    intra_op_threads: int = 0
+    intra_op_threads: int = 1
     inter_op_threads: int = 0
     device_id: int = 0
     trt_fp16: bool = True
