@@ -5,6 +5,7 @@ from pathlib import Path
 import random
 import sys
 
+import onnxruntime
 import pytest
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -19,6 +20,11 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(10
 os.environ.setdefault('PYTHONUNBUFFERED', '1')
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# ONNX Runtime builds may carry usage telemetry (onnxruntime >= 1.29 looked up an
+# events.data.microsoft.com host from test processes; requirements pin 1.28.0): switch it off
+# before any test creates a session.
+onnxruntime.disable_telemetry_events()
 
 
 @pytest.fixture

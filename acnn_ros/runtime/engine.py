@@ -114,6 +114,10 @@ class OnnxRuntimeEngine:
                  trt_cache_dir_base: str = '~/.cache/acnn_ros/tensorrt', model_hash: str = '',
                  device_id: int = 0):
         import onnxruntime as ort
+        # A vision PC on a line network must not phone home. onnxruntime >= 1.29 Linux wheels
+        # look up a telemetry host ~30 s after start even after this call, which is why
+        # requirements pin 1.28.0; the call still covers builds that honour it.
+        ort.disable_telemetry_events()
         self.model_path = Path(model_path)
         requested = normalise_providers(providers)
         available = set(ort.get_available_providers())
