@@ -190,12 +190,20 @@ class InferenceClient:
         self.spin_until(arrived, timeout_s)
         return found[0] if found else None
 
-    def latest_status(self, timeout_s: float = 5.0, after: int = 0):
-        """Wait for a /diagnostics array from inference_node after index `after`."""
+    def latest_status(self, timeout_s: float = 5.0, after: int = 0, until=None):
+        """
+        Wait for a /diagnostics array from inference_node after index `after`.
+
+        With `until`, wait for a status that satisfies it (the latest one is returned either
+        way, so the caller's assertion shows what was last reported).
+        """
         def ours():
             return [a for a in self.diagnostics[after:]
                     if any(s.name.startswith('inference_node')
                            and s.hardware_id.startswith(self.model_prefix) for s in a.status)]
-        self.spin_until(lambda: bool(ours()), timeout_s)
-        arrays = ours()
+
+        def wanted():
+            return [a for a in ours() if until is None or until(a.status[0])]
+        self.spin_until(lambda: bool(wanted()), timeout_s)
+        arrays = wanted() or ours()
         return arrays[-1].status[0] if arrays else None

@@ -123,12 +123,14 @@ def test_bad_images_give_error_results_and_the_node_stays_up(node, client):
         assert result.status == ERROR and expected in result.detail, result.detail
         assert result.class_id == -1 and not result.class_scores
         assert key_of(result.header) == key
-    # A status published after the last error counts them all (one sent during the loop
-    # would not).
-    status = client.latest_status(after=len(client.diagnostics))
+
+    # Diagnostics are periodic: wait for one that has counted every error sent.
+    def errors(status):
+        return int({v.key: v.value for v in status.values}['total_errors'])
+    status = client.latest_status(after=len(client.diagnostics),
+                                  until=lambda s: errors(s) >= len(sends))
     assert status is not None and status.level[0] >= 1, status
-    values = {v.key: v.value for v in status.values}
-    assert int(values['total_errors']) >= len(sends)
+    assert errors(status) >= len(sends)
     assert 'unsupported' in node.output() or 'bad image' in node.output()
     good = client.publish_bgr(blob_frame(640, 480, 50, 50, 'red'))
     assert _inspect(client, good, node).status == OK

@@ -125,11 +125,13 @@ class InferenceNode(Node):
         result.inference_ms = outcome.times.inference_ms
         result.postprocess_ms = outcome.times.postprocess_ms
         result.total_ms = (time.perf_counter() - received) * 1000.0
-        self._results.publish(result)
         low = outcome.status == InspectionStatus.OK and \
             outcome.confidence < self.config.min_confidence
+        # Count before publishing: a diagnostics timer firing in between on another executor
+        # thread must not report fewer results than subscribers have already received.
         self._stats.record(outcome.status, result.total_ms, outcome.times.inference_ms or None,
                            low, outcome.detail)
+        self._results.publish(result)
 
     def _publish_overlay(self, header, bgr, outcome: InspectionOutcome) -> None:
         canvas = draw_overlay(bgr, outcome, self._stats.fps(), self.config.min_confidence)
