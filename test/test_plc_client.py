@@ -92,6 +92,31 @@ def test_decisions_pulse_and_heartbeat_go_only_to_configured_addresses(simulator
     assert coils == {7}
 
 
+def test_back_to_back_rejects_are_separate_coil_pulses(simulator):
+    # The second reject is due while the first pulse is still on: a PLC counting rising
+    # edges must still see two rejects.
+    actuator = ModbusActuator(plc_config(simulator.port))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
+        reports = Reports()
+        actuator.actuate(command(70011, width_s=0.3), reports)
+        time.sleep(0.05)   # the scheduler hands each reject over at its due time
+        actuator.actuate(command(70012, width_s=0.3), reports)
+        actuator.actuate(command(70013, width_s=0.3), reports)   # and two at once
+        got = reports.wait_for(3)
+        assert [r.delivered for r in got] == [True, True, True], got
+        assert wait_until(lambda: len(simulator.coil_pulses()) == 3
+                          and simulator.coil_pulses()[-1][1] is not None)
+    finally:
+        actuator.stop()
+    pulses = simulator.coil_pulses()
+    assert all(a[1] <= b[0] for a, b in zip(pulses, pulses[1:])), pulses
+    # The ejector stays on until one pulse width after the last reject.
+    assert 0.25 <= pulses[-1][1] - pulses[-1][0] <= 0.6, pulses
+    assert sorted(d.part_id for d in simulator.decisions()) == [70011, 70012, 70013]
+
+
 def test_first_failed_connect_is_retried_until_the_plc_appears():
     port = free_port()
     actuator = ModbusActuator(plc_config(port, heartbeat_register=-1, reconnect_max_s=0.2))
@@ -141,8 +166,9 @@ def test_hung_plc_reports_missed_by_the_deadline_without_blocking_the_caller():
 
 
 def test_plc_restart_delivers_queued_decisions_that_are_still_on_time(simulator):
-    actuator = ModbusActuator(plc_config(simulator.port, heartbeat_register=-1,
-                                         reconnect_max_s=0.1))
+    # With the heartbeat on (as on a line) the client notices the outage by its own traffic
+    # too, not only if the dying server's TCP close reaches it.
+    actuator = ModbusActuator(plc_config(simulator.port, reconnect_max_s=0.1))
     actuator.start()
     try:
         assert wait_until(lambda: actuator.status().ok), actuator.status()

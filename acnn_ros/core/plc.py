@@ -10,7 +10,9 @@ Register map (protocol addresses, all configurable, nothing else is ever written
   Writing the same block twice has the same effect as once (idempotent, keyed by part id): a
   write whose reply was lost is simply written again.
 - reject coil `reject_coil`: set at the due time of a reject, cleared `pulse_width_s` later
-  (fixed-delay timing only).
+  (fixed-delay timing only). Every reject is its own rising edge: a reject due while the
+  previous pulse is still on clears the coil for one request round trip and sets it again, so
+  a PLC counting edges counts every reject (an ejector valve does not react to a ~1 ms gap).
 - heartbeat register `heartbeat_register`: toggled 0/1 every `heartbeat_period_s`; the PLC
   treats a heartbeat that stops changing as "vision down" and rejects every part.
 
@@ -91,6 +93,7 @@ class ModbusActuator(Actuator):
         self._stopping: Optional[asyncio.Event] = None
         self._pulse_generation = 0
         self._coil_on = False
+        self._coil_lock: Optional[asyncio.Lock] = None   # one coil edge sequence at a time
         self._failures = 0
         self.stats = {'connects': 0, 'connect_failures': 0, 'writes': 0, 'write_failures': 0,
                       'heartbeats': 0, 'heartbeat_failures': 0}
@@ -144,6 +147,7 @@ class ModbusActuator(Actuator):
     async def _main(self) -> None:
         self._connected = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._coil_lock = asyncio.Lock()
         # reconnect_delay=0: pymodbus does not reconnect by itself; _keep_connected does.
         self._client = AsyncModbusTcpClient(
             self.config.host, port=self.config.port, timeout=self.config.timeout_s,
@@ -229,13 +233,17 @@ class ModbusActuator(Actuator):
                 self.config.decision_register, values, device_id=unit), command.deadline)
             fire_time = self._clock()
             if command.pulse and self.config.reject_coil >= 0:
-                await self._request(lambda: self._client.write_coil(
-                    self.config.reject_coil, True, device_id=unit), command.deadline)
-                fire_time = self._clock()
-                self._coil_on = True
-                self._pulse_generation += 1
-                asyncio.get_running_loop().create_task(
-                    self._end_pulse(self._pulse_generation, command.pulse_width_s))
+                async with self._coil_lock:   # rejects due together still get an edge each
+                    if self._coil_on:
+                        await self._request(lambda: self._client.write_coil(
+                            self.config.reject_coil, False, device_id=unit), command.deadline)
+                    self._coil_on = True   # also when the write fails: clear it at shutdown
+                    await self._request(lambda: self._client.write_coil(
+                        self.config.reject_coil, True, device_id=unit), command.deadline)
+                    fire_time = self._clock()
+                    self._pulse_generation += 1
+                    asyncio.get_running_loop().create_task(
+                        self._end_pulse(self._pulse_generation, command.pulse_width_s))
         except _Unavailable as exc:
             self.stats['write_failures'] += 1
             done(ActuationReport(command.part_id, False, None, f'PLC: {exc}'))
@@ -248,16 +256,17 @@ class ModbusActuator(Actuator):
 
     async def _end_pulse(self, generation: int, width_s: float) -> None:
         await asyncio.sleep(width_s)
-        if generation != self._pulse_generation:
-            return   # a newer reject pulse holds the ejector on; it ends the pulse itself
-        try:
-            # The coil must not stay on: keep trying for a while past the pulse.
-            await self._request(lambda: self._client.write_coil(
-                self.config.reject_coil, False, device_id=self.config.unit),
-                self._clock() + max(1.0, 10 * self.config.timeout_s))
-            self._coil_on = False
-        except _Unavailable as exc:
-            self._log.error(f'could not clear reject coil {self.config.reject_coil}: {exc}')
+        async with self._coil_lock:
+            if generation != self._pulse_generation:
+                return   # a newer reject pulse holds the ejector on; it ends the pulse itself
+            try:
+                # The coil must not stay on: keep trying for a while past the pulse.
+                await self._request(lambda: self._client.write_coil(
+                    self.config.reject_coil, False, device_id=self.config.unit),
+                    self._clock() + max(1.0, 10 * self.config.timeout_s))
+                self._coil_on = False
+            except _Unavailable as exc:
+                self._log.error(f'could not clear reject coil {self.config.reject_coil}: {exc}')
 
     async def _heartbeat(self) -> None:
         value = 0
