@@ -69,6 +69,7 @@ def clean_ledger(n=6):
                                              DELIVERY_FIRED if defective
                                              else DELIVERY_NOT_REQUIRED))
         ledger.plc_decisions.append((i, 2 if defective else 1))
+    ledger.plc_coil_pulses = 2
     return ledger
 
 
@@ -94,6 +95,7 @@ def test_reconciliation_passes_a_clean_run():
         0, PartDecision(1, header(9), False, 0, 0)),
      'decisions carry the capture header'),
     (lambda led: led.captured.pop(0), 'part ids 1..N'),
+    (lambda led: setattr(led, 'plc_coil_pulses', 1), 'one ejector pulse per fired reject'),
 ])
 def test_reconciliation_catches_each_accounting_fault(damage, failing):
     ledger = clean_ledger()
@@ -106,6 +108,7 @@ def test_reconciliation_catches_each_accounting_fault(damage, failing):
 def test_a_late_plc_write_for_a_missed_reject_is_counted_once():
     ledger = clean_ledger()
     ledger.decisions[2] = PartDecision(3, header(3), True, 1, DELIVERY_LATE)
+    ledger.plc_coil_pulses = 1              # no pulse for a reject given up
     result = reconcile(ledger, ['bad'])     # part 3 still reached the PLC, too late
     assert [c.name for c in result.checks if not c.ok] == ['every reject fired in time']
 

@@ -48,6 +48,8 @@ class LineLedger:
     verdicts: List[Tuple[HeaderKey, int]] = field(default_factory=list)   # (header, status)
     decisions: List[PartDecision] = field(default_factory=list)
     plc_decisions: List[Tuple[int, int]] = field(default_factory=list)    # (part id, verdict)
+    # Rising edges of the reject coil; None when no coil is pulsed (no coil, tracked timing).
+    plc_coil_pulses: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,11 @@ def reconcile(ledger: LineLedger, defective_classes: Iterable[str],
                        if verdict == PLC_VERDICT_REJECT and pid not in undelivered_ids]
         checks.append(_exactly_once('every fired reject written to the PLC once', fired,
                                     plc_rejects, 'PLC reject writes'))
+        if ledger.plc_coil_pulses is not None:
+            checks.append(Check('one ejector pulse per fired reject',
+                                ledger.plc_coil_pulses == len(fired),
+                                f'{len(fired)} fired rejects, {ledger.plc_coil_pulses} coil '
+                                'pulses'))
     by_reason = Counter(RejectReason(d.reason).name.lower() for d in rejects)
     truth = {}
     known = [p for p in parts.values() if p.truth_class is not None]

@@ -197,6 +197,11 @@ class Demo:
         from rclpy.executors import MultiThreadedExecutor
         self.args = args
         self.simulator = simulator
+        reject = overrides.get('reject_actuator_node', {})
+        # The coil is pulsed for fixed-delay timing only (tracked timing leaves it to the PLC).
+        self.coil_pulsed = (simulator is not None
+                            and reject.get('timing', 'fixed_delay') == 'fixed_delay'
+                            and int(reject.get('plc_reject_coil', 0)) >= 0)
         self.ledger = LineLedger()
         self.lock = threading.Lock()
         self.nodes = []
@@ -274,6 +279,8 @@ class Demo:
                                 list(self.ledger.decisions))
         if self.simulator is not None:
             ledger.plc_decisions = [(d.part_id, d.verdict) for d in self.simulator.decisions()]
+            if self.coil_pulsed:
+                ledger.plc_coil_pulses = len(self.simulator.coil_pulses())
         return ledger
 
     def summary_line(self, elapsed_s: float, fps: float) -> str:
