@@ -140,12 +140,12 @@ def test_player_finishes_at_the_end_of_the_bag_without_a_graph(tmp_path):
 def test_player_reports_bad_parameters_clearly(tmp_path):
     player = start_node('bag_player_node', {'bag_path': str(tmp_path / 'nothing')})
     out = finish(player, 20)
-    assert player.returncode == 1 and 'bag not found' in out, out
+    assert player.returncode == 2 and 'bag not found' in out, out
     bag = make_bag(tmp_path / 'bag', 1)
     for params, message in (({'rate': 0.0}, 'rate'), ({'pace': 'turbo'}, 'pace must be one of')):
         player = start_node('bag_player_node', dict(params, bag_path=str(bag)))
         out = finish(player, 20)
-        assert player.returncode == 1 and message in out and 'Traceback' not in out, out
+        assert player.returncode == 2 and message in out and 'Traceback' not in out, out
 
 
 def test_recorder_writes_results_and_images_into_a_bag_closed_on_ctrl_c(tmp_path):
@@ -189,4 +189,4 @@ def test_recorder_refuses_to_overwrite_a_bag(tmp_path):
     bag = make_bag(tmp_path / 'bag', 1)
     recorder = start_node('result_recorder_node', {'bag_path': str(bag)})
     out = finish(recorder, 20)
-    assert recorder.returncode == 1 and 'exists already' in out, out
+    assert recorder.returncode == 2 and 'exists already' in out, out

@@ -198,7 +198,7 @@ def test_folder_vanishes_and_returns_without_restart(tmp_path, listener):
 
 def test_bad_parameters_exit_with_a_clear_error():
     camera = CameraProcess('-p', 'source:=synthetic', '-p', 'image_qos:=fastest')
-    assert camera.process.wait(timeout=20) == 1
+    assert camera.process.wait(timeout=20) == 2
     time.sleep(0.2)
     assert "image_qos must be one of ('sensor_data', 'reliable'), got 'fastest'" in \
         camera.output

@@ -20,7 +20,7 @@ from acnn_ros.core.replay import (BagPlayerConfig, PLAYER_PARAMETERS, ReplayConf
                                   ReplayPacer, ResultWaiter)
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult, PartTrigger
-from acnn_ros.nodes.parameters import declare_parameters
+from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from acnn_ros.tools import bag_io
 from builtin_interfaces.msg import Time
 import rclpy
@@ -178,7 +178,7 @@ def main(args=None) -> int:
         return 0
     except (ReplayConfigError, bag_io.BagError, ParameterException) as exc:
         print(f'bag_player_node: {exc}', file=sys.stderr)
-        return 1
+        return EXIT_BAD_CONFIGURATION
     finally:
         if node is not None:
             node.destroy_node()

@@ -15,7 +15,7 @@ from acnn_ros.core.camera_config import (CameraConfig, CameraConfigError, load_c
 from acnn_ros.core.camera_source import CaptureSupervisor, create_source
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import PartTrigger
-from acnn_ros.nodes.parameters import declare_parameters
+from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -171,7 +171,7 @@ def main(args=None) -> int:
         pass
     except CameraConfigError as exc:
         print(f'camera_node: invalid configuration: {exc}', file=sys.stderr)
-        return 1
+        return EXIT_BAD_CONFIGURATION
     finally:
         if node is not None:
             node.destroy_node()

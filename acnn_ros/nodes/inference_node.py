@@ -9,7 +9,7 @@ from acnn_ros.core.overlay import draw_overlay
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult
-from acnn_ros.nodes.parameters import declare_parameters
+from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from acnn_ros.runtime.frame_slot import LatestFrameSlot
 from acnn_ros.runtime.inference_config import (ConfigError, InferenceConfig, PARAMETER_SPECS,
                                                resolve_model_path)
@@ -208,7 +208,7 @@ def main(args=None) -> int:
         executor.spin()
     except (ConfigError, ModelCardError, EngineError, ParameterException, ValueError) as exc:
         rclpy.logging.get_logger('inference_node').fatal(f'cannot start: {exc}')
-        return 2
+        return EXIT_BAD_CONFIGURATION
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

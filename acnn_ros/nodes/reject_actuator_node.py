@@ -15,7 +15,7 @@ from acnn_ros.core.reject_scheduler import FrameKey, RejectScheduler, SchedulerS
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
-from acnn_ros.nodes.parameters import declare_parameters
+from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
@@ -215,7 +215,7 @@ def main(args=None) -> int:
         rclpy.spin(node)
     except ValueError as exc:
         rclpy.logging.get_logger('reject_actuator_node').fatal(f'cannot start: {exc}')
-        return 2
+        return EXIT_BAD_CONFIGURATION
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

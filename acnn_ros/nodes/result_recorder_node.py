@@ -13,7 +13,7 @@ import sys
 
 from acnn_ros.core.replay import RECORDER_PARAMETERS, ReplayConfigError, ResultRecorderConfig
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
-from acnn_ros.nodes.parameters import declare_parameters
+from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from acnn_ros.tools import bag_io
 import rclpy
 from rclpy.exceptions import ParameterException
@@ -141,7 +141,7 @@ def main(args=None) -> int:
         pass
     except (ReplayConfigError, bag_io.BagError, ParameterException) as exc:
         print(f'result_recorder_node: {exc}', file=sys.stderr)
-        return 1
+        return EXIT_BAD_CONFIGURATION
     finally:
         if node is not None:
             node.destroy_node()
