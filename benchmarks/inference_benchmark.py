@@ -294,7 +294,7 @@ def markdown(r, first: bool = True) -> str:
              'per thread setting, all stages of a run back to back.', ''] if first else []
     lines += [
         f'### intra_op_threads={r["threads"]}'
-        + (' (one per core, the default)' if r['threads'] == 0 else ''),
+        + {0: ' (one per core)', 1: ' (the default)'}.get(r['threads'], ''),
         '',
         f'{r["iterations"]} frames per latency stage. Machine: {r["machine"]}, {r["date"]}; '
         f'shared with other jobs (load average {r["load_average"]} at the start), so expect '
