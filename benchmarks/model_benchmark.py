@@ -75,10 +75,17 @@ def measure_row(name, variant, overrides, args, train_frames, test_frames):
     started = time.time()
     trained = name not in args.measure_only.split(',')
     given = dict(item.split('=', 1) for item in args.checkpoint if '=' in item)
+    description = None
     if name in given:
         state = load_checkpoint(Path(given[name]))
-        epochs = len(state['history'])
+        stages = stage_epochs(state)
+        epochs = ' + '.join(str(n) for n in stages) + (
+            f' ({len(stages)} stages)' if len(stages) > 1 else '')
         model = model_from_checkpoint(state)
+        roi_output = state['train_config']['overrides'].get('roi_output_width')
+        if roi_output:
+            height = state['train_config']['overrides']['roi_output_height']
+            description = f'{variant} with the ROI resampled to {roi_output}x{height}'
         metrics = evaluate(model, test_frames, 32, progress=not args.no_progress)
     elif trained:
         state = train(config, train_frames, None, run_dir, resume=True,
@@ -105,7 +112,7 @@ def measure_row(name, variant, overrides, args, train_frames, test_frames):
     feed = {'image': frame.numpy()}
     ort_ms = latency_ms(lambda: session.run(None, feed), args.repeats)
     card = ModelCard.load(onnx_path.with_suffix('.json'))
-    return {'row': name, 'variant': variant, 'overrides': overrides,
+    return {'row': name, 'variant': variant, 'overrides': overrides, 'variant_note': description,
             'accuracy': metrics['accuracy'],
             'errors': None if metrics['accuracy'] is None else int(round(
                 (1 - metrics['accuracy']) * metrics['num_images'])),
@@ -115,6 +122,17 @@ def measure_row(name, variant, overrides, args, train_frames, test_frames):
             'params': count_parameters(model), 'flops': count_flops(model),
             'torch_ms': torch_ms, 'ort_ms': ort_ms, 'epochs': epochs,
             'train_s_this_run': train_s, 'parity': card.extra['parity']}
+
+
+def stage_epochs(state) -> list:
+    """Return the epochs of each training stage, following --init-from back to the first."""
+    stages = [len(state['history'])]
+    source = state['train_config'].get('init_from', '')
+    while source and Path(source).is_file():
+        state = load_checkpoint(Path(source))
+        stages.insert(0, len(state['history']))
+        source = state['train_config'].get('init_from', '')
+    return stages
 
 
 def real_frames(checkpoint: Path, samples_dir: Path, image_out: Path):
@@ -164,8 +182,9 @@ def markdown(results, real, args, machine) -> str:
              f'Command: `nice -n 10 python benchmarks/model_benchmark.py --data {args.data} '
              f'--runs {args.runs} --epochs {args.epochs} --epochs-heavy {args.epochs_heavy} '
              f'--max-train {args.max_train} --measure-only "{args.measure_only}" '
-             + ''.join(f'--checkpoint {c} ' for c in args.checkpoint) +
-             '--write-docs`', '',
+             + ''.join(f'--checkpoint {c} ' for c in args.checkpoint)
+             + (f'--shipped-row {args.shipped_row} ' if args.shipped_row else '')
+             + f'--real-checkpoint {args.real_checkpoint} --write-docs`', '',
              f'Machine: {machine}. Data: `acnn synth {args.data} --num-train 3000 --num-test 1000 '
              '--seed 0` (train = device 0, test = device 1, a different simulated camera). '
              f'Every model is trained by `acnn_ros.model.train` with box labels on '
@@ -234,6 +253,8 @@ def main() -> int:
                         help='A-CNN checkpoint run on the real frames')
     parser.add_argument('--real-samples', type=Path,
                         default=REPO_DIR.parent / 'shared' / 'data' / 'aoi_samples')
+    parser.add_argument('--shipped-row', default='',
+                        help='row whose --checkpoint is the shipped demo model (marked so)')
     parser.add_argument('--write-docs', action='store_true')
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args()
@@ -247,6 +268,10 @@ def main() -> int:
     for name, variant, overrides, description in wanted:
         print(f'--- {name}: {description}', flush=True)
         row = measure_row(name, variant, overrides, args, train_frames, test_frames)
+        if row['variant_note']:
+            description += f' ({row["variant_note"]})'
+        if name == args.shipped_row:
+            description += ' = shipped `acnn_demo`'
         row['description'] = description
         print(json.dumps(row), flush=True)
         results.append(row)
