@@ -31,7 +31,7 @@ from acnn_ros.model.dataset import load_split  # noqa: E402
 from acnn_ros.model.export import export_onnx  # noqa: E402
 from acnn_ros.model.flops import count_flops, count_parameters  # noqa: E402
 from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint,  # noqa: E402
-                                  train, TrainConfig)
+                                  train, TrainConfig, training_stages)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -78,7 +78,7 @@ def measure_row(name, variant, overrides, args, train_frames, test_frames):
     description = None
     if name in given:
         state = load_checkpoint(Path(given[name]))
-        stages = stage_epochs(state)
+        stages = [stage['epochs'] for stage in training_stages(state) if 'epochs' in stage]
         epochs = ' + '.join(str(n) for n in stages) + (
             f' ({len(stages)} stages)' if len(stages) > 1 else '')
         model = model_from_checkpoint(state)
@@ -122,17 +122,6 @@ def measure_row(name, variant, overrides, args, train_frames, test_frames):
             'params': count_parameters(model), 'flops': count_flops(model),
             'torch_ms': torch_ms, 'ort_ms': ort_ms, 'epochs': epochs,
             'train_s_this_run': train_s, 'parity': card.extra['parity']}
-
-
-def stage_epochs(state) -> list:
-    """Return the epochs of each training stage, following --init-from back to the first."""
-    stages = [len(state['history'])]
-    source = state['train_config'].get('init_from', '')
-    while source and Path(source).is_file():
-        state = load_checkpoint(Path(source))
-        stages.insert(0, len(state['history']))
-        source = state['train_config'].get('init_from', '')
-    return stages
 
 
 def real_frames(checkpoint: Path, samples_dir: Path, image_out: Path):

@@ -5,7 +5,7 @@ from acnn_ros.model.acnn import build_model
 from acnn_ros.model.dataset import FrameSet
 from acnn_ros.model.losses import localization_loss, multitask_loss
 from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint, train,
-                                  TrainConfig)
+                                  TrainConfig, training_stages)
 import numpy as np
 import pytest
 import torch
@@ -61,3 +61,21 @@ def test_tiny_training_run_reduces_the_loss_and_resumes(tmp_path):
     model = model_from_checkpoint(load_checkpoint(tmp_path / 'last.pt'))
     metrics = evaluate(model, frames, progress=False)
     assert 0.0 <= metrics['accuracy'] <= 1.0 and metrics['num_boxes'] == 12
+
+
+@pytest.mark.timeout(60)
+def test_a_second_stage_records_the_stage_it_started_from(tmp_path):
+    frames = _frames(4, seed=1)
+    first = TrainConfig(variant='opt', epochs=2, batch_size=4, augment=False)
+    train(first, frames, None, tmp_path / 'one', command='stage one', log=lambda _: None,
+          progress=False)
+    second = TrainConfig(variant='opt', epochs=1, batch_size=4, augment=False,
+                         init_from=str(tmp_path / 'one' / 'last.pt'),
+                         overrides={'roi_output_width': 64, 'roi_output_height': 48})
+    state = train(second, frames, None, tmp_path / 'two', command='stage two',
+                  log=lambda _: None, progress=False)
+    assert training_stages(state) == [
+        {'command': 'stage one', 'epochs': 2, 'num_train': 4},
+        {'command': 'stage two', 'epochs': 1, 'num_train': 4}]
+    (tmp_path / 'one' / 'last.pt').unlink()
+    assert training_stages(state)[0] == {'missing': str(tmp_path / 'one' / 'last.pt')}

@@ -18,14 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '(default: metrics.json beside the checkpoint, when present)')
     parser.add_argument('--reproduce', default=None,
                         help='commands that regenerate this model (default: the training '
-                             'command stored in the checkpoint + this export command)')
+                             'command of every stage, following --init-from, + this export '
+                             'command)')
 
 
 def run(args: argparse.Namespace) -> int:
     """Export; return the exit status."""
     from acnn_ros.core.model_card import ModelCard
     from acnn_ros.model.export import export_onnx, ExportError
-    from acnn_ros.model.train import load_checkpoint, model_from_checkpoint
+    from acnn_ros.model.train import load_checkpoint, model_from_checkpoint, training_stages
 
     try:
         state = load_checkpoint(args.checkpoint)
@@ -41,14 +42,18 @@ def run(args: argparse.Namespace) -> int:
                    if k in full}
         metrics['evaluated_on'] = 'test split of the training dataset (device 1)'
     config = state['train_config']
-    commands = [c for c in (state.get('command'), command_line()) if c]
-    reproduce = args.reproduce or '\n'.join(commands)
+    stages = training_stages(state)
+    commands = [f'# weights of the first stage came from {s["missing"]}, no longer on disk'
+                if 'missing' in s else s['command'] for s in stages]
+    reproduce = args.reproduce or '\n'.join(c for c in commands + [command_line()] if c)
     card = ModelCard(name=args.name or args.onnx.stem, class_names=tuple(state['class_names']),
                      input_width=state['input_width'], input_height=state['input_height'],
                      variant=config['variant'] + ('+attention_maps' if config['overrides'].get(
                          'attention_maps') else ''),
                      metrics=metrics, reproduce=reproduce,
                      extra={'training': {'epochs': state['epoch'] + 1,
+                                         'stage_epochs': [s['epochs'] for s in stages
+                                                          if 'epochs' in s],
                                          'num_train': state.get('num_train'),
                                          'num_train_boxes': state.get('num_train_boxes'),
                                          'labeled_fraction': config['labeled_fraction'],

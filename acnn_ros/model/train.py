@@ -162,6 +162,27 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
     return state
 
 
+def training_stages(state: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """
+    Return the training stages behind a checkpoint, first to last.
+
+    Each stage is {'command', 'epochs', 'num_train'}. Earlier stages are found by following
+    `init_from` while those checkpoints still exist; a missing one starts the list with
+    {'missing': path}.
+    """
+    stages = []
+    while True:
+        stages.insert(0, {'command': state.get('command', ''), 'epochs': len(state['history']),
+                          'num_train': state.get('num_train')})
+        source = state['train_config'].get('init_from', '')
+        if not source:
+            return stages
+        if not Path(source).is_file():
+            stages.insert(0, {'missing': source})
+            return stages
+        state = load_checkpoint(Path(source))
+
+
 def model_from_checkpoint(state: Dict[str, Any]) -> nn.Module:
     """Rebuild the model of a checkpoint with its weights (eval mode, CPU)."""
     config = state['train_config']

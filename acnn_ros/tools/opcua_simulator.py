@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+A line PLC stand-in for the OPC UA backend: a real asyncua server on 127.0.0.1 recording writes.
+
+Used by the tests and by hand::
+
+    sim = OpcUaSimulator()             # port=0: a free port is picked, see sim.port
+    sim.start()                        # serves in a background thread (~1 s to start)
+    sim.endpoint                       # 'opc.tcp://127.0.0.1:<port>/acnn_ros/'
+    ...
+    sim.decisions()                    # [OpcUaDecision(time, part_id, verdict, reason), ...]
+    sim.heartbeat_toggles()            # times the heartbeat variable changed value
+    sim.stop()                         # or sim.restart(): same port, records kept
+
+or from a shell: `python -m acnn_ros.tools.opcua_simulator --port 4840` (prints every write).
+The variables are those of docs/LINE_INTEGRATION.md "OPC UA backend" (core/opcua.py defaults):
+namespace `urn:acnn_ros:vision`, string node ids Vision.PartId (UInt32), Vision.Verdict
+(UInt16), Vision.Reason (UInt16), Vision.Heartbeat (Boolean).
+"""
+import argparse
+import asyncio
+import logging
+import sys
+import threading
+import time
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+from acnn_ros.tools.plc_simulator import free_port
+from asyncua import Server, ua
+from asyncua.common.callback import CallbackType
+
+NAMESPACE_URI = 'urn:acnn_ros:vision'
+# (string node id, OPC UA type, initial value) of every variable the vision system writes.
+VARIABLES = (
+    ('Vision.PartId', ua.VariantType.UInt32, 0),
+    ('Vision.Verdict', ua.VariantType.UInt16, 0),
+    ('Vision.Reason', ua.VariantType.UInt16, 0),
+    ('Vision.Heartbeat', ua.VariantType.Boolean, False),
+)
+
+
+class OpcUaWrite(NamedTuple):
+    """One Write service request as the server received it (time.time() seconds)."""
+
+    time: float
+    values: Tuple[Tuple[str, Any], ...]   # (string node id, value) in request order
+    good: bool                            # every item of the request was written
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Return {string node id: value} of this request."""
+        return dict(self.values)
+
+
+class OpcUaDecision(NamedTuple):
+    """A decision (part id + verdict + reason) written in one request."""
+
+    time: float
+    part_id: int
+    verdict: Optional[int]   # None: not in the same request as the part id
+    reason: Optional[int]
+
+
+class OpcUaSimulator:
+    """asyncua server on 127.0.0.1 recording writes; start/stop/restart from any thread."""
+
+    def __init__(self, port: int = 0, namespace_uri: str = NAMESPACE_URI,
+                 host: str = '127.0.0.1'):
+        self.host = host
+        self.port = port or free_port()
+        self.namespace_uri = namespace_uri
+        self.namespace_index: Optional[int] = None
+        self._writes: List[OpcUaWrite] = []
+        self._lock = threading.Lock()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stop: Optional[asyncio.Event] = None
+        self._ready = threading.Event()
+        self._error: Optional[BaseException] = None
+        self.on_write = None   # optional callable(OpcUaWrite), called on the server thread
+
+    @property
+    def endpoint(self) -> str:
+        """Return the endpoint URL clients connect to."""
+        return f'opc.tcp://{self.host}:{self.port}/acnn_ros/'
+
+    # -- control -----------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 15.0) -> 'OpcUaSimulator':
+        """Start serving in a background thread; return once listening."""
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name='opcua-simulator', daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s) or self._error is not None:
+            self.stop()
+            raise RuntimeError(f'OPC UA simulator did not start on {self.endpoint}: '
+                               f'{self._error}')
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (client connections are closed); the record of writes is kept."""
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:   # the loop already ended
+                pass
+        self._thread.join(timeout=10.0)
+        self._thread = None
+
+    def restart(self) -> 'OpcUaSimulator':
+        """Stop and start again on the same port."""
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> 'OpcUaSimulator':
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- records -----------------------------------------------------------------------------
+
+    def writes(self) -> List[OpcUaWrite]:
+        """Return every write request received so far, oldest first."""
+        with self._lock:
+            return list(self._writes)
+
+    def clear(self) -> None:
+        """Forget the writes received so far."""
+        with self._lock:
+            self._writes.clear()
+
+    def decisions(self) -> List[OpcUaDecision]:
+        """Return the decisions written: each good request that set Vision.PartId."""
+        found = []
+        for write in self.writes():
+            values = write.as_dict()
+            if write.good and 'Vision.PartId' in values:
+                found.append(OpcUaDecision(write.time, values['Vision.PartId'],
+                                           values.get('Vision.Verdict'),
+                                           values.get('Vision.Reason')))
+        return found
+
+    def heartbeat_toggles(self) -> List[float]:
+        """Return the times at which the heartbeat variable changed value."""
+        times, last = [], None
+        for write in self.writes():
+            values = write.as_dict()
+            if write.good and 'Vision.Heartbeat' in values:
+                if last is not None and values['Vision.Heartbeat'] != last:
+                    times.append(write.time)
+                last = values['Vision.Heartbeat']
+        return times
+
+    # -- server thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.endpoint)
+        server.set_server_name('acnn_ros OPC UA PLC simulator')
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        index = await server.register_namespace(self.namespace_uri)
+        self.namespace_index = index
+        folder = await server.nodes.objects.add_object(
+            ua.NodeId('Vision', index), ua.QualifiedName('Vision', index))
+        for name, variant_type, initial in VARIABLES:
+            variable = await folder.add_variable(
+                ua.NodeId(name, index), ua.QualifiedName(name.split('.')[-1], index),
+                ua.Variant(initial, variant_type))
+            await variable.set_writable()
+        server.subscribe_server_callback(CallbackType.PostWrite, self._record)
+        await server.start()
+        try:
+            self._ready.set()
+            await self._stop.wait()
+        finally:
+            await server.stop()
+
+    def _record(self, event, _dispatcher) -> None:
+        if not event.is_external:
+            return
+        statuses = event.response_params or []
+        write = OpcUaWrite(
+            time.time(),
+            tuple((str(item.NodeId.Identifier), item.Value.Value.Value)
+                  for item in event.request_params.NodesToWrite),
+            bool(statuses) and all(status.is_good() for status in statuses))
+        with self._lock:
+            self._writes.append(write)
+        if self.on_write is not None:
+            self.on_write(write)
+
+
+def main(argv=None) -> int:
+    """Run the simulator in the foreground and print every write."""
+    parser = argparse.ArgumentParser(description='OPC UA PLC simulator on 127.0.0.1')
+    parser.add_argument('--port', type=int, default=4840, help='TCP port (default 4840)')
+    parser.add_argument('--namespace', default=NAMESPACE_URI, help='namespace URI')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    sim = OpcUaSimulator(args.port, args.namespace)
+
+    def show(write: OpcUaWrite) -> None:
+        items = ', '.join(f'{name}={value!r}' for name, value in write.values)
+        print(f'{write.time:.3f} {"ok" if write.good else "FAILED"} {items}', flush=True)
+
+    sim.on_write = show
+    sim.start()
+    print(f'OPC UA simulator listening on {sim.endpoint} (namespace {sim.namespace_uri}, '
+          f'index {sim.namespace_index}; Ctrl-C stops)', flush=True)
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
