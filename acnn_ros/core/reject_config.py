@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Tuple
 from acnn_ros.core.decision import RejectPolicy
 from acnn_ros.core.parameters import ParameterSpec
 
-ACTUATORS = ('modbus', 'gpio', 'topic')
+ACTUATORS = ('modbus', 'opcua', 'gpio', 'topic')
 TIMINGS = ('fixed_delay', 'plc_tracking')
 
 
@@ -48,7 +48,9 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         'timing', 'fixed_delay',
         'fixed_delay: vision fires at the due time | plc_tracking: the verdict is '
         'written at once and the PLC tracks the part by encoder'),
-    ParameterSpec('actuator', 'topic', 'output backend: modbus | gpio | topic (no hardware)'),
+    ParameterSpec(
+        'actuator', 'topic',
+        'output backend: modbus | opcua | gpio | topic (no hardware)'),
     ParameterSpec('plc_host', '127.0.0.1', 'PLC address (Modbus TCP)'),
     ParameterSpec('plc_port', 502, 'PLC Modbus TCP port', 1, 65535),
     ParameterSpec('plc_unit', 1, 'Modbus unit / device id of the PLC', 0, 247),
@@ -62,13 +64,31 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
         'plc_heartbeat_register', 10,
         'holding register toggled 0/1 every heartbeat period; -1: none', -1, 65535),
     ParameterSpec(
-        'plc_heartbeat_period_s', 1.0, 'heartbeat toggle period', 0.05, 60.0),
+        'plc_heartbeat_period_s', 1.0, 'heartbeat toggle period (modbus, opcua)', 0.05, 60.0),
     ParameterSpec(
         'plc_timeout_s', 0.1,
-        'longest wait for one PLC reply (shortened to the time left before the ejector)',
-        0.005, 10.0),
+        'longest wait for one PLC reply (shortened to the time left before the ejector; '
+        'modbus, opcua)', 0.005, 10.0),
     ParameterSpec(
-        'plc_reconnect_max_s', 2.0, 'longest back-off between reconnection attempts', 0.05, 60.0),
+        'plc_reconnect_max_s', 2.0,
+        'longest back-off between reconnection attempts (modbus, opcua)', 0.05, 60.0),
+    ParameterSpec(
+        'opcua_endpoint', 'opc.tcp://127.0.0.1:4840',
+        'OPC UA server of the PLC, opc.tcp://host:port[/path] (opcua)'),
+    ParameterSpec(
+        'opcua_namespace', 'urn:acnn_ros:vision',
+        "namespace URI (or index) of the node ids below; '': node ids carry ns= (opcua)"),
+    ParameterSpec(
+        'opcua_part_id_node', 's=Vision.PartId', 'UInt32 variable: part id of the decision'),
+    ParameterSpec(
+        'opcua_verdict_node', 's=Vision.Verdict',
+        'UInt16 variable: 1 accept, 2 reject (same write as the part id)'),
+    ParameterSpec(
+        'opcua_reason_node', 's=Vision.Reason',
+        'UInt16 variable: RejectEvent reason (same write as the part id)'),
+    ParameterSpec(
+        'opcua_heartbeat_node', 's=Vision.Heartbeat',
+        "Boolean variable toggled every plc_heartbeat_period_s; '': none"),
     ParameterSpec('gpio_chip', '/dev/gpiochip0', 'GPIO chip of the ejector output (gpio)'),
     ParameterSpec('gpio_line', 0, 'GPIO line offset of the ejector output (gpio)', 0, 1023),
     ParameterSpec('archive_dir', '', "directory of the rejected-part archive; '': off"),
@@ -136,6 +156,12 @@ class RejectActuatorConfig:
     plc_heartbeat_period_s: float = 1.0
     plc_timeout_s: float = 0.1
     plc_reconnect_max_s: float = 2.0
+    opcua_endpoint: str = 'opc.tcp://127.0.0.1:4840'
+    opcua_namespace: str = 'urn:acnn_ros:vision'
+    opcua_part_id_node: str = 's=Vision.PartId'
+    opcua_verdict_node: str = 's=Vision.Verdict'
+    opcua_reason_node: str = 's=Vision.Reason'
+    opcua_heartbeat_node: str = 's=Vision.Heartbeat'
     gpio_chip: str = '/dev/gpiochip0'
     gpio_line: int = 0
     archive_dir: str = ''
@@ -162,6 +188,10 @@ class RejectActuatorConfig:
         if self.plc_heartbeat_register in block:
             raise ValueError(f'plc_heartbeat_register {self.plc_heartbeat_register} overlaps '
                              f'the decision registers {sorted(block)}')
+        if self.actuator == 'opcua':
+            # asyncua is imported only by lines that use OPC UA; its parser checks the node ids.
+            from acnn_ros.core.opcua import OpcUaConfig
+            OpcUaConfig.from_reject_config(self)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> 'RejectActuatorConfig':

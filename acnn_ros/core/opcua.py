@@ -1,0 +1,393 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+PLC client over OPC UA (asyncua 2.1.0, pinned: its client connection handling changed in 2.x).
+
+Variables on the PLC (node ids configurable, resolved in `namespace` at every connection;
+nothing else is ever written; docs/LINE_INTEGRATION.md "OPC UA backend"):
+
+- decision: PartId (UInt32), Verdict (UInt16: 1 accept, 2 reject), Reason (UInt16,
+  RejectEvent.REASON_*), written in ONE Write service request, so the PLC never sees a part id
+  with another part's verdict. Writing the same decision twice has the same effect as once
+  (keyed by part id): a write whose reply was lost is simply written again.
+- heartbeat (Boolean, optional): toggled every `heartbeat_period_s`; the PLC treats a
+  heartbeat that stops changing as "vision down" and rejects every part.
+
+There is no ejector output pulse: the PLC fires the ejector from the decision. Use timing
+`plc_tracking` (decision written at once, the PLC tracks the part by encoder), or
+`fixed_delay`, where the decision written at the due time IS the trigger.
+
+Values go out without source timestamps (several PLC servers refuse writes that carry one).
+Everything runs on an asyncio loop in a thread of its own, so a server that accepts TCP and
+never answers costs missed decisions, never a blocked caller. The connection is kept by our own
+bounded exponential back-off loop (asyncua's auto_reconnect is off: one mechanism only, and a
+write during its reconnection fails anyway).
+"""
+import asyncio
+from dataclasses import dataclass
+import logging
+import threading
+import time
+from typing import Callable, Dict, List, Optional
+from urllib.parse import urlparse
+
+from acnn_ros.core.actuators import (ActuationCommand, ActuationReport, Actuator, ActuatorStatus,
+                                     DoneCallback)
+from asyncua import Client, ua
+from asyncua.client.ua_client import UaClientState
+
+# Consecutive failed requests after which the connection is dropped and made again (a server
+# that keeps the socket but stopped answering is not "connected" in any useful sense).
+FAILURES_BEFORE_RECONNECT = 3
+# Longest wait for the whole connect sequence (hello, channel, session, namespace lookup).
+CONNECT_TIMEOUT_S = 2.0
+# Longest wait for a goodbye (close session) to a server at shutdown.
+CLOSE_TIMEOUT_S = 0.5
+
+PART_ID_TYPE = ua.VariantType.UInt32
+VERDICT_TYPE = ua.VariantType.UInt16
+REASON_TYPE = ua.VariantType.UInt16
+HEARTBEAT_TYPE = ua.VariantType.Boolean
+
+
+def _check_node_id(role: str, node_id: str, namespace: str) -> None:
+    if not node_id:
+        raise ValueError(f'{role} must name a node id, e.g. s=Vision.PartId')
+    text = node_id if node_id.startswith('ns=') else f'ns=0;{node_id}'
+    try:
+        if ua.NodeId.from_string(text).Identifier in ('', None):
+            raise ValueError('empty identifier')
+    except (ua.UaStringParsingError, ValueError) as exc:
+        raise ValueError(f'{role} {node_id!r} is not an OPC UA node id '
+                         f"('s=Name', 'i=1001' or 'ns=2;s=Name'): {exc}") from None
+    if not namespace and not node_id.startswith('ns='):
+        raise ValueError(f"{role} {node_id!r} has no 'ns=' and opcua_namespace is empty: "
+                         'give the namespace URI (or index) or a full node id')
+
+
+@dataclass(frozen=True)
+class OpcUaConfig:
+    """Where the OPC UA server is and which variables belong to the vision system."""
+
+    endpoint: str = 'opc.tcp://127.0.0.1:4840'
+    namespace: str = 'urn:acnn_ros:vision'   # URI, or an index ('2'); '': node ids carry ns=
+    part_id_node: str = 's=Vision.PartId'
+    verdict_node: str = 's=Vision.Verdict'
+    reason_node: str = 's=Vision.Reason'
+    heartbeat_node: str = 's=Vision.Heartbeat'   # '': no heartbeat
+    heartbeat_period_s: float = 1.0
+    timeout_s: float = 0.1
+    reconnect_min_s: float = 0.05
+    reconnect_max_s: float = 2.0
+
+    def __post_init__(self):
+        url = urlparse(self.endpoint)
+        try:
+            port = url.port
+        except ValueError as exc:
+            raise ValueError(f'opcua_endpoint {self.endpoint!r}: {exc}') from None
+        if url.scheme != 'opc.tcp' or not url.hostname or port is None:
+            raise ValueError(f'opcua_endpoint {self.endpoint!r} must look like '
+                             "'opc.tcp://host:port[/path]'")
+        for role in ('part_id_node', 'verdict_node', 'reason_node'):
+            _check_node_id(f'opcua_{role}', getattr(self, role), self.namespace)
+        if self.heartbeat_node:
+            _check_node_id('opcua_heartbeat_node', self.heartbeat_node, self.namespace)
+        roles = [self.part_id_node, self.verdict_node, self.reason_node, self.heartbeat_node]
+        roles = [node for node in roles if node]
+        if len(set(roles)) != len(roles):
+            raise ValueError(f'OPC UA decision and heartbeat nodes must differ, got {roles}')
+        if self.heartbeat_period_s <= 0 or self.timeout_s <= 0:
+            raise ValueError('heartbeat_period_s and timeout_s must be positive')
+        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
+            raise ValueError('need 0 < reconnect_min_s <= reconnect_max_s')
+
+    @classmethod
+    def from_reject_config(cls, config) -> 'OpcUaConfig':
+        """Take the opcua_* (and the shared plc_* timing) fields of a RejectActuatorConfig."""
+        return cls(endpoint=config.opcua_endpoint, namespace=config.opcua_namespace,
+                   part_id_node=config.opcua_part_id_node,
+                   verdict_node=config.opcua_verdict_node,
+                   reason_node=config.opcua_reason_node,
+                   heartbeat_node=config.opcua_heartbeat_node,
+                   heartbeat_period_s=config.plc_heartbeat_period_s,
+                   timeout_s=config.plc_timeout_s,
+                   reconnect_min_s=min(0.05, config.plc_reconnect_max_s),
+                   reconnect_max_s=config.plc_reconnect_max_s)
+
+
+def decision_values(part_id: int, verdict: int, reason: int) -> List[ua.DataValue]:
+    """Return the PartId, Verdict, Reason values of one decision (no timestamps)."""
+    return [ua.DataValue(ua.Variant(part_id & 0xFFFFFFFF, PART_ID_TYPE)),
+            ua.DataValue(ua.Variant(verdict, VERDICT_TYPE)),
+            ua.DataValue(ua.Variant(reason, REASON_TYPE))]
+
+
+class _Unavailable(Exception):
+    """The server could not take the request before the deadline."""
+
+
+class _Refused(Exception):
+    """The server answered the write with a bad status (type, access, unknown node)."""
+
+
+class _Once:
+    """Call `done` of one command at most once, whichever thread gets there first."""
+
+    def __init__(self, done: DoneCallback, part_id: int):
+        self._done = done
+        self.part_id = part_id
+        self._lock = threading.Lock()
+        self.called = False
+
+    def __call__(self, report: ActuationReport) -> None:
+        with self._lock:
+            if self.called:
+                return
+            self.called = True
+        self._done(report)
+
+
+class OpcUaActuator(Actuator):
+    """Write decisions and the heartbeat to a PLC's OPC UA server."""
+
+    name = 'opcua'
+    sends_accepts = True
+
+    def __init__(self, config: OpcUaConfig, clock: Callable[[], float] = time.time,
+                 logger: Optional[logging.Logger] = None):
+        self.config = config
+        self._clock = clock
+        self._log = logger or logging.getLogger('acnn_ros.opcua')
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._started = threading.Event()
+        self._client: Optional[Client] = None
+        self._nodes: Dict[str, object] = {}
+        self._connected: Optional[asyncio.Event] = None
+        self._stopping: Optional[asyncio.Event] = None
+        self._pending = set()     # _Once of commands not yet reported (guarded by _lock)
+        self._lock = threading.Lock()
+        self._failures = 0
+        self.stats = {'connects': 0, 'connect_failures': 0, 'writes': 0, 'write_failures': 0,
+                      'heartbeats': 0, 'heartbeat_failures': 0}
+        self.last_error = ''
+        self.responding: Optional[bool] = None
+
+    # -- life cycle (caller's thread) ----------------------------------------------------
+
+    def start(self) -> None:
+        """Start the client thread; returns at once (the connection is made in the background)."""
+        self._thread = threading.Thread(target=self._run, name='plc-opcua', daemon=True)
+        self._thread.start()
+        self._started.wait(5.0)
+
+    def stop(self) -> None:
+        """Stop the client thread (at most ~2 s even with a hung server); report what is left."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                loop.call_soon_threadsafe(self._stopping.set)
+            except RuntimeError:   # the loop closed meanwhile
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        self._report_pending('OPC UA client stopped')
+
+    def actuate(self, command: ActuationCommand, done: DoneCallback) -> None:
+        """Queue the command on the client thread; never blocks."""
+        once = _Once(done, command.part_id)
+        loop = self._loop
+        with self._lock:
+            self._pending.add(once)
+        try:
+            if (loop is None or not loop.is_running() or self._stopping is None
+                    or self._stopping.is_set()):
+                raise RuntimeError('not running')
+            asyncio.run_coroutine_threadsafe(self._deliver(command, once), loop)
+        except RuntimeError:
+            self._finish(once, ActuationReport(command.part_id, False, None,
+                                               'OPC UA client not running'))
+
+    def status(self) -> ActuatorStatus:
+        """Return connection health (for diagnostics)."""
+        where = self.config.endpoint
+        if self._connected is None or not self._connected.is_set():
+            return ActuatorStatus(False, f'OPC UA {where} not connected: {self.last_error}')
+        if self.responding is False:
+            return ActuatorStatus(False, f'OPC UA {where} not answering: {self.last_error}')
+        return ActuatorStatus(True, f'OPC UA {where} connected')
+
+    def _finish(self, once: _Once, report: ActuationReport) -> None:
+        with self._lock:
+            self._pending.discard(once)
+        once(report)
+
+    def _report_pending(self, detail: str) -> None:
+        with self._lock:
+            pending, self._pending = list(self._pending), set()
+        for once in pending:   # commands the stopped loop never ran
+            once(ActuationReport(once.part_id, False, None, detail))
+
+    # -- client thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._main())
+        finally:
+            self._loop.close()
+
+    async def _main(self) -> None:
+        self._connected = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._started.set()
+        tasks = [asyncio.create_task(self._keep_connected())]
+        if self.config.heartbeat_node:
+            tasks.append(asyncio.create_task(self._heartbeat()))
+        await self._stopping.wait()
+        # Everything still queued is given up (reported missed), then the session is closed.
+        tasks += [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._connected.clear()
+        if self._client is not None:
+            await self._close(self._client)
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
+    async def _close(self, client: Client) -> None:
+        try:
+            await asyncio.wait_for(client.disconnect(), CLOSE_TIMEOUT_S)
+        except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
+            self._log.debug(f'OPC UA disconnect: {exc!r}')
+        finally:
+            client.disconnect_socket()
+
+    async def _connect(self) -> Client:
+        client = Client(self.config.endpoint, timeout=CONNECT_TIMEOUT_S,
+                        watchdog_intervall=max(self.config.heartbeat_period_s, 0.5))
+        client.application_uri = 'urn:acnn_ros:reject_actuator_node'
+        client.name = client.description = 'acnn_ros reject_actuator_node'
+        client.session_timeout = 60000   # ms: a dead vision system's session ends within 1 min
+        try:
+            await client.connect(auto_reconnect=False)
+            self._nodes = await self._resolve_nodes(client)
+        except BaseException:
+            client.disconnect_socket()
+            raise
+        return client
+
+    async def _resolve_nodes(self, client: Client) -> Dict[str, object]:
+        namespace = self.config.namespace
+        index = None
+        if namespace.isdigit():
+            index = int(namespace)
+        elif namespace:
+            try:
+                index = await client.get_namespace_index(namespace)
+            except ValueError:
+                raise _Refused(f'namespace {namespace!r} is not on the server') from None
+        roles = {'part_id': self.config.part_id_node, 'verdict': self.config.verdict_node,
+                 'reason': self.config.reason_node, 'heartbeat': self.config.heartbeat_node}
+        return {role: client.get_node(node if node.startswith('ns=') else f'ns={index};{node}')
+                for role, node in roles.items() if node}
+
+    async def _keep_connected(self) -> None:
+        delay = self.config.reconnect_min_s
+        while True:
+            client = self._client
+            if client is not None:
+                if (client.state is UaClientState.CONNECTED
+                        and self._failures < FAILURES_BEFORE_RECONNECT):
+                    await asyncio.sleep(0.02)
+                    continue
+                self._log.error(f'OPC UA {self.config.endpoint} lost ({client.state.value}, '
+                                f'{self._failures} failed requests): reconnecting')
+                self._connected.clear()
+                self._client = None
+                await self._close(client)
+            try:
+                self._client = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_S)
+            except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError,
+                    _Refused) as exc:
+                self.stats['connect_failures'] += 1
+                self.last_error = (f'connect to {self.config.endpoint} failed: '
+                                   f'{type(exc).__name__} {exc}'.strip())
+                await asyncio.sleep(delay)
+                delay = min(delay * 2.0, self.config.reconnect_max_s)
+                continue
+            self.stats['connects'] += 1
+            self._failures = 0
+            self.responding = True
+            delay = self.config.reconnect_min_s
+            self._log.info(f'OPC UA {self.config.endpoint} connected')
+            self._connected.set()
+
+    async def _write(self, roles, values, deadline: float) -> None:
+        """Write `values` to the nodes of `roles` in one request; retry until the deadline."""
+        while True:
+            left = deadline - self._clock()
+            if left <= 0:
+                raise _Unavailable(self.last_error or 'deadline passed')
+            try:
+                await asyncio.wait_for(self._connected.wait(), timeout=left)
+            except asyncio.TimeoutError:
+                raise _Unavailable(self.last_error or 'not connected') from None
+            client, nodes = self._client, [self._nodes[role] for role in roles]
+            left = deadline - self._clock()
+            if left <= 0:
+                raise _Unavailable(self.last_error or 'deadline passed')
+            try:
+                await asyncio.wait_for(client.write_values(nodes, values),
+                                       timeout=min(self.config.timeout_s, left))
+            except ua.UaStatusCodeError as exc:   # it answered: no connection problem
+                self._failures = 0
+                self.responding = True
+                raise _Refused(f'server refused the write: {exc}') from None
+            except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
+                self._failures += 1
+                self.responding = False
+                self.last_error = f'{type(exc).__name__}: {exc}'.strip(': ')
+                if client.state is not UaClientState.CONNECTED:
+                    self._connected.clear()
+                await asyncio.sleep(0.005)
+                continue
+            self._failures = 0
+            self.responding = True
+            return
+
+    async def _deliver(self, command: ActuationCommand, once: _Once) -> None:
+        values = decision_values(command.part_id, command.verdict, command.reason)
+        try:
+            await self._write(('part_id', 'verdict', 'reason'), values, command.deadline)
+        except (_Unavailable, _Refused) as exc:
+            self.stats['write_failures'] += 1
+            self._finish(once, ActuationReport(command.part_id, False, None, f'OPC UA: {exc}'))
+            return
+        except asyncio.CancelledError:
+            self._finish(once, ActuationReport(command.part_id, False, None,
+                                               'OPC UA client stopped'))
+            raise
+        self.stats['writes'] += 1
+        self._finish(once, ActuationReport(command.part_id, True, self._clock(),
+                                           'written to the OPC UA server'))
+
+    async def _heartbeat(self) -> None:
+        value = False
+        period = self.config.heartbeat_period_s
+        while True:
+            await asyncio.sleep(period)
+            if not self._connected.is_set():
+                continue
+            value = not value
+            beat = ua.DataValue(ua.Variant(value, HEARTBEAT_TYPE))
+            try:
+                await self._write(('heartbeat',), [beat],
+                                  self._clock() + min(self.config.timeout_s, period / 2.0))
+                self.stats['heartbeats'] += 1
+            except (_Unavailable, _Refused) as exc:
+                self.stats['heartbeat_failures'] += 1
+                self._log.debug(f'heartbeat not written: {exc}')

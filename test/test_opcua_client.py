@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The OPC UA PLC client against a real asyncua server (and a hung one) on 127.0.0.1."""
+import threading
+import time
+
+from acnn_ros.core.actuators import ActuationCommand, make_actuator
+from acnn_ros.core.opcua import decision_values, OpcUaActuator, OpcUaConfig
+from acnn_ros.core.reject_config import RejectActuatorConfig
+from acnn_ros.tools.opcua_simulator import OpcUaSimulator
+from acnn_ros.tools.plc_simulator import free_port, SilentTcpServer
+import pytest
+
+
+class Reports:
+    """Collect actuation reports from the client thread."""
+
+    def __init__(self):
+        self.items = []
+        self.times = []
+        self.event = threading.Condition()
+
+    def __call__(self, report):
+        with self.event:
+            self.items.append(report)
+            self.times.append(time.time())
+            self.event.notify_all()
+
+    def wait_for(self, count, timeout_s=5.0):
+        with self.event:
+            self.event.wait_for(lambda: len(self.items) >= count, timeout_s)
+        return list(self.items)
+
+
+def command(part_id, reject=True, reason=1, in_s=0.0, budget_s=0.5):
+    now = time.time()
+    return ActuationCommand(part_id, reject, reason if reject else 0, now + in_s,
+                            now + in_s + budget_s, reject, 0.02)
+
+
+def opcua_config(endpoint, **kwargs):
+    values = {'endpoint': endpoint, 'heartbeat_period_s': 0.2, 'timeout_s': 0.2,
+              'reconnect_max_s': 0.2}
+    values.update(kwargs)
+    return OpcUaConfig(**values)
+
+
+def wait_until(predicate, timeout_s=5.0):
+    end = time.time() + timeout_s
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture(scope='module')
+def simulator():
+    # One server for the module (it takes ~1 s to start); tests that stop it restart it.
+    sim = OpcUaSimulator().start()
+    yield sim
+    sim.stop()
+
+
+def test_decision_values_have_the_plc_types():
+    part_id, verdict, reason = decision_values(0x1_0000_0007, 2, 6)
+    assert (part_id.Value.Value, part_id.Value.VariantType.name) == (7, 'UInt32')
+    assert (verdict.Value.Value, verdict.Value.VariantType.name) == (2, 'UInt16')
+    assert (reason.Value.Value, reason.Value.VariantType.name) == (6, 'UInt16')
+    assert part_id.SourceTimestamp is None   # PLC servers may refuse client timestamps
+
+
+def test_decisions_arrive_in_one_write_and_the_heartbeat_toggles(simulator):
+    simulator.clear()
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
+        reports = Reports()
+        actuator.actuate(command(70001, reject=True, reason=3), reports)
+        actuator.actuate(command(70002, reject=False), reports)
+        actuator.actuate(command(0xFFFFFFFF, reject=True, reason=6), reports)
+        got = reports.wait_for(3)
+        assert [r.delivered for r in got] == [True, True, True], got
+        assert all(r.fire_time is not None for r in got)
+        assert wait_until(lambda: len(simulator.heartbeat_toggles()) >= 3, 3.0), \
+            simulator.writes()
+    finally:
+        actuator.stop()
+    decisions = simulator.decisions()
+    assert sorted((d.part_id, d.verdict, d.reason) for d in decisions) == \
+        [(70001, 2, 3), (70002, 1, 0), (0xFFFFFFFF, 2, 6)]
+    # Nothing but the decision triple and the heartbeat was ever written, each in its own
+    # request: the part id never travels without its verdict.
+    shapes = {tuple(name for name, _ in w.values) for w in simulator.writes()}
+    assert shapes == {('Vision.PartId', 'Vision.Verdict', 'Vision.Reason'),
+                      ('Vision.Heartbeat',)}, shapes
+    assert all(w.good for w in simulator.writes())
+    assert actuator.stats['heartbeats'] >= 3 and actuator.stats['writes'] == 3
+
+
+def test_a_repeated_decision_is_harmless(simulator):
+    simulator.clear()
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint, heartbeat_node=''))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
+        reports = Reports()
+        actuator.actuate(command(9, reason=2), reports)
+        actuator.actuate(command(9, reason=2), reports)
+        assert [r.delivered for r in reports.wait_for(2)] == [True, True]
+    finally:
+        actuator.stop()
+    assert [(d.part_id, d.verdict, d.reason) for d in simulator.decisions()] == [(9, 2, 2)] * 2
+    assert not simulator.heartbeat_toggles()
+
+
+def test_unknown_namespace_and_refused_write_are_reported(simulator):
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint, namespace='urn:not:there'))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.stats['connect_failures'] >= 1)
+        assert 'urn:not:there' in actuator.status().detail and not actuator.status().ok
+    finally:
+        actuator.stop()
+    # A verdict node of the wrong type (a Boolean): the server answers BadTypeMismatch.
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint, verdict_node='s=Vision.Heartbeat',
+                                          heartbeat_node=''))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
+        reports = Reports()
+        started = time.time()
+        actuator.actuate(command(11, budget_s=2.0), reports)
+        got = reports.wait_for(1)
+        assert got and not got[0].delivered and 'BadTypeMismatch' in got[0].detail, got
+        assert reports.times[0] - started < 1.0   # refused at once, not at the deadline
+        assert actuator.status().ok               # the server answers: the link is fine
+    finally:
+        actuator.stop()
+
+
+def test_restart_delivers_a_queued_decision_on_time_and_misses_a_late_one(simulator):
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
+        simulator.stop()
+        assert wait_until(lambda: not actuator.status().ok, 3.0), actuator.stats
+        simulator.clear()
+        reports = Reports()
+        actuator.actuate(command(1, budget_s=0.3), reports)    # gives up before the restart
+        actuator.actuate(command(2, budget_s=6.0), reports)    # still on time after it
+        time.sleep(0.4)
+        restarted = time.time()
+        simulator.start()
+        got = {r.part_id: r for r in reports.wait_for(2, timeout_s=6.0)}
+        delivered_after_s = time.time() - restarted
+    finally:
+        actuator.stop()
+    assert not got[1].delivered and got[1].detail.startswith('OPC UA: '), got[1]
+    assert got[2].delivered, got[2]
+    assert delivered_after_s < 3.0
+    assert [d.part_id for d in simulator.decisions()] == [2]
+    assert actuator.stats['connects'] >= 2
+
+
+def test_first_failed_connect_is_retried_until_the_server_appears():
+    sim = OpcUaSimulator(port=free_port())
+    actuator = OpcUaActuator(opcua_config(sim.endpoint, heartbeat_node=''))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.stats['connect_failures'] >= 2, 3.0)
+        assert not actuator.status().ok and 'connect to' in actuator.status().detail
+        reports = Reports()
+        actuator.actuate(command(5, budget_s=6.0), reports)
+        sim.start()
+        got = reports.wait_for(1, timeout_s=6.0)
+        assert got and got[0].delivered, got
+    finally:
+        actuator.stop()
+        sim.stop()
+    assert [d.part_id for d in sim.decisions()] == [5]
+
+
+def test_hung_server_reports_missed_by_the_deadline_without_blocking_the_caller():
+    silent = SilentTcpServer()
+    actuator = OpcUaActuator(opcua_config(f'opc.tcp://127.0.0.1:{silent.port}/',
+                                          heartbeat_period_s=0.1))
+    actuator.start()
+    try:
+        assert wait_until(lambda: silent.accepted >= 1)
+        reports = Reports()
+        started = time.time()
+        for part_id in range(1, 21):
+            actuator.actuate(command(part_id, budget_s=0.3), reports)
+        call_s = time.time() - started
+        assert call_s < 0.05, f'actuate() blocked for {call_s:.3f} s'
+        got = reports.wait_for(20, timeout_s=3.0)
+        assert len(got) == 20 and not any(r.delivered for r in got)
+        assert all(r.detail.startswith('OPC UA: ') for r in got), got[0]
+        assert max(reports.times) - started < 0.3 + 0.25, max(reports.times) - started
+        assert not actuator.status().ok
+    finally:
+        stop_started = time.time()
+        actuator.stop()
+        stop_s = time.time() - stop_started
+        silent.close()
+    assert stop_s < 2.5, f'stop() took {stop_s:.2f} s'
+
+
+def test_every_command_is_reported_once_even_around_stop(simulator):
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint, heartbeat_node=''))
+    reports = Reports()
+    actuator.actuate(command(1), reports)          # before start: reported at once
+    actuator.start()
+    assert wait_until(lambda: actuator.status().ok), actuator.status()
+    for part_id in range(2, 12):
+        actuator.actuate(command(part_id, in_s=0.0, budget_s=5.0), reports)
+    actuator.stop()
+    actuator.actuate(command(99), reports)         # after stop: reported at once
+    got = reports.wait_for(12, timeout_s=3.0)
+    time.sleep(0.1)
+    assert sorted(r.part_id for r in reports.items) == [1] + list(range(2, 12)) + [99]
+    assert not got[0].delivered and 'not running' in got[0].detail
+
+
+@pytest.mark.parametrize('override, message', [
+    ({'endpoint': 'http://127.0.0.1:4840'}, "must look like 'opc.tcp://"),
+    ({'endpoint': 'opc.tcp://127.0.0.1'}, "must look like 'opc.tcp://"),
+    ({'endpoint': 'opc.tcp://127.0.0.1:70000'}, 'Port out of range'),
+    ({'part_id_node': 'x=Vision.PartId'}, 'is not an OPC UA node id'),
+    ({'verdict_node': 's='}, 'is not an OPC UA node id'),
+    ({'namespace': '', 'reason_node': 's=Vision.Reason'}, "has no 'ns='"),
+    ({'heartbeat_node': 's=Vision.PartId'}, 'must differ'),
+])
+def test_bad_config_gives_a_clear_error(override, message):
+    with pytest.raises(ValueError, match=message):
+        OpcUaConfig(**override)
+
+
+def test_reject_config_accepts_opcua_and_rejects_a_malformed_endpoint():
+    config = RejectActuatorConfig(actuator='opcua', opcua_endpoint='opc.tcp://10.0.0.5:4840/ua',
+                                  opcua_namespace='', opcua_part_id_node='ns=3;s="DB".PartId',
+                                  opcua_verdict_node='ns=3;i=1002',
+                                  opcua_reason_node='ns=3;i=1003', opcua_heartbeat_node='')
+    actuator = make_actuator(config)
+    assert isinstance(actuator, OpcUaActuator) and actuator.sends_accepts
+    assert actuator.config.endpoint == 'opc.tcp://10.0.0.5:4840/ua'
+    with pytest.raises(ValueError, match='opcua_endpoint'):
+        RejectActuatorConfig.from_values({'actuator': 'opcua',
+                                          'opcua_endpoint': 'opc.tcp//127.0.0.1:4840'})
