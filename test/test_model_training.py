@@ -4,8 +4,8 @@ from acnn_ros.core.synthetic import DEFAULT_CLASSES, render_frame
 from acnn_ros.model.acnn import build_model
 from acnn_ros.model.dataset import FrameSet
 from acnn_ros.model.losses import localization_loss, multitask_loss
-from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint, train,
-                                  TrainConfig, training_stages)
+from acnn_ros.model.train import (Augmenter, evaluate, load_checkpoint, model_from_checkpoint,
+                                  train, TrainConfig, training_stages)
 import numpy as np
 import pytest
 import torch
@@ -79,3 +79,17 @@ def test_a_second_stage_records_the_stage_it_started_from(tmp_path):
         {'command': 'stage two', 'epochs': 1, 'num_train': 4}]
     (tmp_path / 'one' / 'last.pt').unlink()
     assert training_stages(state)[0] == {'missing': str(tmp_path / 'one' / 'last.pt')}
+
+
+def test_augmentation_is_reproducible_and_changes_the_frames():
+    frames = _frames(6, seed=2)
+    augment = Augmenter(480, 640, seed=0)
+    first = augment(frames.images, torch.Generator().manual_seed(5))
+    again = augment(frames.images, torch.Generator().manual_seed(5))
+    other = augment(frames.images, torch.Generator().manual_seed(6))
+    assert first.shape == (6, 3, 480, 640) and first.dtype == torch.float32
+    assert 0.0 <= float(first.min()) and float(first.max()) <= 1.0
+    assert torch.equal(first, again)      # a resumed run sees the same augmentation
+    assert not torch.equal(first, other)
+    plain = torch.from_numpy(frames.images).permute(0, 3, 1, 2).float() / 255.0
+    assert float((first - plain).abs().mean()) > 0.01

@@ -170,6 +170,47 @@ def test_restart_delivers_a_queued_decision_on_time_and_misses_a_late_one(simula
     assert actuator.stats['connects'] >= 2
 
 
+def test_an_expired_session_is_made_again_and_the_decision_still_delivered(simulator):
+    simulator.clear()
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint, heartbeat_node=''))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
+        assert simulator.expire_sessions() == 1
+        reports = Reports()
+        actuator.actuate(command(21, budget_s=4.0), reports)
+        got = reports.wait_for(1)
+    finally:
+        actuator.stop()
+    assert got and got[0].delivered, got
+    assert actuator.stats['connects'] == 2
+    assert [d.part_id for d in simulator.decisions()] == [21]
+
+
+def test_a_server_that_stops_answering_costs_the_deadline_then_recovers(simulator):
+    simulator.clear()
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint, timeout_s=0.1))
+    actuator.start()
+    try:
+        assert wait_until(lambda: actuator.status().ok), actuator.status()
+        simulator.freeze(1.5)
+        reports = Reports()
+        started = time.time()
+        actuator.actuate(command(31, budget_s=0.3), reports)
+        actuator.actuate(command(32, budget_s=5.0), reports)
+        assert time.time() - started < 0.05
+        first = reports.wait_for(1, timeout_s=1.0)
+        assert first and first[0].part_id == 31 and not first[0].delivered, first
+        assert reports.times[0] - started < 0.3 + 0.25
+        assert not actuator.status().ok
+        got = {r.part_id: r for r in reports.wait_for(2, timeout_s=6.0)}
+        assert got[32].delivered, got
+        assert wait_until(lambda: actuator.status().ok, 3.0), actuator.status()
+    finally:
+        actuator.stop()
+    assert 32 in [d.part_id for d in simulator.decisions()]
+
+
 def test_first_failed_connect_is_retried_until_the_server_appears():
     sim = OpcUaSimulator(port=free_port())
     actuator = OpcUaActuator(opcua_config(sim.endpoint, heartbeat_node=''))

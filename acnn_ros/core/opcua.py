@@ -43,6 +43,14 @@ CONNECT_TIMEOUT_S = 2.0
 # Longest wait for a goodbye (close session) to a server at shutdown.
 CLOSE_TIMEOUT_S = 0.5
 
+# Answers that mean the session or the channel is gone (a server that restarted its sessions,
+# or expired ours): not a refusal of this write, so reconnect and retry until the deadline.
+SESSION_LOST = frozenset(getattr(ua.StatusCodes, name) for name in (
+    'BadSessionIdInvalid', 'BadSessionClosed', 'BadSessionNotActivated',
+    'BadSecureChannelIdInvalid', 'BadSecureChannelClosed', 'BadServerHalted', 'BadShutdown',
+    'BadCommunicationError', 'BadConnectionClosed', 'BadNoCommunication',
+    'BadServerNotConnected', 'BadNotConnected'))
+
 PART_ID_TYPE = ua.VariantType.UInt32
 VERDICT_TYPE = ua.VariantType.UInt16
 REASON_TYPE = ua.VariantType.UInt16
@@ -343,8 +351,13 @@ class OpcUaActuator(Actuator):
             try:
                 await asyncio.wait_for(client.write_values(nodes, values),
                                        timeout=min(self.config.timeout_s, left))
-            except ua.UaStatusCodeError as exc:   # it answered: no connection problem
-                self._failures = 0
+            except ua.UaStatusCodeError as exc:
+                if exc.code in SESSION_LOST:
+                    self._failures = FAILURES_BEFORE_RECONNECT   # make a new session now
+                    self._connected.clear()
+                    self.last_error = f'session lost: {type(exc).__name__}'
+                    continue
+                self._failures = 0   # it answered: no connection problem
                 self.responding = True
                 raise _Refused(f'server refused the write: {exc}') from None
             except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError) as exc:

@@ -68,7 +68,10 @@ def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 class Augmenter:
     """
-    Random per-image gain, gamma, colour cast and sensor noise, applied to uint8 frames.
+    Random per-image gain, gamma, colour cast, optics blur, JPEG and sensor noise on uint8 frames.
+
+    Together they stand in for another camera: a model trained on one device must read codes
+    that are darker, softer and more compressed on the next (the digits differ by a few pixels).
 
     Gain, gamma and cast are one 256-entry lookup table per image and channel, and the noise is a
     randomly shifted window of a fixed noise field: the same effect as per-pixel maths at a
@@ -93,11 +96,22 @@ class Augmenter:
         lut = (self.levels.view(1, 1, -1) * gain).clamp(0, 1).pow(gamma) * cast   # [N, 3, 256]
         lut = lut.permute(0, 2, 1).contiguous().numpy()                            # [N, 256, 3]
         offsets = torch.randint(0, self.margin, (n, 2), generator=generator)
+        blur = uniform(0.0, 1.0)                      # extra optics blur, sigma in px
+        quality = torch.randint(65, 96, (n,), generator=generator)
+        recompress = torch.rand(n, generator=generator) < 0.5
         out = torch.empty(n, images.shape[1], images.shape[2], 3)
         for i in range(n):
             oy, ox = int(offsets[i, 0]), int(offsets[i, 1])
             noise = self.noise[oy:oy + images.shape[1], ox:ox + images.shape[2]]
-            out[i] = torch.from_numpy(cv2.LUT(images[i], lut[i].reshape(256, 1, 3)))
+            image = cv2.LUT(images[i], lut[i].reshape(256, 1, 3))
+            if float(blur[i]) > 0.2:
+                image = cv2.GaussianBlur(image, (0, 0), float(blur[i]))
+            if bool(recompress[i]):   # the LUT gave float32 in [0, 1]; JPEG wants uint8
+                pixels = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+                _, data = cv2.imencode('.jpg', pixels, [cv2.IMWRITE_JPEG_QUALITY,
+                                                        int(quality[i])])
+                image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED).astype(np.float32) / 255.0
+            out[i] = torch.from_numpy(image)
             out[i].add_(noise, alpha=float(sigma[i]))
         return out.clamp_(0, 1).permute(0, 3, 1, 2)
 

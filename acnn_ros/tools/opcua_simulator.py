@@ -76,6 +76,7 @@ class OpcUaSimulator:
         self._stop: Optional[asyncio.Event] = None
         self._ready = threading.Event()
         self._error: Optional[BaseException] = None
+        self._server: Optional[Server] = None
         self.on_write = None   # optional callable(OpcUaWrite), called on the server thread
 
     @property
@@ -113,6 +114,15 @@ class OpcUaSimulator:
         """Stop and start again on the same port."""
         self.stop()
         return self.start()
+
+    def expire_sessions(self) -> int:
+        """Close every client session on the server side, keeping the TCP connections."""
+        future = asyncio.run_coroutine_threadsafe(self._expire_sessions(), self._loop)
+        return future.result(timeout=5.0)
+
+    def freeze(self, seconds: float) -> None:
+        """Make the server stop answering for `seconds` (its loop blocks; TCP stays open)."""
+        self._loop.call_soon_threadsafe(time.sleep, seconds)
 
     def __enter__(self) -> 'OpcUaSimulator':
         return self.start()
@@ -184,11 +194,21 @@ class OpcUaSimulator:
             await variable.set_writable()
         server.subscribe_server_callback(CallbackType.PostWrite, self._record)
         await server.start()
+        self._server = server
         try:
             self._ready.set()
             await self._stop.wait()
         finally:
             await server.stop()
+
+    async def _expire_sessions(self) -> int:
+        closed = 0
+        for protocol in list(self._server.bserver.clients):
+            session = protocol.processor.session
+            if session is not None:
+                await session.close_session()
+                closed += 1
+        return closed
 
     def _record(self, event, _dispatcher) -> None:
         if not event.is_external:
