@@ -157,15 +157,16 @@ def test_restart_delivers_a_queued_decision_on_time_and_misses_a_late_one(simula
         actuator.actuate(command(1, budget_s=0.3), reports)    # gives up before the restart
         actuator.actuate(command(2, budget_s=6.0), reports)    # still on time after it
         time.sleep(0.4)
+        simulator.start()   # ~1 s or more on a busy machine: not part of the client's time
         restarted = time.time()
-        simulator.start()
         got = {r.part_id: r for r in reports.wait_for(2, timeout_s=6.0)}
-        delivered_after_s = time.time() - restarted
+        delivered_after_s = reports.times[-1] - restarted
     finally:
         actuator.stop()
     assert not got[1].delivered and got[1].detail.startswith('OPC UA: '), got[1]
     assert got[2].delivered, got[2]
-    assert delivered_after_s < 3.0
+    # Back-off capped at 0.2 s here, connect sequence a few ms.
+    assert delivered_after_s < 1.5, delivered_after_s
     assert [d.part_id for d in simulator.decisions()] == [2]
     assert actuator.stats['connects'] >= 2
 
