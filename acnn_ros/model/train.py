@@ -36,7 +36,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     labeled_fraction: float = 0.05
-    loc_weight: float = 1.0
+    loc_weight: float = 5.0            # 1.0 let the classification gradient drag the ROI away
     augment: bool = True
     seed: int = 0
     device: str = 'cpu'
