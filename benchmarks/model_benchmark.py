@@ -42,6 +42,8 @@ ROWS = [
     ('acnn_base', 'base', {}, 'A-CNN base (localization at 1/2 resolution)'),
     ('acnn_best', 'best', {}, 'A-CNN best (1/4 res. localization, ROI upsampled 1.25x)'),
     ('acnn_opt', 'opt', {}, 'A-CNN opt (1/4 res. localization, narrow)'),
+    ('acnn_opt_roi64', 'opt', {'roi_output_width': 64, 'roi_output_height': 48},
+     'A-CNN opt, ROI resampled to 64x48 (1:1) for the classifier'),
     ('acnn_opt_attnmap', 'opt', {'attention_maps': True},
      'A-CNN opt + attention-map blocks (seed 002)'),
     ('plain_small', 'plain_small', {}, 'plain CNN, frame downscaled 4x (FLOPs ~ opt)'),
@@ -83,7 +85,7 @@ def measure_row(name, variant, overrides, args, train_frames, test_frames):
             f' ({len(stages)} stages)' if len(stages) > 1 else '')
         model = model_from_checkpoint(state)
         roi_output = state['train_config']['overrides'].get('roi_output_width')
-        if roi_output:
+        if roi_output and roi_output != overrides.get('roi_output_width'):
             height = state['train_config']['overrides']['roi_output_height']
             description = f'{variant} with the ROI resampled to {roi_output}x{height}'
         metrics = evaluate(model, test_frames, 32, progress=not args.no_progress)
