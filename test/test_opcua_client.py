@@ -199,7 +199,7 @@ def test_a_server_that_stops_answering_costs_the_deadline_then_recovers(simulato
         started = time.time()
         actuator.actuate(command(31, budget_s=0.3), reports)
         actuator.actuate(command(32, budget_s=5.0), reports)
-        assert time.time() - started < 0.05
+        assert time.time() - started < 0.2   # blocking would wait for the frozen server
         first = reports.wait_for(1, timeout_s=1.0)
         assert first and first[0].part_id == 31 and not first[0].delivered, first
         assert reports.times[0] - started < 0.3 + 0.25
@@ -242,7 +242,7 @@ def test_hung_server_reports_missed_by_the_deadline_without_blocking_the_caller(
         for part_id in range(1, 21):
             actuator.actuate(command(part_id, budget_s=0.3), reports)
         call_s = time.time() - started
-        assert call_s < 0.05, f'actuate() blocked for {call_s:.3f} s'
+        assert call_s < 0.25, f'actuate() blocked for {call_s:.3f} s'   # blocking: >= 0.3 s each
         got = reports.wait_for(20, timeout_s=3.0)
         assert len(got) == 20 and not any(r.delivered for r in got)
         assert all(r.detail.startswith('OPC UA: ') for r in got), got[0]

@@ -149,7 +149,7 @@ def test_hung_plc_reports_missed_by_the_deadline_without_blocking_the_caller():
         for part_id in range(1, 21):
             actuator.actuate(command(part_id, budget_s=0.3), reports)
         call_s = time.time() - started
-        assert call_s < 0.05, f'actuate() blocked for {call_s:.3f} s'
+        assert call_s < 0.25, f'actuate() blocked for {call_s:.3f} s'   # blocking: >= 0.3 s each
         got = reports.wait_for(20, timeout_s=3.0)
         assert len(got) == 20
         assert not any(r.delivered for r in got)
