@@ -5,7 +5,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 
 from acnn_ros.core.actuators import ActuationCommand, make_actuator
@@ -13,28 +12,9 @@ from acnn_ros.core.opcua import decision_values, OpcUaActuator, OpcUaConfig
 from acnn_ros.core.reject_config import RejectActuatorConfig
 from acnn_ros.tools.opcua_simulator import OpcUaSimulator
 from acnn_ros.tools.plc_simulator import free_port, SilentTcpServer
+from actuator_reports import Reports, wait_until
 import pytest
 from ros_processes import finish, REPO_DIR, start_python
-
-
-class Reports:
-    """Collect actuation reports from the client thread."""
-
-    def __init__(self):
-        self.items = []
-        self.times = []
-        self.event = threading.Condition()
-
-    def __call__(self, report):
-        with self.event:
-            self.items.append(report)
-            self.times.append(time.time())
-            self.event.notify_all()
-
-    def wait_for(self, count, timeout_s=5.0):
-        with self.event:
-            self.event.wait_for(lambda: len(self.items) >= count, timeout_s)
-        return list(self.items)
 
 
 def command(part_id, reject=True, reason=1, in_s=0.0, budget_s=0.5):
@@ -48,15 +28,6 @@ def opcua_config(endpoint, **kwargs):
               'reconnect_max_s': 0.2}
     values.update(kwargs)
     return OpcUaConfig(**values)
-
-
-def wait_until(predicate, timeout_s=5.0):
-    end = time.time() + timeout_s
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 @pytest.fixture(scope='module')

@@ -2,34 +2,14 @@
 """The Modbus PLC client against a real pymodbus server (and a hung one) on 127.0.0.1."""
 import subprocess
 import sys
-import threading
 import time
 
 from acnn_ros.core.actuators import ActuationCommand
 from acnn_ros.core.plc import decision_registers, ModbusActuator, PlcConfig
 from acnn_ros.tools.plc_simulator import free_port, PlcSimulator, RegisterMap, SilentTcpServer
+from actuator_reports import Reports, wait_until
 from conftest import REPO_DIR
 import pytest
-
-
-class Reports:
-    """Collect actuation reports from the PLC thread."""
-
-    def __init__(self):
-        self.items = []
-        self.times = []
-        self.event = threading.Condition()
-
-    def __call__(self, report):
-        with self.event:
-            self.items.append(report)
-            self.times.append(time.time())
-            self.event.notify_all()
-
-    def wait_for(self, count, timeout_s=5.0):
-        with self.event:
-            self.event.wait_for(lambda: len(self.items) >= count, timeout_s)
-        return list(self.items)
 
 
 def command(part_id, reject=True, in_s=0.0, budget_s=0.5, pulse=True, width_s=0.02):
@@ -52,15 +32,6 @@ def plc_config(port, **kwargs):
               'timeout_s': 0.1}
     values.update(kwargs)
     return PlcConfig(**values)
-
-
-def wait_until(predicate, timeout_s=5.0):
-    end = time.time() + timeout_s
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_decision_registers_split_the_part_id_into_two_words():
