@@ -25,19 +25,15 @@ write during its reconnection fails anyway).
 import asyncio
 from dataclasses import dataclass
 import logging
-import threading
 import time
 from typing import Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
-from acnn_ros.core.actuators import (ActuationCommand, ActuationReport, Actuator, ActuatorStatus,
-                                     DoneCallback)
+from acnn_ros.core.actuators import ActuationCommand, ActuationReport, ActuatorStatus, DoneCallback
+from acnn_ros.core.loop_actuator import FAILURES_BEFORE_RECONNECT, LoopThreadActuator
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 
-# Consecutive failed requests after which the connection is dropped and made again (a server
-# that keeps the socket but stopped answering is not "connected" in any useful sense).
-FAILURES_BEFORE_RECONNECT = 3
 # Longest wait for the whole connect sequence (hello, channel, session, namespace lookup).
 CONNECT_TIMEOUT_S = 2.0
 # Longest wait for a goodbye (close session) to a server at shutdown.
@@ -138,83 +134,20 @@ class _Refused(Exception):
     """The server answered the write with a bad status (type, access, unknown node)."""
 
 
-class _Once:
-    """Call `done` of one command at most once, whichever thread gets there first."""
-
-    def __init__(self, done: DoneCallback, part_id: int):
-        self._done = done
-        self.part_id = part_id
-        self._lock = threading.Lock()
-        self.called = False
-
-    def __call__(self, report: ActuationReport) -> None:
-        with self._lock:
-            if self.called:
-                return
-            self.called = True
-        self._done(report)
-
-
-class OpcUaActuator(Actuator):
+class OpcUaActuator(LoopThreadActuator):
     """Write decisions and the heartbeat to a PLC's OPC UA server."""
 
     name = 'opcua'
+    label = 'OPC UA'
+    thread_name = 'plc-opcua'
     sends_accepts = True
 
     def __init__(self, config: OpcUaConfig, clock: Callable[[], float] = time.time,
                  logger: Optional[logging.Logger] = None):
+        super().__init__(clock, logger or logging.getLogger('acnn_ros.opcua'))
         self.config = config
-        self._clock = clock
-        self._log = logger or logging.getLogger('acnn_ros.opcua')
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._started = threading.Event()
         self._client: Optional[Client] = None
         self._nodes: Dict[str, object] = {}
-        self._connected: Optional[asyncio.Event] = None
-        self._stopping: Optional[asyncio.Event] = None
-        self._pending = set()     # _Once of commands not yet reported (guarded by _lock)
-        self._lock = threading.Lock()
-        self._failures = 0
-        self.stats = {'connects': 0, 'connect_failures': 0, 'writes': 0, 'write_failures': 0,
-                      'heartbeats': 0, 'heartbeat_failures': 0}
-        self.last_error = ''
-        self.responding: Optional[bool] = None
-
-    # -- life cycle (caller's thread) ----------------------------------------------------
-
-    def start(self) -> None:
-        """Start the client thread; returns at once (the connection is made in the background)."""
-        self._thread = threading.Thread(target=self._run, name='plc-opcua', daemon=True)
-        self._thread.start()
-        self._started.wait(5.0)
-
-    def stop(self) -> None:
-        """Stop the client thread (at most ~2 s even with a hung server); report what is left."""
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            try:
-                loop.call_soon_threadsafe(self._stopping.set)
-            except RuntimeError:   # the loop closed meanwhile
-                pass
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        self._report_pending('OPC UA client stopped')
-
-    def actuate(self, command: ActuationCommand, done: DoneCallback) -> None:
-        """Queue the command on the client thread; never blocks."""
-        once = _Once(done, command.part_id)
-        loop = self._loop
-        with self._lock:
-            self._pending.add(once)
-        try:
-            if (loop is None or not loop.is_running() or self._stopping is None
-                    or self._stopping.is_set()):
-                raise RuntimeError('not running')
-            asyncio.run_coroutine_threadsafe(self._deliver(command, once), loop)
-        except RuntimeError:
-            self._finish(once, ActuationReport(command.part_id, False, None,
-                                               'OPC UA client not running'))
 
     def status(self) -> ActuatorStatus:
         """Return connection health (for diagnostics)."""
@@ -225,48 +158,16 @@ class OpcUaActuator(Actuator):
             return ActuatorStatus(False, f'OPC UA {where} not answering: {self.last_error}')
         return ActuatorStatus(True, f'OPC UA {where} connected')
 
-    def _finish(self, once: _Once, report: ActuationReport) -> None:
-        with self._lock:
-            self._pending.discard(once)
-        once(report)
+    # -- loop thread -----------------------------------------------------------------------
 
-    def _report_pending(self, detail: str) -> None:
-        with self._lock:
-            pending, self._pending = list(self._pending), set()
-        for once in pending:   # commands the stopped loop never ran
-            once(ActuationReport(once.part_id, False, None, detail))
+    def _heartbeat_enabled(self) -> bool:
+        return bool(self.config.heartbeat_node)
 
-    # -- client thread -------------------------------------------------------------------
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self._main())
-        finally:
-            self._loop.close()
-
-    async def _main(self) -> None:
-        self._connected = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._started.set()
-        tasks = [asyncio.create_task(self._keep_connected())]
-        if self.config.heartbeat_node:
-            tasks.append(asyncio.create_task(self._heartbeat()))
-        await self._stopping.wait()
-        # Everything still queued is given up (reported missed), then the session is closed.
-        tasks += [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._connected.clear()
+    async def _close(self) -> None:
         if self._client is not None:
-            await self._close(self._client)
-        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in rest:
-            task.cancel()
-        await asyncio.gather(*rest, return_exceptions=True)
+            await self._close_client(self._client)
 
-    async def _close(self, client: Client) -> None:
+    async def _close_client(self, client: Client) -> None:
         try:
             await asyncio.wait_for(client.disconnect(), CLOSE_TIMEOUT_S)
         except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
@@ -316,7 +217,7 @@ class OpcUaActuator(Actuator):
                                 f'{self._failures} failed requests): reconnecting')
                 self._connected.clear()
                 self._client = None
-                await self._close(client)
+                await self._close_client(client)
             try:
                 self._client = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_S)
             except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError,
@@ -372,21 +273,20 @@ class OpcUaActuator(Actuator):
             self.responding = True
             return
 
-    async def _deliver(self, command: ActuationCommand, once: _Once) -> None:
+    async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
         values = decision_values(command.part_id, command.verdict, command.reason)
         try:
             await self._write(('part_id', 'verdict', 'reason'), values, command.deadline)
         except (_Unavailable, _Refused) as exc:
             self.stats['write_failures'] += 1
-            self._finish(once, ActuationReport(command.part_id, False, None, f'OPC UA: {exc}'))
+            done(ActuationReport(command.part_id, False, None, f'OPC UA: {exc}'))
             return
         except asyncio.CancelledError:
-            self._finish(once, ActuationReport(command.part_id, False, None,
-                                               'OPC UA client stopped'))
+            done(ActuationReport(command.part_id, False, None, 'OPC UA client stopped'))
             raise
         self.stats['writes'] += 1
-        self._finish(once, ActuationReport(command.part_id, True, self._clock(),
-                                           'written to the OPC UA server'))
+        done(ActuationReport(command.part_id, True, self._clock(),
+                             'written to the OPC UA server'))
 
     async def _heartbeat(self) -> None:
         value = False

@@ -24,18 +24,13 @@ reconnection is switched off to have one mechanism only).
 import asyncio
 from dataclasses import dataclass
 import logging
-import threading
 import time
 from typing import Callable, Optional
 
-from acnn_ros.core.actuators import (ActuationCommand, ActuationReport, Actuator, ActuatorStatus,
-                                     DoneCallback)
+from acnn_ros.core.actuators import ActuationCommand, ActuationReport, ActuatorStatus, DoneCallback
+from acnn_ros.core.loop_actuator import FAILURES_BEFORE_RECONNECT, LoopThreadActuator
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
-
-# Consecutive failed requests after which the connection is dropped and made again (a PLC
-# that accepts TCP but stopped answering is not "connected" in any useful sense).
-FAILURES_BEFORE_RECONNECT = 3
 
 
 @dataclass(frozen=True)
@@ -74,56 +69,23 @@ class _Unavailable(Exception):
     """The PLC could not take the request before the deadline."""
 
 
-class ModbusActuator(Actuator):
+class ModbusActuator(LoopThreadActuator):
     """Write decisions, the reject pulse and the heartbeat to a PLC over Modbus TCP."""
 
     name = 'modbus'
+    label = 'PLC'
+    thread_name = 'plc-modbus'
     sends_accepts = True
 
     def __init__(self, config: PlcConfig, clock: Callable[[], float] = time.time,
                  logger: Optional[logging.Logger] = None):
+        super().__init__(clock, logger or logging.getLogger('acnn_ros.plc'),
+                         stop_timeout_s=2.0 + config.timeout_s)
         self.config = config
-        self._clock = clock
-        self._log = logger or logging.getLogger('acnn_ros.plc')
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._started = threading.Event()
         self._client: Optional[AsyncModbusTcpClient] = None
-        self._connected: Optional[asyncio.Event] = None
-        self._stopping: Optional[asyncio.Event] = None
         self._pulse_generation = 0
         self._coil_on = False
         self._coil_lock: Optional[asyncio.Lock] = None   # one coil edge sequence at a time
-        self._failures = 0
-        self.stats = {'connects': 0, 'connect_failures': 0, 'writes': 0, 'write_failures': 0,
-                      'heartbeats': 0, 'heartbeat_failures': 0}
-        self.last_error = ''
-        # None until the PLC answered or failed a request; a new connection does not clear a
-        # False (a PLC that accepts TCP but never answers reconnects fine).
-        self.responding: Optional[bool] = None
-
-    # -- life cycle (caller's thread) ----------------------------------------------------
-
-    def start(self) -> None:
-        """Start the PLC thread; returns at once (the connection is made in the background)."""
-        self._thread = threading.Thread(target=self._run, name='plc-modbus', daemon=True)
-        self._thread.start()
-        self._started.wait(5.0)
-
-    def stop(self) -> None:
-        """Stop the PLC thread (at most ~2 s even with a hung PLC)."""
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout=2.0 + self.config.timeout_s)
-
-    def actuate(self, command: ActuationCommand, done: DoneCallback) -> None:
-        """Queue the command on the PLC thread; never blocks."""
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            done(ActuationReport(command.part_id, False, None, 'PLC client not running'))
-            return
-        asyncio.run_coroutine_threadsafe(self._deliver(command, done), loop)
 
     def status(self) -> ActuatorStatus:
         """Return connection health (for diagnostics)."""
@@ -135,33 +97,20 @@ class ModbusActuator(Actuator):
             return ActuatorStatus(False, f'PLC {where} not answering: {self.last_error}')
         return ActuatorStatus(True, f'PLC {where} connected')
 
-    # -- PLC thread ------------------------------------------------------------------------
+    # -- loop thread -----------------------------------------------------------------------
 
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self._main())
-        finally:
-            self._loop.close()
-
-    async def _main(self) -> None:
-        self._connected = asyncio.Event()
-        self._stopping = asyncio.Event()
+    async def _open(self) -> None:
         self._coil_lock = asyncio.Lock()
         # reconnect_delay=0: pymodbus does not reconnect by itself; _keep_connected does.
         self._client = AsyncModbusTcpClient(
             self.config.host, port=self.config.port, timeout=self.config.timeout_s,
             retries=0, reconnect_delay=0)
-        self._started.set()
-        tasks = [asyncio.create_task(self._keep_connected())]
-        if self.config.heartbeat_register >= 0:
-            tasks.append(asyncio.create_task(self._heartbeat()))
-        await self._stopping.wait()
-        # Everything still queued is given up (reported missed); then the ejector is released.
-        tasks += [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _heartbeat_enabled(self) -> bool:
+        return self.config.heartbeat_register >= 0
+
+    async def _close(self) -> None:
+        # The ejector must not stay on after the vision system went away.
         if self._coil_on and self._client.connected:
             try:
                 await asyncio.wait_for(self._client.write_coil(

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Base of the PLC backends (Modbus TCP, OPC UA) whose I/O runs on an asyncio loop of its own.
+
+The caller's side never blocks: `actuate` hands the command to the loop thread and returns.
+Every command is reported exactly once: by the backend's `_deliver`, or by this base with
+delivered=False when the loop is not running or stops before the command was done.
+"""
+import asyncio
+import logging
+import threading
+import time
+from typing import Callable, Optional, Set
+
+from acnn_ros.core.actuators import (ActuationCommand, ActuationReport, Actuator,
+                                     DoneCallback)
+
+# Consecutive failed requests after which the connection is dropped and made again (a PLC
+# that keeps the socket open but stopped answering is not "connected" in any useful sense).
+FAILURES_BEFORE_RECONNECT = 3
+
+
+class OnceCallback:
+    """The `done` of one command, called at most once whichever thread gets there first."""
+
+    def __init__(self, done: DoneCallback, part_id: int, pending: Set['OnceCallback'],
+                 lock: threading.Lock):
+        self._done = done
+        self.part_id = part_id
+        self._pending = pending
+        self._lock = lock
+        self.called = False
+
+    def __call__(self, report: ActuationReport) -> None:
+        """Report `report` unless this command was reported already."""
+        with self._lock:
+            if self.called:
+                return
+            self.called = True
+            self._pending.discard(self)
+        self._done(report)
+
+
+class LoopThreadActuator(Actuator):
+    """
+    An actuator whose requests run on an asyncio loop in a thread of its own.
+
+    Subclasses set `label` and `thread_name` and implement the coroutines `_open` (create the
+    client on the loop), `_keep_connected`, `_heartbeat` (when `_heartbeat_enabled()`),
+    `_deliver(command, done)` and `_close`; they keep `_connected`, `_failures`, `stats`,
+    `last_error` and `responding` up to date for `status()`.
+    """
+
+    label = 'PLC'               # names the backend in reports
+    thread_name = 'plc'
+
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 logger: Optional[logging.Logger] = None, stop_timeout_s: float = 2.0):
+        self._clock = clock
+        self._log = logger or logging.getLogger(f'acnn_ros.{self.thread_name}')
+        self._stop_timeout_s = stop_timeout_s
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._started = threading.Event()
+        self._connected: Optional[asyncio.Event] = None
+        self._stopping: Optional[asyncio.Event] = None
+        self._pending: Set[OnceCallback] = set()   # commands not reported yet
+        self._lock = threading.Lock()
+        self._failures = 0
+        self.stats = {'connects': 0, 'connect_failures': 0, 'writes': 0, 'write_failures': 0,
+                      'heartbeats': 0, 'heartbeat_failures': 0}
+        self.last_error = ''
+        # None until the PLC answered or failed a request; a new connection does not clear a
+        # False (a PLC that accepts TCP but never answers reconnects fine).
+        self.responding: Optional[bool] = None
+
+    # -- life cycle (caller's thread) ----------------------------------------------------
+
+    def start(self) -> None:
+        """Start the loop thread; returns at once (the connection is made in the background)."""
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        self._started.wait(5.0)
+
+    def stop(self) -> None:
+        """Stop the loop thread (bounded even with a hung PLC); report what is left missed."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:
+                loop.call_soon_threadsafe(self._stopping.set)
+            except RuntimeError:   # the loop closed meanwhile
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=self._stop_timeout_s)
+        with self._lock:
+            pending = list(self._pending)
+        for done in pending:   # commands the stopped loop never finished
+            done(ActuationReport(done.part_id, False, None, f'{self.label} client stopped'))
+
+    def actuate(self, command: ActuationCommand, done: DoneCallback) -> None:
+        """Queue the command on the loop thread; never blocks."""
+        once = OnceCallback(done, command.part_id, self._pending, self._lock)
+        with self._lock:
+            self._pending.add(once)
+        loop = self._loop
+        try:
+            if (loop is None or not loop.is_running() or self._stopping is None
+                    or self._stopping.is_set()):
+                raise RuntimeError('not running')
+            asyncio.run_coroutine_threadsafe(self._deliver(command, once), loop)
+        except RuntimeError:   # not started, stopping, or the loop closed meanwhile
+            once(ActuationReport(command.part_id, False, None,
+                                 f'{self.label} client not running'))
+
+    # -- loop thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._main())
+        finally:
+            self._loop.close()
+
+    async def _main(self) -> None:
+        self._connected = asyncio.Event()
+        self._stopping = asyncio.Event()
+        await self._open()
+        self._started.set()
+        tasks = [asyncio.create_task(self._keep_connected())]
+        if self._heartbeat_enabled():
+            tasks.append(asyncio.create_task(self._heartbeat()))
+        await self._stopping.wait()
+        # Everything still queued is given up (reported missed), then the connection closed.
+        tasks += [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._connected.clear()
+        await self._close()
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
+    # -- what a backend implements ---------------------------------------------------------
+
+    async def _open(self) -> None:
+        """Create the client objects (on the loop thread)."""
+
+    async def _close(self) -> None:
+        """Release the outputs and close the connection (tasks are cancelled already)."""
+
+    def _heartbeat_enabled(self) -> bool:
+        return False
+
+    async def _keep_connected(self) -> None:
+        raise NotImplementedError
+
+    async def _heartbeat(self) -> None:
+        raise NotImplementedError
+
+    async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
+        raise NotImplementedError
