@@ -46,6 +46,9 @@ ROWS = [
      'A-CNN opt, ROI resampled to 64x48 (1:1) for the classifier'),
     ('acnn_opt_attnmap', 'opt', {'attention_maps': True},
      'A-CNN opt + attention-map blocks (seed 002)'),
+    ('acnn_opt_roi64_attnmap', 'opt', {'roi_output_width': 64, 'roi_output_height': 48,
+                                       'attention_maps': True},
+     'A-CNN opt, ROI 64x48 (1:1) + attention-map blocks (seed 002)'),
     ('plain_small', 'plain_small', {}, 'plain CNN, frame downscaled 4x (FLOPs ~ opt)'),
     ('plain_full', 'plain_full', {}, 'plain CNN, full 640x480 frame'),
 ]
