@@ -20,6 +20,10 @@ from acnn_ros.core.actuators import (ActuationCommand, ActuationReport, Actuator
 FAILURES_BEFORE_RECONNECT = 3
 
 
+class PlcUnavailable(Exception):
+    """The PLC could not take a request before its deadline (or refused it)."""
+
+
 class OnceCallback:
     """The `done` of one command, called at most once whichever thread gets there first."""
 
@@ -46,19 +50,22 @@ class LoopThreadActuator(Actuator):
     An actuator whose requests run on an asyncio loop in a thread of its own.
 
     Subclasses set `label` and `thread_name` and implement the coroutines `_open` (create the
-    client on the loop), `_keep_connected`, `_heartbeat` (when `_heartbeat_enabled()`),
-    `_deliver(command, done)` and `_close`; they keep `_connected`, `_failures`, `stats`,
-    `last_error` and `responding` up to date for `status()`.
+    client on the loop), `_keep_connected`, `_write_heartbeat(value, deadline)` (when
+    `_heartbeat_enabled()`), `_deliver(command, done)` and `_close`; they keep `_connected`,
+    `_failures`, `stats`, `last_error` and `responding` up to date for `status()`.
     """
 
     label = 'PLC'               # names the backend in reports
     thread_name = 'plc'
 
     def __init__(self, clock: Callable[[], float] = time.time,
-                 logger: Optional[logging.Logger] = None, stop_timeout_s: float = 2.0):
+                 logger: Optional[logging.Logger] = None, stop_timeout_s: float = 2.0,
+                 heartbeat_period_s: float = 1.0, request_timeout_s: float = 0.1):
         self._clock = clock
         self._log = logger or logging.getLogger(f'acnn_ros.{self.thread_name}')
         self._stop_timeout_s = stop_timeout_s
+        self._heartbeat_period_s = heartbeat_period_s
+        self._request_timeout_s = request_timeout_s
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._started = threading.Event()
@@ -142,6 +149,23 @@ class LoopThreadActuator(Actuator):
             task.cancel()
         await asyncio.gather(*rest, return_exceptions=True)
 
+    async def _heartbeat(self) -> None:
+        """Toggle the heartbeat every period while connected; a missed beat is only counted."""
+        value = False
+        period = self._heartbeat_period_s
+        while True:
+            await asyncio.sleep(period)
+            if not self._connected.is_set():
+                continue
+            value = not value
+            try:
+                await self._write_heartbeat(
+                    value, self._clock() + min(self._request_timeout_s, period / 2.0))
+                self.stats['heartbeats'] += 1
+            except PlcUnavailable as exc:
+                self.stats['heartbeat_failures'] += 1
+                self._log.debug(f'heartbeat not written: {exc}')
+
     # -- what a backend implements ---------------------------------------------------------
 
     async def _open(self) -> None:
@@ -156,7 +180,8 @@ class LoopThreadActuator(Actuator):
     async def _keep_connected(self) -> None:
         raise NotImplementedError
 
-    async def _heartbeat(self) -> None:
+    async def _write_heartbeat(self, value: bool, deadline: float) -> None:
+        """Write the heartbeat `value` by `deadline`; raise PlcUnavailable if it cannot."""
         raise NotImplementedError
 
     async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:

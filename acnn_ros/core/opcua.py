@@ -30,7 +30,8 @@ from typing import Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
 from acnn_ros.core.actuators import ActuationCommand, ActuationReport, ActuatorStatus, DoneCallback
-from acnn_ros.core.loop_actuator import FAILURES_BEFORE_RECONNECT, LoopThreadActuator
+from acnn_ros.core.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
+                                         PlcUnavailable)
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 
@@ -126,11 +127,7 @@ def decision_values(part_id: int, verdict: int, reason: int) -> List[ua.DataValu
             ua.DataValue(ua.Variant(reason, REASON_TYPE))]
 
 
-class _Unavailable(Exception):
-    """The server could not take the request before the deadline."""
-
-
-class _Refused(Exception):
+class _Refused(PlcUnavailable):
     """The server answered the write with a bad status (type, access, unknown node)."""
 
 
@@ -144,7 +141,9 @@ class OpcUaActuator(LoopThreadActuator):
 
     def __init__(self, config: OpcUaConfig, clock: Callable[[], float] = time.time,
                  logger: Optional[logging.Logger] = None):
-        super().__init__(clock, logger or logging.getLogger('acnn_ros.opcua'))
+        super().__init__(clock, logger or logging.getLogger('acnn_ros.opcua'),
+                         heartbeat_period_s=config.heartbeat_period_s,
+                         request_timeout_s=config.timeout_s)
         self.config = config
         self._client: Optional[Client] = None
         self._nodes: Dict[str, object] = {}
@@ -240,15 +239,15 @@ class OpcUaActuator(LoopThreadActuator):
         while True:
             left = deadline - self._clock()
             if left <= 0:
-                raise _Unavailable(self.last_error or 'deadline passed')
+                raise PlcUnavailable(self.last_error or 'deadline passed')
             try:
                 await asyncio.wait_for(self._connected.wait(), timeout=left)
             except asyncio.TimeoutError:
-                raise _Unavailable(self.last_error or 'not connected') from None
+                raise PlcUnavailable(self.last_error or 'not connected') from None
             client, nodes = self._client, [self._nodes[role] for role in roles]
             left = deadline - self._clock()
             if left <= 0:
-                raise _Unavailable(self.last_error or 'deadline passed')
+                raise PlcUnavailable(self.last_error or 'deadline passed')
             try:
                 await asyncio.wait_for(client.write_values(nodes, values),
                                        timeout=min(self.config.timeout_s, left))
@@ -277,7 +276,7 @@ class OpcUaActuator(LoopThreadActuator):
         values = decision_values(command.part_id, command.verdict, command.reason)
         try:
             await self._write(('part_id', 'verdict', 'reason'), values, command.deadline)
-        except (_Unavailable, _Refused) as exc:
+        except PlcUnavailable as exc:
             self.stats['write_failures'] += 1
             done(ActuationReport(command.part_id, False, None, f'OPC UA: {exc}'))
             return
@@ -288,19 +287,6 @@ class OpcUaActuator(LoopThreadActuator):
         done(ActuationReport(command.part_id, True, self._clock(),
                              'written to the OPC UA server'))
 
-    async def _heartbeat(self) -> None:
-        value = False
-        period = self.config.heartbeat_period_s
-        while True:
-            await asyncio.sleep(period)
-            if not self._connected.is_set():
-                continue
-            value = not value
-            beat = ua.DataValue(ua.Variant(value, HEARTBEAT_TYPE))
-            try:
-                await self._write(('heartbeat',), [beat],
-                                  self._clock() + min(self.config.timeout_s, period / 2.0))
-                self.stats['heartbeats'] += 1
-            except (_Unavailable, _Refused) as exc:
-                self.stats['heartbeat_failures'] += 1
-                self._log.debug(f'heartbeat not written: {exc}')
+    async def _write_heartbeat(self, value: bool, deadline: float) -> None:
+        await self._write(('heartbeat',), [ua.DataValue(ua.Variant(value, HEARTBEAT_TYPE))],
+                          deadline)

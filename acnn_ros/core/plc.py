@@ -28,7 +28,8 @@ import time
 from typing import Callable, Optional
 
 from acnn_ros.core.actuators import ActuationCommand, ActuationReport, ActuatorStatus, DoneCallback
-from acnn_ros.core.loop_actuator import FAILURES_BEFORE_RECONNECT, LoopThreadActuator
+from acnn_ros.core.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
+                                         PlcUnavailable)
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
@@ -65,10 +66,6 @@ def decision_registers(part_id: int, verdict: int, reason: int):
     return [part_id >> 16, part_id & 0xFFFF, verdict, reason]
 
 
-class _Unavailable(Exception):
-    """The PLC could not take the request before the deadline."""
-
-
 class ModbusActuator(LoopThreadActuator):
     """Write decisions, the reject pulse and the heartbeat to a PLC over Modbus TCP."""
 
@@ -80,7 +77,9 @@ class ModbusActuator(LoopThreadActuator):
     def __init__(self, config: PlcConfig, clock: Callable[[], float] = time.time,
                  logger: Optional[logging.Logger] = None):
         super().__init__(clock, logger or logging.getLogger('acnn_ros.plc'),
-                         stop_timeout_s=2.0 + config.timeout_s)
+                         stop_timeout_s=2.0 + config.timeout_s,
+                         heartbeat_period_s=config.heartbeat_period_s,
+                         request_timeout_s=config.timeout_s)
         self.config = config
         self._client: Optional[AsyncModbusTcpClient] = None
         self._pulse_generation = 0
@@ -152,7 +151,7 @@ class ModbusActuator(LoopThreadActuator):
         while True:
             left = deadline - self._clock()
             if left <= 0:
-                raise _Unavailable(self.last_error or 'deadline passed')
+                raise PlcUnavailable(self.last_error or 'deadline passed')
             try:
                 await asyncio.wait_for(self._connected.wait(), timeout=left)
                 left = deadline - self._clock()
@@ -167,7 +166,7 @@ class ModbusActuator(LoopThreadActuator):
                 if not self._client.connected:
                     self._connected.clear()
                 if self._clock() >= deadline:
-                    raise _Unavailable(self.last_error)
+                    raise PlcUnavailable(self.last_error)
                 await asyncio.sleep(0.005)
                 continue
             self._failures = 0
@@ -193,7 +192,7 @@ class ModbusActuator(LoopThreadActuator):
                     self._pulse_generation += 1
                     asyncio.get_running_loop().create_task(
                         self._end_pulse(self._pulse_generation, command.pulse_width_s))
-        except _Unavailable as exc:
+        except PlcUnavailable as exc:
             self.stats['write_failures'] += 1
             done(ActuationReport(command.part_id, False, None, f'PLC: {exc}'))
             return
@@ -214,21 +213,9 @@ class ModbusActuator(LoopThreadActuator):
                     self.config.reject_coil, False, device_id=self.config.unit),
                     self._clock() + max(1.0, 10 * self.config.timeout_s))
                 self._coil_on = False
-            except _Unavailable as exc:
+            except PlcUnavailable as exc:
                 self._log.error(f'could not clear reject coil {self.config.reject_coil}: {exc}')
 
-    async def _heartbeat(self) -> None:
-        value = 0
-        period = self.config.heartbeat_period_s
-        while True:
-            await asyncio.sleep(period)
-            if not self._connected.is_set():
-                continue
-            value ^= 1
-            try:
-                await self._request(lambda: self._client.write_register(
-                    self.config.heartbeat_register, value, device_id=self.config.unit),
-                    self._clock() + min(self.config.timeout_s, period / 2.0))
-                self.stats['heartbeats'] += 1
-            except _Unavailable:
-                self.stats['heartbeat_failures'] += 1
+    async def _write_heartbeat(self, value: bool, deadline: float) -> None:
+        await self._request(lambda: self._client.write_register(
+            self.config.heartbeat_register, int(value), device_id=self.config.unit), deadline)
