@@ -21,10 +21,10 @@ import argparse
 import asyncio
 import logging
 import sys
-import threading
 import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+from acnn_ros.tools.loop_server import LoopThreadServer
 from acnn_ros.tools.plc_simulator import free_port
 from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
@@ -60,60 +60,31 @@ class OpcUaDecision(NamedTuple):
     reason: Optional[int]
 
 
-class OpcUaSimulator:
+class OpcUaSimulator(LoopThreadServer):
     """asyncua server on 127.0.0.1 recording writes; start/stop/restart from any thread."""
+
+    label = 'OPC UA simulator'
+    thread_name = 'opcua-simulator'
+    start_timeout_s = 15.0
+    stop_timeout_s = 10.0
 
     def __init__(self, port: int = 0, namespace_uri: str = NAMESPACE_URI,
                  host: str = '127.0.0.1'):
-        self.host = host
-        self.port = port or free_port()
+        super().__init__(port or free_port(), host)
         self.namespace_uri = namespace_uri
         self.namespace_index: Optional[int] = None
-        self._writes: List[OpcUaWrite] = []
-        self._lock = threading.Lock()
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._stop: Optional[asyncio.Event] = None
-        self._ready = threading.Event()
-        self._error: Optional[BaseException] = None
         self._server: Optional[Server] = None
-        self.on_write = None   # optional callable(OpcUaWrite), called on the server thread
 
     @property
     def endpoint(self) -> str:
         """Return the endpoint URL clients connect to."""
         return f'opc.tcp://{self.host}:{self.port}/acnn_ros/'
 
+    def where(self) -> str:
+        """Return the endpoint URL (for messages)."""
+        return self.endpoint
+
     # -- control -----------------------------------------------------------------------------
-
-    def start(self, timeout_s: float = 15.0) -> 'OpcUaSimulator':
-        """Start serving in a background thread; return once listening."""
-        self._ready.clear()
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name='opcua-simulator', daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout_s) or self._error is not None:
-            self.stop()
-            raise RuntimeError(f'OPC UA simulator did not start on {self.endpoint}: '
-                               f'{self._error}')
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (client connections are closed); the record of writes is kept."""
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            try:
-                self._loop.call_soon_threadsafe(self._stop.set)
-            except RuntimeError:   # the loop already ended
-                pass
-        self._thread.join(timeout=10.0)
-        self._thread = None
-
-    def restart(self) -> 'OpcUaSimulator':
-        """Stop and start again on the same port."""
-        self.stop()
-        return self.start()
 
     def expire_sessions(self) -> int:
         """Close every client session on the server side, keeping the TCP connections."""
@@ -124,23 +95,7 @@ class OpcUaSimulator:
         """Make the server stop answering for `seconds` (its loop blocks; TCP stays open)."""
         self._loop.call_soon_threadsafe(time.sleep, seconds)
 
-    def __enter__(self) -> 'OpcUaSimulator':
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     # -- records -----------------------------------------------------------------------------
-
-    def writes(self) -> List[OpcUaWrite]:
-        """Return every write request received so far, oldest first."""
-        with self._lock:
-            return list(self._writes)
-
-    def clear(self) -> None:
-        """Forget the writes received so far."""
-        with self._lock:
-            self._writes.clear()
 
     def decisions(self) -> List[OpcUaDecision]:
         """Return the decisions written: each good request that set Vision.PartId."""
@@ -165,16 +120,6 @@ class OpcUaSimulator:
         return times
 
     # -- server thread -----------------------------------------------------------------------
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported to start()
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
@@ -219,10 +164,7 @@ class OpcUaSimulator:
             tuple((str(item.NodeId.Identifier), item.Value.Value.Value)
                   for item in event.request_params.NodesToWrite),
             bool(statuses) and all(status.is_good() for status in statuses))
-        with self._lock:
-            self._writes.append(write)
-        if self.on_write is not None:
-            self.on_write(write)
+        self._add_write(write)
 
 
 def main(argv=None) -> int:

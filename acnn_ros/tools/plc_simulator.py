@@ -25,6 +25,7 @@ import threading
 import time
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
+from acnn_ros.tools.loop_server import LoopThreadServer
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -71,62 +72,19 @@ class RegisterMap:
     heartbeat_register: int = 10
 
 
-class PlcSimulator:
+class PlcSimulator(LoopThreadServer):
     """Modbus TCP server on 127.0.0.1 recording writes; start/stop/restart from any thread."""
+
+    label = 'PLC simulator'
+    thread_name = 'plc-simulator'
 
     def __init__(self, port: int = 0, register_map: Optional[RegisterMap] = None,
                  size: int = 256, host: str = '127.0.0.1'):
-        self.host = host
-        self.port = port or free_port()
+        super().__init__(port or free_port(), host)
         self.map = register_map or RegisterMap()
         self.size = size
-        self._writes: List[PlcWrite] = []
-        self._lock = threading.Lock()
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
-        self._stop: Optional[asyncio.Event] = None
-        self._ready = threading.Event()
-        self._error: Optional[BaseException] = None
-        self.on_write = None   # optional callable(PlcWrite), called on the server thread
-
-    # -- control -----------------------------------------------------------------------------
-
-    def start(self, timeout_s: float = 5.0) -> 'PlcSimulator':
-        """Start serving in a background thread; return once listening."""
-        self._ready.clear()
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name='plc-simulator', daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout_s) or self._error is not None:
-            raise RuntimeError(f'PLC simulator did not start on {self.host}:{self.port}: '
-                               f'{self._error}')
-        return self
-
-    def stop(self) -> None:
-        """Stop serving (connections are closed); the record of writes is kept."""
-        if self._thread is None or not self._thread.is_alive():
-            return
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=5.0)
-        self._thread = None
-
-    def __enter__(self) -> 'PlcSimulator':
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # -- records -----------------------------------------------------------------------------
-
-    def writes(self) -> List[PlcWrite]:
-        """Return every write received so far, oldest first."""
-        with self._lock:
-            return list(self._writes)
-
-    def clear(self) -> None:
-        """Forget the writes received so far."""
-        with self._lock:
-            self._writes.clear()
 
     def decisions(self) -> List[PlcDecision]:
         """Return the decision blocks written (4 registers at decision_register)."""
@@ -171,23 +129,9 @@ class PlcSimulator:
     async def _action(self, function_code: int, start_address: int, address: int, count: int,
                       registers: Sequence[int], set_values) -> None:
         if function_code in WRITES and set_values is not None:
-            write = PlcWrite(time.time(), function_code, address,
-                             tuple(int(v) for v in set_values))
-            with self._lock:
-                self._writes.append(write)
-            if self.on_write is not None:
-                self.on_write(write)
+            self._add_write(PlcWrite(time.time(), function_code, address,
+                                     tuple(int(v) for v in set_values)))
         return None
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported to start()
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
