@@ -9,102 +9,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Mapping, Tuple
 
 from acnn_ros.core.decision import RejectPolicy
-from acnn_ros.core.parameters import ParameterSpec
+from acnn_ros.core.parameters import field_spec, ParameterSpec
 
 ACTUATORS = ('modbus', 'opcua', 'gpio', 'topic')
 TIMINGS = ('fixed_delay', 'plc_tracking')
-
-
-PARAMETERS: Tuple[ParameterSpec, ...] = (
-    ParameterSpec(
-        'accept_classes', [''],
-        'class names that pass; empty: every class not in reject_classes', runtime=True),
-    ParameterSpec(
-        'reject_classes', [''], 'class names rejected at any confidence', runtime=True),
-    ParameterSpec(
-        'min_confidence', 0.5,
-        'minimum confidence that accepts a part (below it: reject)', 0.0, 1.0, runtime=True),
-    ParameterSpec(
-        'min_confidence_per_class', [''],
-        "per-class minimum confidence, entries 'class_name=value'", runtime=True),
-    ParameterSpec(
-        'use_part_trigger', True,
-        'join results with PartTrigger messages on `part` (needed for the no-result '
-        'fail-safe); false: part ids in result arrival order'),
-    ParameterSpec(
-        'inspection_window_s', 0.25,
-        'a part with no result this long after capture is rejected (fail-safe)',
-        0.001, 60.0),
-    ParameterSpec(
-        'reject_delay_s', 0.5,
-        'conveyor travel time from camera to ejector: due time = capture stamp + this',
-        0.001, 600.0),
-    ParameterSpec(
-        'pulse_width_s', 0.03, 'how long the ejector output stays on', 0.001, 10.0),
-    ParameterSpec(
-        'max_fire_lateness_s', 0.02,
-        'how late after the due time a command still hits the part', 0.0, 10.0),
-    ParameterSpec(
-        'timing', 'fixed_delay',
-        'fixed_delay: vision fires at the due time | plc_tracking: the verdict is '
-        'written at once and the PLC tracks the part by encoder'),
-    ParameterSpec(
-        'actuator', 'topic',
-        'output backend: modbus | opcua | gpio | topic (no hardware)'),
-    ParameterSpec('plc_host', '127.0.0.1', 'PLC address (Modbus TCP)'),
-    ParameterSpec('plc_port', 502, 'PLC Modbus TCP port', 1, 65535),
-    ParameterSpec('plc_unit', 1, 'Modbus unit / device id of the PLC', 0, 247),
-    ParameterSpec(
-        'plc_decision_register', 0,
-        'first of 4 holding registers: part id high, part id low, verdict, reason', 0, 65532),
-    ParameterSpec(
-        'plc_reject_coil', 0,
-        'coil pulsed for pulse_width_s at the due time of a reject; -1: none', -1, 65535),
-    ParameterSpec(
-        'plc_heartbeat_register', 10,
-        'holding register toggled 0/1 every heartbeat period; -1: none', -1, 65535),
-    ParameterSpec(
-        'plc_heartbeat_period_s', 1.0, 'heartbeat toggle period (modbus, opcua)', 0.05, 60.0),
-    ParameterSpec(
-        'plc_timeout_s', 0.1,
-        'longest wait for one PLC reply (shortened to the time left before the ejector; '
-        'modbus, opcua)', 0.005, 10.0),
-    ParameterSpec(
-        'plc_reconnect_max_s', 2.0,
-        'longest back-off between reconnection attempts (modbus, opcua)', 0.05, 60.0),
-    ParameterSpec(
-        'opcua_endpoint', 'opc.tcp://127.0.0.1:4840',
-        'OPC UA server of the PLC, opc.tcp://host:port[/path] (opcua)'),
-    ParameterSpec(
-        'opcua_namespace', 'urn:acnn_ros:vision',
-        "namespace URI (or index) of the node ids below; '': node ids carry ns= (opcua)"),
-    ParameterSpec(
-        'opcua_part_id_node', 's=Vision.PartId', 'UInt32 variable: part id of the decision'),
-    ParameterSpec(
-        'opcua_verdict_node', 's=Vision.Verdict',
-        'UInt16 variable: 1 accept, 2 reject (same write as the part id)'),
-    ParameterSpec(
-        'opcua_reason_node', 's=Vision.Reason',
-        'UInt16 variable: RejectEvent reason (same write as the part id)'),
-    ParameterSpec(
-        'opcua_heartbeat_node', 's=Vision.Heartbeat',
-        "Boolean variable toggled every plc_heartbeat_period_s; '': none"),
-    ParameterSpec('gpio_chip', '/dev/gpiochip0', 'GPIO chip of the ejector output (gpio)'),
-    ParameterSpec('gpio_line', 0, 'GPIO line offset of the ejector output (gpio)', 0, 1023),
-    ParameterSpec('archive_dir', '', "directory of the rejected-part archive; '': off"),
-    ParameterSpec(
-        'archive_max_items', 200,
-        'rejected parts kept in the archive (oldest deleted first)', 1, 1000000),
-    ParameterSpec(
-        'counters_period_s', 1.0, 'period of ~/counters and /diagnostics publication', 0.05, 60.0),
-    ParameterSpec(
-        'python_switch_interval_s', 0.001,
-        'lower the Python GIL switch interval of this process to this (the timing '
-        'threads wait for the GIL at most about this long); 0: leave it', 0.0, 0.1),
-)
-
-RUNTIME_PARAMETERS = frozenset(spec.name for spec in PARAMETERS if spec.runtime)
-_DEFAULT_TYPES = {spec.name: type(spec.default) for spec in PARAMETERS}
 
 
 def _names(values) -> Tuple[str, ...]:
@@ -200,3 +108,75 @@ class RejectActuatorConfig:
         kwargs = {name: _DEFAULT_TYPES[name](values[name])
                   for name in own if name in values}
         return cls(policy=policy_from_values(values), **kwargs)
+
+
+def _field(name: str, description: str, low=None, high=None) -> ParameterSpec:
+    return field_spec(RejectActuatorConfig, name, description, low, high)
+
+
+# The policy entries are run-time parameters of RejectPolicy; the others take their defaults
+# from RejectActuatorConfig, so a default is written once.
+PARAMETERS: Tuple[ParameterSpec, ...] = (
+    ParameterSpec(
+        'accept_classes', [''],
+        'class names that pass; empty: every class not in reject_classes', runtime=True),
+    ParameterSpec(
+        'reject_classes', [''], 'class names rejected at any confidence', runtime=True),
+    ParameterSpec(
+        'min_confidence', 0.5,
+        'minimum confidence that accepts a part (below it: reject)', 0.0, 1.0, runtime=True),
+    ParameterSpec(
+        'min_confidence_per_class', [''],
+        "per-class minimum confidence, entries 'class_name=value'", runtime=True),
+    _field('use_part_trigger',
+           'join results with PartTrigger messages on `part` (needed for the no-result '
+           'fail-safe); false: part ids in result arrival order'),
+    _field('inspection_window_s',
+           'a part with no result this long after capture is rejected (fail-safe)', 0.001, 60.0),
+    _field('reject_delay_s',
+           'conveyor travel time from camera to ejector: due time = capture '
+           'stamp + this', 0.001, 600.0),
+    _field('pulse_width_s', 'how long the ejector output stays on', 0.001, 10.0),
+    _field('max_fire_lateness_s',
+           'how late after the due time a command still hits the part', 0.0, 10.0),
+    _field('timing',
+           'fixed_delay: vision fires at the due time | plc_tracking: the verdict is written '
+           'at once and the PLC tracks the part by encoder'),
+    _field('actuator', 'output backend: modbus | opcua | gpio | topic (no hardware)'),
+    _field('plc_host', 'PLC address (Modbus TCP)'),
+    _field('plc_port', 'PLC Modbus TCP port', 1, 65535),
+    _field('plc_unit', 'Modbus unit / device id of the PLC', 0, 247),
+    _field('plc_decision_register',
+           'first of 4 holding registers: part id high, part id low, verdict, reason', 0, 65532),
+    _field('plc_reject_coil',
+           'coil pulsed for pulse_width_s at the due time of a reject; -1: none', -1, 65535),
+    _field('plc_heartbeat_register',
+           'holding register toggled 0/1 every heartbeat period; -1: none', -1, 65535),
+    _field('plc_heartbeat_period_s', 'heartbeat toggle period (modbus, opcua)', 0.05, 60.0),
+    _field('plc_timeout_s',
+           'longest wait for one PLC reply (shortened to the time left before the '
+           'ejector; modbus, opcua)', 0.005, 10.0),
+    _field('plc_reconnect_max_s',
+           'longest back-off between reconnection attempts (modbus, opcua)', 0.05, 60.0),
+    _field('opcua_endpoint', 'OPC UA server of the PLC, opc.tcp://host:port[/path] (opcua)'),
+    _field('opcua_namespace',
+           "namespace URI (or index) of the node ids below; '': node ids carry ns= (opcua)"),
+    _field('opcua_part_id_node', 'UInt32 variable: part id of the decision'),
+    _field('opcua_verdict_node',
+           'UInt16 variable: 1 accept, 2 reject (same write as the part id)'),
+    _field('opcua_reason_node', 'UInt16 variable: RejectEvent reason (same write as the part id)'),
+    _field('opcua_heartbeat_node',
+           "Boolean variable toggled every plc_heartbeat_period_s; '': none"),
+    _field('gpio_chip', 'GPIO chip of the ejector output (gpio)'),
+    _field('gpio_line', 'GPIO line offset of the ejector output (gpio)', 0, 1023),
+    _field('archive_dir', "directory of the rejected-part archive; '': off"),
+    _field('archive_max_items',
+           'rejected parts kept in the archive (oldest deleted first)', 1, 1000000),
+    _field('counters_period_s', 'period of ~/counters and /diagnostics publication', 0.05, 60.0),
+    _field('python_switch_interval_s',
+           'lower the Python GIL switch interval of this process to this (the timing '
+           'threads wait for the GIL at most about this long); 0: leave it', 0.0, 0.1),
+)
+
+RUNTIME_PARAMETERS = frozenset(spec.name for spec in PARAMETERS if spec.runtime)
+_DEFAULT_TYPES = {spec.name: type(spec.default) for spec in PARAMETERS}
