@@ -286,6 +286,8 @@ def run(args, threads: int):
 
 def markdown(r, first: bool = True) -> str:
     """Return the BENCHMARKS.md text for one run (with the section header when first)."""
+    from acnn_ros.runtime.inference_config import InferenceConfig
+
     s, c = r['sustained'], r['camera_60fps']
     lines = [SECTION, '## Inference (inference_node, 640x480)', '',
              'Command: `python benchmarks/inference_benchmark.py --write-docs'
@@ -294,7 +296,8 @@ def markdown(r, first: bool = True) -> str:
              'per thread setting, all stages of a run back to back.', ''] if first else []
     lines += [
         f'### intra_op_threads={r["threads"]}'
-        + {0: ' (one per core)', 1: ' (the default)'}.get(r['threads'], ''),
+        + (' (the default)' if r['threads'] == InferenceConfig().intra_op_threads
+           else ' (one per core)' if r['threads'] == 0 else ''),
         '',
         f'{r["iterations"]} frames per latency stage. Machine: {r["machine"]}, {r["date"]}; '
         f'shared with other jobs (load average {r["load_average"]} at the start), so expect '
