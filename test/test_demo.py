@@ -96,6 +96,7 @@ def test_reconciliation_passes_a_clean_run():
      'decisions carry the capture header'),
     (lambda led: led.captured.pop(0), 'part ids 1..N'),
     (lambda led: setattr(led, 'plc_coil_pulses', 1), 'one ejector pulse per fired reject'),
+    (lambda led: setattr(led, 'plc_coil_pulses', 3), 'one ejector pulse per fired reject'),
 ])
 def test_reconciliation_catches_each_accounting_fault(damage, failing):
     ledger = clean_ledger()
@@ -105,10 +106,11 @@ def test_reconciliation_catches_each_accounting_fault(damage, failing):
     assert [c.name for c in result.checks if not c.ok][0] == failing
 
 
-def test_a_late_plc_write_for_a_missed_reject_is_counted_once():
+@pytest.mark.parametrize('pulses', [1, 2])    # the late reject's coil write made it, or not
+def test_a_late_plc_write_for_a_missed_reject_is_counted_once(pulses):
     ledger = clean_ledger()
     ledger.decisions[2] = PartDecision(3, header(3), True, 1, DELIVERY_LATE)
-    ledger.plc_coil_pulses = 1              # no pulse for a reject given up
+    ledger.plc_coil_pulses = pulses
     result = reconcile(ledger, ['bad'])     # part 3 still reached the PLC, too late
     assert [c.name for c in result.checks if not c.ok] == ['every reject fired in time']
 

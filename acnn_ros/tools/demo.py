@@ -197,11 +197,6 @@ class Demo:
         from rclpy.executors import MultiThreadedExecutor
         self.args = args
         self.simulator = simulator
-        reject = overrides.get('reject_actuator_node', {})
-        # The coil is pulsed for fixed-delay timing only (tracked timing leaves it to the PLC).
-        self.coil_pulsed = (simulator is not None
-                            and reject.get('timing', 'fixed_delay') == 'fixed_delay'
-                            and int(reject.get('plc_reject_coil', 0)) >= 0)
         self.ledger = LineLedger()
         self.lock = threading.Lock()
         self.nodes = []
@@ -218,6 +213,10 @@ class Demo:
         self.camera = make(CameraNode, 'camera_node')
         self.inference = make(InferenceNode, 'inference_node')
         self.actuator = make(RejectActuatorNode, 'reject_actuator_node')
+        # The coil is pulsed for fixed-delay timing only (tracked timing leaves it to the PLC).
+        config = self.actuator.config
+        self.coil_pulsed = (simulator is not None and config.timing == 'fixed_delay'
+                            and config.plc_reject_coil >= 0)
         self.class_names = self._truth_names(overrides)
         self.camera.frame_listeners.append(self._on_frame)
         self.monitor = self._monitor_node(context)
