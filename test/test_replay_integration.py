@@ -93,7 +93,8 @@ def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_pa
         'warmup_runs': 1})
     actuator = _node('reject_actuator_node', {
         'actuator': 'topic', 'reject_classes': [REJECT_CLASS], 'min_confidence': 0.5,
-        'inspection_window_s': INSPECTION_WINDOW_S, 'reject_delay_s': REJECT_DELAY_S, 'counters_period_s': 0.5})
+        'inspection_window_s': INSPECTION_WINDOW_S, 'reject_delay_s': REJECT_DELAY_S,
+        'counters_period_s': 0.5})
     recorder = _node('result_recorder_node', {'bag_path': str(recorded), 'record_image': True})
     processes = [inference, actuator, recorder]
     try:
