@@ -225,6 +225,17 @@ class Demo:
             self.executor.add_node(node)
         self.thread = threading.Thread(target=self._spin, name='demo_executor', daemon=True)
 
+    def stop(self) -> None:
+        """Stop the executor, wait for its thread, then destroy the nodes."""
+        self.executor.shutdown(timeout_sec=5.0)
+        # The spin thread must be out of rclpy's wait before the interpreter exits: a daemon
+        # thread that wakes in C++ during finalization aborts the process ('terminate called
+        # without an active exception', exit -6; seen after a PASS on a loaded machine).
+        if self.thread.is_alive():
+            self.thread.join(timeout=5.0)
+        for node in self.nodes:
+            node.destroy_node()
+
     def _spin(self):
         try:
             self.executor.spin()
@@ -376,9 +387,7 @@ def run(args) -> int:
         raise
     finally:
         if demo is not None:
-            demo.executor.shutdown(timeout_sec=5.0)
-            for node in demo.nodes:
-                node.destroy_node()
+            demo.stop()
         rclpy.try_shutdown(context=context)
         if simulator is not None:
             simulator.stop()
