@@ -19,7 +19,9 @@ START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 100_000_000     # 10 Hz
 
 # Stands in for inference_node: answers every frame with a result carrying its header, then
-# prints the headers of the frames and the part triggers it saw.
+# prints the headers of the frames and the part triggers it saw. With a second argument it is
+# READY only once that many subscribers (a recorder) match its results: a result published
+# before discovery completes is lost to them (seen once on a loaded machine).
 RESPONDER = """
 import json, sys
 import rclpy
@@ -41,6 +43,10 @@ node.create_subscription(PartTrigger, 'part', lambda m: parts.append(
     [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec, m.header.frame_id, m.part_id]),
     QoSProfile(depth=100))
 node.create_subscription(Image, 'image', on_image, QoSProfile(depth=100))
+wait_end = node.get_clock().now().nanoseconds + 15 * 10**9
+while results.get_subscription_count() < int((sys.argv[2:] or [0])[0]) and \
+        node.get_clock().now().nanoseconds < wait_end:
+    rclpy.spin_once(node, timeout_sec=0.05)
 print('READY', flush=True)
 end = node.get_clock().now().nanoseconds + 25 * 10**9
 while len(frames) < expected and node.get_clock().now().nanoseconds < end:
@@ -74,11 +80,12 @@ def start_node(name, params):
                             env=dict(os.environ, **DOMAIN_ENV))
 
 
-def play(bag, tmp_path, expect_frames=None, timeout_s=30.0, **params):
+def play(bag, tmp_path, expect_frames=None, timeout_s=30.0, result_subscribers=0, **params):
     """Run a responder (unless expect_frames is None) and the player; return both outputs."""
     responder = None
     if expect_frames is not None:
-        responder = start_python(RESPONDER, [str(expect_frames)], env=DOMAIN_ENV)
+        responder = start_python(RESPONDER, [str(expect_frames), str(result_subscribers)],
+                                 env=DOMAIN_ENV)
         assert responder.stdout.readline().strip() == 'READY'
     summary = tmp_path / f'summary_{time.monotonic_ns()}.json'
     player = start_node('bag_player_node', dict(
@@ -161,7 +168,7 @@ def test_recorder_writes_results_and_images_into_a_bag_closed_on_ctrl_c(tmp_path
     # The recorder subscribes to images once it sees their publisher (to take its QoS, like
     # ros2 bag record): the player waits for it as a second image subscriber.
     stats, seen, _ = play(bag, tmp_path, 6, pace='lockstep', publish_part_triggers=True,
-                          min_image_subscribers=2)
+                          min_image_subscribers=2, result_subscribers=1)
     assert stats['results'] == 6
     time.sleep(0.5)
     recorder.send_signal(signal.SIGINT)
