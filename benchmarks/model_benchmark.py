@@ -173,7 +173,7 @@ def real_frames(checkpoint: Path, samples_dir: Path, image_out: Path):
 def markdown(results, real, args, machine) -> str:
     """Return the docs/BENCHMARKS.md section."""
     lines = [SECTION, '## Model (issue 3): A-CNN vs plain CNNs, 5 % box labels', '',
-             f'Command: `nice -n 10 python benchmarks/model_benchmark.py --data {args.data} '
+             f'Command: `python benchmarks/model_benchmark.py --data {args.data} '
              f'--runs {args.runs} --epochs {args.epochs} --epochs-heavy {args.epochs_heavy} '
              f'--max-train {args.max_train} --measure-only "{args.measure_only}" '
              + ''.join(f'--checkpoint {c} ' for c in args.checkpoint)
