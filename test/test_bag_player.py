@@ -168,7 +168,8 @@ def test_recorder_writes_results_and_images_into_a_bag_closed_on_ctrl_c(tmp_path
     # The recorder subscribes to images once it sees their publisher (to take its QoS, like
     # ros2 bag record): the player waits for it as a second image subscriber.
     stats, seen, _ = play(bag, tmp_path, 6, pace='lockstep', publish_part_triggers=True,
-                          min_image_subscribers=2, result_subscribers=1)
+                          min_image_subscribers=2, min_part_subscribers=2,
+                          result_subscribers=1)
     assert stats['results'] == 6
     time.sleep(0.5)
     recorder.send_signal(signal.SIGINT)

@@ -104,7 +104,7 @@ def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_pa
         player = _node('bag_player_node', {
             'bag_path': str(bag), 'pace': 'lockstep', 'publish_part_triggers': True,
             'restamp': True, 'result_timeout_s': INSPECTION_WINDOW_S, 'summary_path': str(summary),
-            'min_image_subscribers': 2})
+            'min_image_subscribers': 2, 'min_part_subscribers': 2})
         processes.append(player)
         player_out = finish(player, 60)
         assert player.returncode == 0, player_out

@@ -35,6 +35,7 @@ class BagPlayerConfig:
     restamp: bool = False
     wait_for_subscribers_s: float = 10.0
     min_image_subscribers: int = 1
+    min_part_subscribers: int = 1
     qos_reliability: str = 'reliable'
     qos_depth: int = 10
     max_frames: int = 0
@@ -53,9 +54,9 @@ class BagPlayerConfig:
             raise ReplayConfigError(f'qos_reliability must be one of {QOS_RELIABILITIES}, got '
                                     f'{self.qos_reliability!r}')
         if self.qos_depth < 1 or self.max_frames < 0 or self.wait_for_subscribers_s < 0.0 \
-                or self.min_image_subscribers < 0:
-            raise ReplayConfigError('qos_depth must be >= 1, max_frames, min_image_subscribers '
-                                    'and wait_for_subscribers_s >= 0')
+                or self.min_image_subscribers < 0 or self.min_part_subscribers < 0:
+            raise ReplayConfigError('qos_depth must be >= 1, max_frames, min_image_subscribers, '
+                                    'min_part_subscribers and wait_for_subscribers_s >= 0')
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ PLAYER_PARAMETERS: Tuple[ParameterSpec, ...] = (
             0.0, 600.0),
     _player('min_image_subscribers', 'subscribers of the inspected image topic to wait for (2: '
             'inference_node and a recorder)', 0, 1000),
+    _player('min_part_subscribers', 'with part triggers: subscribers of `part` to wait for (2: '
+            'reject_actuator_node and a recorder)', 0, 1000),
     _player('qos_reliability', f'{" | ".join(QOS_RELIABILITIES)}: image publisher reliability '
             '(reliable matches both best-effort and reliable subscribers; recorded is what ros2 '
             'bag play does)'),

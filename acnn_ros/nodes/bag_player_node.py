@@ -89,7 +89,8 @@ class BagPlayerNode(Node):
         # part triggers need their consumer (the reject actuator) before the first part.
         return publisher.get_subscription_count() >= self.config.min_image_subscribers and (
             self.config.pace != 'lockstep' or self.count_publishers(self._result_topic) > 0) \
-            and (self._part_pub is None or self._part_pub.get_subscription_count() > 0)
+            and (self._part_pub is None or self._part_pub.get_subscription_count()
+                 >= self.config.min_part_subscribers)
 
     def _wait_for_subscribers(self):
         deadline = time.monotonic() + self.config.wait_for_subscribers_s
