@@ -7,6 +7,7 @@ can stop the "PLC", start it again and read everything it received.
 """
 import asyncio
 import threading
+import time
 from typing import Any, List, Optional
 
 
@@ -64,6 +65,16 @@ class LoopThreadServer:
                 pass
         self._thread.join(timeout=self.stop_timeout_s)
         self._thread = None
+
+    def serve_until_interrupted(self) -> None:
+        """Block until Ctrl-C, then stop (the command-line simulators' main loop)."""
+        try:
+            while True:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
 
     def restart(self) -> 'LoopThreadServer':
         """Stop and start again on the same port."""

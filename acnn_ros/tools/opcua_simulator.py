@@ -184,13 +184,7 @@ def main(argv=None) -> int:
     sim.start()
     print(f'OPC UA simulator listening on {sim.endpoint} (namespace {sim.namespace_uri}, '
           f'index {sim.namespace_index}; Ctrl-C stops)', flush=True)
-    try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    sim.serve_until_interrupted()
     return 0
 
 

@@ -224,13 +224,7 @@ def main(argv=None) -> int:
     sim.on_write = show
     sim.start()
     print(f'PLC simulator listening on {sim.host}:{sim.port} (Ctrl-C stops)', flush=True)
-    try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
+    sim.serve_until_interrupted()
     return 0
 
 
