@@ -17,10 +17,10 @@ SUBCOMMANDS = {
     'train': ('acnn_ros.model.train_cli', 'train an A-CNN (5 % box labels by default)'),
     'evaluate': ('acnn_ros.model.evaluate_cli', 'evaluate a checkpoint on a dataset split'),
     'export': ('acnn_ros.model.export_cli', 'export a checkpoint to ONNX + model card'),
-    'eval-bag': ('acnn_ros.tools.eval_cli', 'evaluate a model on a rosbag2 or image folder'),
-    'compare': ('acnn_ros.tools.compare_cli', 'list frames whose verdict changes between models'),
-    'make-bag': ('acnn_ros.tools.make_bag_cli', 'write a rosbag2 of images (folder/synthetic)'),
-    'demo': ('acnn_ros.tools.demo', 'run the whole line in one process with a PLC simulator'),
+    'eval-bag': ('acnn_ros.offline.eval_cli', 'evaluate a model on a rosbag2 or image folder'),
+    'compare': ('acnn_ros.offline.compare_cli', 'frames whose verdict differs between models'),
+    'make-bag': ('acnn_ros.offline.make_bag_cli', 'write a rosbag2 of images (folder/synthetic)'),
+    'demo': ('acnn_ros.app.demo', 'run the whole line in one process with a PLC simulator'),
 }
 
 

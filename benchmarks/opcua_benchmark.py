@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO_DIR))   # the source tree, as the other benchmarks
 
 def measure(actuator, received_times, writes: int):
     """Return (report latencies, server latencies) in ms of `writes` sequential decisions."""
-    from acnn_ros.core.actuators import ActuationCommand
+    from acnn_ros.core.plc.actuators import ActuationCommand
     actuator.start()
     try:
         end = time.time() + 10.0
@@ -71,10 +71,10 @@ def main(argv=None) -> int:
     if not 1 <= args.writes <= 5000:
         parser.error('--writes must be in [1, 5000]')
     logging.basicConfig(level=logging.ERROR)
-    from acnn_ros.core.opcua import OpcUaActuator, OpcUaConfig
-    from acnn_ros.core.plc import ModbusActuator, PlcConfig
-    from acnn_ros.tools.opcua_simulator import OpcUaSimulator
-    from acnn_ros.tools.plc_simulator import PlcSimulator
+    from acnn_ros.core.plc.opcua import OpcUaActuator, OpcUaConfig
+    from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
+    from acnn_ros.core.plc.opcua_simulator import OpcUaSimulator
+    from acnn_ros.core.plc.modbus_simulator import PlcSimulator
 
     opcua_sim = OpcUaSimulator().start()
     try:

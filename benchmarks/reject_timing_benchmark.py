@@ -18,12 +18,12 @@ import sys
 import threading
 import time
 
-from acnn_ros.core.actuators import TopicActuator
-from acnn_ros.core.decision import RejectPolicy
-from acnn_ros.core.plc import ModbusActuator, PlcConfig
-from acnn_ros.core.reject_scheduler import FrameKey, RejectScheduler, SchedulerSettings
+from acnn_ros.core.plc.actuators import TopicActuator
+from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
+from acnn_ros.core.plc.modbus_simulator import PlcSimulator, RegisterMap
+from acnn_ros.core.reject.decision import RejectPolicy
+from acnn_ros.core.reject.scheduler import FrameKey, RejectScheduler, SchedulerSettings
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
-from acnn_ros.tools.plc_simulator import PlcSimulator, RegisterMap
 import numpy as np
 
 DOCS = Path(__file__).resolve().parents[1] / 'docs' / 'BENCHMARKS.md'

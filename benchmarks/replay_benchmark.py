@@ -45,16 +45,16 @@ def ensure_model(model, work: Path) -> Path:
 
 def make_bag(path: Path, frames: int, seed: int) -> Path:
     """Write a synthetic bag of `frames` 640x480 bgr8 frames with ground truth."""
-    from acnn_ros.tools.make_bag_cli import synthetic_items, write_image_bag
+    from acnn_ros.offline.make_bag_cli import synthetic_items, write_image_bag
     write_image_bag(path, synthetic_items(frames, seed), rate_hz=10.0)
     return path
 
 
 def offline(model: Path, bag: Path, out: Path) -> dict:
     """Time the evaluation loop, then the whole `acnn eval-bag` command."""
-    from acnn_ros.core.decision import RejectPolicy
+    from acnn_ros.core.reject.decision import RejectPolicy
     from acnn_ros.runtime.pipeline import InspectionPipeline
-    from acnn_ros.tools.offline_eval import BagSource, run_pipeline
+    from acnn_ros.offline.evaluation import BagSource, run_pipeline
     pipeline = InspectionPipeline.from_model_path(model, providers=('cpu',))
     source = BagSource(bag)
     start = time.perf_counter()

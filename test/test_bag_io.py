@@ -2,8 +2,8 @@
 """rosbag2 files written and read with tools/bag_io: formats, QoS metadata, foreign bags."""
 import sqlite3
 
+from acnn_ros.core.replay import bag_io
 from acnn_ros.core.results import RoiBox
-from acnn_ros.tools import bag_io
 import cv2
 import numpy as np
 import pytest

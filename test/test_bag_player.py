@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from acnn_ros.tools import bag_io
+from acnn_ros.core.replay import bag_io
 import numpy as np
 from ros_processes import finish, REPO_DIR, start_python
 import yaml

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Replay pacing, result accounting and node configs (core/replay.py), without ROS."""
+"""Replay pacing, result accounting and node configs (core/replay/player.py), without ROS."""
 import threading
 
-from acnn_ros.core.replay import (BagPlayerConfig, ReplayConfigError, ReplayPacer,
-                                  ResultRecorderConfig, ResultWaiter)
+from acnn_ros.core.replay.player import (BagPlayerConfig, ReplayConfigError, ReplayPacer,
+                                         ResultRecorderConfig, ResultWaiter)
 import pytest
 
 

@@ -2,9 +2,9 @@
 """Frame sources, capture supervision and camera parameters, without ROS."""
 import shutil
 
-from acnn_ros.core.camera_config import (CameraConfig, CameraConfigError, load_calibration,
+from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_calibration,
                                          resolve_source_type)
-from acnn_ros.core.camera_source import (Backoff, BadFrameError, CaptureSupervisor,
+from acnn_ros.core.camera.source import (Backoff, BadFrameError, CaptureSupervisor,
                                          create_source, EndOfStreamError, EVENT_BAD_FRAME,
                                          EVENT_ENDED, EVENT_FAILED, EVENT_FRAME, EVENT_LOST,
                                          EVENT_RETRY_FAILED, EVENT_WAITING, ImageFolderSource,
@@ -196,7 +196,7 @@ def test_gstreamer_without_backend_is_a_clear_permanent_error():
 
 
 def test_synthetic_source_renders_frames_with_ground_truth():
-    synthetic = pytest.importorskip('acnn_ros.core.synthetic')
+    synthetic = pytest.importorskip('acnn_ros.core.dataset.synthetic')
     source = create_source(CameraConfig(source='synthetic', synthetic_seed=3))
     source.connect()
     frames = [source.read() for _ in range(4)]
@@ -210,7 +210,7 @@ def test_synthetic_source_renders_frames_with_ground_truth():
 
 
 def test_synthetic_pool_replays_rendered_frames_with_their_truth():
-    pytest.importorskip('acnn_ros.core.synthetic')
+    pytest.importorskip('acnn_ros.core.dataset.synthetic')
     source = create_source(CameraConfig(source='synthetic', synthetic_pool_size=3))
     source.connect()                                          # renders the pool up front
     frames = [source.read() for _ in range(15)]

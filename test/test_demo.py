@@ -8,10 +8,10 @@ import sys
 import threading
 import time
 
-from acnn_ros.core.line_reconciliation import (CapturedPart, DELIVERY_FIRED, DELIVERY_LATE,
-                                               DELIVERY_NOT_REQUIRED, LineLedger,
-                                               PartDecision, reconcile)
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
+from acnn_ros.core.reject.reconciliation import (CapturedPart, DELIVERY_FIRED, DELIVERY_LATE,
+                                                 DELIVERY_NOT_REQUIRED, LineLedger, PartDecision,
+                                                 reconcile)
 import pytest
 from ros_processes import REPO_DIR
 import yaml

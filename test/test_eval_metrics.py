@@ -2,10 +2,10 @@
 """Offline evaluation metrics (core/bag_eval): confusion, decisions, ROI error, labels."""
 import math
 
-from acnn_ros.core.bag_eval import (class_from_token, FrameRef, GroundTruth, judge_frame,
-                                    LabelError, LabelTable, NO_VERDICT, parse_yolo_label,
-                                    sidecar_row, summarize, verdict_changes, worst_frames)
-from acnn_ros.core.decision import RejectPolicy, RejectReason
+from acnn_ros.core.reject.decision import RejectPolicy, RejectReason
+from acnn_ros.core.replay.metrics import (class_from_token, FrameRef, GroundTruth, judge_frame,
+                                          LabelError, LabelTable, NO_VERDICT, parse_yolo_label,
+                                          sidecar_row, summarize, verdict_changes, worst_frames)
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox, StageTimes
 import pytest
 

@@ -283,7 +283,7 @@ def test_camera_argument_selects_the_camera_and_the_part_trigger_join():
 
 
 def test_camera_section_of_the_yaml_matches_the_node():
-    from acnn_ros.core.camera_config import CameraConfig
+    from acnn_ros.core.camera.config import CameraConfig
     from acnn_ros.nodes.camera_node import PARAMETERS
     section = yaml_sections()['camera_node']
     assert set(section) == {spec.name for spec in PARAMETERS}

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from acnn_ros.cli import main as acnn_main
-from acnn_ros.core.synthetic import generate_dataset
+from acnn_ros.core.dataset.synthetic import generate_dataset
 from acnn_ros.model.dataset import DatasetError, keep_box_labels, load_split, parse_label
 import numpy as np
 import pytest

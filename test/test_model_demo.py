@@ -2,8 +2,8 @@
 """The shipped demo model: card matches the file, and it reads synthetic device-1 frames."""
 from pathlib import Path
 
+from acnn_ros.core.dataset.synthetic import render_frame
 from acnn_ros.core.model_card import file_hash, ModelCard
-from acnn_ros.core.synthetic import render_frame
 import cv2
 import numpy as np
 import onnxruntime as ort

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """ONNX export: contract names/shapes, dynamic batch, card + hash, parity with PyTorch."""
+from acnn_ros.core.dataset.synthetic import render_frame
 from acnn_ros.core.model_card import file_hash, ModelCard
-from acnn_ros.core.synthetic import render_frame
 from acnn_ros.model.acnn import build_model
 from acnn_ros.model.export import export_onnx
 import numpy as np

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Multi-task loss and a tiny end-to-end training run."""
-from acnn_ros.core.synthetic import DEFAULT_CLASSES, render_frame
+from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, render_frame
 from acnn_ros.model.acnn import build_model
 from acnn_ros.model.dataset import FrameSet
 from acnn_ros.model.losses import localization_loss, multitask_loss

@@ -7,11 +7,11 @@ import subprocess
 import sys
 import time
 
-from acnn_ros.core.actuators import ActuationCommand, make_actuator
-from acnn_ros.core.opcua import decision_values, OpcUaActuator, OpcUaConfig
-from acnn_ros.core.reject_config import RejectActuatorConfig
-from acnn_ros.tools.opcua_simulator import OpcUaSimulator
-from acnn_ros.tools.plc_simulator import free_port, SilentTcpServer
+from acnn_ros.core.plc.actuators import ActuationCommand, make_actuator
+from acnn_ros.core.plc.modbus_simulator import free_port, SilentTcpServer
+from acnn_ros.core.plc.opcua import decision_values, OpcUaActuator, OpcUaConfig
+from acnn_ros.core.plc.opcua_simulator import OpcUaSimulator
+from acnn_ros.core.reject.config import RejectActuatorConfig
 from actuator_reports import Reports, wait_until
 import pytest
 from ros_processes import finish, REPO_DIR, start_python
@@ -350,7 +350,7 @@ def test_actuator_node_over_dds_writes_every_decision_to_the_opcua_server(simula
 def test_simulator_command_line_prints_every_write():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, '-m', 'acnn_ros.tools.opcua_simulator', '--port', str(port)],
+        [sys.executable, '-m', 'acnn_ros.core.plc.opcua_simulator', '--port', str(port)],
         cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert 'listening on opc.tcp://127.0.0.1' in process.stdout.readline()

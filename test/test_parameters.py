@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from typing import Tuple
 
-from acnn_ros.core.parameters import field_spec, ParameterSpec
-from acnn_ros.nodes.parameters import declare_parameters, descriptor
+from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
+from acnn_ros.nodes.ros_parameters import declare_parameters, descriptor
 import pytest
 import rclpy
 from rclpy.exceptions import InvalidParameterValueException

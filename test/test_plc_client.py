@@ -4,9 +4,10 @@ import subprocess
 import sys
 import time
 
-from acnn_ros.core.actuators import ActuationCommand
-from acnn_ros.core.plc import decision_registers, ModbusActuator, PlcConfig
-from acnn_ros.tools.plc_simulator import free_port, PlcSimulator, RegisterMap, SilentTcpServer
+from acnn_ros.core.plc.actuators import ActuationCommand
+from acnn_ros.core.plc.modbus import decision_registers, ModbusActuator, PlcConfig
+from acnn_ros.core.plc.modbus_simulator import (free_port, PlcSimulator, RegisterMap,
+                                                SilentTcpServer)
 from actuator_reports import Reports, wait_until
 from conftest import REPO_DIR
 import pytest
@@ -161,7 +162,7 @@ def test_plc_restart_delivers_queued_decisions_that_are_still_on_time(simulator)
 def test_simulator_command_line_prints_every_write():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, '-m', 'acnn_ros.tools.plc_simulator', '--port', str(port)],
+        [sys.executable, '-m', 'acnn_ros.core.plc.modbus_simulator', '--port', str(port)],
         cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert 'listening on 127.0.0.1' in process.stdout.readline()

@@ -3,10 +3,10 @@
 import json
 import time
 
-from acnn_ros.core.decision import Decision, RejectReason
-from acnn_ros.core.line_counters import Delivery
-from acnn_ros.core.reject_archive import part_record_dict, RejectArchive
-from acnn_ros.core.reject_scheduler import FrameKey, PartRecord
+from acnn_ros.core.reject.archive import part_record_dict, RejectArchive
+from acnn_ros.core.reject.counters import Delivery
+from acnn_ros.core.reject.decision import Decision, RejectReason
+from acnn_ros.core.reject.scheduler import FrameKey, PartRecord
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 import cv2
 import numpy as np

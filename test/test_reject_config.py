@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Reject actuator parameters: the YAML section, validation and the run-time subset."""
-from acnn_ros.core.decision import RejectReason
-from acnn_ros.core.line_counters import (counter_values, Delivery, LEVEL_ERROR, LEVEL_OK,
-                                         LEVEL_WARN, line_health, LineCounters)
-from acnn_ros.core.reject_config import (PARAMETERS, parse_class_thresholds,
-                                         RejectActuatorConfig, RUNTIME_PARAMETERS)
+from acnn_ros.core.reject.config import (PARAMETERS, parse_class_thresholds, RejectActuatorConfig,
+                                         RUNTIME_PARAMETERS)
+from acnn_ros.core.reject.counters import (counter_values, Delivery, LEVEL_ERROR, LEVEL_OK,
+                                           LEVEL_WARN, line_health, LineCounters)
+from acnn_ros.core.reject.decision import RejectReason
 from conftest import REPO_DIR
 import pytest
 import yaml
@@ -94,7 +94,7 @@ def test_gpio_backend_without_gpiod_fails_with_a_clear_error():
         pytest.skip('gpiod is installed here: the GPIO backend would try real hardware')
     except ImportError:
         pass
-    from acnn_ros.core.actuators import make_actuator
+    from acnn_ros.core.plc.actuators import make_actuator
     actuator = make_actuator(RejectActuatorConfig(actuator='gpio'))
     with pytest.raises(ValueError, match='libgpiod'):
         actuator.start()

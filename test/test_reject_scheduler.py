@@ -12,13 +12,13 @@ thread does not turn into a spurious MISSED.
 import threading
 import time
 
-from acnn_ros.core.actuators import ActuationCommand, TopicActuator
-from acnn_ros.core.decision import RejectPolicy, RejectReason
-from acnn_ros.core.line_counters import Delivery
-from acnn_ros.core.plc import ModbusActuator, PlcConfig
-from acnn_ros.core.reject_scheduler import FrameKey, RejectScheduler, SchedulerSettings
+from acnn_ros.core.plc.actuators import ActuationCommand, TopicActuator
+from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
+from acnn_ros.core.plc.modbus_simulator import PlcSimulator, SilentTcpServer
+from acnn_ros.core.reject.counters import Delivery
+from acnn_ros.core.reject.decision import RejectPolicy, RejectReason
+from acnn_ros.core.reject.scheduler import FrameKey, RejectScheduler, SchedulerSettings
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
-from acnn_ros.tools.plc_simulator import PlcSimulator, SilentTcpServer
 import pytest
 
 FIRE_TOLERANCE_S = 0.1

@@ -3,8 +3,8 @@
 import hashlib
 from pathlib import Path
 
-from acnn_ros.core.synthetic import (class_names_from, DEFAULT_CLASSES, generate_dataset,
-                                     render_frame)
+from acnn_ros.core.dataset.synthetic import (class_names_from, DEFAULT_CLASSES, generate_dataset,
+                                             render_frame)
 import numpy as np
 import pytest
 

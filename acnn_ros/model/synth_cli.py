@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from acnn_ros.core.synthetic import DEFAULT_CLASSES, generate_dataset
+from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, generate_dataset
 from acnn_ros.model.cli_common import command_line
 
 

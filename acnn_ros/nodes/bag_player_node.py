@@ -16,12 +16,12 @@ import sys
 import threading
 import time
 
-from acnn_ros.core.replay import (BagPlayerConfig, PLAYER_PARAMETERS, ReplayConfigError,
-                                  ReplayPacer, ResultWaiter)
+from acnn_ros.core.replay import bag_io
+from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS, ReplayConfigError,
+                                         ReplayPacer, ResultWaiter)
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult, PartTrigger
-from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
-from acnn_ros.tools import bag_io
+from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from builtin_interfaces.msg import Time
 import rclpy
 from rclpy.duration import Duration

@@ -10,12 +10,12 @@ up. Capture is switched on and off with the `~/enable` service (std_srvs/SetBool
 import sys
 import time
 
-from acnn_ros.core.camera_config import (CameraConfig, CameraConfigError, load_calibration,
+from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_calibration,
                                          PARAMETERS)
-from acnn_ros.core.camera_source import CaptureSupervisor, create_source
+from acnn_ros.core.camera.source import CaptureSupervisor, create_source
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import PartTrigger
-from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
+from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup

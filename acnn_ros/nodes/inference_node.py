@@ -9,7 +9,7 @@ from acnn_ros.core.overlay import draw_overlay
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult
-from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
+from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from acnn_ros.runtime.frame_slot import LatestFrameSlot
 from acnn_ros.runtime.inference_config import (ConfigError, InferenceConfig, PARAMETER_SPECS,
                                                resolve_model_path)

@@ -5,17 +5,17 @@ import logging
 import sys
 import threading
 
-from acnn_ros.core.actuators import make_actuator
 from acnn_ros.core.image_codec import decode_image
-from acnn_ros.core.line_counters import counter_values, line_health
-from acnn_ros.core.reject_archive import part_record_dict, RejectArchive
-from acnn_ros.core.reject_config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
+from acnn_ros.core.plc.actuators import make_actuator
+from acnn_ros.core.reject.archive import part_record_dict, RejectArchive
+from acnn_ros.core.reject.config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
                                          RUNTIME_PARAMETERS)
-from acnn_ros.core.reject_scheduler import FrameKey, RejectScheduler, SchedulerSettings
+from acnn_ros.core.reject.counters import counter_values, line_health
+from acnn_ros.core.reject.scheduler import FrameKey, RejectScheduler, SchedulerSettings
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
-from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
+from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult

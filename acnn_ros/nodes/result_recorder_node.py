@@ -11,10 +11,11 @@ when the node shuts down, Ctrl-C included, so a shift's bag holds frames and ver
 import importlib
 import sys
 
-from acnn_ros.core.replay import RECORDER_PARAMETERS, ReplayConfigError, ResultRecorderConfig
+from acnn_ros.core.replay import bag_io
+from acnn_ros.core.replay.player import (RECORDER_PARAMETERS, ReplayConfigError,
+                                         ResultRecorderConfig)
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
-from acnn_ros.nodes.parameters import declare_parameters, EXIT_BAD_CONFIGURATION
-from acnn_ros.tools import bag_io
+from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException

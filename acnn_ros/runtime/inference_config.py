@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from acnn_ros.core.parameters import ParameterSpec
+from acnn_ros.core.parameter_spec import ParameterSpec
 from acnn_ros.runtime.engine import BACKENDS, normalise_providers
 from acnn_ros.runtime.stats import DiagnosticThresholds
 

@@ -27,9 +27,10 @@ import logging
 import time
 from typing import Callable, Optional
 
-from acnn_ros.core.actuators import ActuationCommand, ActuationReport, ActuatorStatus, DoneCallback
-from acnn_ros.core.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
-                                         PlcUnavailable)
+from acnn_ros.core.plc.actuators import (ActuationCommand, ActuationReport, ActuatorStatus,
+                                         DoneCallback)
+from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
+                                             PlcUnavailable)
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 

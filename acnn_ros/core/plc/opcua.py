@@ -29,9 +29,10 @@ import time
 from typing import Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
-from acnn_ros.core.actuators import ActuationCommand, ActuationReport, ActuatorStatus, DoneCallback
-from acnn_ros.core.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
-                                         PlcUnavailable)
+from acnn_ros.core.plc.actuators import (ActuationCommand, ActuationReport, ActuatorStatus,
+                                         DoneCallback)
+from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
+                                             PlcUnavailable)
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 

@@ -12,8 +12,7 @@ import threading
 import time
 from typing import Callable, Optional, Set
 
-from acnn_ros.core.actuators import (ActuationCommand, ActuationReport, Actuator,
-                                     DoneCallback)
+from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport, Actuator, DoneCallback
 
 # Consecutive failed requests after which the connection is dropped and made again (a PLC
 # that keeps the socket open but stopped answering is not "connected" in any useful sense).

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Tuple
 
-from acnn_ros.core.parameters import field_spec, ParameterSpec
+from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
 import yaml
 
 SOURCE_TYPES = ('auto', 'v4l2', 'video', 'images', 'gstreamer', 'synthetic')

@@ -8,8 +8,8 @@ The node declares every entry of `PARAMETERS` (with its description and range) a
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Mapping, Tuple
 
-from acnn_ros.core.decision import RejectPolicy
-from acnn_ros.core.parameters import field_spec, ParameterSpec
+from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
+from acnn_ros.core.reject.decision import RejectPolicy
 
 ACTUATORS = ('modbus', 'opcua', 'gpio', 'topic')
 TIMINGS = ('fixed_delay', 'plc_tracking')
@@ -98,7 +98,7 @@ class RejectActuatorConfig:
                              f'the decision registers {sorted(block)}')
         if self.actuator == 'opcua':
             # asyncua is imported only by lines that use OPC UA; its parser checks the node ids.
-            from acnn_ros.core.opcua import OpcUaConfig
+            from acnn_ros.core.plc.opcua import OpcUaConfig
             OpcUaConfig.from_reject_config(self)
 
     @classmethod

@@ -2,7 +2,7 @@
 """
 One ROS-free description of a node parameter, shared by every node's config module.
 
-Each config module lists its parameters as `ParameterSpec`s; `acnn_ros.nodes.parameters`
+Each config module lists its parameters as `ParameterSpec`s; `acnn_ros.nodes.ros_parameters`
 turns a spec into a ParameterDescriptor (so rclpy enforces the range) and declares them.
 """
 from dataclasses import dataclass, fields

@@ -12,8 +12,8 @@ Used by the tests, the reject timing benchmark and the one-process demo::
     sim.heartbeat_toggles()            # times the heartbeat register changed value
     sim.stop()
 
-or from a shell: `python -m acnn_ros.tools.plc_simulator --port 5020` (prints every write).
-The register map is the one of core/plc.py (docs/LINE_INTEGRATION.md).
+or from a shell: `python -m acnn_ros.core.plc.modbus_simulator --port 5020` (prints every write).
+The register map is the one of core/plc/modbus.py (docs/LINE_INTEGRATION.md).
 """
 import argparse
 import asyncio
@@ -25,7 +25,7 @@ import threading
 import time
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-from acnn_ros.tools.loop_server import LoopThreadServer
+from acnn_ros.core.plc.loop_server import LoopThreadServer
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -65,7 +65,7 @@ def free_port() -> int:
 
 @dataclass
 class RegisterMap:
-    """Addresses the simulated PLC interprets (defaults equal core/plc.py's)."""
+    """Addresses the simulated PLC interprets (defaults equal core/plc/modbus.py's)."""
 
     decision_register: int = 0
     reject_coil: int = 0

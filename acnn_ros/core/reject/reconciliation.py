@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from acnn_ros.core.decision import RejectReason
+from acnn_ros.core.reject.decision import RejectReason
 
 HeaderKey = Tuple[int, int, str]      # (stamp sec, stamp nanosec, frame_id)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import enum
 from typing import Dict, List, Tuple
 
-from acnn_ros.core.decision import RejectReason
+from acnn_ros.core.reject.decision import RejectReason
 
 
 class Delivery(enum.IntEnum):

@@ -22,9 +22,9 @@ import sys
 import time
 from typing import Iterator, Optional, Sequence, Tuple
 
-from acnn_ros.core.bag_eval import (FrameRef, GroundTruth, LabelError, parse_yolo_label,
-                                    sidecar_row)
-from acnn_ros.tools import bag_io
+from acnn_ros.core.replay import bag_io
+from acnn_ros.core.replay.metrics import (FrameRef, GroundTruth, LabelError, parse_yolo_label,
+                                          sidecar_row)
 import cv2
 import numpy as np
 
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument('--images', type=Path,
                         help='image folder (seed format images/<split>/ + labels/, or flat)')
     source.add_argument('--synthetic', type=int, metavar='N',
-                        help='render N synthetic frames (core/synthetic.py)')
+                        help='render N synthetic frames (core/dataset/synthetic.py)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the synthetic frames')
     parser.add_argument('--device', type=int, default=0,
                         help='simulated camera of the synthetic frames (0 or 1)')
@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def synthetic_items(count: int, seed: int, device: int = 0,
                     class_names: Optional[Sequence[str]] = None) -> Iterator[SourceItem]:
     """Yield `count` synthetic frames, classes drawn uniformly, reproducible from `seed`."""
-    from acnn_ros.core.synthetic import DEFAULT_CLASSES, render_frame
+    from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, render_frame
     names = tuple(class_names or DEFAULT_CLASSES)
     streams = np.random.SeedSequence(seed).spawn(count)
     for index, stream in enumerate(streams):
@@ -82,14 +82,14 @@ def folder_class_names(folder: Path, given: Optional[Sequence[str]]) -> Tuple[st
         return tuple(n for n in names if n)
     if given:
         return tuple(given)
-    from acnn_ros.core.synthetic import DEFAULT_CLASSES
+    from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES
     return tuple(DEFAULT_CLASSES)
 
 
 def folder_items(folder: Path, split: Optional[str],
                  class_names: Sequence[str]) -> Iterator[SourceItem]:
     """Yield the images of a folder in name order with their YOLO labels (if any)."""
-    from acnn_ros.tools.offline_eval import folder_images, read_bgr, yolo_label_path
+    from acnn_ros.offline.evaluation import folder_images, read_bgr, yolo_label_path
     for path in folder_images(folder, split):
         bgr = read_bgr(path)
         label = yolo_label_path(path)

@@ -2,7 +2,7 @@
 """
 Ejector output backends behind one interface: PLC (Modbus, OPC UA), GPIO, topic only.
 
-The PLC backends live in core/plc.py (Modbus TCP) and core/opcua.py (OPC UA).
+The PLC backends live in core/plc/modbus.py (Modbus TCP) and core/plc/opcua.py (OPC UA).
 
 The reject scheduler calls `actuate(command, done)` at the moment the command must go out;
 `actuate` never blocks (a backend that talks to hardware does it on its own thread) and calls
@@ -186,9 +186,9 @@ def make_actuator(config, clock: Callable[[], float] = time.time,
     if config.actuator == 'gpio':
         return GpioActuator(config.gpio_chip, config.gpio_line, clock)
     if config.actuator == 'modbus':
-        from acnn_ros.core.plc import ModbusActuator, PlcConfig
+        from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
         return ModbusActuator(PlcConfig.from_reject_config(config), clock=clock, logger=logger)
     if config.actuator == 'opcua':
-        from acnn_ros.core.opcua import OpcUaActuator, OpcUaConfig
+        from acnn_ros.core.plc.opcua import OpcUaActuator, OpcUaConfig
         return OpcUaActuator(OpcUaConfig.from_reject_config(config), clock=clock, logger=logger)
     raise ValueError(f'unknown actuator {config.actuator!r}')

@@ -7,7 +7,7 @@ outcomes (`add_result`: frame key + InspectionOutcome); a frame key is the image
 (stamp in nanoseconds + frame_id). For every part:
 
 - the result is joined with its trigger by key, in either arrival order;
-- `decide()` (core/decision.py) turns it into accept / reject + reason;
+- `decide()` (core/reject/decision.py) turns it into accept / reject + reason;
 - no result within `inspection_window_s` of capture -> fail-safe reject (REASON_NO_RESULT);
 - the actuation is due at capture stamp + `reject_delay_s`; with fixed-delay timing the command
   is issued at that moment, with PLC tracking it is issued at once (the PLC times the ejector);
@@ -21,7 +21,7 @@ Without triggers (`use_part_trigger=False`) part ids are assigned in result arri
 part whose result never arrives cannot be rejected by vision: the PLC-side default "no verdict =
 reject" is then the only safeguard.
 
-One worker thread runs the timers; actuators never block it (see core/actuators.py).
+One worker thread runs the timers; actuators never block it (see core/plc/actuators.py).
 """
 from dataclasses import dataclass
 import heapq
@@ -31,9 +31,9 @@ import threading
 import time
 from typing import Callable, Dict, NamedTuple, Optional
 
-from acnn_ros.core.actuators import ActuationCommand, ActuationReport, Actuator
-from acnn_ros.core.decision import decide, Decision, RejectPolicy
-from acnn_ros.core.line_counters import Delivery, LineCounters
+from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport, Actuator
+from acnn_ros.core.reject.counters import Delivery, LineCounters
+from acnn_ros.core.reject.decision import decide, Decision, RejectPolicy
 from acnn_ros.core.results import InspectionOutcome
 
 # Decided frame keys remembered to recognise duplicate results.

@@ -17,7 +17,7 @@ import re
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-from acnn_ros.core.reject_scheduler import PartRecord
+from acnn_ros.core.reject.scheduler import PartRecord
 import cv2
 import numpy as np
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import time
 from typing import Callable, List, Optional
 
-from acnn_ros.core.camera_config import CameraConfig, IMAGE_SUFFIXES
+from acnn_ros.core.camera.config import CameraConfig, IMAGE_SUFFIXES
 import cv2
 import numpy as np
 
@@ -236,7 +236,7 @@ class ImageFolderSource(FrameSource):
 
 class SyntheticSource(FrameSource):
     """
-    Frames of the synthetic AOI generator (acnn_ros.core.synthetic), random classes.
+    Frames of the synthetic AOI generator (acnn_ros.core.dataset.synthetic), random classes.
 
     Rendering costs tens of milliseconds of CPU per frame, far more than a real camera. With
     `pool_size` N > 0, N frames are rendered once when the source is connected (before the
@@ -257,7 +257,7 @@ class SyntheticSource(FrameSource):
     def connect(self) -> None:
         """Import the generator; it is part of the package, so failing is a config error."""
         try:
-            from acnn_ros.core import synthetic
+            from acnn_ros.core.dataset import synthetic
         except ImportError as exc:
             raise SourceConfigError(f'synthetic generator unavailable: {exc}') from exc
         self._synthetic = synthetic
@@ -269,7 +269,7 @@ class SyntheticSource(FrameSource):
     @property
     def class_names(self):
         """Return the class names the generator draws from (index = truth_class_id)."""
-        from acnn_ros.core.synthetic import DEFAULT_CLASSES
+        from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES
         return tuple(DEFAULT_CLASSES)
 
     def _render(self):

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from acnn_ros.core.decision import decide, Decision, RejectPolicy, RejectReason
+from acnn_ros.core.reject.decision import decide, Decision, RejectPolicy, RejectReason
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 from acnn_ros.core.roi import center_error_px
 import numpy as np

@@ -22,11 +22,11 @@ import threading
 import time
 from typing import Dict, List
 
-from acnn_ros.core.decision import decide
-from acnn_ros.core.line_reconciliation import (CapturedPart, LineLedger, PartDecision,
-                                               PLC_VERDICT_REJECT, reconcile)
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
-from acnn_ros.core.reject_config import policy_from_values
+from acnn_ros.core.reject.config import policy_from_values
+from acnn_ros.core.reject.decision import decide
+from acnn_ros.core.reject.reconciliation import (CapturedPart, LineLedger, PartDecision,
+                                                 PLC_VERDICT_REJECT, reconcile)
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 
@@ -88,7 +88,7 @@ def _serve_plc(connection, port: int, register_map: dict) -> None:
     # replies are not delayed by this process's GIL (rendering, inference).
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
     quiet_pymodbus()
-    from acnn_ros.tools.plc_simulator import PlcSimulator, RegisterMap
+    from acnn_ros.core.plc.modbus_simulator import PlcSimulator, RegisterMap
     simulator = PlcSimulator(port=port, register_map=RegisterMap(**register_map))
     try:
         simulator.start()
@@ -106,7 +106,7 @@ def _serve_plc(connection, port: int, register_map: dict) -> None:
 
 
 class PlcSimulatorProcess:
-    """acnn_ros.tools.plc_simulator.PlcSimulator in a child process, queried through a pipe."""
+    """The Modbus PlcSimulator in a child process, queried through a pipe."""
 
     def __init__(self, port: int, register_map: dict):
         context = multiprocessing.get_context('spawn')
@@ -245,7 +245,7 @@ class Demo:
     def _truth_names(self, overrides) -> List[str]:
         # Ground-truth class ids index the generator's classes, or the model's for labels.
         if not self.args.images:
-            from acnn_ros.core.synthetic import DEFAULT_CLASSES
+            from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES
             return list(DEFAULT_CLASSES)
         from acnn_ros.core.model_card import card_path_for, ModelCard
         from acnn_ros.runtime.inference_config import resolve_model_path

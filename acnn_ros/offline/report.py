@@ -15,8 +15,8 @@ import math
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from acnn_ros.core.bag_eval import (EvalSummary, FrameVerdict, NO_VERDICT, RecordedComparison,
-                                    worst_frames)
+from acnn_ros.core.replay.metrics import (EvalSummary, FrameVerdict, NO_VERDICT,
+                                          RecordedComparison, worst_frames)
 import cv2
 import matplotlib
 from matplotlib.patches import Rectangle
@@ -282,7 +282,7 @@ def write_report(out_dir: Path, verdicts: Sequence[FrameVerdict], summary: EvalS
     if 'frames_per_s' in meta:
         headline.append(('throughput [frames/s]', meta['frames_per_s']))
     lines += _markdown_table(('metric', 'value'), headline)
-    lines += ['', '## Reject decisions (core/decision.py policy)', '']
+    lines += ['', '## Reject decisions (core/reject/decision.py policy)', '']
     lines += _markdown_table(('reason', 'parts'),
                              [(k, v) for k, v in summary.decisions.items() if v])
     if has_labels:

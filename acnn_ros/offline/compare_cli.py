@@ -17,13 +17,13 @@ import math
 from pathlib import Path
 import sys
 
-from acnn_ros.core.bag_eval import (judge_frame, LabelError, LabelTable, summarize,
-                                    verdict_changes)
 from acnn_ros.core.model_card import ModelCardError
-from acnn_ros.tools.bag_io import BagError
-from acnn_ros.tools.eval_cli import (add_model_arguments, add_policy_arguments,
-                                     add_source_arguments, describe_policy, load_pipeline,
-                                     open_source, policy_from_args)
+from acnn_ros.core.replay.bag_io import BagError
+from acnn_ros.core.replay.metrics import (judge_frame, LabelError, LabelTable, summarize,
+                                          verdict_changes)
+from acnn_ros.offline.eval_cli import (add_model_arguments, add_policy_arguments,
+                                       add_source_arguments, describe_policy, load_pipeline,
+                                       open_source, policy_from_args)
 import numpy as np
 
 
@@ -74,7 +74,7 @@ def plot_change(change, image, path: Path, label_a: str, label_b: str) -> Path:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from acnn_ros.tools.report import draw_frame
+    from acnn_ros.offline.report import draw_frame
     fig, axes = plt.subplots(1, 4, figsize=(13.0, 3.2),
                              gridspec_kw={'width_ratios': [1.6, 1, 1.6, 1]})
     draw_frame(axes[0], axes[1], image, change.a)
@@ -96,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     """Run both sides, list the changes and write the pictures; 0 (1 with --fail-on-change)."""
     from acnn_ros.core.image_codec import ImageDecodeError
     from acnn_ros.runtime.engine import EngineError
-    from acnn_ros.tools.offline_eval import run_pipeline
-    from acnn_ros.tools.report import write_frames_table
+    from acnn_ros.offline.evaluation import run_pipeline
+    from acnn_ros.offline.report import write_frames_table
     model_b = args.model_b or args.model_a
     try:
         policy_a = policy_from_args(args)

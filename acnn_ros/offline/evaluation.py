@@ -11,11 +11,11 @@ from pathlib import Path
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from acnn_ros.core.bag_eval import (FrameRef, FrameVerdict, GroundTruth, judge_frame,
-                                    LabelTable, parse_yolo_label, RecordedVerdict)
-from acnn_ros.core.decision import RejectPolicy
+from acnn_ros.core.reject.decision import RejectPolicy
+from acnn_ros.core.replay import bag_io
+from acnn_ros.core.replay.metrics import (FrameRef, FrameVerdict, GroundTruth, judge_frame,
+                                          LabelTable, parse_yolo_label, RecordedVerdict)
 from acnn_ros.core.results import InspectionOutcome
-from acnn_ros.tools import bag_io
 import cv2
 import numpy as np
 

@@ -15,11 +15,11 @@ import sys
 import time
 from typing import Mapping, Optional
 
-from acnn_ros.core.bag_eval import (compare_recorded, LabelError, LabelTable, SIDECAR_HELP,
-                                    summarize)
-from acnn_ros.core.decision import RejectPolicy
 from acnn_ros.core.model_card import ModelCardError
-from acnn_ros.tools.bag_io import BagError
+from acnn_ros.core.reject.decision import RejectPolicy
+from acnn_ros.core.replay.bag_io import BagError
+from acnn_ros.core.replay.metrics import (compare_recorded, LabelError, LabelTable, SIDECAR_HELP,
+                                          summarize)
 import yaml
 
 POLICY_NODE = 'reject_actuator_node'
@@ -107,7 +107,7 @@ def policy_from_args(args: argparse.Namespace, suffix: str = '',
 
     With `fallback` (the first policy of `acnn compare`), options missing here come from it.
     """
-    from acnn_ros.core.reject_config import policy_from_values
+    from acnn_ros.core.reject.config import policy_from_values
     dest = suffix.replace('-', '_')
 
     def option(name):
@@ -129,7 +129,7 @@ def policy_from_args(args: argparse.Namespace, suffix: str = '',
 
 def open_source(args: argparse.Namespace):
     """Return the frame source (bag or folder) named by the arguments."""
-    from acnn_ros.tools.offline_eval import BagSource, FolderSource
+    from acnn_ros.offline.evaluation import BagSource, FolderSource
     if args.bag is not None:
         return BagSource(args.bag, args.image_topic, args.truth_topic or None)
     return FolderSource(args.images, args.split)
@@ -159,8 +159,8 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and write the report; return 0, or 2 with a message on bad input."""
     from acnn_ros.core.image_codec import ImageDecodeError
     from acnn_ros.runtime.engine import EngineError
-    from acnn_ros.tools.offline_eval import recorded_verdicts, run_pipeline
-    from acnn_ros.tools.report import recorded_section, write_report
+    from acnn_ros.offline.evaluation import recorded_verdicts, run_pipeline
+    from acnn_ros.offline.report import recorded_section, write_report
     try:
         policy = policy_from_args(args)
         labels = LabelTable.load(args.labels) if args.labels else None

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Callable, Dict, Hashable, Optional, Tuple
 
-from acnn_ros.core.parameters import field_spec, ParameterSpec
+from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
 
 PACES = ('original', 'lockstep', 'fast')
 STORAGES = ('sqlite3', 'mcap')

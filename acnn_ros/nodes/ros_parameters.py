@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Declare a node's parameters from its `ParameterSpec`s (acnn_ros.core.parameters)."""
+"""Declare a node's parameters from its `ParameterSpec`s (acnn_ros.core.parameter_spec)."""
 from typing import Any, Dict, Iterable
 
-from acnn_ros.core.parameters import ParameterSpec
+from acnn_ros.core.parameter_spec import ParameterSpec
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 # Exit status of every node whose parameters (or the files they name) stop it from starting;

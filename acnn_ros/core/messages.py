@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The one conversion between the package's messages and the core types.
+
+Duck-typed on the field names of msg/*.msg and the standard messages, so the same functions
+serve rclpy messages (nodes, demo) and rosbags messages (bag I/O, offline evaluation). The core
+imports no message package: functions that build a message return its fields as keyword
+arguments (`InspectionResult(header=..., roi=RegionOfInterest(**roi), **fields)`), and the
+caller supplies the classes of its own message library.
+
+Rules kept here and nowhere else:
+- a frame is identified by its header: `frame_key(header)`;
+- an InspectionResult carries an ROI when it is OK and its `roi` has a non-zero width and height;
+- a status or reason value outside the enums is garbage: it becomes an ERROR outcome that names
+  the value (fail-safe), never an exception;
+- an image message is compressed when it has a `format` field (sensor_msgs/CompressedImage).
+"""
+from typing import Dict, Optional, Tuple
+
+from acnn_ros.core.frame_key import FrameKey, NS_PER_S
+from acnn_ros.core.image_codec import decode_compressed, decode_image
+from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
+import numpy as np
+
+IMAGE_TYPE = 'sensor_msgs/msg/Image'
+COMPRESSED_IMAGE_TYPE = 'sensor_msgs/msg/CompressedImage'
+
+
+def stamp_ns(stamp) -> int:
+    """Return a builtin_interfaces/Time as integer nanoseconds."""
+    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+
+
+def stamp_fields(nanoseconds: int) -> Dict[str, int]:
+    """Return builtin_interfaces/Time fields for integer nanoseconds."""
+    return {'sec': int(nanoseconds // NS_PER_S), 'nanosec': int(nanoseconds % NS_PER_S)}
+
+
+def seconds_stamp_fields(seconds: Optional[float]) -> Dict[str, int]:
+    """Return Time fields for a time in float seconds; 0 (the "no time" stamp) for None or 0."""
+    if not seconds:
+        return stamp_fields(0)
+    return stamp_fields(int(round(seconds * 1e9)))
+
+
+def frame_key(header) -> FrameKey:
+    """Return the identity of the frame a std_msgs/Header belongs to."""
+    return FrameKey(stamp_ns(header.stamp), header.frame_id)
+
+
+def header_fields(key: FrameKey) -> Tuple[Dict[str, int], str]:
+    """Return (stamp fields, frame_id) that rebuild the exact header of a frame key."""
+    return stamp_fields(key.stamp_ns), key.frame_id
+
+
+def roi_from_result(msg) -> Optional[RoiBox]:
+    """Return the ROI an InspectionResult carries in source pixels, None when it has none."""
+    if msg.status != InspectionStatus.OK or msg.roi.width == 0 or msg.roi.height == 0:
+        return None
+    return RoiBox(float(msg.roi_center_x), float(msg.roi_center_y), float(msg.roi.width),
+                  float(msg.roi.height))
+
+
+def outcome_from_result(msg) -> InspectionOutcome:
+    """Return the core twin of an InspectionResult; an unknown status becomes an ERROR."""
+    if msg.status not in set(InspectionStatus):   # garbage in: reject, say why
+        return InspectionOutcome.error(
+            f'unknown InspectionResult status {msg.status}: {msg.detail}')
+    return InspectionOutcome(
+        status=InspectionStatus(msg.status), detail=msg.detail, class_id=int(msg.class_id),
+        class_name=msg.class_name, confidence=float(msg.confidence),
+        class_scores=tuple(float(s) for s in msg.class_scores), model_id=msg.model_id,
+        roi=roi_from_result(msg))
+
+
+def result_fields(outcome: InspectionOutcome, total_ms: float) -> Tuple[Dict, Dict]:
+    """
+    Return (fields, roi fields) of the InspectionResult for an outcome.
+
+    `total_ms` is the node's span, reception of the image to publication of the result; the
+    ROI is clipped to the image as sensor_msgs/RegionOfInterest requires. `class_scores` is a
+    list of floats (what rclpy takes; rosbags wants `np.float32` arrays: wrap it there).
+    """
+    roi = {'x_offset': 0, 'y_offset': 0, 'width': 0, 'height': 0, 'do_rectify': False}
+    center = (0.0, 0.0)
+    if outcome.roi is not None:
+        x, y, w, h = outcome.roi.clipped(outcome.image_width, outcome.image_height)
+        roi.update(x_offset=x, y_offset=y, width=w, height=h)
+        center = (float(outcome.roi.center_x), float(outcome.roi.center_y))
+    fields = {
+        'status': int(outcome.status), 'detail': outcome.detail,
+        'class_id': int(outcome.class_id), 'class_name': outcome.class_name,
+        'confidence': float(outcome.confidence),
+        'class_scores': [float(s) for s in outcome.class_scores],
+        'roi_center_x': center[0], 'roi_center_y': center[1], 'model_id': outcome.model_id,
+        'preprocess_ms': float(outcome.times.preprocess_ms),
+        'inference_ms': float(outcome.times.inference_ms),
+        'postprocess_ms': float(outcome.times.postprocess_ms), 'total_ms': float(total_ms)}
+    return fields, roi
+
+
+def is_compressed(msg) -> bool:
+    """Return whether an image message is a sensor_msgs/CompressedImage."""
+    return hasattr(msg, 'format')
+
+
+def decode_image_message(msg) -> np.ndarray:
+    """Decode a sensor_msgs/Image or CompressedImage into BGR uint8 (ImageDecodeError if not)."""
+    if is_compressed(msg):
+        return decode_compressed(msg.format, msg.data)
+    return decode_image(msg.encoding, msg.width, msg.height, msg.step, msg.data,
+                        bool(msg.is_bigendian))

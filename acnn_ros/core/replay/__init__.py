@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Replay and evaluation: rosbag2 I/O, pacing, per-frame metrics."""

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Offline tools of the acnn CLI: eval-bag, compare, make-bag, reports."""
