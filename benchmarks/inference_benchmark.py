@@ -6,9 +6,10 @@ Stages (same model, same thread settings):
 1. model only: ONNX Runtime session.run on a preprocessed tensor;
 2. core pipeline: InspectionPipeline.inspect_image (decode + preprocess + infer + postprocess)
    on the fields of a bgr8 sensor_msgs/Image;
-3. node end to end: inference_node in its own process; this process publishes a
-   sensor_msgs/Image and waits for its InspectionResult over real DDS (one frame in flight),
-   then publishes as fast as results come back (sustained fps), then paces a 60 fps camera.
+3. node end to end (inference_node_driver.py): inference_node in its own process; this
+   process publishes a sensor_msgs/Image and waits for its InspectionResult over real DDS
+   (one frame in flight), then publishes as fast as results come back (sustained fps), then
+   paces a 60 fps camera.
 Node RSS is read from /proc. Results are printed and, with --write-docs, replace this
 benchmark's section of docs/BENCHMARKS.md.
 
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 
+from inference_node_driver import NodeDriver, rss_mib
 import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -36,16 +38,6 @@ SECTION = '<!-- section:inference -->'
 def percentiles(values_ms):
     """Return p50 and p99 of a list of milliseconds."""
     return float(np.percentile(values_ms, 50)), float(np.percentile(values_ms, 99))
-
-
-def rss_mib(pid: int):
-    """Return (current RSS, peak RSS) of a process in MiB, from /proc."""
-    fields = {}
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        key, _, value = line.partition(':')
-        if key in ('VmRSS', 'VmHWM'):
-            fields[key] = int(value.split()[0]) / 1024.0
-    return fields.get('VmRSS', 0.0), fields.get('VmHWM', 0.0)
 
 
 UNTRAINED_EXPORT = """
@@ -102,129 +94,6 @@ def bench_in_process(pipeline, frame, iterations):
         pipeline_ms.append((end - middle) * 1000.0)
     assert outcome.status == 0, outcome.detail
     return model_ms, pipeline_ms
-
-
-class NodeDriver:
-    """inference_node in a subprocess, driven from this process over DDS."""
-
-    def __init__(self, model: Path, threads: int, providers=('cpu',)):
-        from acnn_ros.core.ros_env import ensure_local_dds
-        from acnn_ros.msg import InspectionResult
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from sensor_msgs.msg import Image
-        ensure_local_dds()
-        self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args',
-             '-p', f'model_path:={model}', '-p', f'intra_op_threads:={threads}',
-             '-p', f'providers:=[{", ".join(providers)}]',
-             '-p', 'image_qos:=reliable', '-p', 'image_qos_depth:=10'],
-            cwd=str(REPO_DIR), stdout=self.log, stderr=subprocess.STDOUT)
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('inference_benchmark', context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.publisher = self.node.create_publisher(Image, 'image', reliable)
-        self.received = {}
-        self.node.create_subscription(
-            InspectionResult, 'inspection',
-            lambda msg: self.received.setdefault(msg.header.stamp.sec * 10**9
-                                                 + msg.header.stamp.nanosec,
-                                                 (time.perf_counter(), msg)),
-            QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
-        self.Image = Image
-        self._rclpy = rclpy
-        self._sequence = 0
-
-    def spin(self, timeout_s=0.01):
-        """Process callbacks once."""
-        self.executor.spin_once(timeout_sec=timeout_s)
-
-    def wait_ready(self, timeout_s=60.0):
-        """Wait until the node is up and matched both ways."""
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if self.publisher.get_subscription_count() and self.node.count_publishers(
-                    'inspection'):
-                return
-            if self.process.poll() is not None:
-                break
-            self.spin(0.05)
-        raise RuntimeError('inference_node did not start:\n' + Path(self.log.name).read_text())
-
-    def publish(self, data, sent):
-        """Publish one frame with a unique stamp; return its key."""
-        self._sequence += 1
-        msg = self.Image(height=480, width=640, encoding='bgr8', step=1920, data=data)
-        msg.header.stamp.sec, msg.header.stamp.nanosec = self._sequence, 0
-        msg.header.frame_id = 'benchmark'
-        sent[self._sequence * 10**9] = time.perf_counter()
-        self.publisher.publish(msg)
-        return self._sequence * 10**9
-
-    def latency(self, data, frames):
-        """One frame in flight at a time: publish -> result, per frame."""
-        sent, latencies, node_ms, model_ms = {}, [], [], []
-        self.stage_ms = {'preprocess': [], 'postprocess': [], 'hand-off and publish': []}
-        for _ in range(frames):
-            key = self.publish(data, sent)
-            end = time.monotonic() + 5.0
-            while key not in self.received and time.monotonic() < end:
-                self.spin(0.05)  # returns as soon as the result arrives
-            if key in self.received:
-                arrived, msg = self.received[key]
-                latencies.append((arrived - sent[key]) * 1000.0)
-                node_ms.append(msg.total_ms)
-                model_ms.append(msg.inference_ms)
-                self.stage_ms['preprocess'].append(msg.preprocess_ms)
-                self.stage_ms['postprocess'].append(msg.postprocess_ms)
-                self.stage_ms['hand-off and publish'].append(
-                    msg.total_ms - msg.preprocess_ms - msg.inference_ms - msg.postprocess_ms)
-        return latencies, node_ms, model_ms
-
-    def throughput(self, data, seconds, period_s=0.0, in_flight=2):
-        """Publish for `seconds` (paced at period_s, or keeping `in_flight` frames ahead)."""
-        sent = {}
-        start = time.perf_counter()
-        before = len(self.received)
-        next_time = start
-        while time.perf_counter() - start < seconds:
-            # Block in rcl_wait between events: a busy-polling client would take a core from
-            # the node on a 2-core machine.
-            done = len(self.received) - before
-            if period_s:
-                if time.perf_counter() >= next_time:
-                    self.publish(data, sent)
-                    next_time += period_s
-                self.spin(max(0.0, next_time - time.perf_counter()))
-            elif len(sent) - done < in_flight:
-                self.publish(data, sent)
-            else:
-                self.spin(0.05)
-        end = time.monotonic() + 5.0
-        while any(k not in self.received for k in sent) and time.monotonic() < end:
-            self.spin(0.01)
-        results = [self.received[k][1] for k in sent if k in self.received]
-        last = max((self.received[k][0] for k in sent if k in self.received), default=start)
-        ok = sum(1 for r in results if r.status == 0)
-        dropped = sum(1 for r in results if r.status == 2)
-        return {'published': len(sent), 'results': len(results), 'ok': ok, 'dropped': dropped,
-                'fps': ok / max(last - start, 1e-6)}
-
-    def close(self):
-        """Stop the node and this client."""
-        rss = rss_mib(self.process.pid)
-        self.process.send_signal(2)
-        self.process.wait(timeout=10)
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self._rclpy.shutdown(context=self.context)
-        os.unlink(self.log.name)
-        return rss
 
 
 def run(args, threads: int):

@@ -4,12 +4,12 @@ import shutil
 
 from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_calibration,
                                          resolve_source_type)
-from acnn_ros.core.camera.source import (Backoff, BadFrameError, CaptureSupervisor,
-                                         create_source, EndOfStreamError, EVENT_BAD_FRAME,
-                                         EVENT_ENDED, EVENT_FAILED, EVENT_FRAME, EVENT_LOST,
-                                         EVENT_RETRY_FAILED, EVENT_WAITING, ImageFolderSource,
-                                         OpenCvCaptureSource, SourceConfigError,
-                                         SourceUnavailableError)
+from acnn_ros.core.camera.source import (BadFrameError, create_source, EndOfStreamError,
+                                         ImageFolderSource, OpenCvCaptureSource,
+                                         SourceConfigError, SourceUnavailableError)
+from acnn_ros.core.camera.supervisor import (Backoff, CaptureSupervisor, EVENT_BAD_FRAME,
+                                             EVENT_ENDED, EVENT_FAILED, EVENT_FRAME, EVENT_LOST,
+                                             EVENT_RETRY_FAILED, EVENT_WAITING)
 import cv2
 import numpy as np
 import pytest

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Offline evaluation metrics (core/bag_eval): confusion, decisions, ROI error, labels."""
+"""Offline evaluation metrics (core/replay/metrics): confusion, decisions, ROI error, labels."""
 import math
 
+from acnn_ros.core.dataset.labels import (class_from_token, GroundTruth, LabelError, LabelTable,
+                                          sidecar_row, yolo_truth)
 from acnn_ros.core.reject.decision import RejectPolicy, RejectReason
-from acnn_ros.core.replay.metrics import (class_from_token, FrameRef, GroundTruth, judge_frame,
-                                          LabelError, LabelTable, NO_VERDICT, parse_yolo_label,
-                                          sidecar_row, summarize, verdict_changes, worst_frames)
+from acnn_ros.core.replay.metrics import (FrameRef, judge_frame, NO_VERDICT, summarize,
+                                          verdict_changes, worst_frames)
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox, StageTimes
 import pytest
 
@@ -13,10 +14,11 @@ NAMES = ('good', 'scratch', 'dent')
 POLICY = RejectPolicy(reject_classes=('scratch',), min_confidence=0.6)
 
 
-def _ok(name, confidence, roi=None, total_ms=10.0):
+def _ok(name, confidence, roi=None, pipeline_ms=10.0):
     return InspectionOutcome(status=InspectionStatus.OK, class_id=NAMES.index(name),
                              class_name=name, confidence=confidence, roi=roi,
-                             times=StageTimes(total_ms=total_ms, inference_ms=total_ms / 2))
+                             times=StageTimes(pipeline_ms=pipeline_ms,
+                                              inference_ms=pipeline_ms / 2))
 
 
 def _truth(name, roi=None):
@@ -30,7 +32,7 @@ def _run():
         (_ok('good', 0.95), _truth('scratch')),                   # escape
         (_ok('scratch', 0.7), _truth('scratch')),                 # correct reject
         (InspectionOutcome.error('bad image'), _truth('dent')),   # fail-safe reject: also false
-        (_ok('dent', 0.8, total_ms=30.0), None),                  # unlabelled
+        (_ok('dent', 0.8, pipeline_ms=30.0), None),                  # unlabelled
     ]
     return [judge_frame(FrameRef(i, 1000 + i, 'cam'), outcome, POLICY, truth)
             for i, (outcome, truth) in enumerate(cases)]
@@ -61,9 +63,9 @@ def test_summary_counts_confusion_and_distributions():
     assert (summary.rejected, summary.expected_rejects, summary.escapes,
             summary.false_rejects) == (3, 2, 1, 2)
     assert summary.decisions['NONE'] == 3 and summary.decisions['REJECT_CLASS'] == 1
-    assert summary.total_ms.count == 5 and summary.total_ms.max == 30.0
-    assert summary.total_ms.p50 == pytest.approx(10.0)
-    assert sum(summary.total_ms.histogram_counts) == 5
+    assert summary.pipeline_ms.count == 5 and summary.pipeline_ms.max == 30.0
+    assert summary.pipeline_ms.p50 == pytest.approx(10.0)
+    assert sum(summary.pipeline_ms.histogram_counts) == 5
     assert summary.roi_error_px.count == 1 and summary.roi_error_px.mean == pytest.approx(5.0)
     recall = summary.per_class_recall()
     assert recall['good'] == 1.0 and recall['scratch'] == 0.5 and recall['dent'] == 0.0
@@ -71,7 +73,7 @@ def test_summary_counts_confusion_and_distributions():
 
 def test_summary_without_labels_and_truth_outside_the_model():
     empty = summarize([], NAMES)
-    assert math.isnan(empty.accuracy) and empty.total_ms.count == 0
+    assert math.isnan(empty.accuracy) and empty.pipeline_ms.count == 0
     verdict = judge_frame(FrameRef(0), _ok('good', 0.9), POLICY, GroundTruth(-1, 'crack'))
     summary = summarize([verdict], NAMES)
     assert summary.class_names == NAMES + ('crack',)
@@ -97,10 +99,18 @@ def test_verdict_changes_between_two_policies():
 
 
 def test_labels_from_yolo_files_and_sidecar_tables(tmp_path):
-    truth = parse_yolo_label('# comment\n1 0.5 0.25 0.1 0.05\n', NAMES, 640, 480)
+    image = tmp_path / 'images' / 'test' / 'a.jpg'
+    label = tmp_path / 'labels' / 'test' / 'a.txt'
+    label.parent.mkdir(parents=True)
+    label.write_text('# comment\n1 0.5 0.25 0.1 0.05\n')
+    truth = yolo_truth(image, NAMES, 640, 480)
     assert truth == GroundTruth(1, 'scratch', RoiBox(320.0, 120.0, 64.0, 24.0))
-    assert parse_yolo_label('2\n', NAMES, 640, 480) == GroundTruth(2, 'dent')
-    assert parse_yolo_label('', NAMES, 640, 480) is None
+    label.write_text('2\n')
+    assert yolo_truth(image, NAMES, 640, 480) == GroundTruth(2, 'dent')
+    label.write_text('')
+    assert yolo_truth(image, NAMES, 640, 480) is None
+    label.unlink()
+    assert yolo_truth(image, NAMES, 640, 480) is None
     assert class_from_token('dent', NAMES) == GroundTruth(2, 'dent')
     with pytest.raises(LabelError, match='out of range'):
         class_from_token('7', NAMES)

@@ -3,8 +3,8 @@
 import hashlib
 from pathlib import Path
 
-from acnn_ros.core.dataset.synthetic import (class_names_from, DEFAULT_CLASSES, generate_dataset,
-                                             render_frame)
+from acnn_ros.core.dataset.seed_format import read_class_names
+from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, generate_dataset, render_frame
 import numpy as np
 import pytest
 
@@ -63,7 +63,7 @@ def test_generate_dataset_writes_the_seed_format_deterministically(tmp_path):
     assert counts == {'train': 6, 'test': 3}
     assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b')
     root = tmp_path / 'a'
-    assert class_names_from(root) == list(DEFAULT_CLASSES)
+    assert read_class_names(root) == list(DEFAULT_CLASSES)
     for split, count in (('train', 6), ('test', 3)):
         images = sorted((root / 'images' / split).glob('*.jpg'))
         assert len(images) == count

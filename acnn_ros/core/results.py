@@ -43,7 +43,8 @@ class StageTimes:
     preprocess_ms: float = 0.0
     inference_ms: float = 0.0
     postprocess_ms: float = 0.0
-    total_ms: float = 0.0
+    # Decode to verdict inside the pipeline; InspectionResult.total_ms is the node's longer span.
+    pipeline_ms: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,8 @@ Conventions used across the project:
   model input by a plain resize (stretch), so the mapping back is a scale per axis.
 """
 from dataclasses import dataclass
-from typing import Tuple
 
 from acnn_ros.core.results import RoiBox
-
-
-def center_to_affine(cx: float, cy: float) -> Tuple[float, float]:
-    """Map a normalised centre (0..1) to affine-grid translation (-1..1)."""
-    return 2.0 * cx - 1.0, 2.0 * cy - 1.0
-
-
-def affine_to_center(tx: float, ty: float) -> Tuple[float, float]:
-    """Map affine-grid translation (-1..1) to a normalised centre (0..1)."""
-    return (tx + 1.0) / 2.0, (ty + 1.0) / 2.0
 
 
 @dataclass(frozen=True)
@@ -49,11 +38,6 @@ class FrameMapping:
         """Convert a normalised (cx, cy, w, h) ROI to a box in source pixels."""
         return RoiBox(center_x=cx * self.source_width, center_y=cy * self.source_height,
                       width=w * self.source_width, height=h * self.source_height)
-
-    def source_to_normalised(self, box: RoiBox) -> Tuple[float, float, float, float]:
-        """Convert a box in source pixels to a normalised (cx, cy, w, h) ROI."""
-        return (box.center_x / self.source_width, box.center_y / self.source_height,
-                box.width / self.source_width, box.height / self.source_height)
 
 
 def center_error_px(predicted: RoiBox, target: RoiBox) -> float:

@@ -55,7 +55,9 @@ VARIANTS: Dict[str, ACNNConfig] = {
     # at 1.25x.
     'best': ACNNConfig(loc_downscale=4, loc_channels=(32, 64, 80), roi_output_width=80,
                        roi_output_height=60),
-    # Quarter resolution, narrow localization, ROI resized down: the deployable one.
+    # Quarter resolution, narrow localization, ROI resized down to 48x36 (fewest FLOPs). The
+    # shipped model (resource/models/acnn_demo.md) is this variant trained with
+    # `--roi-output 64x48`: the ROI is not resized at all.
     'opt': ACNNConfig(loc_downscale=4, loc_channels=(16, 32, 48), roi_output_width=48,
                       roi_output_height=36),
 }

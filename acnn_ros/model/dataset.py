@@ -3,11 +3,12 @@
 Datasets in the seed format: ``images/{train,test}/*.jpg`` + ``labels/{train,test}/*.txt``.
 
 A label file holds one YOLO line ``class cx cy w h`` (normalised), or only ``class`` for an
-image without a box. An image without a label file takes its class from its file name
-(`class_pattern`, a regex whose group ``cls`` is a class name or index; default: the prefix
-before the first ``_``, e.g. ``p1069_0000_04_v1f2.jpg``) or from its folder
-(``images/train/<class>/x.jpg``). Class names come from ``classes.txt`` in the dataset root,
-else from the caller, else from the file-name prefixes.
+image without a box (parsed by `acnn_ros.core.dataset.labels`, the one parser). An image
+without a label file takes its class from its file name (`class_pattern`, a regex whose group
+``cls`` is a class name or index; default: the prefix before the first ``_``, e.g.
+``p1069_0000_04_v1f2.jpg``) or from its folder (``images/train/<class>/x.jpg``). Class names
+come from ``classes.txt`` in the dataset root, else from the caller, else from the file-name
+prefixes.
 
 Bad files (unreadable image, malformed label, class out of range, box outside the frame) are
 collected as `Problem`s naming the file; the caller skips them or fails with all of them listed
@@ -18,12 +19,13 @@ from pathlib import Path
 import re
 from typing import List, Optional, Sequence, Tuple
 
+from acnn_ros.core.dataset.labels import parse_yolo_label
+from acnn_ros.core.dataset.seed_format import (IMAGE_SUFFIXES, list_images, read_class_names,
+                                               yolo_label_path)
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 DEFAULT_CLASS_PATTERN = r'^(?P<cls>[^_]+)_'
-BOX_TOLERANCE = 1e-3        # rounding slack when checking that a box lies inside the frame
 
 
 class DatasetError(ValueError):
@@ -67,47 +69,17 @@ class FrameSet:
         return int(self.labels.shape[0])
 
 
-def read_class_names(root: Path) -> Optional[List[str]]:
-    """Return the names in ``<root>/classes.txt``, or None when there is no such file."""
-    path = Path(root) / 'classes.txt'
-    if not path.is_file():
-        return None
-    names = [line.strip() for line in path.read_text(encoding='utf-8').splitlines()]
-    return [n for n in names if n]
-
-
 def parse_label(text: str, num_classes: int) -> Tuple[int, Optional[Tuple[float, ...]]]:
     """
     Parse one YOLO label file's text; return (class_id, box or None).
 
-    Raises ValueError with a short reason for anything malformed.
+    A training image needs its object, so a file without one is malformed too. Raises
+    ValueError (LabelError) with a short reason for anything malformed.
     """
-    lines = [line.split() for line in text.splitlines() if line.strip()]
-    if not lines:
+    label = parse_yolo_label(text, num_classes)
+    if label is None:
         raise ValueError('label file is empty')
-    if len(lines) > 1:
-        raise ValueError(f'expected one object per image, found {len(lines)} lines')
-    fields = lines[0]
-    if len(fields) not in (1, 5):
-        raise ValueError(f'expected "class cx cy w h" or "class", found {len(fields)} fields')
-    try:
-        class_id = int(fields[0])
-    except ValueError:
-        raise ValueError(f'class field {fields[0]!r} is not an integer') from None
-    if not 0 <= class_id < num_classes:
-        raise ValueError(f'class {class_id} outside 0..{num_classes - 1}')
-    if len(fields) == 1:
-        return class_id, None
-    try:
-        cx, cy, w, h = (float(v) for v in fields[1:])
-    except ValueError:
-        raise ValueError(f'box fields {fields[1:]} are not numbers') from None
-    if not (w > 0 and h > 0):
-        raise ValueError(f'box size {w}x{h} is not positive')
-    if (cx - w / 2 < -BOX_TOLERANCE or cy - h / 2 < -BOX_TOLERANCE
-            or cx + w / 2 > 1 + BOX_TOLERANCE or cy + h / 2 > 1 + BOX_TOLERANCE):
-        raise ValueError(f'box (cx={cx}, cy={cy}, w={w}, h={h}) lies outside the frame')
-    return class_id, (cx, cy, w, h)
+    return label.class_id, label.box
 
 
 def _class_from_name(image_path: Path, image_root: Path, pattern: re.Pattern,
@@ -139,11 +111,10 @@ def scan_split(root: Path, split: str, class_names: Optional[Sequence[str]] = No
     """
     root = Path(root)
     image_root = root / 'images' / split
-    label_root = root / 'labels' / split
     if not image_root.is_dir():
         raise DatasetError(f'{image_root} does not exist (expected images/{split}/ under '
                            f'{root})')
-    image_paths = sorted(p for p in image_root.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES)
+    image_paths = list_images(image_root)
     if not image_paths:
         raise DatasetError(f'{image_root} holds no images ({", ".join(IMAGE_SUFFIXES)})')
     pattern = re.compile(class_pattern)
@@ -162,7 +133,7 @@ def scan_split(root: Path, split: str, class_names: Optional[Sequence[str]] = No
                            f'{class_pattern!r}; cannot tell the classes')
     samples, problems = [], []
     for image_path in image_paths:
-        label_path = label_root / image_path.relative_to(image_root).with_suffix('.txt')
+        label_path = yolo_label_path(image_path)
         try:
             if label_path.is_file():
                 class_id, box = parse_label(label_path.read_text(encoding='utf-8'), len(names))

@@ -17,10 +17,10 @@ import math
 from pathlib import Path
 import sys
 
+from acnn_ros.core.dataset.labels import LabelError, LabelTable
 from acnn_ros.core.model_card import ModelCardError
 from acnn_ros.core.replay.bag_io import BagError
-from acnn_ros.core.replay.metrics import (judge_frame, LabelError, LabelTable, summarize,
-                                          verdict_changes)
+from acnn_ros.core.replay.metrics import judge_frame, summarize, verdict_changes
 from acnn_ros.offline.eval_cli import (add_model_arguments, add_policy_arguments,
                                        add_source_arguments, describe_policy, load_pipeline,
                                        open_source, policy_from_args)

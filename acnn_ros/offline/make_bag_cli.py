@@ -22,9 +22,10 @@ import sys
 import time
 from typing import Iterator, Optional, Sequence, Tuple
 
+from acnn_ros.core.dataset.labels import GroundTruth, LabelError, sidecar_row, yolo_truth
+from acnn_ros.core.dataset.seed_format import folder_images, read_class_names
 from acnn_ros.core.replay import bag_io
-from acnn_ros.core.replay.metrics import (FrameRef, GroundTruth, LabelError, parse_yolo_label,
-                                          sidecar_row)
+from acnn_ros.core.replay.metrics import FrameRef
 import cv2
 import numpy as np
 
@@ -76,10 +77,9 @@ def synthetic_items(count: int, seed: int, device: int = 0,
 
 def folder_class_names(folder: Path, given: Optional[Sequence[str]]) -> Tuple[str, ...]:
     """Return the class names of a dataset: classes.txt, else `given`, else the project's."""
-    classes_file = Path(folder) / 'classes.txt'
-    if classes_file.is_file():
-        names = [n.strip() for n in classes_file.read_text(encoding='utf-8').splitlines()]
-        return tuple(n for n in names if n)
+    names = read_class_names(folder)
+    if names is not None:
+        return tuple(names)
     if given:
         return tuple(given)
     from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES
@@ -89,15 +89,10 @@ def folder_class_names(folder: Path, given: Optional[Sequence[str]]) -> Tuple[st
 def folder_items(folder: Path, split: Optional[str],
                  class_names: Sequence[str]) -> Iterator[SourceItem]:
     """Yield the images of a folder in name order with their YOLO labels (if any)."""
-    from acnn_ros.offline.evaluation import folder_images, read_bgr, yolo_label_path
+    from acnn_ros.offline.evaluation import read_bgr
     for path in folder_images(folder, split):
         bgr = read_bgr(path)
-        label = yolo_label_path(path)
-        truth = None
-        if label.is_file():
-            truth = parse_yolo_label(label.read_text(encoding='utf-8'), class_names,
-                                     bgr.shape[1], bgr.shape[0], where=str(label))
-        yield bgr, truth, path.name
+        yield bgr, yolo_truth(path, class_names, bgr.shape[1], bgr.shape[0]), path.name
 
 
 def write_image_bag(out: Path, items: Iterator[SourceItem], storage: str = 'sqlite3',

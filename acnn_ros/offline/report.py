@@ -96,13 +96,13 @@ def plot_confusion(summary: EvalSummary, path: Path) -> Path:
 
 
 def plot_latency(verdicts: Sequence[FrameVerdict], summary: EvalSummary, path: Path) -> Path:
-    """Draw the histogram of per-frame total time, with p50/p95 marked."""
-    values = [v.outcome.times.total_ms for v in verdicts if v.ok]
+    """Draw the histogram of per-frame pipeline time, with p50/p95 marked."""
+    values = [v.outcome.times.pipeline_ms for v in verdicts if v.ok]
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     if values:
         ax.hist(values, bins=min(40, max(5, len(values) // 4)), color='#4477aa')
-        for label, value, style in (('p50', summary.total_ms.p50, '--'),
-                                    ('p95', summary.total_ms.p95, ':')):
+        for label, value, style in (('p50', summary.pipeline_ms.p50, '--'),
+                                    ('p95', summary.pipeline_ms.p95, ':')):
             ax.axvline(value, color='black', linestyle=style, label=f'{label} {value:.1f} ms')
         ax.legend()
     else:
@@ -276,8 +276,8 @@ def write_report(out_dir: Path, verdicts: Sequence[FrameVerdict], summary: EvalS
         ('ROI centre error mean / p95 / max [px]',
          f'{_fmt(roi.mean)} / {_fmt(roi.p95)} / {_fmt(roi.max)} ({roi.count} boxed frames)'),
         ('latency p50 / p95 / p99 / max [ms]',
-         f'{_fmt(summary.total_ms.p50)} / {_fmt(summary.total_ms.p95)} / '
-         f'{_fmt(summary.total_ms.p99)} / {_fmt(summary.total_ms.max)}'),
+         f'{_fmt(summary.pipeline_ms.p50)} / {_fmt(summary.pipeline_ms.p95)} / '
+         f'{_fmt(summary.pipeline_ms.p99)} / {_fmt(summary.pipeline_ms.max)}'),
     ]
     if 'frames_per_s' in meta:
         headline.append(('throughput [frames/s]', meta['frames_per_s']))

@@ -143,7 +143,7 @@ class InspectionPipeline:
         preprocess_ms = decode_ms + _ms(start, preprocessed)
         times = StageTimes(preprocess_ms=preprocess_ms, inference_ms=_ms(preprocessed, inferred),
                            postprocess_ms=_ms(inferred, done),
-                           total_ms=decode_ms + _ms(start, done))
+                           pipeline_ms=decode_ms + _ms(start, done))
         return InspectionOutcome(
             status=InspectionStatus.OK, class_id=class_id,
             class_name=self.class_names[class_id], confidence=float(probs[class_id]),

@@ -17,7 +17,6 @@ import yaml
 SOURCE_TYPES = ('auto', 'v4l2', 'video', 'images', 'gstreamer', 'synthetic')
 IMAGE_QOS_CHOICES = ('sensor_data', 'reliable')
 VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.webm', '.mpg', '.mpeg', '.m4v', '.wmv')
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.pgm', '.ppm', '.webp')
 
 
 class CameraConfigError(ValueError):

@@ -1,2 +1,2 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The seed dataset format and the synthetic AOI generator."""
+"""The seed dataset format (layout, YOLO labels, ground truth) and the synthetic AOI generator."""

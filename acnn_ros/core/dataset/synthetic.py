@@ -16,8 +16,10 @@ Everything is deterministic from the seed: the same arguments give byte-identica
 """
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
+from acnn_ros.core.dataset.labels import roi_to_yolo_box
+from acnn_ros.core.dataset.seed_format import CLASSES_FILE
 from acnn_ros.core.results import RoiBox
 import cv2
 import numpy as np
@@ -221,12 +223,6 @@ def render_frame(rng: np.random.Generator, class_id: int, device: int = 0,
     return bgr, _code_box(code_ink)
 
 
-def box_to_yolo(box: RoiBox, width: int = FRAME_WIDTH, height: int = FRAME_HEIGHT
-                ) -> Tuple[float, float, float, float]:
-    """Return the YOLO (cx, cy, w, h) of a pixel box, normalised to the frame."""
-    return (box.center_x / width, box.center_y / height, box.width / width, box.height / height)
-
-
 def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0,
                      labeled_fraction: float = 1.0,
                      class_names: Sequence[str] = DEFAULT_CLASSES,
@@ -244,8 +240,8 @@ def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0
     if not 0.0 <= labeled_fraction <= 1.0:
         raise ValueError(f'labeled_fraction must be in [0, 1], got {labeled_fraction}')
     out_dir = Path(out_dir)
-    (out_dir / 'classes.txt').parent.mkdir(parents=True, exist_ok=True)
-    (out_dir / 'classes.txt').write_text('\n'.join(class_names) + '\n', encoding='utf-8')
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / CLASSES_FILE).write_text('\n'.join(class_names) + '\n', encoding='utf-8')
     counts = {}
     # One independent stream per split and per image: a frame does not change when the split
     # sizes change, and test frames never share draws with train frames.
@@ -267,7 +263,8 @@ def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0
             quality = DEVICES[device].jpeg_quality
             cv2.imwrite(str(image_dir / f'{stem}.jpg'), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if keep_box[index]:
-                line = '{} {:.6f} {:.6f} {:.6f} {:.6f}\n'.format(class_id, *box_to_yolo(box))
+                line = '{} {:.6f} {:.6f} {:.6f} {:.6f}\n'.format(
+                    class_id, *roi_to_yolo_box(box, FRAME_WIDTH, FRAME_HEIGHT))
             else:
                 line = f'{class_id}\n'
             (label_dir / f'{stem}.txt').write_text(line, encoding='utf-8')
@@ -275,9 +272,3 @@ def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0
                 progress(1)
         counts[split] = count
     return counts
-
-
-def class_names_from(out_dir: Path) -> List[str]:
-    """Return the class names a generated dataset lists in classes.txt."""
-    text = (Path(out_dir) / 'classes.txt').read_text(encoding='utf-8')
-    return [line.strip() for line in text.splitlines() if line.strip()]

@@ -8,31 +8,18 @@ truth when labels exist. `summarize` turns them into accuracy, a confusion matri
 errors, latency statistics and the reject decisions the line would have taken (including
 "escapes": parts the truth says must be rejected that the model let pass).
 """
-import csv
 from dataclasses import dataclass, field
 import math
-from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from acnn_ros.core.dataset.labels import GroundTruth
+from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.reject.decision import decide, Decision, RejectPolicy, RejectReason
-from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
+from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.roi import center_error_px
 import numpy as np
 
 NO_VERDICT = '(no verdict)'     # confusion-matrix column for ERROR/DROPPED frames
-
-
-class LabelError(ValueError):
-    """A label file is unreadable or names a class the model does not know."""
-
-
-@dataclass(frozen=True)
-class GroundTruth:
-    """True class (and ROI in source pixels, if boxed) of one frame; class_id -1: unknown id."""
-
-    class_id: int
-    class_name: str
-    roi: Optional[RoiBox] = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +31,11 @@ class FrameRef:
     frame_id: str = ''
     source: str = ''          # bag topic, or image path for folders
     image_name: str = ''      # file name for image-folder frames, '' for bag frames
+
+    @property
+    def key(self) -> FrameKey:
+        """Return the identity of the frame as its header gives it (bag frames)."""
+        return FrameKey(self.stamp_ns, self.frame_id)
 
 
 @dataclass(frozen=True)
@@ -123,7 +115,7 @@ class FrameVerdict:
                                   else 'reject' if self.expected.reject else 'accept'),
             'escape': self.escape,
             'false_reject': self.false_reject,
-            'total_ms': round(float(outcome.times.total_ms), 3),
+            'pipeline_ms': round(float(outcome.times.pipeline_ms), 3),
             'inference_ms': round(float(outcome.times.inference_ms), 3),
             'model_id': outcome.model_id,
         }
@@ -188,7 +180,7 @@ class EvalSummary:
     class_names: Tuple[str, ...]
     confusion: Tuple[Tuple[int, ...], ...]     # rows: true class; columns: predicted + NO_VERDICT
     roi_error_px: Distribution
-    total_ms: Distribution
+    pipeline_ms: Distribution
     inference_ms: Distribution
     decisions: Mapping[str, int]               # reason name -> frames
     rejected: int
@@ -247,7 +239,7 @@ def summarize(verdicts: Sequence[FrameVerdict], class_names: Sequence[str],
         class_names=tuple(names),
         confusion=tuple(tuple(int(c) for c in row) for row in matrix),
         roi_error_px=Distribution.of([v.roi_error_px for v in verdicts]),
-        total_ms=Distribution.of([v.outcome.times.total_ms for v in ok_frames]),
+        pipeline_ms=Distribution.of([v.outcome.times.pipeline_ms for v in ok_frames]),
         inference_ms=Distribution.of([v.outcome.times.inference_ms for v in ok_frames]),
         decisions=decisions,
         rejected=sum(1 for v in verdicts if v.decision.reject),
@@ -327,139 +319,6 @@ def verdict_changes(run_a: Sequence[FrameVerdict],
     return changes
 
 
-# ---------------------------------------------------------------- labels
-
-
-def class_from_token(token: str, class_names: Sequence[str]) -> GroundTruth:
-    """
-    Resolve a class given by name or by integer id against the model's class list.
-
-    A name the model does not know is kept (class_id -1): the frame counts as wrong.
-    """
-    token = token.strip()
-    if token in class_names:
-        return GroundTruth(list(class_names).index(token), token)
-    try:
-        class_id = int(token)
-    except ValueError:
-        if not token:
-            raise LabelError('empty class in a label') from None
-        return GroundTruth(-1, token)
-    if not 0 <= class_id < len(class_names):
-        raise LabelError(f'class id {class_id} out of range for {len(class_names)} classes')
-    return GroundTruth(class_id, class_names[class_id])
-
-
-def yolo_box_to_roi(cx: float, cy: float, w: float, h: float, image_width: int,
-                    image_height: int) -> RoiBox:
-    """Convert a normalised YOLO box to a RoiBox in source pixels."""
-    return RoiBox(cx * image_width, cy * image_height, w * image_width, h * image_height)
-
-
-def parse_yolo_label(text: str, class_names: Sequence[str], image_width: int,
-                     image_height: int, where: str = '') -> Optional[GroundTruth]:
-    """Return the first object of a YOLO label file (`class cx cy w h`), None when empty."""
-    for line in text.splitlines():
-        fields = line.split()
-        if not fields or fields[0].startswith('#'):
-            continue
-        truth = class_from_token(fields[0], class_names)
-        if len(fields) >= 5:
-            try:
-                cx, cy, w, h = (float(v) for v in fields[1:5])
-            except ValueError:
-                raise LabelError(f'{where}: bad YOLO box {line!r}') from None
-            return GroundTruth(truth.class_id, truth.class_name,
-                               yolo_box_to_roi(cx, cy, w, h, image_width, image_height))
-        return truth
-    return None
-
-
-SIDECAR_KEYS = ('stamp_ns', 'index', 'image')
-SIDECAR_HELP = ('CSV with a header row; key column stamp_ns (capture stamp of the frame in '
-                'ns), index (0-based frame number in bag order) or image (file name); class '
-                'column `class` (name or id; `class_name`/`class_id` also read); optional '
-                'cx, cy, w, h: the box, normalised like YOLO labels')
-
-
-@dataclass
-class LabelTable:
-    """Ground truth read from a sidecar CSV, looked up by stamp, index or file name."""
-
-    by_key: Dict[Tuple[str, str], Tuple[str, Optional[Tuple[float, float, float, float]]]]
-    keys: Tuple[str, ...]
-    path: str = ''
-
-    @classmethod
-    def load(cls, path: Path) -> 'LabelTable':
-        """Read a sidecar label CSV (format: SIDECAR_HELP)."""
-        path = Path(path)
-        try:
-            with open(path, newline='', encoding='utf-8') as stream:
-                rows = list(csv.DictReader(line for line in stream
-                                           if not line.startswith('#')))
-        except OSError as exc:
-            raise LabelError(f'cannot read labels {path}: {exc}') from exc
-        if not rows:
-            raise LabelError(f'labels {path} hold no rows')
-        header = set(rows[0])
-        keys = tuple(k for k in SIDECAR_KEYS if k in header)
-        if not keys:
-            raise LabelError(f'labels {path} need one of the columns {SIDECAR_KEYS}')
-        class_column = next((c for c in ('class', 'class_name', 'class_id') if c in header),
-                            None)
-        if class_column is None:
-            raise LabelError(f'labels {path} need a class column (class, class_name, class_id)')
-        table = {}
-        for line_no, row in enumerate(rows, start=2):
-            box = None
-            if all(row.get(c) not in (None, '') for c in ('cx', 'cy', 'w', 'h')):
-                try:
-                    box = tuple(float(row[c]) for c in ('cx', 'cy', 'w', 'h'))
-                except ValueError:
-                    raise LabelError(f'{path}:{line_no}: bad box {row}') from None
-            for key in keys:
-                if row.get(key) not in (None, ''):
-                    value = Path(row[key]).name if key == 'image' else row[key].strip()
-                    table[(key, value)] = (row[class_column], box)
-        return cls(table, keys, str(path))
-
-    def lookup(self, ref: FrameRef, class_names: Sequence[str], image_width: int,
-               image_height: int) -> Optional[GroundTruth]:
-        """
-        Return the truth of a frame by the most specific key both sides have.
-
-        A bag frame is looked up by its stamp when the table has stamps, an image file by its
-        name when the table has names; the frame index only when neither applies, so a table
-        written for another bag never matches by position.
-        """
-        if 'stamp_ns' in self.keys and ref.stamp_ns:
-            key = ('stamp_ns', str(ref.stamp_ns))
-        elif 'image' in self.keys and ref.image_name:
-            key = ('image', ref.image_name)
-        else:
-            key = ('index', str(ref.index))
-        if key not in self.by_key:
-            return None
-        token, box = self.by_key[key]
-        truth = class_from_token(token, class_names)
-        roi = yolo_box_to_roi(*box, image_width, image_height) if box else None
-        return GroundTruth(truth.class_id, truth.class_name, roi)
-
-
-def sidecar_row(ref: FrameRef, truth: GroundTruth, image_width: int,
-                image_height: int) -> Dict[str, object]:
-    """Return one sidecar CSV row (the format LabelTable reads) for a frame."""
-    row = {'stamp_ns': ref.stamp_ns, 'index': ref.index, 'image': ref.image_name,
-           'class': truth.class_name, 'cx': '', 'cy': '', 'w': '', 'h': ''}
-    if truth.roi is not None:
-        row.update(cx=round(truth.roi.center_x / image_width, 6),
-                   cy=round(truth.roi.center_y / image_height, 6),
-                   w=round(truth.roi.width / image_width, 6),
-                   h=round(truth.roi.height / image_height, 6))
-    return row
-
-
 # ---------------------------------------------------------------- verdicts recorded live
 
 
@@ -489,11 +348,11 @@ class RecordedComparison:
 
 
 def compare_recorded(verdicts: Sequence[FrameVerdict],
-                     recorded: Mapping[Tuple[int, str], RecordedVerdict]) -> RecordedComparison:
-    """Join offline verdicts with recorded live ones by frame header and compare classes."""
+                     recorded: Mapping[FrameKey, RecordedVerdict]) -> RecordedComparison:
+    """Join offline verdicts with recorded live ones by frame key and compare classes."""
     matched, agree, disagreements, models = 0, 0, [], set()
     for verdict in verdicts:
-        live = recorded.get((verdict.ref.stamp_ns, verdict.ref.frame_id))
+        live = recorded.get(verdict.ref.key)
         if live is None:
             continue
         matched += 1
