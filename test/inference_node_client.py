@@ -9,7 +9,9 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Tuple
 
+from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.image_codec import encode_image
+from acnn_ros.core.messages import frame_key
 from acnn_ros.msg import InspectionResult
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
@@ -19,12 +21,6 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-FrameKey = Tuple[int, int, str]
-
-
-def key_of(header) -> FrameKey:
-    """Return the identity of a frame: (stamp sec, stamp nanosec, frame_id)."""
-    return header.stamp.sec, header.stamp.nanosec, header.frame_id
 
 
 class NodeProcess:
@@ -160,7 +156,7 @@ class InferenceClient:
                     height=height, step=step, is_bigendian=is_bigendian,
                     data=array.array('B', data))
         self.images.publish(msg)
-        return key_of(msg.header)
+        return frame_key(msg.header)
 
     def publish_bgr(self, bgr: np.ndarray, encoding: str = 'bgr8', pad: int = 0,
                     frame_id: str = 'camera') -> FrameKey:
@@ -178,14 +174,14 @@ class InferenceClient:
         msg = CompressedImage(header=self.next_header(frame_id), format=fmt,
                               data=array.array('B', data))
         self.compressed.publish(msg)
-        return key_of(msg.header)
+        return frame_key(msg.header)
 
     def result_for(self, key: FrameKey, timeout_s: float = 10.0) -> Optional[InspectionResult]:
         """Wait for the result of one frame."""
         found = []
 
         def arrived():
-            found[:] = [r for r in self.results if key_of(r.header) == key]
+            found[:] = [r for r in self.results if frame_key(r.header) == key]
             return bool(found)
         self.spin_until(arrived, timeout_s)
         return found[0] if found else None

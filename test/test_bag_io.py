@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""rosbag2 files written and read with tools/bag_io: formats, QoS metadata, foreign bags."""
+"""rosbag2 files written and read with core/replay/bag_io: formats, QoS, foreign bags."""
 import sqlite3
 
+from acnn_ros.core.messages import roi_from_result
 from acnn_ros.core.replay import bag_io
 from acnn_ros.core.results import RoiBox
 import cv2
@@ -47,7 +48,7 @@ def test_images_truth_and_custom_messages_round_trip(tmp_path, storage):
     truths = [m.msg for m in bag_io.iter_messages(bag, ['ground_truth'])]
     assert [(t.class_id, t.class_name, t.model_id) for t in truths] == [
         (0, 'c0', 'ground_truth'), (1, 'c1', 'ground_truth'), (2, 'c2', 'ground_truth')]
-    assert bag_io.roi_from_result(truths[1]) == RoiBox(11.25, 20.5, 8.0, 6.0)
+    assert roi_from_result(truths[1]) == RoiBox(11.25, 20.5, 8.0, 6.0)
     assert [m.msg.part_id for m in bag_io.iter_messages(bag, ['/part'])] == [1, 2, 3]
     (reject,) = [m.msg for m in bag_io.iter_messages(bag, ['reject'])]
     assert (reject.part_id, reject.reason, reject.fail_safe, reject.fire_time.nanosec) == \

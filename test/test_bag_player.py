@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from acnn_ros.core.messages import frame_key
 from acnn_ros.core.replay import bag_io
 import numpy as np
 from ros_processes import finish, REPO_DIR, start_python
@@ -180,7 +181,7 @@ def test_recorder_writes_results_and_images_into_a_bag_closed_on_ctrl_c(tmp_path
     assert {name: t.count for name, t in topics.items()} == {
         '/image': 6, '/part': 6, '/inspection': 6}, out
     results = [m.msg for m in bag_io.iter_messages(recorded, ['inspection'])]
-    assert [(bag_io.stamp_to_ns(r.header.stamp), r.header.frame_id) for r in results] == \
+    assert [frame_key(r.header) for r in results] == \
         [(START_NS + i * PERIOD_NS, 'cam') for i in range(6)]
     frames = list(bag_io.iter_image_frames(recorded))
     assert [int(f.decode()[0, 0, 0]) for f in frames] == list(range(6))

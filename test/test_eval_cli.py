@@ -4,8 +4,8 @@ import csv
 import json
 
 from acnn_ros.cli import main as acnn
+from acnn_ros.core.dataset.labels import GroundTruth
 from acnn_ros.core.replay import bag_io
-from acnn_ros.core.replay.metrics import GroundTruth
 from acnn_ros.core.results import RoiBox
 from acnn_ros.offline.make_bag_cli import write_image_bag
 from contract_model import CLASS_NAMES, export_contract_model

@@ -6,11 +6,12 @@ One node serves the whole module (start-up costs a second); each test publishes 
 stamps of their own and looks for the result with the same header.
 """
 from acnn_ros.core.image_codec import SUPPORTED_ENCODINGS
+from acnn_ros.core.messages import frame_key
 from acnn_ros.msg import InspectionResult
-from contract_model import blob_frame, export_contract_model, INPUT_HEIGHT, INPUT_WIDTH, \
-    ROI_HEIGHT_PX, ROI_WIDTH_PX
+from contract_model import (blob_frame, export_contract_model, INPUT_HEIGHT, INPUT_WIDTH,
+                            ROI_HEIGHT_PX, ROI_WIDTH_PX)
 import cv2
-from inference_node_client import InferenceClient, key_of, NodeProcess
+from inference_node_client import InferenceClient, NodeProcess
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
@@ -61,7 +62,7 @@ def test_every_encoding_gives_one_ok_result_with_the_roi(node, client, encoding)
     key = client.publish_bgr(frame, encoding, pad=8 if encoding == 'rgb8' else 0)
     result = _inspect(client, key, node)
     assert result.status == OK, result.detail
-    assert key_of(result.header) == key
+    assert frame_key(result.header) == key
     assert abs(result.roi_center_x - 400) < 1.5 and abs(result.roi_center_y - 300) < 1.5
     if not encoding.startswith('mono'):  # a grey image carries no colour to classify
         assert result.class_name == 'red' and result.class_id == 0
@@ -122,7 +123,7 @@ def test_bad_images_give_error_results_and_the_node_stays_up(node, client):
         result = _inspect(client, key, node)
         assert result.status == ERROR and expected in result.detail, result.detail
         assert result.class_id == -1 and not result.class_scores
-        assert key_of(result.header) == key
+        assert frame_key(result.header) == key
 
     # Diagnostics are periodic: wait for one that has counted every error sent.
     def errors(status):
@@ -168,8 +169,8 @@ def test_overlay_is_published_only_while_subscribed(node, client):
     assert client.spin_until(lambda: client.node.count_subscribers(client.overlay_topic) > 0)
     client.spin_for(0.5)
     [key] = inspect_frames(1)
-    assert client.spin_until(lambda: any(key_of(o.header) == key for o in client.overlays))
-    overlay = [o for o in client.overlays if key_of(o.header) == key][0]
+    assert client.spin_until(lambda: any(frame_key(o.header) == key for o in client.overlays))
+    overlay = [o for o in client.overlays if frame_key(o.header) == key][0]
     assert (overlay.width, overlay.height, overlay.encoding) == (640, 480, 'bgr8')
     with_subscriber = published()
     assert with_subscriber == start + 1

@@ -6,9 +6,10 @@ A deliberately slow model (about 25 ms per frame here) and a burst of frames pub
 as DDS takes them: the node must not queue them all, and must not lose any.
 """
 
+from acnn_ros.core.messages import frame_key
 from acnn_ros.msg import InspectionResult
 from contract_model import blob_frame, export_contract_model
-from inference_node_client import InferenceClient, key_of, NodeProcess
+from inference_node_client import InferenceClient, NodeProcess
 import pytest
 
 pytestmark = pytest.mark.timeout(60)
@@ -41,7 +42,7 @@ def test_a_burst_gets_exactly_one_result_per_frame_some_dropped(node, client):
     assert client.spin_until(lambda: len(client.results) >= BURST, timeout_s=20), \
         f'{len(client.results)} results for {BURST} frames\n{node.output()}'
     client.spin_for(1.0)  # anything extra (a duplicate) would arrive now
-    got = [key_of(r.header) for r in client.results]
+    got = [frame_key(r.header) for r in client.results]
     assert sorted(got) == sorted(keys)  # every frame once, no duplicates, headers verbatim
     statuses = [r.status for r in client.results]
     dropped = statuses.count(InspectionResult.STATUS_DROPPED)
@@ -50,7 +51,7 @@ def test_a_burst_gets_exactly_one_result_per_frame_some_dropped(node, client):
     assert all(r.detail.startswith('dropped') for r in client.results
                if r.status == InspectionResult.STATUS_DROPPED)
     # The newest frame is never the one dropped: it is what the engine works on last.
-    last = [r for r in client.results if key_of(r.header) == keys[-1]][0]
+    last = [r for r in client.results if frame_key(r.header) == keys[-1]][0]
     assert last.status == InspectionResult.STATUS_OK
 
 

@@ -19,8 +19,9 @@ import sys
 import time
 
 from acnn_ros.cli import main as acnn
+from acnn_ros.core.dataset.labels import GroundTruth
+from acnn_ros.core.messages import frame_key
 from acnn_ros.core.replay import bag_io
-from acnn_ros.core.replay.metrics import GroundTruth
 from acnn_ros.core.results import RoiBox
 from acnn_ros.offline.make_bag_cli import write_image_bag
 from contract_model import CLASS_NAMES, export_contract_model
@@ -117,15 +118,14 @@ def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_pa
             stats['missing'], stats['duplicates'], stats['unmatched']) == \
         (len(PARTS), len(PARTS), 0, 0, 0, 0, 0), (stats, outputs)
 
-    def key(header):
-        return bag_io.stamp_to_ns(header.stamp), header.frame_id
     triggers = [m.msg for m in bag_io.iter_messages(recorded, ['part'])]
     assert [t.part_id for t in triggers] == list(range(1, len(PARTS) + 1)), outputs
-    part_of = {key(t.header): t.part_id for t in triggers}
+    part_of = {frame_key(t.header): t.part_id for t in triggers}
     results = [m.msg for m in bag_io.iter_messages(recorded, ['inspection'])]
     # Exactly one verdict per frame.
-    assert sorted(part_of[key(r.header)] for r in results) == list(range(1, len(PARTS) + 1))
-    live = {part_of[key(r.header)]: r for r in results}
+    assert sorted(part_of[frame_key(r.header)] for r in results) == \
+        list(range(1, len(PARTS) + 1))
+    live = {part_of[frame_key(r.header)]: r for r in results}
     events = [m.msg for m in bag_io.iter_messages(recorded, ['reject'])]
     # Exactly one RejectEvent per part; the rejected parts are the reject-class parts.
     assert sorted(e.part_id for e in events) == list(range(1, len(PARTS) + 1)), outputs

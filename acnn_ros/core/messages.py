@@ -13,7 +13,11 @@ Rules kept here and nowhere else:
 - an InspectionResult carries an ROI when it is OK and its `roi` has a non-zero width and height;
 - a status or reason value outside the enums is garbage: it becomes an ERROR outcome that names
   the value (fail-safe), never an exception;
-- an image message is compressed when it has a `format` field (sensor_msgs/CompressedImage).
+- an image message is compressed when it has a `format` field (sensor_msgs/CompressedImage);
+- a RejectEvent carries the exact header of its frame (from the frame key, not a float time).
+
+The enums of the core (InspectionStatus, RejectReason, Delivery) equal the .msg constants by
+value, so fields are plain `int(enum)`; test/test_message_conversion.py keeps them equal.
 """
 from typing import Dict, Optional, Tuple
 
@@ -24,6 +28,10 @@ import numpy as np
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE_TYPE = 'sensor_msgs/msg/CompressedImage'
+IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
+# RejectEvent.decision: the core's decision is a bool (`Decision.reject`).
+DECISION_ACCEPT = 0
+DECISION_REJECT = 1
 
 
 def stamp_ns(stamp) -> int:
@@ -99,6 +107,28 @@ def result_fields(outcome: InspectionOutcome, total_ms: float) -> Tuple[Dict, Di
     return fields, roi
 
 
+def reject_event_fields(record) -> Tuple[Dict, Dict[str, Dict[str, int]]]:
+    """
+    Return (fields, time fields) of the RejectEvent for a part record (core/reject/scheduler).
+
+    The time fields are `due_time` and `fire_time` (0 when the part was not fired); the header
+    is `header_fields(record.key)`. Without an outcome (no result in time) the class is -1.
+    """
+    decision, outcome = record.decision, record.outcome
+    fields = {
+        'part_id': int(record.part_id),
+        'decision': DECISION_REJECT if decision.reject else DECISION_ACCEPT,
+        'reason': int(decision.reason), 'reason_detail': decision.detail,
+        'fail_safe': bool(decision.fail_safe), 'delivery': int(record.delivery),
+        'actuator': record.actuator,
+        'class_id': int(outcome.class_id) if outcome is not None else -1,
+        'class_name': outcome.class_name if outcome is not None else '',
+        'confidence': float(outcome.confidence) if outcome is not None else 0.0}
+    times = {'due_time': seconds_stamp_fields(record.due_time),
+             'fire_time': seconds_stamp_fields(record.fire_time)}
+    return fields, times
+
+
 def is_compressed(msg) -> bool:
     """Return whether an image message is a sensor_msgs/CompressedImage."""
     return hasattr(msg, 'format')
@@ -108,5 +138,19 @@ def decode_image_message(msg) -> np.ndarray:
     """Decode a sensor_msgs/Image or CompressedImage into BGR uint8 (ImageDecodeError if not)."""
     if is_compressed(msg):
         return decode_compressed(msg.format, msg.data)
-    return decode_image(msg.encoding, msg.width, msg.height, msg.step, msg.data,
+    return decode_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), msg.data,
                         bool(msg.is_bigendian))
+
+
+def inspect_image_message(pipeline, msg):
+    """
+    Inspect an Image or CompressedImage with an InspectionPipeline: (outcome, BGR or None).
+
+    The pipeline decodes the message's fields itself (`inspect_compressed` / `inspect_image`),
+    so the decode time counts in preprocess_ms and an undecodable image is an ERROR outcome,
+    the same in the inference node and in offline evaluation.
+    """
+    if is_compressed(msg):
+        return pipeline.inspect_compressed(msg.format, msg.data)
+    return pipeline.inspect_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step),
+                                  msg.data, bool(msg.is_bigendian))

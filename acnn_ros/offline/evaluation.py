@@ -3,23 +3,27 @@
 Run the inspection pipeline over a bag or an image folder, frame by frame, without ROS.
 
 Shared by `acnn eval-bag`, `acnn compare` and the replay benchmark. Bag frames go through
-`InspectionPipeline.inspect_image` / `inspect_compressed`, exactly as the inference node feeds
-them, so offline verdicts equal the live ones for the same bag and model.
+`core.messages.inspect_image_message`, exactly as the inference node feeds them, so offline
+verdicts equal the live ones for the same bag and model; frames, truths and recorded verdicts
+are joined by `core.messages.frame_key` of their headers.
 """
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 import time
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
+from acnn_ros.core.dataset.labels import GroundTruth, LabelTable, yolo_truth
+from acnn_ros.core.dataset.seed_format import folder_images, yolo_label_path
+from acnn_ros.core.frame_key import FrameKey
+from acnn_ros.core.messages import frame_key, inspect_image_message, roi_from_result
 from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.replay import bag_io
-from acnn_ros.core.replay.metrics import (FrameRef, FrameVerdict, GroundTruth, judge_frame,
-                                          LabelTable, parse_yolo_label, RecordedVerdict)
+from acnn_ros.core.replay.metrics import FrameRef, FrameVerdict, judge_frame, RecordedVerdict
 from acnn_ros.core.results import InspectionOutcome
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 DEFAULT_TRUTH_TOPIC = 'ground_truth'
 
 
@@ -35,20 +39,12 @@ class SourceFrame:
 
 
 def _bag_inspector(frame: bag_io.ImageFrame) -> Callable[[object], InspectionOutcome]:
-    msg = frame.msg
-
     def inspect(pipeline) -> InspectionOutcome:
-        if frame.msgtype == bag_io.COMPRESSED_IMAGE_TYPE:
-            outcome, _ = pipeline.inspect_compressed(msg.format, msg.data)
-        else:
-            outcome, _ = pipeline.inspect_image(msg.encoding, int(msg.width), int(msg.height),
-                                                int(msg.step), msg.data,
-                                                bool(msg.is_bigendian))
-        return outcome
+        return inspect_image_message(pipeline, frame.msg)[0]
     return inspect
 
 
-def _truth_table(bag: Path, truth_topic: str) -> Dict[Tuple[int, str], GroundTruth]:
+def _truth_table(bag: Path, truth_topic: str) -> Dict[FrameKey, GroundTruth]:
     """Read a ground-truth topic (InspectionResult with the images' headers) into a dict."""
     table = {}
     if bag_io.count_messages(bag, truth_topic) == 0:
@@ -58,13 +54,12 @@ def _truth_table(bag: Path, truth_topic: str) -> Dict[Tuple[int, str], GroundTru
             raise bag_io.BagError(f'ground-truth topic {message.topic} of {bag} holds '
                                   f'{message.msgtype}, expected {bag_io.INSPECTION_RESULT_TYPE}')
         msg = message.msg
-        key = (bag_io.stamp_to_ns(msg.header.stamp), str(msg.header.frame_id))
-        table[key] = GroundTruth(int(msg.class_id), str(msg.class_name),
-                                 bag_io.roi_from_result(msg))
+        table[frame_key(msg.header)] = GroundTruth(int(msg.class_id), str(msg.class_name),
+                                                   roi_from_result(msg))
     return table
 
 
-def recorded_verdicts(bag: Path, topic: str) -> Dict[Tuple[int, str], RecordedVerdict]:
+def recorded_verdicts(bag: Path, topic: str) -> Dict[FrameKey, RecordedVerdict]:
     """Read the live verdicts a bag recorded on `topic` (InspectionResult), by frame header."""
     verdicts = {}
     if not topic or bag_io.count_messages(bag, topic) == 0:
@@ -74,9 +69,8 @@ def recorded_verdicts(bag: Path, topic: str) -> Dict[Tuple[int, str], RecordedVe
         if message.msgtype != bag_io.INSPECTION_RESULT_TYPE \
                 or msg.model_id == bag_io.GROUND_TRUTH_MODEL_ID:
             continue
-        key = (bag_io.stamp_to_ns(msg.header.stamp), str(msg.header.frame_id))
-        verdicts[key] = RecordedVerdict(int(msg.status), str(msg.class_name),
-                                        float(msg.confidence), str(msg.model_id))
+        verdicts[frame_key(msg.header)] = RecordedVerdict(
+            int(msg.status), str(msg.class_name), float(msg.confidence), str(msg.model_id))
     return verdicts
 
 
@@ -85,39 +79,8 @@ def bag_frames(bag: Path, image_topic: Optional[str] = None,
     """Yield the frames of a bag's image topic with their ground truth from `truth_topic`."""
     truths = _truth_table(Path(bag), truth_topic) if truth_topic else {}
     for frame in bag_io.iter_image_frames(Path(bag), image_topic):
-        ref = FrameRef(frame.index, frame.stamp_ns, frame.frame_id, frame.topic)
+        ref = FrameRef(frame.index, frame.key.stamp_ns, frame.key.frame_id, frame.topic)
         yield SourceFrame(ref, _bag_inspector(frame), frame.decode, truths.get(frame.key))
-
-
-def yolo_label_path(image_path: Path) -> Path:
-    """Return the YOLO label file of an image: .../images/x/a.jpg -> .../labels/x/a.txt."""
-    parts = list(image_path.parts)
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == 'images':
-            parts[i] = 'labels'
-            return Path(*parts).with_suffix('.txt')
-    return image_path.with_suffix('.txt')
-
-
-def folder_images(folder: Path, split: Optional[str] = None) -> List[Path]:
-    """
-    Return the images of a folder in sorted order.
-
-    In the seed format (`images/{train,test}/` beside `labels/`) `split` picks one split
-    (default: all); otherwise the folder's own images (recursively) are used.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f'image folder not found: {folder}')
-    root = folder / 'images' if (folder / 'images').is_dir() else folder
-    if split:
-        root = root / split
-        if not root.is_dir():
-            raise FileNotFoundError(f'split folder not found: {root}')
-    images = sorted(p for p in root.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
-        raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) under {root}')
-    return images
 
 
 def read_bgr(path: Path) -> np.ndarray:
@@ -126,16 +89,6 @@ def read_bgr(path: Path) -> np.ndarray:
     if image is None:
         raise ValueError(f'cannot read image {path}')
     return image
-
-
-def _yolo_lookup(path: Path):
-    def lookup(class_names, width, height):
-        label = yolo_label_path(path)
-        if not label.is_file():
-            return None
-        return parse_yolo_label(label.read_text(encoding='utf-8'), class_names, width, height,
-                                where=str(label))
-    return lookup
 
 
 def folder_frames(folder: Path, split: Optional[str] = None) -> Iterator[SourceFrame]:
@@ -152,7 +105,7 @@ def folder_frames(folder: Path, split: Optional[str] = None) -> Iterator[SourceF
                 return InspectionOutcome.error(f'bad image: {exc}', model_id=pipeline.model_id)
             return pipeline.inspect(bgr, decode_ms=(time.perf_counter() - start) * 1000.0)
         ref = FrameRef(index, 0, '', str(path), path.name)
-        yield SourceFrame(ref, inspect, load, truth_lookup=_yolo_lookup(path))
+        yield SourceFrame(ref, inspect, load, truth_lookup=partial(yolo_truth, path))
 
 
 class BagSource:
