@@ -18,11 +18,14 @@ import sys
 import threading
 import time
 
+from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.plc.actuators import TopicActuator
 from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
 from acnn_ros.core.plc.modbus_simulator import PlcSimulator, RegisterMap
+from acnn_ros.core.reject.config import RejectActuatorConfig
 from acnn_ros.core.reject.decision import RejectPolicy
-from acnn_ros.core.reject.scheduler import FrameKey, RejectScheduler, SchedulerSettings
+from acnn_ros.core.reject.scheduler import SchedulerSettings
+from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 import numpy as np
 
@@ -39,10 +42,10 @@ def run(actuator, parts: int, rate_hz: float, delay_s: float, reject_every: int)
         if len(records) == parts:
             done.set()
 
-    settings = SchedulerSettings(reject_delay_s=delay_s, inspection_window_s=delay_s / 2,
-                                 pulse_width_s=min(0.01, 0.4 / rate_hz),
-                                 max_fire_lateness_s=0.05)
-    scheduler = RejectScheduler(settings, RejectPolicy(reject_classes=('bad',)), actuator,
+    settings = SchedulerSettings.from_config(RejectActuatorConfig(
+        reject_delay_s=delay_s, inspection_window_s=delay_s / 2,
+        pulse_width_s=min(0.01, 0.4 / rate_hz), max_fire_lateness_s=0.05))
+    scheduler = SchedulerThread(settings, RejectPolicy(reject_classes=('bad',)), actuator,
                                 collect)
     scheduler.start()
     start = time.time()

@@ -3,23 +3,25 @@
 import json
 import time
 
-from acnn_ros.core.reject.archive import part_record_dict, RejectArchive
+from acnn_ros.core.frame_key import FrameKey
+from acnn_ros.core.reject.archive import FRAMES_KEPT, part_record_dict, RejectArchive
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import Decision, RejectReason
-from acnn_ros.core.reject.scheduler import FrameKey, PartRecord
+from acnn_ros.core.reject.scheduler import PartRecord
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 import cv2
 import numpy as np
 
 
-def reject_record(part_id, with_outcome=True):
+def reject_record(part_id, with_outcome=True, key=None, reject=True):
     outcome = InspectionOutcome(
         InspectionStatus.OK, class_id=1, class_name='p1071', confidence=0.93,
         class_scores=(0.07, 0.93), roi=RoiBox(100.0, 80.0, 32.0, 20.0), model_id='m@1') \
         if with_outcome else None
     reason = RejectReason.REJECT_CLASS if with_outcome else RejectReason.NO_RESULT
     now = time.time()
-    return PartRecord(part_id, FrameKey(int(now * 1e9), 'camera'), Decision(True, reason, 'x'),
+    return PartRecord(part_id, key or FrameKey(int(now * 1e9), 'camera'),
+                      Decision(reject, reason if reject else RejectReason.NONE, 'x'),
                       outcome, now + 0.5, now + 0.05, Delivery.FIRED, now + 0.501, 'modbus')
 
 
@@ -64,3 +66,30 @@ def test_a_frame_that_cannot_be_decoded_still_leaves_its_record(tmp_path):
     [record] = [json.loads(p.read_text()) for p in archive.items()]
     assert record['part_id'] == 1 and record['image'] is None
     assert not list(tmp_path.glob('*.png'))
+
+
+def test_kept_frames_go_with_their_rejects_and_are_released_by_any_record(tmp_path):
+    frame = np.full((120, 160, 3), 200, np.uint8)
+    decoded = []
+
+    def decode(part_id):
+        def frame_of_part():
+            decoded.append(part_id)
+            return frame
+        return frame_of_part
+
+    keys = {part_id: FrameKey(part_id, 'camera') for part_id in range(1, FRAMES_KEPT + 3)}
+    archive = RejectArchive(str(tmp_path), max_items=10)
+    for part_id, key in keys.items():
+        archive.keep_frame(key, decode(part_id))
+    archive.add_part(reject_record(1, key=keys[1]))              # its frame was pushed out
+    archive.add_part(reject_record(3, key=keys[3], reject=False))   # accepted: not archived
+    archive.add_part(reject_record(3, key=keys[3]))              # ...and its frame released
+    archive.add_part(reject_record(4, key=keys[4]))
+    archive.add_part(reject_record(4, key=keys[4]))              # its frame was taken
+    archive.add_part(reject_record(5, key=keys[5]))
+    archive.close()
+    records = [json.loads(p.read_text()) for p in archive.items()]
+    assert [(r['part_id'], r['image'] is not None) for r in records] == [
+        (1, False), (3, False), (4, True), (4, False), (5, True)]
+    assert decoded == [4, 5]                                       # decoded only when written

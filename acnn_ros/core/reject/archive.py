@@ -6,6 +6,10 @@ Each reject is two files sharing a name `<sequence>_part<id>`: a PNG of the fram
 attention ROI and the verdict drawn on it (when the frame was kept), and a JSON record (part id,
 verdict, reason, scores, ROI, times). When more than `max_items` are stored the oldest go first.
 Writing happens on a thread of its own so the caller never waits for PNG encoding or the disk.
+
+The archive also holds the last FRAMES_KEPT frames (`keep_frame`, not yet decoded) until the
+record of their part comes (`add_part`): a reject is written with its frame, and any record
+releases its frame.
 """
 import collections
 import json
@@ -17,12 +21,16 @@ import re
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
+from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.reject.scheduler import PartRecord
 import cv2
 import numpy as np
 
 _NAME = re.compile(r'^(\d{10})_part\d+\.(json|png)$')
 QUEUE_SIZE = 32
+FRAMES_KEPT = 64   # frames held until their part's outcome is known
+
+DecodeFrame = Callable[[], Optional[np.ndarray]]
 
 
 def part_record_dict(record: PartRecord) -> Dict[str, Any]:
@@ -88,11 +96,27 @@ class RejectArchive:
         self._queue: 'queue.Queue' = queue.Queue(maxsize=QUEUE_SIZE)
         self.dropped = 0
         self.written = 0
+        self._frames: 'collections.OrderedDict[FrameKey, DecodeFrame]' = \
+            collections.OrderedDict()
+        self._frames_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name='reject-archive', daemon=True)
         self._thread.start()
 
-    def submit(self, record: Dict[str, Any],
-               image: Optional[Callable[[], Optional[np.ndarray]]] = None) -> bool:
+    def keep_frame(self, key: FrameKey, decode: DecodeFrame) -> None:
+        """Hold the frame `key` (`decode` returns it as BGR) until its part's record comes."""
+        with self._frames_lock:
+            self._frames[key] = decode
+            while len(self._frames) > FRAMES_KEPT:
+                self._frames.popitem(last=False)
+
+    def add_part(self, record: PartRecord) -> None:
+        """Take the final record of a part: archive it with its kept frame if it is a reject."""
+        with self._frames_lock:
+            decode = self._frames.pop(record.key, None)
+        if record.decision.reject:
+            self.submit(part_record_dict(record), decode)
+
+    def submit(self, record: Dict[str, Any], image: Optional[DecodeFrame] = None) -> bool:
         """
         Queue one reject; `image` is a callable returning the BGR frame (decoded lazily).
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-Line counters of the reject actuator; the ROS-free twin of acnn_ros/msg/LineCounters.
+The reject line's tally (`LineTally`), the ROS-free twin of the message acnn_ros/msg/LineCounters.
 
 A part is counted once, when its outcome is final (accepted: when decided; rejected: when the
 actuation fired, was missed, or the decision came late), so the identities below hold at every
@@ -32,7 +32,7 @@ REJECT_REASONS = tuple(r for r in RejectReason if r != RejectReason.NONE)
 
 
 @dataclass
-class LineCounters:
+class LineTally:
     """Counts of decided parts since `since` (seconds, same clock as capture stamps)."""
 
     since: float = 0.0
@@ -71,10 +71,10 @@ class LineCounters:
 
     def reset(self, now: float) -> None:
         """Zero every count; `since` becomes `now`."""
-        fresh = LineCounters(since=now)
+        fresh = LineTally(since=now)
         self.__dict__.update(fresh.__dict__)
 
-    def snapshot(self) -> 'LineCounters':
+    def snapshot(self) -> 'LineTally':
         """Return an independent copy."""
         return replace(self, rejected_by_reason=dict(self.rejected_by_reason))
 
@@ -106,7 +106,7 @@ class LineCounters:
 LEVEL_OK, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2
 
 
-def line_health(previous: LineCounters, current: LineCounters, actuator_ok: bool,
+def line_health(previous: LineTally, current: LineTally, actuator_ok: bool,
                 actuator_detail: str) -> Tuple[int, str]:
     """
     Return (level, message) for the diagnostics of one period.
@@ -125,7 +125,7 @@ def line_health(previous: LineCounters, current: LineCounters, actuator_ok: bool
     return LEVEL_OK, actuator_detail
 
 
-def counter_values(counters: LineCounters) -> Dict[str, int]:
+def counter_values(counters: LineTally) -> Dict[str, int]:
     """Return every count by name (rejected_* per reason included), for key-value displays."""
     values = {name: value for name, value in vars(counters).items()
               if name not in ('since', 'rejected_by_reason')}

@@ -21,18 +21,22 @@ Without triggers (`use_part_trigger=False`) part ids are assigned in result arri
 part whose result never arrives cannot be rejected by vision: the PLC-side default "no verdict =
 reject" is then the only safeguard.
 
-One worker thread runs the timers; actuators never block it (see core/plc/actuators.py).
+`RejectScheduler` is a state machine: no thread, no lock, no clock. Every input carries the
+time it happened (`now`, seconds on the clock of the capture stamps) and returns the part record
+it made final, if any; `advance(now)` runs the timers due by `now` and returns the actuation
+commands to issue and the records they made final; `next_due()` says when to advance next; the
+outcome of each command comes back through `on_report`. The thread, the lock, the clock and the
+actuator belong to the driver, core/reject/scheduler_thread.py.
 """
 from dataclasses import dataclass
 import heapq
 import itertools
 import logging
-import threading
-import time
-from typing import Callable, Dict, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional
 
-from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport, Actuator
-from acnn_ros.core.reject.counters import Delivery, LineCounters
+from acnn_ros.core.frame_key import FrameKey
+from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport
+from acnn_ros.core.reject.counters import Delivery, LineTally
 from acnn_ros.core.reject.decision import decide, Decision, RejectPolicy
 from acnn_ros.core.results import InspectionOutcome
 
@@ -40,28 +44,16 @@ from acnn_ros.core.results import InspectionOutcome
 REMEMBERED_PARTS = 20000
 
 
-class FrameKey(NamedTuple):
-    """Identity of a frame: capture stamp (ns) and frame_id, as in its header."""
-
-    stamp_ns: int
-    frame_id: str
-
-    @property
-    def capture_time(self) -> float:
-        """Return the capture stamp in seconds."""
-        return self.stamp_ns * 1e-9
-
-
 @dataclass(frozen=True)
 class SchedulerSettings:
-    """Timing of the line (see RejectActuatorConfig for the meaning of each)."""
+    """Timing of the line (see RejectActuatorConfig, the one owner of their defaults)."""
 
-    reject_delay_s: float = 0.5
-    pulse_width_s: float = 0.03
-    inspection_window_s: float = 0.25
-    max_fire_lateness_s: float = 0.01
-    use_part_trigger: bool = True
-    timing: str = 'fixed_delay'
+    reject_delay_s: float
+    pulse_width_s: float
+    inspection_window_s: float
+    max_fire_lateness_s: float
+    use_part_trigger: bool
+    timing: str
 
     @classmethod
     def from_config(cls, config) -> 'SchedulerSettings':
@@ -98,54 +90,44 @@ class _Part:
         self.decided_time = 0.0
 
 
-class RejectScheduler:
-    """Join, decide, schedule and count; thread-safe."""
+class Actuation(NamedTuple):
+    """A command to issue now; its report goes back with it to `RejectScheduler.on_report`."""
 
-    def __init__(self, settings: SchedulerSettings, policy: RejectPolicy, actuator: Actuator,
-                 on_record: Optional[Callable[[PartRecord], None]] = None,
-                 clock: Callable[[], float] = time.time,
-                 logger: Optional[logging.Logger] = None):
+    command: ActuationCommand
+    part: _Part
+
+
+class Due(NamedTuple):
+    """What `advance` found due: commands to issue (in due order) and final part records."""
+
+    actuations: List[Actuation]
+    records: List[PartRecord]
+
+
+class RejectScheduler:
+    """Join, decide, schedule and count: the state machine of the reject line (not thread-safe)."""
+
+    def __init__(self, settings: SchedulerSettings, policy: RejectPolicy, actuator_name: str,
+                 sends_accepts: bool, now: float, logger: Optional[logging.Logger] = None):
         self.settings = settings
         self._policy = policy
-        self._actuator = actuator
-        self._on_record = on_record or (lambda record: None)
-        self._clock = clock
+        self._actuator_name = actuator_name
+        self._sends_accepts = sends_accepts    # accepted parts get a command too
         self._log = logger or logging.getLogger('acnn_ros.reject_scheduler')
-        self._lock = threading.Condition()
         self._timers = []                       # heap of (time, seq, action, key)
         self._seq = itertools.count()
         self._parts: Dict[FrameKey, _Part] = {}  # not yet decided, or awaiting actuation
         # Decided keys -> whether a result was seen (insertion ordered, bounded).
         self._decided: Dict[FrameKey, bool] = {}
         self._next_part_id = 1
-        self._running = False
-        self._thread: Optional[threading.Thread] = None
-        self.counters = LineCounters(since=clock())
+        self.counters = LineTally(since=now)
         if not settings.use_part_trigger:
             self._log.warning(
                 'use_part_trigger is false: part ids follow result arrival order and a part '
                 'whose result never arrives CANNOT be rejected by vision; the PLC must reject '
                 'parts without a verdict')
 
-    # -- control -----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the timer thread."""
-        with self._lock:
-            self._running = True
-        self._thread = threading.Thread(target=self._run, name='reject-scheduler', daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the timer thread (pending parts are dropped: the PLC's default covers them)."""
-        with self._lock:
-            self._running = False
-            self._lock.notify_all()
-            if self._parts:
-                self._log.warning(f'stopping with {len(self._parts)} parts undecided or not yet '
-                                  'actuated; the PLC must reject parts without a verdict')
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
+    # -- policy and counters -----------------------------------------------------------------
 
     @property
     def policy(self) -> RejectPolicy:
@@ -154,163 +136,148 @@ class RejectScheduler:
 
     def set_policy(self, policy: RejectPolicy) -> None:
         """Apply a new policy to every decision made from now on."""
-        with self._lock:
-            self._policy = policy
+        self._policy = policy
 
-    def counters_snapshot(self) -> LineCounters:
-        """Return a consistent copy of the counters."""
-        with self._lock:
-            return self.counters.snapshot()
+    def counters_snapshot(self) -> LineTally:
+        """Return an independent copy of the counters."""
+        return self.counters.snapshot()
 
-    def reset_counters(self) -> LineCounters:
-        """Zero the counters; return their values before the reset."""
-        with self._lock:
-            before = self.counters.snapshot()
-            self.counters.reset(self._clock())
-            return before
+    def reset_counters(self, now: float) -> LineTally:
+        """Zero the counters (since `now`); return their values before the reset."""
+        before = self.counters.snapshot()
+        self.counters.reset(now)
+        return before
 
-    def pending(self) -> int:
-        """Return how many parts await a result or an actuation outcome."""
-        with self._lock:
-            return len(self._parts)
+    def warn_unfinished_on_stop(self) -> None:
+        """Log the parts a stop leaves undecided or not yet actuated."""
+        if self._parts:
+            self._log.warning(f'stopping with {len(self._parts)} parts undecided or not yet '
+                              'actuated; the PLC must reject parts without a verdict')
 
     # -- inputs ------------------------------------------------------------------------------
 
-    def add_trigger(self, key: FrameKey, part_id: int) -> None:
+    def add_trigger(self, key: FrameKey, part_id: int, now: float) -> Optional[PartRecord]:
         """Register a captured part and start its inspection window."""
         if not self.settings.use_part_trigger:
-            return
-        with self._lock:
-            if key in self._decided or (key in self._parts and self._parts[key].triggered):
-                self._log.warning(f'duplicate trigger for part {part_id} ({key}): ignored')
-                return
-            part = self._parts.setdefault(key, _Part(key))
-            part.part_id = part_id
-            part.triggered = True
-            if part.outcome is not None:
-                self._decide(part, part.outcome)
-            else:
-                self._add_timer(key.capture_time + self.settings.inspection_window_s,
-                                'window', key)
-            self._lock.notify_all()
+            return None
+        if key in self._decided or (key in self._parts and self._parts[key].triggered):
+            self._log.warning(f'duplicate trigger for part {part_id} ({key}): ignored')
+            return None
+        part = self._parts.setdefault(key, _Part(key))
+        part.part_id = part_id
+        part.triggered = True
+        if part.outcome is not None:
+            return self._decide(part, part.outcome, now)
+        self._add_timer(key.capture_time + self.settings.inspection_window_s, 'window', key)
+        return None
 
-    def add_result(self, key: FrameKey, outcome: InspectionOutcome) -> None:
+    def add_result(self, key: FrameKey, outcome: InspectionOutcome,
+                   now: float) -> Optional[PartRecord]:
         """Take the inspection result of the frame `key` (decides its part when known)."""
-        with self._lock:
-            now = self._clock()
-            if now > key.capture_time + self.settings.reject_delay_s:
-                self.counters.late_results += 1
-                self._log.error(f'LATE RESULT: frame {key} arrived '
-                                f'{now - key.capture_time:.3f} s after capture, after its part '
-                                f'passed the ejector (reject_delay_s '
-                                f'{self.settings.reject_delay_s})')
-            if key in self._decided:
-                if self._decided[key]:
-                    self.counters.duplicate_results += 1
-                    self._log.warning(f'second result for the part of frame {key}: ignored '
-                                      '(exactly one decision per part)')
-                else:
-                    self._decided[key] = True
-                    self._log.warning(f'result for frame {key} came after its inspection '
-                                      'window: the part was already rejected (no result)')
-                return
-            if not self.settings.use_part_trigger:
-                part = _Part(key, self._next_part_id)
-                self._next_part_id += 1
-                self._parts[key] = part
-                self._decide(part, outcome)
+        if now > key.capture_time + self.settings.reject_delay_s:
+            self.counters.late_results += 1
+            self._log.error(f'LATE RESULT: frame {key} arrived '
+                            f'{now - key.capture_time:.3f} s after capture, after its part '
+                            f'passed the ejector (reject_delay_s '
+                            f'{self.settings.reject_delay_s})')
+        if key in self._decided:
+            if self._decided[key]:
+                self.counters.duplicate_results += 1
+                self._log.warning(f'second result for the part of frame {key}: ignored '
+                                  '(exactly one decision per part)')
             else:
-                part = self._parts.setdefault(key, _Part(key))
-                if part.outcome is not None:
-                    self.counters.duplicate_results += 1
-                    return
-                part.outcome = outcome
-                if part.triggered:
-                    self._decide(part, outcome)
-                else:
-                    # The result overtook its trigger (two topics): wait for it a while.
-                    self._add_timer(key.capture_time + self.settings.inspection_window_s,
-                                    'orphan', key)
-            self._lock.notify_all()
+                self._decided[key] = True
+                self._log.warning(f'result for frame {key} came after its inspection '
+                                  'window: the part was already rejected (no result)')
+            return None
+        if not self.settings.use_part_trigger:
+            part = _Part(key, self._next_part_id)
+            self._next_part_id += 1
+            self._parts[key] = part
+            return self._decide(part, outcome, now)
+        part = self._parts.setdefault(key, _Part(key))
+        if part.outcome is not None:
+            self.counters.duplicate_results += 1
+            return None
+        part.outcome = outcome
+        if part.triggered:
+            return self._decide(part, outcome, now)
+        # The result overtook its trigger (two topics): wait for it a while.
+        self._add_timer(key.capture_time + self.settings.inspection_window_s, 'orphan', key)
+        return None
 
-    # -- decisions (called with the lock held) ---------------------------------------------
+    def on_report(self, actuation: Actuation, report: ActuationReport) -> Optional[PartRecord]:
+        """Take the actuator's report of one command; a reject is final with it."""
+        part = actuation.part
+        if not part.decision.reject:
+            if not report.delivered:
+                self.counters.accepts_undelivered += 1
+                self._log.warning(f'accept verdict of part {part.part_id} not delivered: '
+                                  f'{report.detail} (the PLC will reject it)')
+            return None
+        delivery = Delivery.FIRED if report.delivered else Delivery.MISSED
+        return self._finish(part, delivery, report.fire_time, report.detail)
 
-    def _decide(self, part: _Part, outcome: Optional[InspectionOutcome]) -> None:
+    # -- timers ------------------------------------------------------------------------------
+
+    def next_due(self) -> Optional[float]:
+        """Return when `advance` has work next (None: nothing scheduled)."""
+        return self._timers[0][0] if self._timers else None
+
+    def advance(self, now: float) -> Due:
+        """Run every timer due by `now`: close inspection windows, issue due commands."""
+        due = Due([], [])
+        while self._timers and self._timers[0][0] <= now:
+            _, _, action, key = heapq.heappop(self._timers)
+            part = self._parts.get(key)
+            if part is None:
+                continue
+            record = None
+            if action == 'window' and part.decision is None:
+                record = self._decide(part, None, now)
+            elif action == 'orphan' and not part.triggered and part.decision is None:
+                self._log.warning(f'result for frame {key} has no PartTrigger: deciding it '
+                                  'with part id 0')
+                record = self._decide(part, part.outcome, now)
+            elif action == 'fire':
+                due.actuations.append(self._fire(part))
+            if record is not None:
+                due.records.append(record)
+        return due
+
+    def _add_timer(self, when: float, action: str, key: FrameKey) -> None:
+        heapq.heappush(self._timers, (when, next(self._seq), action, key))
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def _decide(self, part: _Part, outcome: Optional[InspectionOutcome],
+                now: float) -> Optional[PartRecord]:
         decision = decide(outcome, self._policy)
-        now = self._clock()
         part.decision = decision
         part.decided_time = now
         self._decided[part.key] = outcome is not None
         while len(self._decided) > REMEMBERED_PARTS:
             del self._decided[next(iter(self._decided))]
         due = part.key.capture_time + self.settings.reject_delay_s
-        deadline = self._deadline(due)
-        if now > deadline:
+        if now > self._deadline(due):
             self._log.error(f'LATE DECISION: part {part.part_id} decided {now - due:.3f} s after '
                             f'its due time ({decision.reason.name}); it has passed the ejector')
-            self._finish(part, Delivery.LATE, None, 'decided after the part passed the ejector')
-            return
-        if decision.reject or self._actuator.sends_accepts:
+            return self._finish(part, Delivery.LATE, None,
+                                'decided after the part passed the ejector')
+        if decision.reject or self._sends_accepts:
             fire_at = due if self.settings.timing == 'fixed_delay' else now
             self._add_timer(fire_at, 'fire', part.key)
         if not decision.reject:
             # Accepted parts are final when decided (their PLC write, if any, follows).
-            self._finish(part, Delivery.NOT_REQUIRED, None, '', keep=decision.reject or
-                         self._actuator.sends_accepts)
+            return self._finish(part, Delivery.NOT_REQUIRED, None, '', keep=self._sends_accepts)
+        return None
 
     def _deadline(self, due: float) -> float:
         if self.settings.timing == 'fixed_delay':
             return due + self.settings.max_fire_lateness_s
         return due
 
-    def _finish(self, part: _Part, delivery: Delivery, fire_time: Optional[float],
-                detail: str, keep: bool = False) -> None:
-        if not keep:
-            self._parts.pop(part.key, None)
-        decision = part.decision
-        self.counters.count(decision.reject, decision.reason, delivery)
-        if decision.reject and delivery == Delivery.MISSED:
-            self._log.error(f'MISSED REJECT: part {part.part_id} ({decision.reason.name}) could '
-                            f'not be actuated before it passed the ejector: {detail}')
-        record = PartRecord(
-            part.part_id, part.key, decision, part.outcome,
-            part.key.capture_time + self.settings.reject_delay_s, part.decided_time, delivery,
-            fire_time, self._actuator.name, detail)
-        self._emit(record)
-
-    def _emit(self, record: PartRecord) -> None:
-        try:
-            self._on_record(record)
-        except Exception:  # a faulty consumer must not stop the line
-            self._log.exception('record consumer failed')
-
-    # -- timers ------------------------------------------------------------------------------
-
-    def _add_timer(self, when: float, action: str, key: FrameKey) -> None:
-        heapq.heappush(self._timers, (when, next(self._seq), action, key))
-
-    def _run(self) -> None:
-        with self._lock:
-            while self._running:
-                now = self._clock()
-                if not self._timers or self._timers[0][0] > now:
-                    timeout = None if not self._timers else self._timers[0][0] - now
-                    self._lock.wait(timeout if timeout is None else min(timeout, 1.0))
-                    continue
-                _, _, action, key = heapq.heappop(self._timers)
-                part = self._parts.get(key)
-                if part is None:
-                    continue
-                if action == 'window' and part.decision is None:
-                    self._decide(part, None)
-                elif action == 'orphan' and not part.triggered and part.decision is None:
-                    self._log.warning(f'result for frame {key} has no PartTrigger: deciding it '
-                                      'with part id 0')
-                    self._decide(part, part.outcome)
-                elif action == 'fire':
-                    self._fire(part)
-
-    def _fire(self, part: _Part) -> None:
+    def _fire(self, part: _Part) -> Actuation:
         decision = part.decision
         due = part.key.capture_time + self.settings.reject_delay_s
         command = ActuationCommand(
@@ -319,20 +286,18 @@ class RejectScheduler:
             pulse_width_s=self.settings.pulse_width_s)
         if not decision.reject:
             self._parts.pop(part.key, None)
-        # The actuator may report at once (topic) or from its own thread: release the lock.
-        self._lock.release()
-        try:
-            self._actuator.actuate(command, lambda report: self._on_report(part, report))
-        finally:
-            self._lock.acquire()
+        return Actuation(command, part)
 
-    def _on_report(self, part: _Part, report: ActuationReport) -> None:
-        with self._lock:
-            if not part.decision.reject:
-                if not report.delivered:
-                    self.counters.accepts_undelivered += 1
-                    self._log.warning(f'accept verdict of part {part.part_id} not delivered: '
-                                      f'{report.detail} (the PLC will reject it)')
-                return
-            delivery = Delivery.FIRED if report.delivered else Delivery.MISSED
-            self._finish(part, delivery, report.fire_time, report.detail)
+    def _finish(self, part: _Part, delivery: Delivery, fire_time: Optional[float],
+                detail: str, keep: bool = False) -> PartRecord:
+        if not keep:
+            self._parts.pop(part.key, None)
+        decision = part.decision
+        self.counters.count(decision.reject, decision.reason, delivery)
+        if decision.reject and delivery == Delivery.MISSED:
+            self._log.error(f'MISSED REJECT: part {part.part_id} ({decision.reason.name}) could '
+                            f'not be actuated before it passed the ejector: {detail}')
+        return PartRecord(
+            part.part_id, part.key, decision, part.outcome,
+            part.key.capture_time + self.settings.reject_delay_s, part.decided_time, delivery,
+            fire_time, self._actuator_name, detail)
