@@ -4,6 +4,7 @@ import threading
 
 from acnn_ros.core.replay.player import (BagPlayerConfig, ReplayConfigError, ReplayPacer,
                                          ResultRecorderConfig, ResultWaiter)
+from acnn_ros.core.results import InspectionStatus
 import pytest
 
 
@@ -50,8 +51,8 @@ def test_result_waiter_accounts_for_every_frame():
         waiter.expect(key)
         clock.sleep(0.1)
     waiter.deliver('a', 0)
-    waiter.deliver('b', ResultWaiter.STATUS_DROPPED)
-    waiter.deliver('c', ResultWaiter.STATUS_ERROR)
+    waiter.deliver('b', InspectionStatus.DROPPED)
+    waiter.deliver('c', InspectionStatus.ERROR)
     waiter.deliver('c', 0)          # a second result for the same frame
     waiter.deliver('zz', 0)         # a result for a frame this player never sent
     assert waiter.wait('a', 0.01) and not waiter.wait('d', 0.01)

@@ -40,6 +40,8 @@ def test_field_spec_takes_the_dataclass_default_and_declares_empty_arrays_as_bla
     assert field_spec(_Config, 'rate_hz', 'rate', 0.1, 100.0) == \
         ParameterSpec('rate_hz', 10.0, 'rate', 0.1, 100.0)
     assert field_spec(_Config, 'topics', 'topics').default == ['']
+    assert field_spec(_Config, 'rate_hz', 'rate', choices=('a',), runtime=True) == \
+        ParameterSpec('rate_hz', 10.0, 'rate', choices=('a',), runtime=True)
     assert ParameterSpec('x', 1, '', 0, 2).in_range(2) and not \
         ParameterSpec('x', 1, '', 0, 2).in_range(3) and ParameterSpec('x', 1, '').in_range(-9)
 

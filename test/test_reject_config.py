@@ -1,18 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """Reject actuator parameters: the YAML section, validation and the run-time subset."""
+from acnn_ros.core.params_file import load_params_file, node_parameters
 from acnn_ros.core.reject.config import (PARAMETERS, parse_class_thresholds, RejectActuatorConfig,
                                          RUNTIME_PARAMETERS)
 from acnn_ros.core.reject.counters import (counter_values, Delivery, LEVEL_ERROR, LEVEL_OK,
-                                           LEVEL_WARN, line_health, LineCounters)
+                                           LEVEL_WARN, line_health, LineTally)
 from acnn_ros.core.reject.decision import RejectReason
 from conftest import REPO_DIR
 import pytest
-import yaml
 
 
 def yaml_section():
-    with open(REPO_DIR / 'config' / 'inspect.yaml', encoding='utf-8') as stream:
-        return yaml.safe_load(stream)['/**/reject_actuator_node']['ros__parameters']
+    """Return what the shipped file gives the node: its own section and the shared /** one."""
+    return node_parameters(load_params_file(REPO_DIR / 'config' / 'inspect.yaml'),
+                           'reject_actuator_node')
 
 
 def test_yaml_section_sets_every_parameter_and_validates():
@@ -20,6 +21,7 @@ def test_yaml_section_sets_every_parameter_and_validates():
     assert set(values) == {spec.name for spec in PARAMETERS}
     config = RejectActuatorConfig.from_values(values)
     assert config.policy.reject_classes == ('p1069', 'p1071')
+    assert config.policy.min_confidence == 0.6 and config.max_fire_lateness_s == 0.05
     assert config.actuator == 'modbus' and config.inspection_window_s < config.reject_delay_s
 
 
@@ -56,7 +58,7 @@ def test_class_thresholds_parse():
 
 
 def test_counters_reconcile_and_report_a_broken_identity():
-    counters = LineCounters()
+    counters = LineTally()
     counters.count(False, RejectReason.NONE, Delivery.NOT_REQUIRED)
     counters.count(True, RejectReason.NO_RESULT, Delivery.FIRED)
     counters.count(True, RejectReason.REJECT_CLASS, Delivery.MISSED)
@@ -73,7 +75,7 @@ def test_counters_reconcile_and_report_a_broken_identity():
 
 
 def test_line_health_levels():
-    quiet = LineCounters()
+    quiet = LineTally()
     busy = quiet.snapshot()
     busy.count(True, RejectReason.REJECT_CLASS, Delivery.FIRED)
     assert line_health(quiet, busy, True, 'PLC connected') == (LEVEL_OK, 'PLC connected')

@@ -27,14 +27,16 @@ class ParameterSpec:
 
 
 def field_spec(config_cls, name: str, description: str, low: Optional[float] = None,
-               high: Optional[float] = None) -> ParameterSpec:
+               high: Optional[float] = None, choices: Tuple[str, ...] = (),
+               runtime: bool = False) -> ParameterSpec:
     """
     Return the spec of parameter `name` whose default is that of the config dataclass field.
 
-    A tuple default becomes a list, and an empty one [''] (ROS cannot declare an empty array
-    from a default), so the node strips '' entries when it builds the config.
+    The dataclass is the one place a default is written. A tuple default becomes a list, and an
+    empty one [''] (ROS cannot declare an empty array from a default), so the node strips ''
+    entries when it builds the config.
     """
     default = {f.name: f.default for f in fields(config_cls)}[name]
     if isinstance(default, tuple):
         default = list(default) or ['']
-    return ParameterSpec(name, default, description, low, high)
+    return ParameterSpec(name, default, description, low, high, choices, runtime)

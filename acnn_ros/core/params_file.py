@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-Read a ROS 2 parameters YAML (`--params-file`) without ROS.
+Read a ROS 2 parameters YAML (`--params-file`) without ROS: the one reader of the package.
 
 Runners that build nodes in one process (the demo) pass the result to each node class as
-`parameter_overrides`.
+`parameter_overrides`; `acnn eval-bag --params-file` takes the reject policy from it.
 
-Sections are matched like rcl does for a node without a namespace: `/**` applies to every
-node, then `/**/name`, `name` and `/name`, later sections overriding earlier ones. Nested
-parameter mappings are flattened to dotted names (`a: {b: 1}` -> `a.b`).
+Sections are matched by rcl's rules (test_params_file.py checks them against rclpy): a section
+key is a node name with its namespace, written as one key (`/ns/node_name`) or as nested
+keys (`ns: {node_name: ...}`), the leading '/' optional; `/*` stands for one namespace or name
+token and `/**` for any number of them, so `/**` applies to every node and `/**/node_name` to
+that node in any namespace. Every matching section applies, in the order the file first names
+it, a later one overriding an earlier one. Nested parameter mappings are flattened to dotted
+names (`a: {b: 1}` -> `a.b`).
 """
 from pathlib import Path
+import re
 from typing import Any, Dict, Iterator, Tuple
 
 import yaml
@@ -60,9 +65,22 @@ def load_params_file(path) -> Dict[str, Dict[str, Any]]:
     return sections
 
 
-def node_parameters(sections: Dict[str, Dict[str, Any]], node_name: str) -> Dict[str, Any]:
-    """Return the parameters that apply to `node_name` (no namespace), in rcl's order."""
+def section_applies(key: str, node_fqn: str) -> bool:
+    """Return whether section `key` names the node whose fully qualified name is `node_fqn`."""
+    name = key if key.startswith('/') else f'/{key}'
+    # rclcpp's rule: '/*' stands for one '/token', '/**' for any number of them.
+    pattern = re.escape(name).replace(r'/\*\*', r'(/\w+)*').replace(r'/\*', r'(/\w+)')
+    return re.fullmatch(pattern, node_fqn, re.ASCII) is not None
+
+
+def node_parameters(sections: Dict[str, Dict[str, Any]], node_name: str,
+                    namespace: str = '/') -> Dict[str, Any]:
+    """Return the parameters that apply to node `node_name` in `namespace`, as rcl does."""
+    node_fqn = f'{namespace.rstrip("/")}/{node_name}'
+    if not node_fqn.startswith('/'):
+        node_fqn = f'/{node_fqn}'
     values = {}
-    for key in ('/**', '**', f'/**/{node_name}', f'**/{node_name}', node_name, f'/{node_name}'):
-        values.update(sections.get(key, {}))
+    for key, section in sections.items():
+        if section_applies(key, node_fqn):
+            values.update(section)
     return values

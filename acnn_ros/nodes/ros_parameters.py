@@ -5,10 +5,6 @@ from typing import Any, Dict, Iterable
 from acnn_ros.core.parameter_spec import ParameterSpec
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-# Exit status of every node whose parameters (or the files they name) stop it from starting;
-# 1 is left to failures while running, so a launch file or a service manager can tell them apart.
-EXIT_BAD_CONFIGURATION = 2
-
 
 def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
     """Return the descriptor of `spec`: description (with choices), read-only, range."""

@@ -15,12 +15,12 @@ import sys
 import time
 from typing import Mapping, Optional
 
+from acnn_ros.core.dataset.labels import LabelError, LabelTable, SIDECAR_HELP
 from acnn_ros.core.model_card import ModelCardError
+from acnn_ros.core.params_file import load_params_file, node_parameters
 from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.replay.bag_io import BagError
-from acnn_ros.core.replay.metrics import (compare_recorded, LabelError, LabelTable, SIDECAR_HELP,
-                                          summarize)
-import yaml
+from acnn_ros.core.replay.metrics import compare_recorded, summarize
 
 POLICY_NODE = 'reject_actuator_node'
 
@@ -48,13 +48,15 @@ def add_policy_arguments(parser: argparse.ArgumentParser, suffix: str = '',
     dest = suffix.replace('-', '_')
     group = parser.add_argument_group(f'reject policy{label}')
     group.add_argument(f'--params-file{suffix}', dest=f'params_file{dest}', type=Path,
-                       help=f'ROS parameter YAML; its {POLICY_NODE} section gives the policy')
+                       help=f'ROS parameter YAML; what it sets for /{POLICY_NODE} (its own '
+                            'and the /** sections) gives the policy')
     group.add_argument(f'--accept-classes{suffix}', dest=f'accept_classes{dest}', nargs='*',
                        default=None, help='classes that pass (default: all but reject classes)')
     group.add_argument(f'--reject-classes{suffix}', dest=f'reject_classes{dest}', nargs='*',
                        default=None, help='classes rejected at any confidence')
     group.add_argument(f'--min-confidence{suffix}', dest=f'min_confidence{dest}', type=float,
-                       default=None, help='minimum confidence that accepts a part (0.5)')
+                       default=None, help='minimum confidence that accepts a part '
+                       f'({RejectPolicy.min_confidence})')
     group.add_argument(f'--min-confidence-per-class{suffix}',
                        dest=f'min_confidence_per_class{dest}', nargs='*', default=None,
                        metavar='NAME=VALUE', help='per-class minimum confidence')
@@ -89,15 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_policy_values(path: Path) -> Mapping[str, object]:
-    """Return the reject_actuator_node ros__parameters of a ROS parameter YAML file."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding='utf-8')) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f'cannot read parameter file {path}: {exc}') from exc
-    for key, section in data.items():
-        if str(key).rstrip('/').split('/')[-1] == POLICY_NODE and isinstance(section, dict):
-            return section.get('ros__parameters') or {}
-    raise ValueError(f'parameter file {path} has no {POLICY_NODE} section')
+    """Return the parameters a ROS parameter YAML gives reject_actuator_node (rcl's rules)."""
+    values = node_parameters(load_params_file(path), POLICY_NODE)
+    if not values:
+        raise ValueError(f'parameter file {path} has no {POLICY_NODE} parameters')
+    return values
 
 
 def policy_from_args(args: argparse.Namespace, suffix: str = '',

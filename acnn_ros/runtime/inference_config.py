@@ -10,7 +10,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from acnn_ros.core.parameter_spec import ParameterSpec
+from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
+from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.runtime.engine import BACKENDS, normalise_providers
 from acnn_ros.runtime.stats import DiagnosticThresholds
 
@@ -21,53 +22,6 @@ SOURCE_DIR = Path(__file__).resolve().parents[2]
 
 class ConfigError(ValueError):
     """A parameter value is invalid; the message names the parameter and the accepted values."""
-
-
-PARAMETER_SPECS: Tuple[ParameterSpec, ...] = (
-    ParameterSpec('model_path', 'resource/models/acnn_demo.onnx',
-                  'Model file (.onnx, or TorchScript/.pt for backend torch) with its .json card '
-                  'beside it; absolute, or relative to the acnn_ros share dir'),
-    ParameterSpec('backend', 'onnxruntime',
-                  'Inference backend (tensorrt = native TensorRT, untested)', choices=BACKENDS),
-    ParameterSpec('providers', ['tensorrt', 'cuda', 'cpu'],
-                  'ONNX Runtime execution providers in order of preference (tensorrt, cuda, '
-                  'cpu); those missing from the installed build are skipped'),
-    ParameterSpec('intra_op_threads', 1, 'Threads inside one operator (0 = one per core)', 0, 256),
-    ParameterSpec('inter_op_threads', 0, 'Threads across operators (0 = runtime default)', 0, 256),
-    ParameterSpec('device_id', 0, 'CUDA device for the CUDA and TensorRT providers', 0, 64),
-    ParameterSpec('trt_fp16', True, 'Let TensorRT build an FP16 engine'),
-    ParameterSpec('trt_cache_dir', '~/.cache/acnn_ros/tensorrt',
-                  'TensorRT engine cache root; a sub-folder per model, GPU, TensorRT version and '
-                  'precision'),
-    ParameterSpec('warmup_runs', 2, 'Blank inferences at load so the first part is not slow',
-                  0, 100),
-    ParameterSpec('class_names', [''],
-                  'Override of the model card class names (same count; empty = the card)',
-                  runtime=True),
-    ParameterSpec('min_confidence', 0.5,
-                  'Confidence below which a verdict is counted and drawn as low-confidence '
-                  '(reject decisions use reject_actuator_node thresholds)', 0.0, 1.0,
-                  runtime=True),
-    ParameterSpec('image_transport', 'raw',
-                  'Subscribe to image (raw sensor_msgs/Image), image/compressed, or both',
-                  choices=IMAGE_TRANSPORTS),
-    ParameterSpec('image_qos', 'sensor_data',
-                  'Image subscription QoS: sensor_data (best effort) or reliable',
-                  choices=IMAGE_QOS),
-    ParameterSpec('image_qos_depth', 5, 'Image subscription queue depth (messages)', 1, 1000),
-    ParameterSpec('diagnostics_period_s', 1.0, 'Period of /diagnostics and its statistics window',
-                  0.1, 60.0),
-    ParameterSpec('warn_latency_p99_ms', 100.0,
-                  'Diagnostics WARN when p99 reception-to-result latency exceeds this', 1.0, 1e5,
-                  runtime=True),
-    ParameterSpec('warn_drop_ratio', 0.05,
-                  'Diagnostics WARN when more than this share of frames is dropped', 0.0, 1.0,
-                  runtime=True),
-    ParameterSpec('error_error_ratio', 0.5,
-                  'Diagnostics ERROR when at least this share of frames fails', 0.0, 1.0,
-                  runtime=True),
-)
-SPECS_BY_NAME = {spec.name: spec for spec in PARAMETER_SPECS}
 
 
 @dataclass(frozen=True)
@@ -84,7 +38,10 @@ class InferenceConfig:
     trt_cache_dir: str = '~/.cache/acnn_ros/tensorrt'
     warmup_runs: int = 2
     class_names: Tuple[str, ...] = ()
-    min_confidence: float = 0.5
+    # The reject policy owns the threshold: a verdict drawn and counted as low-confidence is
+    # one the reject actuator rejects as LOW_CONFIDENCE (config/inspect.yaml sets it once, in
+    # its /** section, for both nodes).
+    min_confidence: float = RejectPolicy.min_confidence
     image_transport: str = 'raw'
     image_qos: str = 'sensor_data'
     image_qos_depth: int = 5
@@ -136,6 +93,54 @@ class InferenceConfig:
                 'inter_op_threads': self.inter_op_threads, 'trt_fp16': self.trt_fp16,
                 'trt_cache_dir': self.trt_cache_dir, 'device_id': self.device_id,
                 'warmup_runs': self.warmup_runs, 'class_names': self.class_names or None}
+
+
+def _spec(name: str, description: str, low=None, high=None, choices=(),
+          runtime=False) -> ParameterSpec:
+    return field_spec(InferenceConfig, name, description, low, high, choices, runtime)
+
+
+# inference_node parameters; defaults are those of InferenceConfig.
+PARAMETER_SPECS: Tuple[ParameterSpec, ...] = (
+    _spec('model_path',
+          'Model file (.onnx, or TorchScript/.pt for backend torch) with its .json card '
+          'beside it; absolute, or relative to the acnn_ros share dir'),
+    _spec('backend', 'Inference backend (tensorrt = native TensorRT, untested)',
+          choices=BACKENDS),
+    _spec('providers',
+          'ONNX Runtime execution providers in order of preference (tensorrt, cuda, '
+          'cpu); those missing from the installed build are skipped'),
+    _spec('intra_op_threads', 'Threads inside one operator (0 = one per core)', 0, 256),
+    _spec('inter_op_threads', 'Threads across operators (0 = runtime default)', 0, 256),
+    _spec('device_id', 'CUDA device for the CUDA and TensorRT providers', 0, 64),
+    _spec('trt_fp16', 'Let TensorRT build an FP16 engine'),
+    _spec('trt_cache_dir',
+          'TensorRT engine cache root; a sub-folder per model, GPU, TensorRT version and '
+          'precision'),
+    _spec('warmup_runs', 'Blank inferences at load so the first part is not slow', 0, 100),
+    _spec('class_names',
+          'Override of the model card class names (same count; empty = the card)',
+          runtime=True),
+    _spec('min_confidence',
+          'Confidence below which a verdict is counted and drawn as low-confidence (the '
+          'reject policy threshold: set it for both nodes, reject_actuator_node included)',
+          0.0, 1.0, runtime=True),
+    _spec('image_transport',
+          'Subscribe to image (raw sensor_msgs/Image), image/compressed, or both',
+          choices=IMAGE_TRANSPORTS),
+    _spec('image_qos', 'Image subscription QoS: sensor_data (best effort) or reliable',
+          choices=IMAGE_QOS),
+    _spec('image_qos_depth', 'Image subscription queue depth (messages)', 1, 1000),
+    _spec('diagnostics_period_s', 'Period of /diagnostics and its statistics window',
+          0.1, 60.0),
+    _spec('warn_latency_p99_ms',
+          'Diagnostics WARN when p99 reception-to-result latency exceeds this', 1.0, 1e5,
+          runtime=True),
+    _spec('warn_drop_ratio', 'Diagnostics WARN when more than this share of frames is dropped',
+          0.0, 1.0, runtime=True),
+    _spec('error_error_ratio', 'Diagnostics ERROR when at least this share of frames fails',
+          0.0, 1.0, runtime=True),
+)
 
 
 def package_share_dirs() -> List[Path]:

@@ -35,12 +35,17 @@ def parse_class_thresholds(entries) -> Dict[str, float]:
 
 
 def policy_from_values(values: Mapping[str, Any]) -> RejectPolicy:
-    """Build (and validate) the reject policy from parameter values."""
-    return RejectPolicy(
-        accept_classes=_names(values.get('accept_classes')),
-        reject_classes=_names(values.get('reject_classes')),
-        min_confidence=float(values.get('min_confidence', 0.5)),
-        min_confidence_per_class=parse_class_thresholds(values.get('min_confidence_per_class')))
+    """Build (and validate) the reject policy from parameter values (missing: RejectPolicy's)."""
+    kwargs = {}
+    for name in ('accept_classes', 'reject_classes'):
+        if name in values:
+            kwargs[name] = _names(values[name])
+    if 'min_confidence' in values:
+        kwargs['min_confidence'] = float(values['min_confidence'])
+    if 'min_confidence_per_class' in values:
+        kwargs['min_confidence_per_class'] = parse_class_thresholds(
+            values['min_confidence_per_class'])
+    return RejectPolicy(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,9 @@ class RejectActuatorConfig:
     inspection_window_s: float = 0.25
     reject_delay_s: float = 0.5
     pulse_width_s: float = 0.03
-    max_fire_lateness_s: float = 0.02
+    max_fire_lateness_s: float = 0.05
     timing: str = 'fixed_delay'
-    actuator: str = 'topic'
+    actuator: str = 'modbus'
     plc_host: str = '127.0.0.1'
     plc_port: int = 502
     plc_unit: int = 1
@@ -114,17 +119,20 @@ def _field(name: str, description: str, low=None, high=None) -> ParameterSpec:
     return field_spec(RejectActuatorConfig, name, description, low, high)
 
 
-# The policy entries are run-time parameters of RejectPolicy; the others take their defaults
-# from RejectActuatorConfig, so a default is written once.
+def _policy(name: str, description: str, low=None, high=None) -> ParameterSpec:
+    return field_spec(RejectPolicy, name, description, low, high, runtime=True)
+
+
+# Every default is that of RejectActuatorConfig, or of RejectPolicy for the policy entries
+# (the run-time parameters), so a default is written once.
 PARAMETERS: Tuple[ParameterSpec, ...] = (
-    ParameterSpec(
-        'accept_classes', [''],
-        'class names that pass; empty: every class not in reject_classes', runtime=True),
-    ParameterSpec(
-        'reject_classes', [''], 'class names rejected at any confidence', runtime=True),
-    ParameterSpec(
-        'min_confidence', 0.5,
-        'minimum confidence that accepts a part (below it: reject)', 0.0, 1.0, runtime=True),
+    _policy('accept_classes',
+            'class names that pass; empty: every class not in reject_classes'),
+    _policy('reject_classes', 'class names rejected at any confidence'),
+    _policy('min_confidence',
+            'minimum confidence that accepts a part (below it: reject); inference_node marks '
+            'verdicts below it as low-confidence', 0.0, 1.0),
+    # RejectPolicy's empty mapping: ROS has no map type, so entries are 'name=value' strings.
     ParameterSpec(
         'min_confidence_per_class', [''],
         "per-class minimum confidence, entries 'class_name=value'", runtime=True),

@@ -40,7 +40,7 @@ class RejectPolicy:
 
     accept_classes: Tuple[str, ...] = ()
     reject_classes: Tuple[str, ...] = ()
-    min_confidence: float = 0.5
+    min_confidence: float = 0.6      # also inference_node's low-confidence mark (one owner)
     min_confidence_per_class: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -12,6 +12,7 @@ import time
 from typing import Callable, Dict, Hashable, Optional, Tuple
 
 from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
+from acnn_ros.core.results import InspectionStatus
 
 PACES = ('original', 'lockstep', 'fast')
 STORAGES = ('sqlite3', 'mcap')
@@ -207,9 +208,6 @@ class ResultWaiter:
     lockstep; the subscription calls `deliver(key, status)` for every result.
     """
 
-    STATUS_DROPPED = 2
-    STATUS_ERROR = 1
-
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._condition = threading.Condition()
         self._pending: Dict[Hashable, bool] = {}
@@ -240,9 +238,9 @@ class ResultWaiter:
             self._last = self._clock()
             self.stats.results += 1
             self.stats.status_by_frame[key] = int(status)
-            if status == self.STATUS_DROPPED:
+            if status == InspectionStatus.DROPPED:
                 self.stats.dropped += 1
-            elif status == self.STATUS_ERROR:
+            elif status == InspectionStatus.ERROR:
                 self.stats.errors += 1
             self._condition.notify_all()
 
