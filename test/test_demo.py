@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`acnn demo`: the one-process line, its parameters file reader and its reconciliation."""
+"""`acnn demo`: the one-process line, its parameters file, ground truth and reconciliation."""
 import os
 from pathlib import Path
 import signal
@@ -8,10 +8,16 @@ import sys
 import threading
 import time
 
+from acnn_ros.app.observer import GroundTruth
+from acnn_ros.core.camera.config import CameraConfig
+from acnn_ros.core.camera.source import BadFrameError, EndOfStreamError
+from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
-from acnn_ros.core.reject.reconciliation import (CapturedPart, DELIVERY_FIRED, DELIVERY_LATE,
-                                                 DELIVERY_NOT_REQUIRED, LineLedger, PartDecision,
+from acnn_ros.core.reject.counters import Delivery
+from acnn_ros.core.reject.reconciliation import (CapturedPart, LineLedger, PartDecision,
                                                  reconcile)
+import cv2
+import numpy as np
 import pytest
 from ros_processes import REPO_DIR
 import yaml
@@ -56,7 +62,7 @@ def test_the_shipped_params_file_has_a_section_per_node():
 
 
 def header(i):
-    return (1000 + i, 0, 'cam')
+    return FrameKey((1000 + i) * 1_000_000_000, 'cam')
 
 
 def clean_ledger(n=6):
@@ -66,8 +72,8 @@ def clean_ledger(n=6):
         ledger.captured.append(CapturedPart(i, header(i), 'bad' if defective else 'good'))
         ledger.verdicts.append((header(i), 0))
         ledger.decisions.append(PartDecision(i, header(i), defective, 1 if defective else 0,
-                                             DELIVERY_FIRED if defective
-                                             else DELIVERY_NOT_REQUIRED))
+                                             Delivery.FIRED if defective
+                                             else Delivery.NOT_REQUIRED))
         ledger.plc_decisions.append((i, 2 if defective else 1))
     ledger.plc_coil_pulses = 2
     return ledger
@@ -89,7 +95,7 @@ def test_reconciliation_passes_a_clean_run():
     (lambda led: led.plc_decisions.append((3, 2)), 'every fired reject written to the PLC once'),
     (lambda led: led.plc_decisions.remove((6, 2)), 'every fired reject written to the PLC once'),
     (lambda led: led.decisions.__setitem__(
-        2, PartDecision(3, header(3), True, 6, DELIVERY_LATE)),
+        2, PartDecision(3, header(3), True, 6, Delivery.LATE)),
      'every reject fired in time'),
     (lambda led: led.decisions.__setitem__(
         0, PartDecision(1, header(9), False, 0, 0)),
@@ -109,7 +115,7 @@ def test_reconciliation_catches_each_accounting_fault(damage, failing):
 @pytest.mark.parametrize('pulses', [1, 2])    # the late reject's coil write made it, or not
 def test_a_late_plc_write_for_a_missed_reject_is_counted_once(pulses):
     ledger = clean_ledger()
-    ledger.decisions[2] = PartDecision(3, header(3), True, 1, DELIVERY_LATE)
+    ledger.decisions[2] = PartDecision(3, header(3), True, 1, Delivery.LATE)
     ledger.plc_coil_pulses = pulses
     result = reconcile(ledger, ['bad'])     # part 3 still reached the PLC, too late
     assert [c.name for c in result.checks if not c.ok] == ['every reject fired in time']
@@ -117,9 +123,9 @@ def test_a_late_plc_write_for_a_missed_reject_is_counted_once(pulses):
 
 def test_model_errors_are_reported_not_failed():
     ledger = clean_ledger()
-    ledger.decisions[2] = PartDecision(3, header(3), False, 0, DELIVERY_NOT_REQUIRED)  # escape
+    ledger.decisions[2] = PartDecision(3, header(3), False, 0, Delivery.NOT_REQUIRED)  # escape
     ledger.plc_decisions[2] = (3, 1)
-    ledger.decisions[0] = PartDecision(1, header(1), True, 2, DELIVERY_FIRED)  # false reject
+    ledger.decisions[0] = PartDecision(1, header(1), True, 2, Delivery.FIRED)  # false reject
     ledger.plc_decisions[0] = (1, 2)
     result = reconcile(ledger, ['bad'])
     assert result.ok, result.checks
@@ -127,10 +133,43 @@ def test_model_errors_are_reported_not_failed():
     assert result.rejects_by_reason == {'reject_class': 1, 'low_confidence': 1}
 
 
-def run_demo(*args, timeout_s=90):
-    return subprocess.run([sys.executable, '-m', 'acnn_ros.cli', 'demo', *args],
+def test_ground_truth_names_each_part_in_delivery_order(tmp_path):
+    images, labels = tmp_path / 'images' / 'test', tmp_path / 'labels' / 'test'
+    images.mkdir(parents=True)
+    labels.mkdir(parents=True)
+    for stem, label in (('a', '1 0.5 0.5 0.2 0.2'), ('b', None), ('c', 'x'), ('d', '9 0 0 1 1'),
+                        ('e', '0 0.5 0.5 0.2 0.2')):
+        cv2.imwrite(str(images / f'{stem}.png'), np.zeros((8, 8, 3), np.uint8))
+        if label is not None:
+            (labels / f'{stem}.txt').write_text(label + '\n')
+    (images / 'z.png').write_bytes(b'not an image')      # a bad frame: no part, no truth
+    truth = GroundTruth(['good', 'bad'])
+    source = truth.source_factory(CameraConfig(source=str(tmp_path / 'images'), loop=False))
+    source.connect()
+    for _ in range(5):
+        source.read()
+    with pytest.raises(BadFrameError):
+        source.read()
+    assert truth.frames == 5 and not truth.stopped
+    with pytest.raises(EndOfStreamError):
+        source.read()
+    assert truth.frames == 5 and 'end of image folder' in truth.stopped
+    # Unlabelled, unparsable and out-of-range labels are unknown; part ids start at 1.
+    assert [truth.class_name(part_id) for part_id in range(0, 7)] == [
+        None, 'bad', None, None, None, 'good', None]
+
+
+def run_demo(*args, timeout_s=90, command=(sys.executable, '-m', 'acnn_ros.cli')):
+    return subprocess.run([*command, 'demo', *args],
                           cwd=str(REPO_DIR), capture_output=True, text=True,
                           timeout=timeout_s, env=dict(os.environ))
+
+
+def installed_acnn() -> str:
+    """Return the `acnn` command colcon installed (scripts/env.sh puts it on the PATH)."""
+    path = REPO_DIR / 'install' / 'lib' / 'acnn_ros' / 'acnn'
+    assert path.is_file(), f'{path} missing: run scripts/setup.sh (the test command does)'
+    return str(path)
 
 
 def relaxed_params(tmp_path) -> Path:
@@ -148,8 +187,11 @@ def relaxed_params(tmp_path) -> Path:
 def test_demo_runs_and_reconciles(tmp_path):
     if not MODEL.is_file():
         pytest.fail(f'shipped demo model missing: {MODEL}')
+    # Through the installed `acnn` script, as a user runs it: the demo's PLC simulator is a
+    # multiprocessing child, which re-imports the main script (it must be import-safe).
     done = run_demo('--frames', '12', '--rate', '4', '--params-file',
-                    str(relaxed_params(tmp_path)), '--reject-classes', 'p3707,p3709')
+                    str(relaxed_params(tmp_path)), '--reject-classes', 'p3707,p3709',
+                    command=(sys.executable, installed_acnn()))
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     lines = output.splitlines()

@@ -10,23 +10,25 @@ second; at the end (after --frames, --duration or Ctrl-C) the run is reconciled:
 verdicts = decisions, fired rejects = PLC writes, and defective parts (ground truth of the
 synthetic generator or of YOLO labels) against rejected parts. Exit status 1 when an
 accounting check fails.
+
+The line runs as acnn_ros.app.line composes it; the demo watches it the way another process
+would, through its topics (acnn_ros.app.observer), the PLC simulator's record and the ground
+truth recorded from the camera's frame source - not through node internals.
 """
 import argparse
-import logging
-import multiprocessing
 import os
 from pathlib import Path
-import signal
 import sys
-import threading
 import time
 from typing import Dict, List
 
+from acnn_ros.app.plc_simulator_process import PlcSimulatorProcess, quiet_pymodbus
+from acnn_ros.core.camera.config import CameraConfig
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
-from acnn_ros.core.reject.config import policy_from_values
+from acnn_ros.core.plc.actuators import VERDICT_REJECT
+from acnn_ros.core.reject.config import policy_from_values, RejectActuatorConfig
 from acnn_ros.core.reject.decision import decide
-from acnn_ros.core.reject.reconciliation import (CapturedPart, LineLedger, PartDecision,
-                                                 PLC_VERDICT_REJECT, reconcile)
+from acnn_ros.core.reject.reconciliation import LineLedger, reconcile
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
 
@@ -76,91 +78,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--quiet', action='store_true', help='no per-second summary lines')
 
 
-def quiet_pymodbus() -> None:
-    """Keep pymodbus's own error lines and frame dumps off the console."""
-    # reject_actuator_node reports every consequence (missed rejects, reconnects) itself;
-    # pymodbus's hex dumps of the last frames would bury the summary lines.
-    logging.getLogger('pymodbus').setLevel(logging.CRITICAL)
-
-
-def _serve_plc(connection, port: int, register_map: dict) -> None:
-    # The line PLC is another machine: run its simulator in a process of its own, so that its
-    # replies are not delayed by this process's GIL (rendering, inference).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
-    quiet_pymodbus()
-    from acnn_ros.core.plc.modbus_simulator import PlcSimulator, RegisterMap
-    simulator = PlcSimulator(port=port, register_map=RegisterMap(**register_map))
-    try:
-        simulator.start()
-    except RuntimeError as exc:
-        connection.send(str(exc))
-        return
-    connection.send(simulator.port)
-    while True:
-        request = connection.recv()
-        if request == 'stop':
-            simulator.stop()
-            connection.send(None)
-            return
-        connection.send(getattr(simulator, request)())
-
-
-class PlcSimulatorProcess:
-    """The Modbus PlcSimulator in a child process, queried through a pipe."""
-
-    def __init__(self, port: int, register_map: dict):
-        context = multiprocessing.get_context('spawn')
-        self._connection, child = context.Pipe()
-        self._lock = threading.Lock()
-        self._process = context.Process(
-            target=_serve_plc, args=(child, port, register_map), name='plc_simulator',
-            daemon=True)
-        self._process.start()
-        if not self._connection.poll(30):
-            self._process.kill()
-            raise RuntimeError('the PLC simulator process did not start within 30 s')
-        reply = self._connection.recv()
-        if isinstance(reply, str):
-            raise RuntimeError(reply)
-        self.port = reply
-
-    def _ask(self, request: str):
-        with self._lock:
-            self._connection.send(request)
-            return self._connection.recv()
-
-    def decisions(self):
-        """Return the decision blocks the PLC received."""
-        return self._ask('decisions')
-
-    def writes(self):
-        """Return every write the PLC received."""
-        return self._ask('writes')
-
-    def coil_pulses(self):
-        """Return (on, off) times of the reject coil pulses."""
-        return self._ask('coil_pulses')
-
-    def heartbeat_toggles(self):
-        """Return the times the heartbeat register changed."""
-        return self._ask('heartbeat_toggles')
-
-    def stop(self) -> None:
-        """Stop the server and the process."""
-        try:
-            self._ask('stop')
-        except (EOFError, OSError):
-            pass
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-
-
-def header_key(header):
-    """Return the identity of a frame: (stamp sec, stamp nanosec, frame_id)."""
-    return header.stamp.sec, header.stamp.nanosec, header.frame_id
-
-
 def build_overrides(args, sections, plc_port: int) -> Dict[str, Dict[str, object]]:
     """Return each node's parameters: the params file, then the demo's command line."""
     camera = node_parameters(sections, 'camera_node')
@@ -186,107 +103,23 @@ def build_overrides(args, sections, plc_port: int) -> Dict[str, Dict[str, object
             'reject_actuator_node': reject}
 
 
-class Demo:
-    """The nodes, the PLC simulator and the ledger of one run."""
+class DemoRun:
+    """What the demo watches: the line's observer, the ground truth and the PLC simulator."""
 
-    def __init__(self, args, overrides, simulator, context):
-        import rclpy.parameter
-        from acnn_ros.nodes.camera_node import CameraNode
-        from acnn_ros.nodes.inference_node import InferenceNode
-        from acnn_ros.nodes.reject_actuator_node import RejectActuatorNode
-        from rclpy.executors import MultiThreadedExecutor
-        self.args = args
+    def __init__(self, line, observer, truth, simulator):
+        self.line = line
+        self.observer = observer
+        self.truth = truth
         self.simulator = simulator
-        self.ledger = LineLedger()
-        self.lock = threading.Lock()
-        self.nodes = []
-        self.namespace = args.namespace or f'demo_{os.getpid()}'
-        self.failure = None
-
-        def make(node_class, name):
-            parameters = [rclpy.parameter.Parameter(key, value=value)
-                          for key, value in overrides[name].items()]
-            node = node_class(context=context, namespace=self.namespace,
-                              parameter_overrides=parameters)
-            self.nodes.append(node)
-            return node
-        self.camera = make(CameraNode, 'camera_node')
-        self.inference = make(InferenceNode, 'inference_node')
-        self.actuator = make(RejectActuatorNode, 'reject_actuator_node')
         # The coil is pulsed for fixed-delay timing only (tracked timing leaves it to the PLC).
-        config = self.actuator.config
-        self.coil_pulsed = (simulator is not None and config.timing == 'fixed_delay'
-                            and config.plc_reject_coil >= 0)
-        self.class_names = self._truth_names(overrides)
-        self.camera.frame_listeners.append(self._on_frame)
-        self.monitor = self._monitor_node(context)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=context)
-        for node in self.nodes:
-            self.executor.add_node(node)
-        self.thread = threading.Thread(target=self._spin, name='demo_executor', daemon=True)
-
-    def stop(self) -> None:
-        """Stop the executor, wait for its thread, then destroy the nodes."""
-        self.executor.shutdown(timeout_sec=5.0)
-        # The spin thread must be out of rclpy's wait before the interpreter exits: a daemon
-        # thread that wakes in C++ during finalization aborts the process ('terminate called
-        # without an active exception', exit -6; seen after a PASS on a loaded machine).
-        if self.thread.is_alive():
-            self.thread.join(timeout=5.0)
-        for node in self.nodes:
-            node.destroy_node()
-
-    def _spin(self):
-        try:
-            self.executor.spin()
-        except Exception as exc:  # a callback raised: the line stopped, say why
-            self.failure = f'{type(exc).__name__}: {exc}'
-
-    def _truth_names(self, overrides) -> List[str]:
-        # Ground-truth class ids index the generator's classes, or the model's for labels.
-        if not self.args.images:
-            from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES
-            return list(DEFAULT_CLASSES)
-        from acnn_ros.core.model_card import card_path_for, ModelCard
-        from acnn_ros.runtime.inference_config import resolve_model_path
-        model = resolve_model_path(overrides['inference_node'].get(
-            'model_path', 'resource/models/acnn_demo.onnx'))
-        return list(ModelCard.load(card_path_for(model)).class_names)
-
-    def _monitor_node(self, context):
-        from acnn_ros.msg import InspectionResult, RejectEvent
-        from rclpy.node import Node
-        from rclpy.qos import QoSProfile
-        node = Node('demo_monitor', context=context, namespace=self.namespace)
-        node.create_subscription(InspectionResult, 'inspection', self._on_verdict,
-                                 QoSProfile(depth=1000))
-        node.create_subscription(RejectEvent, 'reject', self._on_decision,
-                                 QoSProfile(depth=1000))
-        self.nodes.append(node)
-        return node
-
-    def _on_frame(self, part_id, header, frame):
-        truth = frame.truth_class_id
-        name = self.class_names[truth] if truth is not None and \
-            0 <= truth < len(self.class_names) else None
-        with self.lock:
-            self.ledger.captured.append(CapturedPart(part_id, header_key(header), name))
-
-    def _on_verdict(self, msg):
-        with self.lock:
-            self.ledger.verdicts.append((header_key(msg.header), int(msg.status)))
-
-    def _on_decision(self, msg):
-        with self.lock:
-            self.ledger.decisions.append(PartDecision(
-                int(msg.part_id), header_key(msg.header), msg.decision == msg.DECISION_REJECT,
-                int(msg.reason), int(msg.delivery)))
+        actuator = line.actuator
+        self.coil_pulsed = (simulator is not None
+                            and actuator.get_parameter('timing').value == 'fixed_delay'
+                            and actuator.get_parameter('plc_reject_coil').value >= 0)
 
     def snapshot(self) -> LineLedger:
-        """Return a copy of the ledger with the PLC's writes so far."""
-        with self.lock:
-            ledger = LineLedger(list(self.ledger.captured), list(self.ledger.verdicts),
-                                list(self.ledger.decisions))
+        """Return the ledger seen so far with the PLC's writes so far."""
+        ledger = self.observer.ledger()
         if self.simulator is not None:
             ledger.plc_decisions = [(d.part_id, d.verdict) for d in self.simulator.decisions()]
             if self.coil_pulsed:
@@ -302,7 +135,7 @@ class Demo:
         rejects = sum(d.reject for d in ledger.decisions)
         plc = ''
         if self.simulator is not None:
-            plc_rejects = sum(v == PLC_VERDICT_REJECT for _, v in ledger.plc_decisions)
+            plc_rejects = sum(v == VERDICT_REJECT for _, v in ledger.plc_decisions)
             plc = (f' | PLC {len(self.simulator.writes())} writes: {plc_rejects} rejects, '
                    f'{len(self.simulator.coil_pulses())} pulses, '
                    f'{len(self.simulator.heartbeat_toggles())} heartbeats')
@@ -312,6 +145,34 @@ class Demo:
                     f'{n} {s}' for n, s in zip(statuses, STATUS_NAMES)) + ') | decisions '
                 f'{len(ledger.decisions)}: {len(ledger.decisions) - rejects} accept, '
                 f'{rejects} reject' + plc)
+
+
+def truth_class_names(args, line) -> List[str]:
+    """Return the names that ground-truth class ids index: the generator's, or the model's."""
+    if not args.images:
+        from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES
+        return list(DEFAULT_CLASSES)
+    # YOLO labels number the classes of the model's card (the model the line loaded).
+    from acnn_ros.core.model_card import card_path_for, ModelCard
+    from acnn_ros.runtime.inference_config import resolve_model_path
+    model = resolve_model_path(line.inference.get_parameter('model_path').value)
+    return list(ModelCard.load(card_path_for(model)).class_names)
+
+
+def start_line(args, overrides, simulator) -> DemoRun:
+    """Create the line and its observer (the executor does not spin yet)."""
+    from acnn_ros.app.line import Line
+    from acnn_ros.app.observer import GroundTruth, LineObserver
+    truth = GroundTruth()
+    line = Line(overrides, args.namespace or f'demo_{os.getpid()}',
+                camera_source_factory=truth.source_factory)
+    try:
+        truth.class_names = truth_class_names(args, line)
+        observer = line.add_node(LineObserver(truth, **line.node_arguments()))
+    except BaseException:
+        line.stop()
+        raise
+    return DemoRun(line, observer, truth, simulator)
 
 
 def print_reconciliation(result, reject_classes: List[str], source: str) -> None:
@@ -349,16 +210,16 @@ def run(args) -> int:
     if args.images and not Path(args.images).is_dir():
         print(f'error: --images {args.images} is not a directory', file=sys.stderr)
         return 2
-    import rclpy
-    from rclpy.signals import SignalHandlerOptions
     simulator = None
     if args.plc == 'modbus':
-        reject = node_parameters(sections, 'reject_actuator_node')
+        # The register map the actuator node will use: the file's values over its defaults.
+        reject = RejectActuatorConfig.from_values(
+            node_parameters(sections, 'reject_actuator_node'))
         try:
             simulator = PlcSimulatorProcess(args.plc_port, {
-                'decision_register': int(reject.get('plc_decision_register', 0)),
-                'reject_coil': int(reject.get('plc_reject_coil', 0)),
-                'heartbeat_register': int(reject.get('plc_heartbeat_register', 10))})
+                'decision_register': reject.plc_decision_register,
+                'reject_coil': reject.plc_reject_coil,
+                'heartbeat_register': reject.plc_heartbeat_register})
         except RuntimeError as exc:
             print(f'error: PLC simulator: {exc}', file=sys.stderr)
             return 2
@@ -369,15 +230,13 @@ def run(args) -> int:
     pool = camera['synthetic_pool_size'] if camera['source'] == 'synthetic' else 0
     print(f'  camera: {camera["source"]}'
           + (f' ({pool} frames rendered at start-up, then replayed)' if pool else '')
-          + f' at {camera.get("frame_rate_hz", 10.0):g} Hz, '
+          + f' at {camera.get("frame_rate_hz", CameraConfig.frame_rate_hz):g} Hz, '
           f'{args.frames or "unlimited"} frames; '
           + (f'PLC simulator (pymodbus) on 127.0.0.1:{simulator.port}' if simulator
              else 'no PLC (topic actuator)'))
-    context = rclpy.Context()
-    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
     demo = None
     try:
-        demo = Demo(args, overrides, simulator, context)
+        demo = start_line(args, overrides, simulator)
         return _run_line(demo, args, overrides)
     except Exception as exc:  # a node that cannot start: say which and why, exit 2
         if demo is None:
@@ -387,8 +246,7 @@ def run(args) -> int:
         raise
     finally:
         if demo is not None:
-            demo.stop()
-        rclpy.try_shutdown(context=context)
+            demo.line.stop()
         if simulator is not None:
             simulator.stop()
 
@@ -404,32 +262,33 @@ def capture_rate(captured) -> float:
     """Return the mean frame rate between the first and the last capture stamp."""
     if len(captured) < 2:
         return 0.0
-    (sec0, nsec0, _), (sec1, nsec1, _) = captured[0].header, captured[-1].header
-    span_s = (sec1 - sec0) + (nsec1 - nsec0) / 1e9
+    span_s = (captured[-1].header.stamp_ns - captured[0].header.stamp_ns) / 1e9
     return (len(captured) - 1) / span_s if span_s > 0 else 0.0
 
 
-def _run_line(demo: Demo, args, overrides) -> int:
+def _run_line(demo: DemoRun, args, overrides) -> int:
     reject_params = overrides['reject_actuator_node']
-    defective = defective_classes(demo.class_names, reject_params)
+    class_names = demo.truth.class_names
+    defective = defective_classes(class_names, reject_params)
     print(f'  defective (rejected) classes: {", ".join(defective) or "none"}; accepted: '
-          f'{", ".join(c for c in demo.class_names if c not in defective) or "none"}; '
-          f'topics under /{demo.namespace}', flush=True)
-    drain_s = float(reject_params.get('reject_delay_s', 0.5)) + float(
-        reject_params.get('inspection_window_s', 0.25)) + 5.0
-    demo.thread.start()
+          f'{", ".join(c for c in class_names if c not in defective) or "none"}; '
+          f'topics under /{demo.line.namespace}', flush=True)
+    timing = RejectActuatorConfig.from_values(reject_params)
+    drain_s = timing.reject_delay_s + timing.inspection_window_s + 5.0
+    demo.line.start()
     start = time.monotonic()
     last_print, last_frames = start, 0
     interrupted = False
     try:
-        while not demo.camera.limit_reached and demo.camera.supervisor.state not in (
-                'ended', 'failed') and demo.failure is None:
+        # Until --frames parts were captured, the source ended for good or a callback failed.
+        while not 0 < args.frames <= demo.truth.frames and not demo.truth.stopped and \
+                demo.line.failure is None:
             time.sleep(0.05)
             now = time.monotonic()
             if args.duration and now - start >= args.duration:
                 break
             if now - last_print >= 1.0:
-                frames = demo.camera.part_id
+                frames = demo.truth.frames
                 if not args.quiet:
                     fps = (frames - last_frames) / (now - last_print)
                     print(demo.summary_line(now - start, fps), flush=True)
@@ -437,7 +296,7 @@ def _run_line(demo: Demo, args, overrides) -> int:
     except KeyboardInterrupt:
         interrupted = True
         print('\ninterrupted: stopping the camera and draining the line', flush=True)
-    demo.camera.set_enabled(False)
+    demo.line.camera.set_enabled(False)
     # Let every captured part get its decision (and every reject its PLC write).
     deadline = time.monotonic() + drain_s
     while time.monotonic() < deadline:
@@ -448,12 +307,12 @@ def _run_line(demo: Demo, args, overrides) -> int:
             break
         time.sleep(0.05)
     print(demo.summary_line(time.monotonic() - start, capture_rate(demo.snapshot().captured)))
-    if demo.failure:
-        print(f'error: a node callback failed and stopped the executor: {demo.failure}',
+    if demo.line.failure:
+        print(f'error: a node callback failed and stopped the executor: {demo.line.failure}',
               file=sys.stderr)
     result = reconcile(demo.snapshot(), defective, plc_used=demo.simulator is not None)
     print_reconciliation(result, defective,
                          'image labels' if args.images else 'synthetic generator')
     if interrupted:
         print('(run cut short by Ctrl-C)')
-    return 0 if result.ok and not demo.failure else 1
+    return 0 if result.ok and not demo.line.failure else 1

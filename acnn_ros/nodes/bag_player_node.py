@@ -10,32 +10,27 @@ fast as the graph keeps up, without drops). Optionally publishes an acnn_ros/Par
 frame on `part` (part id = frame number + 1) so the reject actuator can join, and restamps
 headers to the current time. Logs (and optionally writes as JSON) what happened at the end.
 """
-import importlib
 import json
 import sys
 import threading
 import time
 
+from acnn_ros.core.messages import frame_key, header_fields
 from acnn_ros.core.replay import bag_io
-from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS, ReplayConfigError,
-                                         ReplayPacer, ResultWaiter)
-from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
+from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS, ReplayPacer,
+                                         ResultWaiter)
+from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult, PartTrigger
-from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
+from acnn_ros.nodes.message_types import message_class
+from acnn_ros.nodes.node_main import run_node
+from acnn_ros.nodes.ros_parameters import declare_parameters
 from builtin_interfaces.msg import Time
 import rclpy
 from rclpy.duration import Duration
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from std_msgs.msg import Header
-
-
-def _message_class(msgtype: str):
-    package, _, name = msgtype.split('/')
-    return getattr(importlib.import_module(f'{package}.msg'), name)
 
 
 class BagPlayerNode(Node):
@@ -65,7 +60,7 @@ class BagPlayerNode(Node):
                 ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT),
                 durability=DurabilityPolicy.VOLATILE)
             self._image_pubs[topic] = self.create_publisher(
-                _message_class(info.msgtype), topic.lstrip('/'), qos)
+                message_class(info.msgtype), topic.lstrip('/'), qos)
         self._part_pub = (self.create_publisher(PartTrigger, 'part', QoSProfile(depth=100))
                           if self.config.publish_part_triggers else None)
         subscription = self.create_subscription(InspectionResult, 'inspection', self._on_result,
@@ -80,8 +75,7 @@ class BagPlayerNode(Node):
         self._thread.start()
 
     def _on_result(self, msg: InspectionResult):
-        key = (bag_io.stamp_to_ns(msg.header.stamp), msg.header.frame_id)
-        self.waiter.deliver(key, msg.status)
+        self.waiter.deliver(frame_key(msg.header), msg.status)
 
     def _graph_ready(self) -> bool:
         publisher = self._image_pubs[self.inspected_topic]
@@ -120,19 +114,19 @@ class BagPlayerNode(Node):
                     break
                 raw, header = message.raw, message.msg.header
                 if cfg.restamp:
-                    now_ns = time.time_ns()
-                    header.stamp = bag_io.make_header(now_ns, header.frame_id).stamp
+                    header.stamp = bag_io.stamp_message(time.time_ns())
                     raw = bytes(store.serialize_cdr(message.msg, message.msgtype))
                 if message.topic != self.inspected_topic:
                     self._image_pubs[message.topic].publish(raw)
                     self.waiter.stats.other_messages += 1
                     continue
-                key = (bag_io.stamp_to_ns(header.stamp), str(header.frame_id))
+                key = frame_key(header)
                 self.waiter.expect(key)
                 if self._part_pub is not None:
-                    self._part_pub.publish(PartTrigger(header=Header(
-                        stamp=Time(sec=header.stamp.sec, nanosec=header.stamp.nanosec),
-                        frame_id=header.frame_id), part_id=self.waiter.stats.published))
+                    stamp, frame_id = header_fields(key)
+                    self._part_pub.publish(PartTrigger(
+                        header=Header(stamp=Time(**stamp), frame_id=frame_id),
+                        part_id=self.waiter.stats.published))
                 self._image_pubs[message.topic].publish(raw)
                 if cfg.pace == 'lockstep' and not self.waiter.wait(key, cfg.result_timeout_s):
                     self.get_logger().warning(f'no result for frame {key} within '
@@ -167,23 +161,12 @@ class BagPlayerNode(Node):
 
 
 def main(args=None) -> int:
-    """Play the bag until its end (or shutdown); return the exit status."""
-    ensure_local_dds()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = BagPlayerNode()
+    """Play the bag until its end (or shutdown); return the exit status (nodes.node_main)."""
+    def play(node) -> int:
         rclpy.spin_until_future_complete(node, node.done)
         return 1 if node.error else 0
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    except (ReplayConfigError, bag_io.BagError, ParameterException) as exc:
-        print(f'bag_player_node: {exc}', file=sys.stderr)
-        return EXIT_BAD_CONFIGURATION
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    return run_node('bag_player_node', BagPlayerNode, args, run=play,
+                    configuration_errors=(bag_io.BagError,))
 
 
 if __name__ == '__main__':

@@ -9,18 +9,18 @@ up. Capture is switched on and off with the `~/enable` service (std_srvs/SetBool
 """
 import sys
 import time
+from typing import Callable
 
-from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_calibration,
-                                         PARAMETERS)
-from acnn_ros.core.camera.source import CaptureSupervisor, create_source
-from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
+from acnn_ros.core.camera.config import CameraConfig, load_calibration, PARAMETERS
+from acnn_ros.core.camera.source import create_source, FrameSource
+from acnn_ros.core.camera.supervisor import CaptureSupervisor
+from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import PartTrigger
-from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
+from acnn_ros.nodes.node_main import run_node
+from acnn_ros.nodes.ros_parameters import declare_parameters
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -31,16 +31,23 @@ from std_srvs.srv import SetBool
 class CameraNode(Node):
     """Publishes captured frames with their part triggers."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, source_factory: Callable[[CameraConfig], FrameSource] = create_source,
+                 **kwargs):
+        """
+        Declare the parameters and open nothing yet (the first capture connects the source).
+
+        `source_factory` builds the frame source from the node's configuration; an application
+        that composes the node in its process may wrap the source (the demo records ground
+        truth this way). The other keyword arguments go to rclpy's Node.
+        """
         super().__init__('camera_node', **kwargs)
         self.config = CameraConfig(**declare_parameters(self, PARAMETERS))
         self.calibration = (load_calibration(self.config.camera_info_file)
                             if self.config.camera_info_file else None)
-        self.supervisor = CaptureSupervisor(create_source(self.config),
+        self.supervisor = CaptureSupervisor(source_factory(self.config),
                                             self.config.reconnect_initial_s,
                                             self.config.reconnect_max_s)
         self.part_id = 0
-        self.frame_listeners = []    # in-process hooks: f(part_id, header, frame) (the demo)
         self._enabled = self.config.enabled
         self._reported = set()
         self._diag_frames, self._diag_time = 0, time.monotonic()
@@ -115,8 +122,6 @@ class CameraNode(Node):
                                       data=frame.bgr.tobytes()))
         if self._info_pub is not None:
             self._publish_camera_info(header, width, height)
-        for listener in self.frame_listeners:
-            listener(self.part_id, header, frame)
 
     def _publish_camera_info(self, header, width, height):
         cal = self.calibration
@@ -160,23 +165,8 @@ class CameraNode(Node):
 
 
 def main(args=None) -> int:
-    """Run camera_node until shutdown; return the exit status."""
-    ensure_local_dds()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except CameraConfigError as exc:
-        print(f'camera_node: invalid configuration: {exc}', file=sys.stderr)
-        return EXIT_BAD_CONFIGURATION
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run camera_node until shutdown; return the exit status (acnn_ros.nodes.node_main)."""
+    return run_node('camera_node', CameraNode, args)
 
 
 if __name__ == '__main__':

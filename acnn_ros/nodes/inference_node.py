@@ -5,11 +5,13 @@ import dataclasses
 import threading
 import time
 
+from acnn_ros.core.messages import inspect_image_message, result_fields
 from acnn_ros.core.overlay import draw_overlay
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
-from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
+from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult
-from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
+from acnn_ros.nodes.node_main import run_node
+from acnn_ros.nodes.ros_parameters import declare_parameters
 from acnn_ros.runtime.frame_slot import LatestFrameSlot
 from acnn_ros.runtime.inference_config import (ConfigError, InferenceConfig, PARAMETER_SPECS,
                                                resolve_model_path)
@@ -19,13 +21,11 @@ from acnn_ros.runtime.stats import diagnostic_level, InferenceStats
 from acnn_ros.srv import LoadModel
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
 DROPPED_DETAIL = 'dropped: a newer frame arrived while the engine was busy'
@@ -87,11 +87,7 @@ class InferenceNode(Node):
             msg, received = frame
             pipeline = self._holder.current  # this frame uses this model to the end
             try:
-                if isinstance(msg, CompressedImage):
-                    outcome, bgr = pipeline.inspect_compressed(msg.format, msg.data)
-                else:
-                    outcome, bgr = pipeline.inspect_image(msg.encoding, msg.width, msg.height,
-                                                          msg.step, msg.data, msg.is_bigendian)
+                outcome, bgr = inspect_image_message(pipeline, msg)
             except Exception as exc:  # a bug must cost one frame, not the worker thread
                 outcome, bgr = InspectionOutcome.error(f'internal error: {exc!r}',
                                                        pipeline.model_id), None
@@ -111,25 +107,14 @@ class InferenceNode(Node):
                                             throttle_duration_sec=5.0)
 
     def _publish(self, header, outcome: InspectionOutcome, received: float) -> None:
-        result = InspectionResult(header=header, status=int(outcome.status),
-                                  detail=outcome.detail, class_id=outcome.class_id,
-                                  class_name=outcome.class_name, confidence=outcome.confidence,
-                                  class_scores=list(outcome.class_scores),
-                                  model_id=outcome.model_id)
-        if outcome.roi is not None:
-            x, y, w, h = outcome.roi.clipped(outcome.image_width, outcome.image_height)
-            result.roi.x_offset, result.roi.y_offset = x, y
-            result.roi.width, result.roi.height = w, h
-            result.roi_center_x, result.roi_center_y = outcome.roi.center_x, outcome.roi.center_y
-        result.preprocess_ms = outcome.times.preprocess_ms
-        result.inference_ms = outcome.times.inference_ms
-        result.postprocess_ms = outcome.times.postprocess_ms
-        result.total_ms = (time.perf_counter() - received) * 1000.0
+        total_ms = (time.perf_counter() - received) * 1000.0
+        fields, roi = result_fields(outcome, total_ms)
+        result = InspectionResult(header=header, roi=RegionOfInterest(**roi), **fields)
         low = outcome.status == InspectionStatus.OK and \
             outcome.confidence < self.config.min_confidence
         # Count before publishing: a diagnostics timer firing in between on another executor
         # thread must not report fewer results than subscribers have already received.
-        self._stats.record(outcome.status, result.total_ms, outcome.times.inference_ms or None,
+        self._stats.record(outcome.status, total_ms, outcome.times.inference_ms or None,
                            low, outcome.detail)
         self._results.publish(result)
 
@@ -197,25 +182,14 @@ class InferenceNode(Node):
 
 
 def main(args=None) -> int:
-    """Run inference_node until shutdown; return 2 on a start-up configuration error."""
-    ensure_local_dds()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = InferenceNode()
+    """Run inference_node until shutdown; return the exit status (acnn_ros.nodes.node_main)."""
+    def spin_two_threads(node) -> int:
         executor = MultiThreadedExecutor(num_threads=2)
         executor.add_node(node)
         executor.spin()
-    except (ConfigError, ModelCardError, EngineError, ParameterException, ValueError) as exc:
-        rclpy.logging.get_logger('inference_node').fatal(f'cannot start: {exc}')
-        return EXIT_BAD_CONFIGURATION
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+        return 0
+    return run_node('inference_node', InferenceNode, args, run=spin_two_threads,
+                    configuration_errors=(EngineError,))
 
 
 if __name__ == '__main__':

@@ -1,44 +1,36 @@
 # SPDX-License-Identifier: Apache-2.0
 """reject_actuator_node: inspection results + part triggers in, one RejectEvent per part out."""
-import collections
 import logging
 import sys
-import threading
 
-from acnn_ros.core.image_codec import decode_image
+from acnn_ros.core.messages import (decode_image_message, frame_key, header_fields,
+                                    outcome_from_result, reject_event_fields,
+                                    seconds_stamp_fields)
 from acnn_ros.core.plc.actuators import make_actuator
-from acnn_ros.core.reject.archive import part_record_dict, RejectArchive
+from acnn_ros.core.reject.archive import RejectArchive
 from acnn_ros.core.reject.config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
                                          RUNTIME_PARAMETERS)
 from acnn_ros.core.reject.counters import counter_values, line_health
-from acnn_ros.core.reject.scheduler import FrameKey, RejectScheduler, SchedulerSettings
-from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
-from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
+from acnn_ros.core.reject.scheduler import SchedulerSettings
+from acnn_ros.core.reject.scheduler_thread import SchedulerThread
+from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
-from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
+from acnn_ros.nodes.node_main import run_node
+from acnn_ros.nodes.ros_parameters import declare_parameters
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
-FRAMES_KEPT = 64   # frames held for the archive until their part's outcome is known
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def _stamp(seconds) -> Time:
-    if not seconds:
-        return Time()
-    nanoseconds = int(round(seconds * 1e9))
-    return Time(sec=nanoseconds // 10**9, nanosec=nanoseconds % 10**9)
-
-
-def _key(header) -> FrameKey:
-    return FrameKey(header.stamp.sec * 10**9 + header.stamp.nanosec, header.frame_id)
+    return Time(**seconds_stamp_fields(seconds))
 
 
 class _RosLogHandler(logging.Handler):
@@ -77,12 +69,10 @@ class RejectActuatorNode(Node):
         self._py_log.propagate = False
         clock = self._now
         self.actuator = make_actuator(config, clock, logger=self._py_log)
-        self.scheduler = RejectScheduler(SchedulerSettings.from_config(config), config.policy,
+        self.scheduler = SchedulerThread(SchedulerSettings.from_config(config), config.policy,
                                          self.actuator, self._on_record, clock, self._py_log)
         self.archive = (RejectArchive(config.archive_dir, config.archive_max_items, self._py_log)
                         if config.archive_dir else None)
-        self._frames = collections.OrderedDict()
-        self._frames_lock = threading.Lock()
         self._rejects = self.create_publisher(RejectEvent, 'reject', RELIABLE)
         self._counters = self.create_publisher(LineCounters, '~/counters', QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -108,51 +98,25 @@ class RejectActuatorNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_trigger(self, msg: PartTrigger) -> None:
-        self.scheduler.add_trigger(_key(msg.header), msg.part_id)
+        self.scheduler.add_trigger(frame_key(msg.header), msg.part_id)
 
     def _on_result(self, msg: InspectionResult) -> None:
-        if msg.status not in set(InspectionStatus):   # garbage in: reject, say why, stay up
-            self.scheduler.add_result(_key(msg.header), InspectionOutcome.error(
-                f'unknown InspectionResult status {msg.status}: {msg.detail}'))
-            return
-        has_roi = msg.status == InspectionResult.STATUS_OK and msg.roi.width > 0
-        outcome = InspectionOutcome(
-            status=InspectionStatus(msg.status), detail=msg.detail, class_id=msg.class_id,
-            class_name=msg.class_name, confidence=float(msg.confidence),
-            class_scores=tuple(float(s) for s in msg.class_scores), model_id=msg.model_id,
-            roi=RoiBox(msg.roi_center_x, msg.roi_center_y, float(msg.roi.width),
-                       float(msg.roi.height)) if has_roi else None)
-        self.scheduler.add_result(_key(msg.header), outcome)
+        # An unknown status becomes an ERROR outcome: the part is rejected, the node stays up.
+        self.scheduler.add_result(frame_key(msg.header), outcome_from_result(msg))
 
     def _on_image(self, msg: Image) -> None:
-        with self._frames_lock:
-            self._frames[_key(msg.header)] = msg
-            while len(self._frames) > FRAMES_KEPT:
-                self._frames.popitem(last=False)
+        # Decoded only if its part is rejected.
+        self.archive.keep_frame(frame_key(msg.header), lambda: decode_image_message(msg))
 
     def _on_record(self, record) -> None:
         """Publish one final part outcome (scheduler or PLC thread)."""
-        decision, outcome = record.decision, record.outcome
-        msg = RejectEvent(part_id=record.part_id, reason=int(decision.reason),
-                          reason_detail=decision.detail, fail_safe=decision.fail_safe,
-                          delivery=int(record.delivery), actuator=record.actuator,
-                          decision=RejectEvent.DECISION_REJECT if decision.reject
-                          else RejectEvent.DECISION_ACCEPT,
-                          due_time=_stamp(record.due_time), fire_time=_stamp(record.fire_time))
-        # The exact source header (stamp to the nanosecond), not a float round trip.
-        msg.header.stamp = Time(sec=record.key.stamp_ns // 10**9,
-                                nanosec=record.key.stamp_ns % 10**9)
-        msg.header.frame_id = record.key.frame_id
-        msg.class_id = outcome.class_id if outcome is not None else -1
-        msg.class_name = outcome.class_name if outcome is not None else ''
-        msg.confidence = float(outcome.confidence) if outcome is not None else 0.0
-        self._rejects.publish(msg)
-        if decision.reject and self.archive is not None:
-            with self._frames_lock:
-                frame = self._frames.pop(record.key, None)
-            self.archive.submit(part_record_dict(record), None if frame is None else (
-                lambda: decode_image(frame.encoding, frame.width, frame.height, frame.step,
-                                     frame.data, bool(frame.is_bigendian))))
+        fields, times = reject_event_fields(record)
+        stamp, frame_id = header_fields(record.key)   # the exact source header, to the ns
+        self._rejects.publish(RejectEvent(
+            header=Header(stamp=Time(**stamp), frame_id=frame_id),
+            due_time=Time(**times['due_time']), fire_time=Time(**times['fire_time']), **fields))
+        if self.archive is not None:
+            self.archive.add_part(record)
 
     def _on_reset(self, request, response):
         before = self.scheduler.reset_counters()
@@ -206,23 +170,8 @@ class RejectActuatorNode(Node):
 
 
 def main(args=None) -> int:
-    """Run reject_actuator_node until shutdown; return 2 on a configuration error."""
-    ensure_local_dds()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RejectActuatorNode()
-        rclpy.spin(node)
-    except ValueError as exc:
-        rclpy.logging.get_logger('reject_actuator_node').fatal(f'cannot start: {exc}')
-        return EXIT_BAD_CONFIGURATION
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Run reject_actuator_node until shutdown; return the exit status (nodes.node_main)."""
+    return run_node('reject_actuator_node', RejectActuatorNode, args)
 
 
 if __name__ == '__main__':

@@ -8,17 +8,14 @@ received CDR bytes, stamped with the reception time, into a rosbag2 (sqlite3 or 
 definitions and the offered QoS of the publishers. The bag is closed (metadata.yaml written)
 when the node shuts down, Ctrl-C included, so a shift's bag holds frames and verdicts.
 """
-import importlib
 import sys
 
 from acnn_ros.core.replay import bag_io
-from acnn_ros.core.replay.player import (RECORDER_PARAMETERS, ReplayConfigError,
-                                         ResultRecorderConfig)
-from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
-from acnn_ros.nodes.ros_parameters import declare_parameters, EXIT_BAD_CONFIGURATION
-import rclpy
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from acnn_ros.core.replay.player import RECORDER_PARAMETERS, ResultRecorderConfig
+from acnn_ros.core.ros_env import describe_dds
+from acnn_ros.nodes.message_types import message_class
+from acnn_ros.nodes.node_main import run_node
+from acnn_ros.nodes.ros_parameters import declare_parameters
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
@@ -93,8 +90,7 @@ class ResultRecorderNode(Node):
             self._discovery.cancel()
 
     def _subscribe(self, topic: str, msgtype: str, reliable: bool):
-        package, _, name = msgtype.split('/')
-        msg_class = getattr(importlib.import_module(f'{package}.msg'), name)
+        msg_class = message_class(msgtype)
         if reliable:
             qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.VOLATILE)
@@ -131,23 +127,9 @@ class ResultRecorderNode(Node):
 
 
 def main(args=None) -> int:
-    """Record until shutdown (Ctrl-C / SIGTERM); return the exit status."""
-    ensure_local_dds()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ResultRecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ReplayConfigError, bag_io.BagError, ParameterException) as exc:
-        print(f'result_recorder_node: {exc}', file=sys.stderr)
-        return EXIT_BAD_CONFIGURATION
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Record until shutdown (Ctrl-C / SIGTERM); return the exit status (nodes.node_main)."""
+    return run_node('result_recorder_node', ResultRecorderNode, args,
+                    configuration_errors=(bag_io.BagError,))
 
 
 if __name__ == '__main__':

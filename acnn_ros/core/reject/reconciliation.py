@@ -12,12 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from acnn_ros.core.frame_key import FrameKey
+from acnn_ros.core.plc.actuators import VERDICT_REJECT
+from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectReason
-
-HeaderKey = Tuple[int, int, str]      # (stamp sec, stamp nanosec, frame_id)
-
-DELIVERY_NOT_REQUIRED, DELIVERY_FIRED, DELIVERY_MISSED, DELIVERY_LATE = 0, 1, 2, 3
-PLC_VERDICT_ACCEPT, PLC_VERDICT_REJECT = 1, 2
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,7 @@ class CapturedPart:
     """A frame the camera published."""
 
     part_id: int
-    header: HeaderKey
+    header: FrameKey
     truth_class: Optional[str] = None      # ground truth class name, None when unknown
 
 
@@ -34,7 +32,7 @@ class PartDecision:
     """A RejectEvent, reduced to what is reconciled."""
 
     part_id: int
-    header: HeaderKey
+    header: FrameKey
     reject: bool
     reason: int
     delivery: int
@@ -45,7 +43,7 @@ class LineLedger:
     """Everything seen during a run; filled by the runner, read by `reconcile`."""
 
     captured: List[CapturedPart] = field(default_factory=list)
-    verdicts: List[Tuple[HeaderKey, int]] = field(default_factory=list)   # (header, status)
+    verdicts: List[Tuple[FrameKey, int]] = field(default_factory=list)   # (header, status)
     decisions: List[PartDecision] = field(default_factory=list)
     plc_decisions: List[Tuple[int, int]] = field(default_factory=list)    # (part id, verdict)
     # Rising edges of the reject coil; None when no coil is pulsed (no coil, tracked timing).
@@ -111,17 +109,17 @@ def reconcile(ledger: LineLedger, defective_classes: Iterable[str],
                         f'{len(wrong_header)} mismatched' + (
                             f' ({_first(wrong_header)})' if wrong_header else '')))
     rejects = [d for d in ledger.decisions if d.reject]
-    undelivered = [d.part_id for d in rejects if d.delivery != DELIVERY_FIRED]
+    undelivered = [d.part_id for d in rejects if d.delivery != Delivery.FIRED]
     checks.append(Check('every reject fired in time', not undelivered,
                         f'{len(rejects)} rejects, {len(undelivered)} missed or late' + (
                             f' ({_first(undelivered)})' if undelivered else '')))
     if plc_used:
-        fired = [d.part_id for d in rejects if d.delivery == DELIVERY_FIRED]
+        fired = [d.part_id for d in rejects if d.delivery == Delivery.FIRED]
         # A write whose reply came too late reaches the PLC for a part counted as missed:
         # the check above already fails for that part, so it is not counted twice here.
         undelivered_ids = set(undelivered)
         plc_rejects = [pid for pid, verdict in ledger.plc_decisions
-                       if verdict == PLC_VERDICT_REJECT and pid not in undelivered_ids]
+                       if verdict == VERDICT_REJECT and pid not in undelivered_ids]
         checks.append(_exactly_once('every fired reject written to the PLC once', fired,
                                     plc_rejects, 'PLC reject writes'))
         if ledger.plc_coil_pulses is not None:

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The one `main()` of every node: the same exit statuses and the same shutdown order.
+
+Exit status 0 on a normal end, Ctrl-C or an external shutdown; 2
+(`EXIT_BAD_CONFIGURATION`) when the node cannot start because of its configuration:
+a `ValueError` (the config dataclasses and their error classes), one of rclpy's
+`ParameterException`s (an out-of-range or wrongly typed `-p`), or an error class the node
+names (a missing bag or model engine); a fatal log line names the node and the reason. An
+error while running is not a configuration error: it ends the process with its traceback
+(status 1). Shutdown order: destroy the node, then shut rclpy down.
+"""
+from typing import Callable, Optional, Sequence, Tuple, Type
+
+from acnn_ros.core.ros_env import ensure_local_dds
+import rclpy
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+# Exit status of every node whose parameters (or the files they name) stop it from starting;
+# 1 is left to failures while running, so a launch file or a service manager can tell them apart.
+EXIT_BAD_CONFIGURATION = 2
+CONFIGURATION_ERRORS: Tuple[Type[BaseException], ...] = (ValueError, ParameterException)
+
+
+def spin(node: Node) -> int:
+    """Spin `node` on the global executor until shutdown; return 0."""
+    rclpy.spin(node)
+    return 0
+
+
+def run_node(name: str, create_node: Callable[[], Node], args: Optional[Sequence[str]] = None,
+             run: Callable[[Node], int] = spin,
+             configuration_errors: Tuple[Type[BaseException], ...] = ()) -> int:
+    """
+    Create the node, run it, shut it down; return the process exit status.
+
+    `run(node)` spins the node and returns its exit status; `configuration_errors` are the
+    node's own errors, besides `CONFIGURATION_ERRORS`, that stop it from starting.
+    """
+    ensure_local_dds()
+    rclpy.init(args=args)
+    node = None
+    try:
+        try:
+            node = create_node()
+        except CONFIGURATION_ERRORS + tuple(configuration_errors) as exc:
+            rclpy.logging.get_logger(name).fatal(f'cannot start: {exc}')
+            return EXIT_BAD_CONFIGURATION
+        return run(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Every node executable ends a bad `-p` with exit status 2 and a fatal line, no traceback."""
+import subprocess
+import sys
+
+import pytest
+from ros_processes import finish, REPO_DIR
+
+pytestmark = pytest.mark.timeout(60)
+
+# One parameter each that rclpy refuses while the node declares it (ParameterException):
+# out of its declared range, or, for result_recorder_node, whose parameters have no range,
+# of the wrong type.
+BAD_PARAMETERS = {
+    'camera_node': ('frame_rate_hz:=0.0', 'out of range'),
+    'inference_node': ('min_confidence:=1.5', 'out of range'),
+    'reject_actuator_node': ('pulse_width_s:=0.0', 'out of range'),
+    'bag_player_node': ('rate:=0.0', 'out of range'),
+    'result_recorder_node': ('record_image:=5', "expecting type 'BOOL'"),
+}
+
+
+@pytest.mark.parametrize('node', sorted(BAD_PARAMETERS))
+def test_a_bad_parameter_exits_with_status_2_and_a_fatal_line(node):
+    parameter, reason = BAD_PARAMETERS[node]
+    process = subprocess.Popen(
+        [sys.executable, '-m', f'acnn_ros.nodes.{node}', '--ros-args', '-p', parameter],
+        cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = finish(process, 30)
+    assert process.returncode == 2, output
+    assert 'Traceback' not in output, output
+    fatal = [line for line in output.splitlines() if line.startswith('[FATAL]')]
+    assert len(fatal) == 1, output
+    name = parameter.split(':=')[0]
+    assert f'[{node}]: cannot start' in fatal[0] and name in fatal[0] and reason in fatal[0], \
+        output
