@@ -10,16 +10,16 @@ topic names), and then the same nodes are started as plain processes - as a user
 `ros2 launch` would - and the resulting ROS graph is checked over DDS.
 """
 import ast
-from dataclasses import dataclass, field
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import List
 
 from acnn_ros.msg import PartTrigger, RejectEvent
+from launch_file_reader import (cmake_executables, LAUNCH_FILE, LaunchFileReader, node_module,
+                                NodeSpec, PARAMS_FILE, yaml_sections)
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -27,146 +27,10 @@ from rclpy.node import Node
 from ros_processes import REPO_DIR
 import yaml
 
-LAUNCH_FILE = REPO_DIR / 'launch' / 'inspect.launch.py'
-PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
 EXPECTED_ARGUMENTS = {'camera', 'camera_source', 'model', 'params_file', 'plc_host',
                       'plc_port', 'namespace', 'use_rviz', 'image_topic'}
 DATA_FLOW_TOPICS = {'image', 'inspection', 'part', 'reject'}
 EXTERNAL_EXECUTABLES = {('rviz2', 'rviz2')}
-
-
-@dataclass
-class NodeSpec:
-    """One Node(...) of the launch file, evaluated for given launch arguments."""
-
-    package: str
-    executable: str
-    name: str
-    namespace: str
-    enabled: bool
-    parameter_files: List[str] = field(default_factory=list)
-    parameters: Dict[str, object] = field(default_factory=dict)
-    remappings: List[tuple] = field(default_factory=list)
-    arguments: List[str] = field(default_factory=list)
-
-
-class LaunchFileReader:
-    """Evaluates the small declarative subset of launch used by inspect.launch.py."""
-
-    def __init__(self, path=LAUNCH_FILE):
-        self.tree = ast.parse(path.read_text(encoding='utf-8'))
-        self.constants = {}
-        for stmt in self.tree.body:
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-                try:
-                    self.constants[stmt.targets[0].id] = ast.literal_eval(stmt.value)
-                except ValueError:
-                    pass
-        self.function = next(n for n in self.tree.body if isinstance(n, ast.FunctionDef)
-                             and n.name == 'generate_launch_description')
-
-    @property
-    def arguments(self):
-        """Return {name: (default, description, choices)} from the ARGUMENTS table."""
-        return {name: (default, description, choices)
-                for name, default, description, choices in self.constants['ARGUMENTS']}
-
-    def calls(self, name):
-        """Return every call to `name(...)` in the file."""
-        return [n for n in ast.walk(self.tree) if isinstance(n, ast.Call)
-                and isinstance(n.func, ast.Name) and n.func.id == name]
-
-    def defaults(self):
-        """Return the launch argument defaults as a user's shell would see them."""
-        values = {name: default for name, (default, _, _) in self.arguments.items()}
-        values['params_file'] = str(PARAMS_FILE)       # share/config/inspect.yaml
-        return values
-
-    def nodes(self, overrides=None) -> List[NodeSpec]:
-        """Evaluate every Node(...) for the defaults updated with `overrides`."""
-        launch_args = dict(self.defaults(), **(overrides or {}))
-        env = dict(self.constants)
-        for stmt in self.function.body:
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-                try:
-                    env[stmt.targets[0].id] = self._eval(stmt.value, env, launch_args)
-                except NotImplementedError:
-                    continue
-        specs = []
-        for group in self.calls('GroupAction'):
-            actions = group.args[0].elts
-            namespace = ''
-            for action in actions:
-                if action.func.id == 'PushRosNamespace':
-                    namespace = self._eval(action.args[0], env, launch_args)
-                elif action.func.id == 'Node':
-                    specs.append(self._node(action, env, launch_args, namespace))
-        return specs
-
-    def _node(self, call, env, launch_args, namespace) -> NodeSpec:
-        kw = {k.arg: k.value for k in call.keywords}
-        spec = NodeSpec(package=self._eval(kw['package'], env, launch_args),
-                        executable=self._eval(kw['executable'], env, launch_args),
-                        name=self._eval(kw['name'], env, launch_args), namespace=namespace,
-                        enabled=self._eval(kw['condition'], env, launch_args)
-                        if 'condition' in kw else True)
-        for item in self._eval(kw.get('parameters', ast.List([])), env, launch_args):
-            if isinstance(item, dict):
-                spec.parameters.update(item)
-            else:
-                spec.parameter_files.append(item)
-        spec.remappings = [tuple(r) for r in
-                           self._eval(kw.get('remappings', ast.List([])), env, launch_args)]
-        spec.arguments = self._eval(kw.get('arguments', ast.List([])), env, launch_args)
-        return spec
-
-    def _eval(self, node, env, launch_args):
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            return env[node.id]
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return [self._eval(e, env, launch_args) for e in node.elts]
-        if isinstance(node, ast.Dict):
-            return {self._eval(k, env, launch_args): self._parameter(v, env, launch_args)
-                    for k, v in zip(node.keys, node.values)}
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            args = [self._eval(a, env, launch_args) for a in node.args]
-            name = node.func.id
-            if name == 'LaunchConfiguration':
-                return launch_args[args[0]]
-            if name == 'string_parameter':
-                return str(launch_args[args[0]])
-            if name == 'FindPackageShare':
-                return str(REPO_DIR)          # the share dir has the source tree's layout
-            if name == 'PathJoinSubstitution':
-                return os.path.join(*args[0])
-            if name == 'EqualsSubstitution':
-                return 'true' if args[0] == args[1] else 'false'
-            if name == 'IfCondition':
-                return str(args[0]).lower() in ('true', '1')
-        raise NotImplementedError(ast.dump(node))
-
-    def _parameter(self, node, env, launch_args):
-        value = self._eval(node, env, launch_args)
-        is_string = isinstance(node, ast.Call) and node.func.id == 'string_parameter'
-        # launch_ros reads substitution results as YAML unless wrapped in ParameterValue(str).
-        return value if is_string or not isinstance(value, str) else yaml.safe_load(value)
-
-
-def node_module(executable: str):
-    return REPO_DIR / 'acnn_ros' / 'nodes' / f'{executable}.py'
-
-
-def cmake_executables():
-    text = (REPO_DIR / 'CMakeLists.txt').read_text(encoding='utf-8')
-    return set(re.search(r'set\(ACNN_EXECUTABLES([^)]*)\)', text).group(1).split())
-
-
-def yaml_sections():
-    data = yaml.safe_load(PARAMS_FILE.read_text(encoding='utf-8'))
-    return {key.rsplit('/', 1)[-1]: (value or {}).get('ros__parameters') or {}
-            for key, value in data.items()}
 
 
 LAUNCH_RUNNER = """
