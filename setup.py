@@ -2,10 +2,14 @@
 """
 pip install path for the ROS-free parts (training, export, offline evaluation).
 
-On a GPU workstation without ROS: `pip install .[train]` gives the `acnn` command (synthetic
-data, train, evaluate, export, eval-bag). The ROS build is ament_cmake (CMakeLists.txt), which
-generates the messages; never put a pip-installed acnn_ros and the colcon-installed one on the
-same sys.path (only the colcon one has acnn_ros.msg).
+On a GPU workstation without ROS: `pip install .[train,report]` gives the `acnn` command
+(synthetic data, train, evaluate, export, eval-bag, compare). The ROS build is ament_cmake
+(CMakeLists.txt), which generates the messages; never put a pip-installed acnn_ros and the
+colcon-installed one on the same sys.path (only the colcon one has acnn_ros.msg).
+
+Dependencies are ranges that resolve on Python 3.10 (Humble, JetPack 6) to 3.12 (Jazzy);
+the development venv pins exact versions in requirements.txt. install_requires is what the
+nodes import; the extras add what only some commands or line set-ups need.
 """
 from setuptools import find_packages, setup
 
@@ -17,19 +21,24 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['acnn_ros', 'acnn_ros.*']),
     install_requires=[
-        'numpy>=1.26,<3',
-        'opencv-python-headless>=4.9',
-        'onnxruntime>=1.18',
-        'PyYAML>=6',
-        'tqdm>=4.66',
-        'matplotlib>=3.8',
-        'rosbags>=0.10',
-        'rosbags-image>=0.10',
-        'pymodbus==3.16.1',
+        'numpy>=1.24,<3',
+        'opencv-python-headless>=4.8,<6',
+        'PyYAML>=5.4,<7',
+        # 1.29+ Linux wheels carry usage telemetry (docs/ENVIRONMENT.md).
+        'onnxruntime>=1.18,<1.29',
+        'pymodbus>=3.16.1,<3.17',
+        'rosbags>=0.10,<0.12',
+        'rosbags-image>=0.10,<0.11',
     ],
     extras_require={
-        # Pin torch to the version the project is tested with; pick the CUDA build yourself.
-        'train': ['torch==2.13.0', 'onnx>=1.16'],
+        # acnn synth / train / evaluate / export; pick the CUDA build of torch yourself.
+        'train': ['torch>=2.1,<3', 'onnx>=1.16,<2', 'tqdm>=4.66,<5'],
+        # acnn eval-bag / compare reports (plots, progress bars).
+        'report': ['matplotlib>=3.8,<4', 'tqdm>=4.66,<5'],
+        # reject_actuator_node with `actuator: opcua`.
+        'opcua': ['asyncua>=1.1,<3'],
+        # reject_actuator_node with `actuator: gpio` (untested).
+        'gpio': ['gpiod>=2.1,<3'],
     },
     entry_points={
         'console_scripts': ['acnn = acnn_ros.cli:main'],

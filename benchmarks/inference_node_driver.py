@@ -30,13 +30,14 @@ class NodeDriver:
     """inference_node in a subprocess, driven from this process over DDS."""
 
     def __init__(self, model: Path, threads: int, providers=('cpu',)):
-        from acnn_ros.core.ros_env import ensure_local_dds
         from acnn_ros.msg import InspectionResult
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
-        ensure_local_dds()
+        # A project tool, like scripts/env.sh: DDS on loopback in a domain of its own.
+        os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+        os.environ.setdefault('ROS_DOMAIN_ID', '42')
         self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args',

@@ -3,7 +3,8 @@
 #
 # Create or update the project's environment: .venv with the pinned ROS 2 Kilted wheels and
 # the rest of requirements.txt, the two fixes the wheels need before colcon can build
-# messages, then `colcon build` of this package into build/ and install/.
+# messages, then `colcon build` of this package into build/ and install/. Tests are not
+# configured (BUILD_TESTING=OFF, faster) unless ACNN_BUILD_TESTING=ON (scripts/colcon_test.sh).
 # Idempotent: a second run only re-checks stamps and lets colcon do an incremental build.
 set -euo pipefail
 
@@ -61,7 +62,7 @@ mkdir -p log
 log 'colcon build'
 colcon --log-base log build --paths "$venv_dir/src/acnn_ros" --build-base build --install-base install --merge-install \
   --event-handlers console_cohesion- summary- \
-  --cmake-args -DPython3_EXECUTABLE="$venv_dir/bin/python" -DBUILD_TESTING=OFF \
+  --cmake-args -DPython3_EXECUTABLE="$venv_dir/bin/python" -DBUILD_TESTING="${ACNN_BUILD_TESTING:-OFF}" \
   > log/colcon_build.txt 2>&1 \
   || { log 'error: colcon build failed:'; tail -n 40 log/colcon_build.txt >&2; exit 1; }
 log 'ready: source scripts/env.sh'

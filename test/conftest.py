@@ -16,6 +16,9 @@ AOI_SAMPLES_DIR = SHARED_DIR / 'data' / 'aoi_samples'
 # use (scripts/test.sh picks one too; this covers a bare `pytest`).
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(10, 99)))
+if os.environ.get('ROS_DISTRO') == 'humble':
+    # Humble has no discovery range: its switch to loopback is ROS_LOCALHOST_ONLY.
+    os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')
 # Child processes started by tests must not buffer their output (tests read it line by line).
 os.environ.setdefault('PYTHONUNBUFFERED', '1')
 

@@ -30,7 +30,7 @@ from acnn_ros.core.reject.config import policy_from_values, RejectActuatorConfig
 from acnn_ros.core.reject.decision import decide
 from acnn_ros.core.reject.reconciliation import LineLedger, reconcile
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
-from acnn_ros.core.ros_env import describe_dds, ensure_local_dds
+from acnn_ros.core.ros_env import describe_dds
 
 SOURCE_DIR = Path(__file__).resolve().parents[2]
 STATUS_NAMES = ('ok', 'error', 'dropped')
@@ -199,7 +199,6 @@ def print_reconciliation(result, reject_classes: List[str], source: str) -> None
 
 def run(args) -> int:
     """Run the demo; return 0 when the reconciliation passes."""
-    changed = ensure_local_dds()
     quiet_pymodbus()
     params_file = args.params_file or default_params_file()
     try:
@@ -224,8 +223,7 @@ def run(args) -> int:
             print(f'error: PLC simulator: {exc}', file=sys.stderr)
             return 2
     overrides = build_overrides(args, sections, simulator.port if simulator else 0)
-    print(f'acnn demo: parameters from {params_file}; {describe_dds()}'
-          + (f' (set {", ".join(changed)})' if changed else ''))
+    print(f'acnn demo: parameters from {params_file}; {describe_dds()}')
     camera = overrides['camera_node']
     pool = camera['synthetic_pool_size'] if camera['source'] == 'synthetic' else 0
     print(f'  camera: {camera["source"]}'

@@ -1,36 +1,33 @@
 # SPDX-License-Identifier: Apache-2.0
-"""DDS environment defaults applied by every entry point before ROS is initialised."""
+"""
+Where DDS traffic goes, as the process's ROS environment says: one line for start-up logs.
+
+The ROS environment is the user's: product code (nodes, `acnn` sub-commands, the demo) reads
+these variables and never sets them. The project's own scripts (scripts/env.sh) and tests keep
+DDS on loopback in a domain of their own.
+"""
 import os
-from typing import Dict, List, MutableMapping, Optional
+from typing import Mapping, Optional
 
-DISCOVERY_RANGE_VAR = 'ROS_AUTOMATIC_DISCOVERY_RANGE'
 DOMAIN_ID_VAR = 'ROS_DOMAIN_ID'
-DEFAULT_DOMAIN_ID = 42
+# Iron and later (Jazzy, Kilted): LOCALHOST | SUBNET (the default) | SYSTEM_DEFAULT | OFF.
+DISCOVERY_RANGE_VAR = 'ROS_AUTOMATIC_DISCOVERY_RANGE'
+STATIC_PEERS_VAR = 'ROS_STATIC_PEERS'
+# Humble's switch (no discovery range there): 1 keeps discovery on loopback.
+LOCALHOST_ONLY_VAR = 'ROS_LOCALHOST_ONLY'
 
 
-def ensure_local_dds(environ: Optional[MutableMapping[str, str]] = None,
-                     domain_id: Optional[int] = None) -> List[str]:
-    """
-    Keep DDS discovery on loopback and on a domain of our own unless the user chose.
-
-    Fast DDS multicasts discovery out of every interface by default. A vision PC on a line
-    network must not do that unless its integrator asks for it (ROS_AUTOMATIC_DISCOVERY_RANGE=
-    SUBNET, or ROS_STATIC_PEERS), so LOCALHOST is the default here. Returns the variables set,
-    for the caller to log.
-    """
+def describe_dds(environ: Optional[Mapping[str, str]] = None) -> str:
+    """One line saying which DDS domain and discovery range are in force, defaults included."""
     env = os.environ if environ is None else environ
-    changed = []
-    if not env.get(DISCOVERY_RANGE_VAR) and not env.get('ROS_STATIC_PEERS'):
-        env[DISCOVERY_RANGE_VAR] = 'LOCALHOST'
-        changed.append(f'{DISCOVERY_RANGE_VAR}=LOCALHOST')
-    if not env.get(DOMAIN_ID_VAR):
-        env[DOMAIN_ID_VAR] = str(DEFAULT_DOMAIN_ID if domain_id is None else domain_id)
-        changed.append(f'{DOMAIN_ID_VAR}={env[DOMAIN_ID_VAR]}')
-    return changed
-
-
-def describe_dds(environ: Optional[Dict[str, str]] = None) -> str:
-    """One line saying where DDS traffic goes, for start-up logs."""
-    env = os.environ if environ is None else environ
-    return (f'DDS: {DISCOVERY_RANGE_VAR}={env.get(DISCOVERY_RANGE_VAR, "(unset)")} '
-            f'{DOMAIN_ID_VAR}={env.get(DOMAIN_ID_VAR, "(unset)")}')
+    parts = [f'{DOMAIN_ID_VAR}={env.get(DOMAIN_ID_VAR) or "0 (default)"}']
+    if env.get('ROS_DISTRO') == 'humble':
+        parts.append(f'{LOCALHOST_ONLY_VAR}={env.get(LOCALHOST_ONLY_VAR) or "0 (default)"}')
+    else:
+        parts.append(f'{DISCOVERY_RANGE_VAR}='
+                     f'{env.get(DISCOVERY_RANGE_VAR) or "SUBNET (default)"}')
+        if env.get(LOCALHOST_ONLY_VAR):
+            parts.append(f'{LOCALHOST_ONLY_VAR}={env[LOCALHOST_ONLY_VAR]}')
+    if env.get(STATIC_PEERS_VAR):
+        parts.append(f'{STATIC_PEERS_VAR}={env[STATIC_PEERS_VAR]}')
+    return 'DDS: ' + ' '.join(parts)
