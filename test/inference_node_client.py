@@ -14,9 +14,13 @@ from acnn_ros.core.image_codec import encode_image
 from acnn_ros.core.messages import frame_key
 from acnn_ros.msg import InspectionResult
 from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
+from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -97,6 +101,7 @@ class InferenceClient:
                                                  reliability=ReliabilityPolicy.RELIABLE))
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics.append,
                                       50)
+        self.node_name = node_name
         self.overlay_topic = f'/{node_name}/overlay'
         self._overlay_sub = None
         self._stamp = 0
@@ -195,7 +200,7 @@ class InferenceClient:
         """
         def ours():
             return [a for a in self.diagnostics[after:]
-                    if any(s.name.startswith('inference_node')
+                    if any(s.name.startswith('/inference_node: ')
                            and s.hardware_id.startswith(self.model_prefix) for s in a.status)]
 
         def wanted():
@@ -203,3 +208,29 @@ class InferenceClient:
         self.spin_until(lambda: bool(wanted()), timeout_s)
         arrays = wanted() or ours()
         return arrays[-1].status[0] if arrays else None
+
+    def call(self, service_type, name: str, request, timeout_s: float = 30.0):
+        """Call the node's service `name` (e.g. 'change_state'); return the response."""
+        client = self.node.create_client(service_type, f'/{self.node_name}/{name}')
+        try:
+            assert client.wait_for_service(timeout_sec=20.0), f'no service {client.srv_name}'
+            future = client.call_async(request)
+            assert self.spin_until(future.done, timeout_s), f'{client.srv_name}: no answer'
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def get_state(self) -> str:
+        """Return the node's lifecycle state label (lifecycle_msgs/srv/GetState)."""
+        return self.call(GetState, 'get_state', GetState.Request()).current_state.label
+
+    def change_state(self, transition_id: int) -> bool:
+        """Run a lifecycle transition (lifecycle_msgs/msg/Transition id) with ChangeState."""
+        request = ChangeState.Request(transition=Transition(id=transition_id))
+        return self.call(ChangeState, 'change_state', request).success
+
+    def set_parameters(self, **values):
+        """Set the node's parameters in one call; return rcl_interfaces SetParametersResults."""
+        request = SetParameters.Request(parameters=[
+            Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
+        return self.call(SetParameters, 'set_parameters', request).results

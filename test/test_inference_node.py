@@ -206,8 +206,11 @@ def test_class_names_change_at_run_time_and_bad_values_are_refused(node, client)
     assert not refused.successful and '1 class names given' in refused.reason
     refused = _set(client, min_confidence=1.5)
     assert not refused.successful
-    refused = _set(client, backend='torch')
-    assert not refused.successful and 'read-only' in refused.reason
+    refused = _set(client, backend='torch')     # a changeover parameter, node active
+    assert not refused.successful and 'can only be set while inference_node is not active' \
+        in refused.reason and 'deactivate' in refused.reason, refused.reason
+    refused = _set(client, diagnostics_period_s=5.0)
+    assert not refused.successful and 'read-only' in refused.reason, refused.reason
     assert _set(client, min_confidence=0.9).successful
     assert _set(client, class_names=['']).successful
     result = _inspect(client, client.publish_bgr(blob_frame(640, 480, 60, 60, 'green')), node)

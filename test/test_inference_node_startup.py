@@ -140,6 +140,8 @@ def test_the_node_composes_into_a_shared_executor(models):
         node = InferenceNode(context=context, namespace='line1', parameter_overrides=[
             Parameter('model_path', value=str(models['contract'])),
             Parameter('image_qos', value='reliable')])
+        assert node.start_up(), node.configure_error    # autostart's configure + activate
+        assert node.lifecycle_state == 'active'
         client = rclpy.create_node('compose_client', namespace='line1', context=context)
         executor = MultiThreadedExecutor(context=context)
         executor.add_node(node)

@@ -17,6 +17,7 @@ from acnn_ros.core.reject.decision import decide, RejectPolicy, RejectReason
 from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS,
                                          RECORDER_PARAMETERS, ResultRecorderConfig)
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
+from acnn_ros.nodes.managed_node import AUTOSTART
 from acnn_ros.offline.eval_cli import add_policy_arguments, policy_from_args
 from acnn_ros.runtime.inference_config import InferenceConfig, PARAMETER_SPECS
 from launch_file_reader import LaunchFileReader
@@ -27,9 +28,11 @@ from ros_processes import REPO_DIR
 
 PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
 SHARED_SECTION = '/**'
-NODE_SPECS = {'camera_node': CAMERA_PARAMETERS, 'inference_node': PARAMETER_SPECS,
-              'reject_actuator_node': REJECT_PARAMETERS, 'bag_player_node': PLAYER_PARAMETERS,
-              'result_recorder_node': RECORDER_PARAMETERS}
+# The managed (lifecycle) nodes also declare ManagedNode's `autostart`.
+NODE_SPECS = {'camera_node': CAMERA_PARAMETERS + (AUTOSTART,),
+              'inference_node': PARAMETER_SPECS + (AUTOSTART,),
+              'reject_actuator_node': REJECT_PARAMETERS + (AUTOSTART,),
+              'bag_player_node': PLAYER_PARAMETERS, 'result_recorder_node': RECORDER_PARAMETERS}
 # The only values that differ from their default. The reject policy's defaults name no class
 # (every class passes unless rejected by name) so that any model works; the file's lists are
 # the example batch for the shipped demo model (p37xx codes pass, p1069/p1071 are rejected),
@@ -70,8 +73,9 @@ def test_every_parameter_of_the_node_is_set_to_its_dataclass_default(node):
 
 
 def test_the_configs_the_nodes_build_from_the_file_are_the_defaults():
-    def values(node):     # what declare_parameters returns to the node
-        return {k: v for k, v in node_parameters(sections(), node).items() if k in declared(node)}
+    def values(node):     # what declare_parameters returns to the node (autostart: ManagedNode's)
+        return {k: v for k, v in node_parameters(sections(), node).items()
+                if k in declared(node) and k != AUTOSTART.name}
     assert CameraConfig(**values('camera_node')) == CameraConfig()
     assert InferenceConfig.from_values(values('inference_node')) == InferenceConfig()
     assert RejectActuatorConfig.from_values(values('reject_actuator_node')) == \
@@ -87,7 +91,8 @@ def test_the_configs_the_nodes_build_from_the_file_are_the_defaults():
 
 def test_shared_parameters_are_set_once_for_the_nodes_that_declare_them():
     shared = sections()[SHARED_SECTION]
-    assert shared == {'min_confidence': RejectPolicy.min_confidence}
+    assert shared == {'min_confidence': RejectPolicy.min_confidence,
+                      'autostart': AUTOSTART.default}
     for name in shared:
         owners = [node for node in NODE_SPECS if name in declared(node)]
         assert len(owners) >= 2, f'{name} is declared by {owners} only: give it their section'
@@ -182,4 +187,5 @@ def test_launch_argument_defaults_are_the_node_defaults():
 
 
 def test_rviz_config_shows_the_inference_overlay():
-    assert '/inference_node/overlay' in (REPO_DIR / 'config' / 'inspect.rviz').read_text()
+    # Relative: rviz2 runs in the line's namespace (test_launch.py checks the resolution).
+    assert 'Value: inference_node/overlay' in (REPO_DIR / 'config' / 'inspect.rviz').read_text()

@@ -6,6 +6,7 @@ from acnn_ros.core.reject.config import (PARAMETERS, parse_class_thresholds, Rej
 from acnn_ros.core.reject.counters import (counter_values, Delivery, LEVEL_ERROR, LEVEL_OK,
                                            LEVEL_WARN, line_health, LineTally)
 from acnn_ros.core.reject.decision import RejectReason
+from acnn_ros.nodes.managed_node import AUTOSTART
 from conftest import REPO_DIR
 import pytest
 
@@ -18,7 +19,8 @@ def yaml_section():
 
 def test_yaml_section_sets_every_parameter_and_validates():
     values = yaml_section()
-    assert set(values) == {spec.name for spec in PARAMETERS}
+    # The node's own parameters and the managed-node one (autostart, shared in /**).
+    assert set(values) == {spec.name for spec in PARAMETERS} | {AUTOSTART.name}
     config = RejectActuatorConfig.from_values(values)
     assert config.policy.reject_classes == ('p1069', 'p1071')
     assert config.policy.min_confidence == 0.6 and config.max_fire_lateness_s == 0.05

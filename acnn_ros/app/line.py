@@ -5,19 +5,23 @@ The inspection line in one process: camera_node, inference_node and reject_actua
 The same node classes that `ros2 launch acnn_ros inspect.launch.py` starts, each with its
 parameters given as overrides, in one MultiThreadedExecutor of a context of their own (so the
 process's Ctrl-C stays with the caller). Other nodes of the caller (an observer) join the same
-executor. `start()` spins it in a thread; `stop()` stops the executor, waits for that thread,
-then destroys the nodes and shuts the context down.
+executor. The managed nodes (`autostart`, as `ros2 run` does) are configured when the line is
+created and activated by `start()`, consumers first, before it spins the executor in a thread;
+`stop()` stops the executor, waits for that thread, runs each managed node's shutdown
+transition, destroys the nodes and shuts the context down.
 """
 import threading
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 from acnn_ros.core.camera.config import CameraConfig
 from acnn_ros.core.camera.source import create_source, FrameSource
 from acnn_ros.nodes.camera_node import CameraNode
 from acnn_ros.nodes.inference_node import InferenceNode
+from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.reject_actuator_node import RejectActuatorNode
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
@@ -52,6 +56,10 @@ class Line:
                 **self.node_arguments(parameters['inference_node'])))
             self.actuator = self.add_node(RejectActuatorNode(
                 **self.node_arguments(parameters['reject_actuator_node'])))
+            for node in self.managed_nodes():
+                if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                    raise ValueError(f'{node.get_name()}: '
+                                     f'{node.configure_error or "configure failed"}')
         except BaseException:
             self.stop()
             raise
@@ -68,8 +76,15 @@ class Line:
         self.executor.add_node(node)
         return node
 
+    def managed_nodes(self) -> List[ManagedNode]:
+        """Return the line's managed nodes that start themselves (`autostart`), in line order."""
+        return [node for node in self.nodes if isinstance(node, ManagedNode) and node.autostart]
+
     def start(self) -> None:
-        """Spin the executor in a thread of its own."""
+        """Activate the managed nodes, consumers first, then spin the executor in a thread."""
+        for node in reversed(self.managed_nodes()):
+            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                raise RuntimeError(f'{node.get_name()}: activate failed (see its log)')
         self._thread.start()
 
     def stop(self) -> None:
@@ -81,6 +96,8 @@ class Line:
         if self._thread.is_alive():
             self._thread.join(timeout=5.0)
         for node in self.nodes:
+            if isinstance(node, ManagedNode):
+                node.shut_down()
             node.destroy_node()
         self.nodes = []
         rclpy.try_shutdown(context=self.context)

@@ -1,70 +1,215 @@
 # SPDX-License-Identifier: Apache-2.0
-"""inference_node: camera images in, one acnn_ros/InspectionResult per image out."""
+"""
+inference_node: camera images in, one acnn_ros/InspectionResult per image out; a managed node.
+
+configure loads and warms up the model and creates the publishers and `~/load_model`; activate
+subscribes to the images and starts the worker; deactivate unsubscribes and answers the frames
+it holds (the one in the engine and the one waiting) before it returns, so a frame received while
+active gets exactly one result and one received later none; cleanup and shutdown release the
+model. Product changeover: deactivate, set the model parameters (MODEL_PARAMETERS), activate:
+the new model is loaded before it replaces the old one, and one that does not load fails the
+activation (the node stays inactive with the old model). `~/load_model` swaps models while active.
+"""
 import array
 import dataclasses
 import threading
 import time
+from typing import List, Optional
 
 from acnn_ros.core.messages import inspect_image_message, result_fields
 from acnn_ros.core.overlay import draw_overlay
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult
+from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
+from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from acnn_ros.runtime.frame_slot import LatestFrameSlot
-from acnn_ros.runtime.inference_config import (ConfigError, InferenceConfig, PARAMETER_SPECS,
-                                               resolve_model_path)
-from acnn_ros.runtime.pipeline import EngineError, InspectionPipeline, ModelCardError, \
-    PipelineHolder
-from acnn_ros.runtime.stats import diagnostic_level, InferenceStats
+from acnn_ros.runtime.inference_config import (declared_specs, INACTIVE_ONLY_PARAMETERS,
+                                               InferenceConfig, MODEL_PARAMETERS,
+                                               PARAMETER_SPECS, resolve_model_path)
+from acnn_ros.runtime.pipeline import EngineError, InspectionPipeline, PipelineHolder
+from acnn_ros.runtime.stats import diagnostic_level, InferenceStats, LEVEL_ERROR, LEVEL_WARN
 from acnn_ros.srv import LoadModel
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 from std_msgs.msg import Header
 
 DROPPED_DETAIL = 'dropped: a newer frame arrived while the engine was busy'
+# How long deactivate waits for the frame in the engine before it gives up on the worker.
+WORKER_STOP_TIMEOUT_S = 30.0
 
 
-class InferenceNode(Node):
+class InferenceNode(ManagedNode):
     """Run the A-CNN on every image; publish verdicts, overlay and diagnostics."""
 
+    # Config values, model card (ModelCardError) and model file / engine errors (EngineError)
+    # fail the transition with the reason; ConfigError and ModelCardError are ValueErrors.
+    configuration_errors = (ValueError, EngineError, OSError)
+
     def __init__(self, **kwargs):
-        super().__init__('inference_node', **kwargs)
-        self.config = InferenceConfig.from_values(declare_parameters(self, PARAMETER_SPECS))
-        model_path = resolve_model_path(self.config.model_path)
-        self._holder = PipelineHolder(InspectionPipeline.from_model_path(
-            model_path, **self.config.pipeline_options()))
-        self._log_model('loaded', self._holder.current)
+        # Set first: rclpy's context destroys the node at shutdown even if __init__ raised.
+        self.config: Optional[InferenceConfig] = None      # from configure to cleanup
+        self._holder: Optional[PipelineHolder] = None
+        self._pending = set()            # model parameters set since the model was loaded
+        self._activate_error: Optional[str] = None
         self._stats = InferenceStats()
-        self._slot = LatestFrameSlot()
         self._overlays_published = 0
-        self._results = self.create_publisher(InspectionResult, 'inspection', QoSProfile(
-            depth=100, reliability=ReliabilityPolicy.RELIABLE))
-        # Reliable (shallow) so that rviz and best-effort viewers can both subscribe.
-        self._overlay = self.create_publisher(Image, '~/overlay', QoSProfile(
-            depth=2, reliability=ReliabilityPolicy.RELIABLE))
+        self._results = self._overlay = self._load_service = None
+        # The gate orders image callbacks against deactivate: once `_accepting` is false no
+        # frame enters the slot, so deactivate knows every frame it has to answer.
+        self._gate = threading.Lock()
+        self._accepting = False
+        self._slot: Optional[LatestFrameSlot] = None
+        self._worker: Optional[threading.Thread] = None
+        self._image_subscriptions: List = []
+        super().__init__('inference_node', **kwargs)
+        declare_parameters(self, declared_specs())
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        qos = QoSProfile(depth=self.config.image_qos_depth, reliability=(
-            ReliabilityPolicy.BEST_EFFORT if self.config.image_qos == 'sensor_data'
-            else ReliabilityPolicy.RELIABLE))
-        if self.config.image_transport in ('raw', 'both'):
-            self.create_subscription(Image, 'image', self._on_image, qos)
-        if self.config.image_transport in ('compressed', 'both'):
-            self.create_subscription(CompressedImage, 'image/compressed', self._on_image, qos)
-        self.create_service(LoadModel, '~/load_model', self._on_load_model,
-                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_timer(self.get_parameter('diagnostics_period_s').value,
+                          self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_parameters)
-        self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._work, name='inference_worker', daemon=True)
-        self._worker.start()
-        self.get_logger().info(f'inspecting {self.config.image_transport} images from '
-                               f'{self.resolve_topic_name("image")}; {describe_dds()}')
+
+    # ---- lifecycle transitions
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load and warm up the model; create the publishers and ~/load_model."""
+        self._activate_error = None
+        result = self.configure_or_report(self._configure)
+        return result if result != TransitionCallbackReturn.SUCCESS \
+            else super().on_configure(state)
+
+    def _configure(self) -> None:
+        config = InferenceConfig.from_values(self._parameter_values())
+        pipeline = InspectionPipeline.from_model_path(resolve_model_path(config.model_path),
+                                                      **config.pipeline_options())
+        self.config, self._holder = config, PipelineHolder(pipeline)
+        self._pending.clear()
+        self._log_model('loaded', pipeline)
+        self._results = self.create_lifecycle_publisher(
+            InspectionResult, 'inspection',
+            QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        # Reliable (shallow) so that rviz and best-effort viewers can both subscribe.
+        self._overlay = self.create_lifecycle_publisher(
+            Image, '~/overlay', QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE))
+        self._load_service = self.create_service(
+            LoadModel, '~/load_model', self._on_load_model,
+            callback_group=MutuallyExclusiveCallbackGroup())
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model of a changeover (if its parameters changed), then subscribe."""
+        try:
+            self._apply_changeover()
+        except Exception as exc:  # the new model is built before the swap: the old one stays
+            reason = str(exc) if isinstance(exc, self.configuration_errors) \
+                else f'{type(exc).__name__}: {exc}'
+            self._activate_error = f'activate failed, still using ' \
+                f'{self._holder.current.model_id}: {reason}'
+            self.get_logger().error(f'product changeover: {self._activate_error}')
+            return TransitionCallbackReturn.FAILURE
+        self._activate_error = None
+        result = super().on_activate(state)    # publishers on before the first frame can come
+        if result == TransitionCallbackReturn.SUCCESS:
+            self._start_consuming()
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe and answer the frames in hand, then switch the publishers off."""
+        self._stop_consuming()
+        self.get_logger().info('deactivated: images are not inspected until activated')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model, publishers and service."""
+        self.release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Answer the frames in hand (when active), then release everything."""
+        self.release()
+        return super().on_shutdown(state)
+
+    def release(self) -> None:
+        """Stop consuming; destroy publishers and service; drop the model (idempotent)."""
+        self._stop_consuming()
+        for publisher in (self._results, self._overlay):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        if self._load_service is not None:
+            self.destroy_service(self._load_service)
+        self._results = self._overlay = self._load_service = None
+        self._holder = self.config = None
+
+    def destroy_node(self):
+        """Stop the worker (the frames in hand are answered while ROS is up) and release."""
+        self.release()
+        return super().destroy_node()
+
+    # ---- changeover and parameters
+
+    def _parameter_values(self) -> dict:
+        return {spec.name: self.get_parameter(spec.name).value for spec in PARAMETER_SPECS}
+
+    def _apply_changeover(self) -> None:
+        config = InferenceConfig.from_values(self._parameter_values())
+        if self._pending - {'class_names'}:
+            new, old = self._holder.load(resolve_model_path(config.model_path),
+                                         **config.pipeline_options())
+            self._log_model(f'product changeover: replaced {old.model_id}; loaded', new)
+        elif 'class_names' in self._pending:
+            self._holder.set_class_names(config.class_names or None)
+            self._log_model('class names changed;', self._holder.current)
+        self.config = config
+        self._pending.clear()
+
+    def _on_parameters(self, parameters) -> SetParametersResult:
+        changes = {p.name: p.value for p in parameters}
+        state = self.lifecycle_state
+        held = sorted(INACTIVE_ONLY_PARAMETERS & set(changes))
+        if held and state not in ('unconfigured', 'inactive'):
+            return SetParametersResult(successful=False, reason=(
+                f'{", ".join(held)} can only be set while inference_node is not active (it is '
+                f'{state}): product changeover = deactivate, set the parameters, activate; or '
+                'call ~/load_model'))
+        try:
+            config = InferenceConfig.from_values({**self._parameter_values(), **changes})
+            if 'class_names' in changes and state == 'active':
+                self._holder.set_class_names(config.class_names or None)
+                self._log_model('class names changed;', self._holder.current)
+        except ValueError as exc:       # ConfigError, or a class count the model does not have
+            return SetParametersResult(successful=False, reason=str(exc))
+        if state != 'active':
+            self._pending |= MODEL_PARAMETERS & set(changes)
+        if self.config is not None:
+            self.config = config
+        return SetParametersResult(successful=True)
+
+    def _on_load_model(self, request, response):
+        holder, config = self._holder, self.config    # cleanup may run meanwhile
+        if holder is None or config is None:
+            response.success = False
+            response.message = f'inference_node is {self.lifecycle_state}: configure it first'
+            return response
+        old = holder.current
+        try:
+            path = resolve_model_path(request.model_path)
+            options = config.pipeline_options()
+            options['class_names'] = list(request.class_names) or None
+            new, _ = holder.load(path, **options)
+        except self.configuration_errors as exc:
+            response.success = False
+            response.message = f'load failed, still using {old.model_id}: {exc}'
+            self.get_logger().error(f'model changeover: {response.message}')
+            return response
+        self._log_model(f'model changeover: replaced {old.model_id}; loaded', new)
+        response.success = True
+        response.message = f'{new.model_id} [{", ".join(new.class_names)}]; {new.provider_report}'
+        return response
 
     def _log_model(self, verb: str, pipeline: InspectionPipeline) -> None:
         self.get_logger().info(f'{verb} model {pipeline.model_id} from {pipeline.model_path} '
@@ -73,38 +218,85 @@ class InferenceNode(Node):
         for warning in pipeline.warnings:
             self.get_logger().warning(warning)
 
-    def _on_image(self, msg) -> None:
-        displaced = self._slot.put((msg, time.perf_counter()))
-        if displaced is not None:
-            self._publish(displaced[0].header, InspectionOutcome.dropped(
-                DROPPED_DETAIL, self._holder.current.model_id), displaced[1])
+    # ---- frames
 
-    def _work(self) -> None:
-        while not self._slot.closed:
-            frame = self._slot.take(timeout_s=0.2)
-            if frame is None:
-                continue
-            msg, received = frame
-            pipeline = self._holder.current  # this frame uses this model to the end
+    def _start_consuming(self) -> None:
+        slot = LatestFrameSlot()
+        self._worker = threading.Thread(target=self._work, args=(slot,), daemon=True,
+                                        name='inference_worker')
+        self._worker.start()
+        with self._gate:
+            self._slot, self._accepting = slot, True
+        config = self.config
+        qos = QoSProfile(depth=config.image_qos_depth, reliability=(
+            ReliabilityPolicy.BEST_EFFORT if config.image_qos == 'sensor_data'
+            else ReliabilityPolicy.RELIABLE))
+        if config.image_transport in ('raw', 'both'):
+            self._image_subscriptions.append(
+                self.create_subscription(Image, 'image', self._on_image, qos))
+        if config.image_transport in ('compressed', 'both'):
+            self._image_subscriptions.append(self.create_subscription(
+                CompressedImage, 'image/compressed', self._on_image, qos))
+        self.get_logger().info(f'inspecting {config.image_transport} images from '
+                               f'{self.resolve_topic_name("image")}; {describe_dds()}')
+
+    def _stop_consuming(self) -> None:
+        with self._gate:
+            self._accepting = False
+            slot, worker, self._slot, self._worker = self._slot, self._worker, None, None
+        for subscription in self._image_subscriptions:
+            self.destroy_subscription(subscription)
+        self._image_subscriptions = []
+        if slot is None:
+            return
+        waiting = slot.close()
+        worker.join(timeout=WORKER_STOP_TIMEOUT_S)
+        if worker.is_alive():
+            self.get_logger().error(f'the frame in the engine took over '
+                                    f'{WORKER_STOP_TIMEOUT_S:g} s; not waiting for it')
+        if waiting is not None:
+            self._answer(waiting)      # the engine is free: the frame gets its verdict
+
+    def _on_image(self, msg) -> None:
+        received = time.perf_counter()
+        with self._gate:
+            if not self._accepting:
+                return      # deactivating: frames from now on are not this node's to answer
+            displaced = self._slot.put((msg, received))
+            if displaced is not None:
+                self._publish(displaced[0].header, InspectionOutcome.dropped(
+                    DROPPED_DETAIL, self._holder.current.model_id), displaced[1])
+
+    def _work(self, slot: LatestFrameSlot) -> None:
+        while True:
+            frame = slot.take(timeout_s=0.2)
+            if frame is not None:
+                self._answer(frame)
+            elif slot.closed:
+                return
+
+    def _answer(self, frame) -> None:
+        """Inspect one frame and publish its result (and overlay); never raises."""
+        msg, received = frame
+        pipeline = self._holder.current  # this frame uses this model to the end
+        try:
+            outcome, bgr = inspect_image_message(pipeline, msg)
+        except Exception as exc:  # a bug must cost one frame, not the worker thread
+            outcome, bgr = InspectionOutcome.error(f'internal error: {exc!r}',
+                                                   pipeline.model_id), None
+        if outcome.status == InspectionStatus.ERROR:
+            stamp = msg.header.stamp
+            self.get_logger().warning(
+                f'frame {msg.header.frame_id} {stamp.sec}.{stamp.nanosec:09d}: '
+                f'{outcome.detail}', throttle_duration_sec=5.0)
+        if not self.context.ok():
+            return      # ROS is shutting down: nobody can receive it
+        self._publish(msg.header, outcome, received)
+        if bgr is not None and self._overlay.get_subscription_count() > 0:
             try:
-                outcome, bgr = inspect_image_message(pipeline, msg)
-            except Exception as exc:  # a bug must cost one frame, not the worker thread
-                outcome, bgr = InspectionOutcome.error(f'internal error: {exc!r}',
-                                                       pipeline.model_id), None
-            if outcome.status == InspectionStatus.ERROR:
-                stamp = msg.header.stamp
-                self.get_logger().warning(
-                    f'frame {msg.header.frame_id} {stamp.sec}.{stamp.nanosec:09d}: '
-                    f'{outcome.detail}', throttle_duration_sec=5.0)
-            if not self.context.ok():
-                break
-            self._publish(msg.header, outcome, received)
-            if bgr is not None and self._overlay.get_subscription_count() > 0:
-                try:
-                    self._publish_overlay(msg.header, bgr, outcome)
-                except Exception as exc:  # the verdict is out; the overlay is best effort
-                    self.get_logger().error(f'overlay failed: {exc!r}',
-                                            throttle_duration_sec=5.0)
+                self._publish_overlay(msg.header, bgr, outcome)
+            except Exception as exc:  # the verdict is out; the overlay is best effort
+                self.get_logger().error(f'overlay failed: {exc!r}', throttle_duration_sec=5.0)
 
     def _publish(self, header, outcome: InspectionOutcome, received: float) -> None:
         total_ms = (time.perf_counter() - received) * 1000.0
@@ -126,69 +318,38 @@ class InferenceNode(Node):
                                     data=array.array('B', canvas.tobytes())))
         self._overlays_published += 1
 
-    def _on_load_model(self, request, response):
-        old = self._holder.current
-        try:
-            path = resolve_model_path(request.model_path)
-            options = self.config.pipeline_options()
-            options['class_names'] = list(request.class_names) or None
-            new, _ = self._holder.load(path, **options)
-        except (ConfigError, ModelCardError, EngineError, ValueError) as exc:
-            response.success = False
-            response.message = f'load failed, still using {old.model_id}: {exc}'
-            self.get_logger().error(f'model changeover: {response.message}')
-            return response
-        self._log_model(f'model changeover: replaced {old.model_id}; loaded', new)
-        response.success = True
-        response.message = f'{new.model_id} [{", ".join(new.class_names)}]; {new.provider_report}'
-        return response
-
-    def _on_parameters(self, parameters) -> SetParametersResult:
-        changes = {p.name: p.value for p in parameters}
-        try:
-            config = InferenceConfig.from_values({**dataclasses.asdict(self.config), **changes})
-            if 'class_names' in changes:
-                self._holder.set_class_names(config.class_names or None)
-                self._log_model('class names changed;', self._holder.current)
-        except (ConfigError, ValueError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-        self.config = config
-        return SetParametersResult(successful=True)
+    # ---- diagnostics (in every state)
 
     def _publish_diagnostics(self) -> None:
+        state = self.lifecycle_state
         snap = self._stats.snapshot()
-        level, message = diagnostic_level(snap, self.config.thresholds)
-        pipeline = self._holder.current
-        values = {'backend': pipeline.engine.backend,
-                  'provider': pipeline.engine.active_provider, 'model_id': pipeline.model_id,
-                  'overlays_published': str(self._overlays_published),
-                  **{k: f'{v:.2f}' if isinstance(v, float) else str(v)
-                     for k, v in dataclasses.asdict(snap).items()}}
-        status = DiagnosticStatus(level=bytes([level]), name=f'{self.get_name()}: inspection',
-                                  message=message, hardware_id=pipeline.model_id,
+        holder, config = self._holder, self.config
+        if state == 'active' and config is not None:
+            level, message = diagnostic_level(snap, config.thresholds)
+        else:
+            error = self._activate_error or self.configure_error
+            level = LEVEL_ERROR if error else LEVEL_WARN
+            message = f'{state}: not inspecting images' + (f'; {error}' if error else '')
+        values = {'lifecycle_state': state, 'overlays_published': str(self._overlays_published)}
+        if holder is not None:
+            pipeline = holder.current
+            values.update(backend=pipeline.engine.backend, model_id=pipeline.model_id,
+                          provider=pipeline.engine.active_provider)
+        values.update({k: f'{v:.2f}' if isinstance(v, float) else str(v)
+                       for k, v in dataclasses.asdict(snap).items()})
+        status = DiagnosticStatus(level=bytes([level]),
+                                  name=f'{self.get_fully_qualified_name()}: inspection',
+                                  message=message, hardware_id=values.get('model_id', ''),
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
         self._diagnostics.publish(DiagnosticArray(
             header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
 
-    def destroy_node(self):
-        """Stop the worker; a frame still waiting gets its DROPPED result first."""
-        pending = self._slot.close() if hasattr(self, '_slot') else None
-        if pending is not None and self.context.ok():
-            self._publish(pending[0].header, InspectionOutcome.dropped(
-                'dropped: node shutting down', self._holder.current.model_id), pending[1])
-        if hasattr(self, '_worker'):
-            self._worker.join(timeout=5.0)
-        return super().destroy_node()
-
 
 def main(args=None) -> int:
     """Run inference_node until shutdown; return the exit status (acnn_ros.nodes.node_main)."""
-    def spin_two_threads(node) -> int:
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-        return 0
-    return run_node('inference_node', InferenceNode, args, run=spin_two_threads,
+    # Ctrl-C leaves the context valid until the shutdown transition has answered the frames in
+    # hand (acnn_ros.nodes.clean_shutdown).
+    return run_node('inference_node', InferenceNode, args, run=spin_until_interrupted,
                     configuration_errors=(EngineError,))
 
 

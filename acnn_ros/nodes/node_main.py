@@ -8,11 +8,15 @@ a `ValueError` (the config dataclasses and their error classes), one of rclpy's
 `ParameterException`s (an out-of-range or wrongly typed `-p`), or an error class the node
 names (a missing bag or model engine); a fatal log line names the node and the reason. An
 error while running is not a configuration error: it ends the process with its traceback
-(status 1). Shutdown order: destroy the node, then shut rclpy down.
+(status 1). A managed node with `autostart` configures and activates itself here; a failed
+configure is a configuration error too. Shutdown order: the managed node's shutdown transition
+(releases model, PLC link, camera; pending parts are reported), destroy the node, shut rclpy down.
+
+The ROS environment (ROS_DOMAIN_ID, discovery range) is the user's: nothing here changes it.
 """
 from typing import Callable, Optional, Sequence, Tuple, Type
 
-from acnn_ros.core.ros_env import ensure_local_dds
+from acnn_ros.nodes.managed_node import ManagedNode
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
@@ -39,7 +43,6 @@ def run_node(name: str, create_node: Callable[[], Node], args: Optional[Sequence
     `run(node)` spins the node and returns its exit status; `configuration_errors` are the
     node's own errors, besides `CONFIGURATION_ERRORS`, that stop it from starting.
     """
-    ensure_local_dds()
     rclpy.init(args=args)
     node = None
     try:
@@ -48,10 +51,15 @@ def run_node(name: str, create_node: Callable[[], Node], args: Optional[Sequence
         except CONFIGURATION_ERRORS + tuple(configuration_errors) as exc:
             rclpy.logging.get_logger(name).fatal(f'cannot start: {exc}')
             return EXIT_BAD_CONFIGURATION
+        if isinstance(node, ManagedNode) and node.autostart and not node.start_up():
+            node.get_logger().fatal(f'cannot start: {node.configure_error}')
+            return EXIT_BAD_CONFIGURATION
         return run(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0
     finally:
         if node is not None:
+            if isinstance(node, ManagedNode):
+                node.shut_down()
             node.destroy_node()
         rclpy.try_shutdown()

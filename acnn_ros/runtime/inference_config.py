@@ -3,10 +3,12 @@
 Parameters of inference_node: one table of specs, a frozen config and its validation.
 
 The node declares every parameter from `PARAMETER_SPECS` (description, range, run-time
-changeable or not) and reads them once into `InferenceConfig`; `validate` gives the clear
-start-up error for a bad value. Kept out of the node so it is tested without ROS.
+changeable or not; `declared_specs()` makes the model and image parameters settable while the
+managed node is not active) and reads them into `InferenceConfig` at configure and activate;
+`validate` gives the clear error for a bad value. Kept out of the node so it is tested without
+ROS.
 """
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -141,6 +143,30 @@ PARAMETER_SPECS: Tuple[ParameterSpec, ...] = (
     _spec('error_error_ratio', 'Diagnostics ERROR when at least this share of frames fails',
           0.0, 1.0, runtime=True),
 )
+
+
+# What a product changeover replaces: the model and how it runs. Settable while the node is not
+# active and loaded (atomically: the old model stays on failure) at the next activate;
+# class_names also while active (same model, other names).
+MODEL_PARAMETERS = frozenset(('model_path', 'backend', 'providers', 'intra_op_threads',
+                              'inter_op_threads', 'device_id', 'trt_fp16', 'trt_cache_dir',
+                              'warmup_runs', 'class_names'))
+# Settable only while the node is not active: the model's (but class_names) and the image
+# subscription's, which activate creates.
+INACTIVE_ONLY_PARAMETERS = (MODEL_PARAMETERS - {'class_names'}) | frozenset(
+    ('image_transport', 'image_qos', 'image_qos_depth'))
+
+
+def declared_specs() -> Tuple[ParameterSpec, ...]:
+    """
+    Return PARAMETER_SPECS as inference_node declares them (a managed node).
+
+    Those in INACTIVE_ONLY_PARAMETERS are writable (the node refuses them while active) and say
+    when they apply; the others are as listed.
+    """
+    return tuple(replace(spec, runtime=True, description=f'{spec.description} (set while the '
+                         'node is not active; applied at the next activate)')
+                 if spec.name in INACTIVE_ONLY_PARAMETERS else spec for spec in PARAMETER_SPECS)
 
 
 def package_share_dirs() -> List[Path]:

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The base of the package's managed (lifecycle) nodes: autostart and configuration errors.
+
+A managed node declares its parameters in `__init__` (so they can be set before it is
+configured), builds what it needs in `on_configure` (model, PLC link, camera source), starts
+consuming and publishing in `on_activate`, stops in `on_deactivate` and releases everything in
+`on_cleanup` / `on_shutdown`. A line's lifecycle manager (or `ros2 lifecycle set`) drives it;
+with the `autostart` parameter (default true, the `/**` section of config/inspect.yaml) the node
+configures and activates itself, so a plain `ros2 run` or a launch file without a manager
+starts a working node.
+
+Subclasses call `super().on_*()` last in each transition callback that succeeds: rclpy's
+default callbacks switch the node's lifecycle publishers on and off.
+"""
+import traceback
+from typing import Optional, Tuple, Type
+
+from acnn_ros.core.parameter_spec import ParameterSpec
+from acnn_ros.nodes.ros_parameters import declare_parameters
+from lifecycle_msgs.msg import State
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+
+AUTOSTART = ParameterSpec(
+    'autostart', True, 'configure and activate at start-up (false: wait for a lifecycle '
+    'manager or `ros2 lifecycle set`)')
+
+# The lifecycle_msgs/State ids of the primary states, by label.
+PRIMARY_STATES = {State.PRIMARY_STATE_UNCONFIGURED: 'unconfigured',
+                  State.PRIMARY_STATE_INACTIVE: 'inactive',
+                  State.PRIMARY_STATE_ACTIVE: 'active',
+                  State.PRIMARY_STATE_FINALIZED: 'finalized'}
+
+
+class ManagedNode(LifecycleNode):
+    """A lifecycle node with `autostart` and a readable reason when configuring fails."""
+
+    # Errors that mean "this configuration cannot work" (bad file, bad value, engine refused
+    # the model): configure fails with the reason logged instead of raising.
+    configuration_errors: Tuple[Type[BaseException], ...] = (ValueError,)
+
+    def __init__(self, node_name: str, **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.configure_error: Optional[str] = None
+        self._refuse_unavailable_transitions()
+        self.autostart = bool(declare_parameters(self, [AUTOSTART])['autostart'])
+
+    def _refuse_unavailable_transitions(self) -> None:
+        """
+        Answer `success: false` to a ChangeState request the current state does not allow.
+
+        Kilted's rclpy does; Humble's and Jazzy's raise RCLError out of the service callback,
+        which ends the node's executor (`ros2 lifecycle set inference_node activate` on an
+        unconfigured node would kill it).
+        """
+        service = getattr(self, '_service_change_state', None)
+        if service is None:
+            return
+        handle = service.callback
+
+        def guarded(request, response):
+            try:
+                return handle(request, response)
+            except _rclpy.RCLError as exc:
+                self.get_logger().error(
+                    f'transition {request.transition.label or request.transition.id} refused '
+                    f'in state {self.lifecycle_state}: {exc}')
+                response.success = False
+                return response
+        service.callback = guarded
+
+    @property
+    def lifecycle_state(self) -> str:
+        """Return the label of the current primary state ('active', 'inactive', ...)."""
+        state_id, label = self._state_machine.current_state
+        return PRIMARY_STATES.get(state_id, label)
+
+    def configure_or_report(self, configure) -> TransitionCallbackReturn:
+        """
+        Run `configure()` (the node's own set-up); FAILURE with the reason on a config error.
+
+        On success the caller continues its on_configure; on failure the node stays
+        unconfigured, logs the reason and keeps it in `configure_error` (run_node turns it into
+        exit status 2 when the node configured itself). Any other exception is logged with its
+        traceback (rclpy would swallow it) and returns ERROR: on_error releases what
+        `configure()` built and the node is unconfigured again.
+        """
+        self.configure_error = None
+        try:
+            configure()
+        except self.configuration_errors as exc:
+            self.configure_error = str(exc)
+            self.get_logger().error(f'configure failed: {exc}')
+            return TransitionCallbackReturn.FAILURE
+        except Exception as exc:  # a bug, not a configuration: say where, then release
+            self.configure_error = f'{type(exc).__name__}: {exc}'
+            self.get_logger().error(f'configure raised:\n{traceback.format_exc()}')
+            return TransitionCallbackReturn.ERROR
+        return TransitionCallbackReturn.SUCCESS
+
+    def start_up(self) -> bool:
+        """Configure and activate (autostart); return False, with configure_error, on failure."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            self.configure_error = self.configure_error or 'configure transition failed'
+            return False
+        if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            self.configure_error = self.configure_error or 'activate transition failed'
+            return False
+        return True
+
+    def shut_down(self) -> None:
+        """
+        Run the shutdown transition from any primary state but finalized (idempotent).
+
+        After Ctrl-C rclpy has already shut the context down, and rcl cannot start a transition
+        then (it fails to publish the transition event, logs an error and leaves the state
+        machine in `shuttingdown` without calling on_shutdown): `release()` directly instead.
+        """
+        if self.lifecycle_state not in ('unconfigured', 'inactive', 'active'):
+            return
+        if self.context.ok():
+            self.trigger_shutdown()
+        else:
+            self.release()
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release what a failed transition left behind, then go back to unconfigured."""
+        self.get_logger().error(f'transition from {state.label} raised: releasing resources')
+        self.release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def release(self) -> None:
+        """Release everything configure built; subclasses override (must be idempotent)."""
