@@ -71,7 +71,7 @@ class Listener:
         self.enable = self.node.create_client(SetBool, '/camera_node/enable')
 
     def _on_diagnostics(self, msg):
-        self.diagnostics.extend(s for s in msg.status if s.name.startswith('camera_node'))
+        self.diagnostics.extend(s for s in msg.status if s.name.startswith('/camera_node: '))
 
     def spin_until(self, condition, timeout_s: float) -> bool:
         end = time.monotonic() + timeout_s

@@ -341,7 +341,11 @@ def test_actuator_node_over_dds_writes_every_decision_to_the_opcua_server(simula
         [(1, 0, 0), (2, 1, 1), (3, 1, 6)], client_out
     assert all(e['actuator'] == 'opcua' for e in events)
     assert [e['delivery'] for e in events if e['decision'] == 1] == [1, 1], client_out
-    assert sorted((d.part_id, d.verdict, d.reason) for d in simulator.decisions()) == \
+    # SIGTERM: the node exits 0 after telling the server "vision not ready" (0, 0, 0).
+    assert node.returncode == 0 and 'Traceback' not in node_out, node_out
+    decisions = simulator.decisions()
+    assert (decisions[-1].part_id, decisions[-1].verdict, decisions[-1].reason) == (0, 0, 0)
+    assert sorted((d.part_id, d.verdict, d.reason) for d in decisions[:-1]) == \
         [(1, 1, 0), (2, 2, 1), (3, 2, 6)], node_out
     assert len(simulator.heartbeat_toggles()) >= 2
     assert 'OPC UA' in node_out and 'connected' in node_out, node_out

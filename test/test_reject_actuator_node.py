@@ -104,7 +104,7 @@ print('COUNTERS', json.dumps({k: getattr(last, k) for k in (
     'rejected_error_result', 'rejected_no_result', 'fired', 'missed', 'late')}), flush=True)
 
 def actuator_status():
-    return [d.status[0] for d in diagnostics if d.status[0].name.startswith('reject_actuator')]
+    return [d.status[0] for d in diagnostics if d.status[0].name.startswith('/reject_actuator')]
 spin_until(lambda: actuator_status() and {kv.key: kv.value for kv in actuator_status()[-1]
                                           .values}.get('fired') == '5', 5)
 status = actuator_status()
@@ -175,8 +175,12 @@ def test_actuator_node_over_dds_writes_each_reject_to_the_plc(tmp_path):
                         'rejected_error_result': 1, 'rejected_no_result': 1, 'fired': 5,
                         'missed': 0, 'late': 0}
     # The PLC got every part once, with its verdict; one reject pulse per defective part.
+    # SIGTERM ends the node cleanly, and its last decision-block write says "vision not ready"
+    # (part id 0, verdict 0).
+    assert node.returncode == 0 and 'Traceback' not in node_out, node_out
     decisions = sim.decisions()
-    assert sorted((d.part_id, d.verdict) for d in decisions) == [
+    assert (decisions[-1].part_id, decisions[-1].verdict) == (0, 0), decisions
+    assert sorted((d.part_id, d.verdict) for d in decisions[:-1]) == [
         (1, 1), (2, 2), (3, 2), (4, 2), (5, 2), (6, 1), (7, 2)]
     assert len(sim.coil_pulses()) == 5
     assert len(sim.heartbeat_toggles()) >= 3
@@ -230,7 +234,7 @@ while time.time() < end:
     rclpy.spin_once(node, timeout_sec=0.05)
 print('EVENTS', sorted((e.part_id, e.reason, e.delivery) for e in events), flush=True)
 levels = [d.status[0].level[0] for d in diagnostics
-          if d.status[0].name.startswith('reject_actuator')]
+          if d.status[0].name.startswith('/reject_actuator')]
 print('LEVELS', levels[-1] if levels else None, flush=True)
 node.destroy_node()
 rclpy.shutdown()

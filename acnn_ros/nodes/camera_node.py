@@ -5,67 +5,150 @@ camera_node: the built-in camera driver (V4L2, video file, image folder, GStream
 Publishes `image` (sensor_msgs/Image bgr8), `camera_info` (when a calibration file is given) and
 `part` (acnn_ros/PartTrigger: the same header and a part id that increases by one per frame,
 starting at 1), plus /diagnostics. A vanished source is reopened with back-off; the node stays
-up. Capture is switched on and off with the `~/enable` service (std_srvs/SetBool).
+up. A managed node (docs/CAMERA.md, "Lifecycle"): frames flow only while active. The
+`~/enable` service (std_srvs/SetBool) and the `enabled` parameter are kept as a capture gate
+inside the active state: capture runs while active AND enabled.
 """
 import sys
 import time
 from typing import Callable
 
-from acnn_ros.core.camera.config import CameraConfig, load_calibration, PARAMETERS
-from acnn_ros.core.camera.source import create_source, FrameSource
+from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_calibration,
+                                         PARAMETERS)
+from acnn_ros.core.camera.source import CameraSourceError, create_source, FrameSource
 from acnn_ros.core.camera.supervisor import CaptureSupervisor
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import PartTrigger
+from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
+from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
 
-class CameraNode(Node):
-    """Publishes captured frames with their part triggers."""
+class CameraNode(ManagedNode):
+    """
+    Publishes captured frames with their part triggers; a managed node.
+
+    configure: read the configuration and the calibration, open the source (a source that can
+    never work fails the transition; one that is not there yet is retried with back-off);
+    activate: capture and publish; deactivate: stop capturing (part ids continue where they
+    stopped); cleanup / shutdown: close the source.
+    """
 
     def __init__(self, source_factory: Callable[[CameraConfig], FrameSource] = create_source,
                  **kwargs):
         """
-        Declare the parameters and open nothing yet (the first capture connects the source).
+        Declare the parameters; configure opens the source.
 
         `source_factory` builds the frame source from the node's configuration; an application
         that composes the node in its process may wrap the source (the demo records ground
         truth this way). The other keyword arguments go to rclpy's Node.
         """
         super().__init__('camera_node', **kwargs)
-        self.config = CameraConfig(**declare_parameters(self, PARAMETERS))
-        self.calibration = (load_calibration(self.config.camera_info_file)
-                            if self.config.camera_info_file else None)
-        self.supervisor = CaptureSupervisor(source_factory(self.config),
-                                            self.config.reconnect_initial_s,
-                                            self.config.reconnect_max_s)
+        # Set before declaring: a refused parameter destroys the half-built node (release).
+        self._source_factory = source_factory
+        self.config = None
+        self.calibration = None
+        self.supervisor = None
+        self._image_pub = self._info_pub = self._part_pub = None
+        self._capture_timer = self._diag_timer = None
+        self._values = declare_parameters(self, PARAMETERS)
+        # Never reset in the life of the node (deactivate, cleanup): a part id names one part.
         self.part_id = 0
-        self._enabled = self.config.enabled
+        self._enabled = bool(self._values['enabled'])
         self._reported = set()
         self._diag_frames, self._diag_time = 0, time.monotonic()
-        image_qos = qos_profile_sensor_data if self.config.image_qos == 'sensor_data' else \
-            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self._image_pub = self.create_publisher(Image, 'image', image_qos)
-        self._info_pub = (self.create_publisher(CameraInfo, 'camera_info', image_qos)
-                          if self.calibration else None)
-        self._part_pub = self.create_publisher(PartTrigger, 'part', QoSProfile(depth=100))
+        self._capture_group = MutuallyExclusiveCallbackGroup()
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_service(SetBool, '~/enable', self._on_enable)
-        self.create_timer(self.config.period_s, self._on_capture,
-                          callback_group=MutuallyExclusiveCallbackGroup())
-        self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Read the configuration and calibration, open the source, create the publishers."""
+        result = self.configure_or_report(self._configure)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self.release()
+            return result
+        return super().on_configure(state)
+
+    def _configure(self) -> None:
+        self.config = config = CameraConfig(**self._values)
+        self.calibration = (load_calibration(config.camera_info_file)
+                            if config.camera_info_file else None)
+        self.supervisor = CaptureSupervisor(self._source_factory(config),
+                                            config.reconnect_initial_s, config.reconnect_max_s)
+        try:
+            self.supervisor.source.connect()
+            self.supervisor.state = 'open'
+        except CameraSourceError as exc:
+            if not exc.retryable:
+                raise CameraConfigError(f'camera source cannot work: {exc}') from exc
+            self.get_logger().warning(f'camera source not there yet: {exc}; capture retries it')
+        image_qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else \
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._image_pub = self.create_lifecycle_publisher(Image, 'image', image_qos)
+        self._info_pub = (self.create_lifecycle_publisher(CameraInfo, 'camera_info', image_qos)
+                          if self.calibration else None)
+        self._part_pub = self.create_lifecycle_publisher(PartTrigger, 'part',
+                                                         QoSProfile(depth=100))
+        self._diag_frames, self._diag_time = 0, time.monotonic()
+        self._diag_timer = self.create_timer(config.diagnostics_period_s,
+                                             self._publish_diagnostics)
         self.get_logger().info(
-            f'capturing from {self.supervisor.source.description} at '
-            f'{self.config.frame_rate_hz:g} Hz, frame_id {self.config.frame_id}, image QoS '
-            f'{self.config.image_qos}; {describe_dds()}')
+            f'configured: {self.supervisor.source.description} at {config.frame_rate_hz:g} Hz, '
+            f'frame_id {config.frame_id}, image QoS {config.image_qos}; {describe_dds()}')
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start capturing and publishing."""
+        self._capture_timer = self.create_timer(self.config.period_s, self._on_capture,
+                                                callback_group=self._capture_group)
+        self.get_logger().info(f'active: capturing from part {self.part_id + 1}'
+                               + ('' if self._enabled else ' once ~/enable is true'))
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop capturing; the source stays open."""
+        self._stop_capture()
+        self.get_logger().info(f'inactive: capture stopped after part {self.part_id}')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Close the source, remove the publishers."""
+        self.release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop capturing and close the source, from any state."""
+        self.release()
+        return super().on_shutdown(state)
+
+    def _stop_capture(self) -> None:
+        if self._capture_timer is not None:
+            self.destroy_timer(self._capture_timer)
+            self._capture_timer = None
+
+    def release(self) -> None:
+        """Stop capturing, close the source, remove publishers and timers (idempotent)."""
+        self._stop_capture()
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        for publisher in (self._image_pub, self._info_pub, self._part_pub):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        self._image_pub = self._info_pub = self._part_pub = None
+        if self.supervisor is not None:
+            self.supervisor.close()
+            self.supervisor = None
 
     def set_enabled(self, enabled: bool) -> None:
         """Switch capture on or off (what the ~/enable service does)."""
@@ -75,17 +158,18 @@ class CameraNode(Node):
         self.set_enabled(request.data)
         response.success = True
         response.message = f'capture {"enabled" if self._enabled else "disabled"}, ' \
-                           f'{self.part_id} frames so far, source {self.supervisor.state}'
+                           f'{self.part_id} frames so far, node {self.lifecycle_state}, source ' \
+                           f'{self.supervisor.state if self.supervisor else "not configured"}'
         self.get_logger().info(response.message)
         return response
 
     @property
     def limit_reached(self) -> bool:
         """Return True once max_frames frames were published."""
-        return 0 < self.config.max_frames <= self.part_id
+        return self.config is not None and 0 < self.config.max_frames <= self.part_id
 
     def _on_capture(self):
-        if not self._enabled or self.limit_reached:
+        if not self._enabled or self.limit_reached or self._capture_timer is None:
             return
         event = self.supervisor.step()
         log = self.get_logger()
@@ -100,10 +184,10 @@ class CameraNode(Node):
             log.error(f'camera source lost: {event.message}; reopening in '
                       f'{event.retry_in_s:.2f} s')
         elif event.kind == 'retry_failed':
-            log.warn(f'camera source unavailable: {event.message}; next attempt in '
-                     f'{event.retry_in_s:.2f} s')
+            log.warning(f'camera source unavailable: {event.message}; next attempt in '
+                        f'{event.retry_in_s:.2f} s')
         elif event.kind == 'bad_frame':
-            log.warn(f'frame skipped: {event.message}')
+            log.warning(f'frame skipped: {event.message}')
         elif event.kind in ('ended', 'failed') and event.kind not in self._reported:
             self._reported.add(event.kind)
             (log.info if event.kind == 'ended' else log.error)(
@@ -128,8 +212,9 @@ class CameraNode(Node):
         if (width, height) != (cal.image_width, cal.image_height) and 'size' not in \
                 self._reported:
             self._reported.add('size')
-            self.get_logger().warn(f'calibration is for {cal.image_width}x{cal.image_height}, '
-                                   f'frames are {width}x{height}')
+            self.get_logger().warning(
+                f'calibration is for {cal.image_width}x{cal.image_height}, '
+                f'frames are {width}x{height}')
         self._info_pub.publish(CameraInfo(
             header=header, width=cal.image_width, height=cal.image_height,
             distortion_model=cal.distortion_model, d=list(cal.d), k=list(cal.k),
@@ -141,17 +226,19 @@ class CameraNode(Node):
         self._diag_frames, self._diag_time = sup.frames, now
         if sup.state in ('waiting', 'failed'):
             level, message = DiagnosticStatus.ERROR, f'source unavailable: {sup.last_error}'
-        elif not self._enabled or self.limit_reached or sup.state == 'ended':
-            level, message = DiagnosticStatus.WARN, 'capture stopped (disabled, ' \
+        elif (not self._enabled or self.limit_reached or sup.state == 'ended'
+              or self._capture_timer is None):
+            level, message = DiagnosticStatus.WARN, 'capture stopped (inactive, disabled, ' \
                 'max_frames reached or end of stream)'
         else:
             level, message = DiagnosticStatus.OK, f'capturing at {fps:.1f} fps'
         values = {'source': sup.source.description, 'state': sup.state,
-                  'enabled': self._enabled, 'last_part_id': self.part_id,
+                  'lifecycle': self.lifecycle_state, 'enabled': self._enabled,
+                  'last_part_id': self.part_id,
                   'fps': f'{fps:.2f}', 'bad_frames': sup.bad_frames,
                   'disconnects': sup.disconnects, 'reconnects': sup.reconnects,
                   'failed_attempts': sup.failed_attempts, 'last_error': sup.last_error}
-        status = DiagnosticStatus(level=level, name=f'{self.get_name()}: camera',
+        status = DiagnosticStatus(level=level, name=f'{self.get_fully_qualified_name()}: camera',
                                   message=message, hardware_id=sup.source.description,
                                   values=[KeyValue(key=k, value=str(v))
                                           for k, v in values.items()])
@@ -159,14 +246,14 @@ class CameraNode(Node):
             stamp=self.get_clock().now().to_msg()), status=[status]))
 
     def destroy_node(self):
-        """Release the camera, then the node."""
-        self.supervisor.close()
+        """Release the camera (a node destroyed without a shutdown), then the node."""
+        self.release()
         return super().destroy_node()
 
 
 def main(args=None) -> int:
     """Run camera_node until shutdown; return the exit status (acnn_ros.nodes.node_main)."""
-    return run_node('camera_node', CameraNode, args)
+    return run_node('camera_node', CameraNode, args, run=spin_until_interrupted)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""reject_actuator_node: inspection results + part triggers in, one RejectEvent per part out."""
+"""
+reject_actuator_node: inspection results + part triggers in, one RejectEvent per part out.
+
+A managed node (nodes/managed_node.py): vision is "ready" for the PLC only while active
+(heartbeat on); deactivate, shutdown and Ctrl-C tell the PLC "not ready"
+(docs/LINE_INTEGRATION.md, "Vision ready").
+"""
 import logging
 import sys
 
@@ -15,12 +21,14 @@ from acnn_ros.core.reject.scheduler import SchedulerSettings
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
+from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
+from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
@@ -51,48 +59,135 @@ class _RosLogHandler(logging.Handler):
             self._logger.info(text)
 
 
-class RejectActuatorNode(Node):
-    """Decide every part, fire the ejector at the part's due time, count and archive."""
+class RejectActuatorNode(ManagedNode):
+    """
+    Decide every part, fire the ejector at the part's due time, count and archive.
+
+    Managed: configure builds the actuator (connects the PLC), the scheduler and the archive;
+    activate subscribes, starts the scheduler and the heartbeat; deactivate stops consuming,
+    reports the parts still pending fail-safe and tells the PLC that vision is not ready;
+    cleanup and shutdown disconnect and release.
+    """
 
     def __init__(self, **kwargs):
         super().__init__('reject_actuator_node', **kwargs)
+        # Set before declaring: a refused parameter destroys the half-built node (release).
+        self.config = None
+        self.actuator = None
+        self.scheduler = None
+        self.archive = None
+        self._subscriptions = []
+        self._status_timer = None
+        self._last = None
         self._values = declare_parameters(self, PARAMETERS)
+        self._py_log = logging.getLogger(f'acnn_ros.{self.get_name()}.{id(self)}')
+        self._py_log.setLevel(logging.INFO)
+        self._py_log.addHandler(_RosLogHandler(self.get_logger()))
+        self._py_log.propagate = False
+        self._rejects = self.create_lifecycle_publisher(RejectEvent, 'reject', RELIABLE)
+        self._counters = self.create_lifecycle_publisher(LineCounters, '~/counters', QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        # Not managed: diagnostics say "inactive" too.
+        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_service(Trigger, '~/reset_counters', self._on_reset)
+        self.add_on_set_parameters_callback(self._on_parameters)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Read the configuration, connect the PLC, build the scheduler and the archive."""
+        result = self.configure_or_report(self._configure)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self.release()
+            return result
+        return super().on_configure(state)
+
+    def _configure(self) -> None:
         self.config = config = RejectActuatorConfig.from_values(self._values)
         if 0 < config.python_switch_interval_s < sys.getswitchinterval():
             # Process-wide: other Python threads (nodes of a one-process line) would otherwise
             # hold the GIL for up to 5 ms per hand-over, and rejects would miss their time
             # (measured in docs/BENCHMARKS.md, section line).
             sys.setswitchinterval(config.python_switch_interval_s)
-        self._py_log = logging.getLogger(f'acnn_ros.{self.get_name()}.{id(self)}')
-        self._py_log.setLevel(logging.INFO)
-        self._py_log.addHandler(_RosLogHandler(self.get_logger()))
-        self._py_log.propagate = False
         clock = self._now
         self.actuator = make_actuator(config, clock, logger=self._py_log)
+        self.actuator.set_ready(False)   # no heartbeat before activate
+        self.actuator.start()
         self.scheduler = SchedulerThread(SchedulerSettings.from_config(config), config.policy,
                                          self.actuator, self._on_record, clock, self._py_log)
         self.archive = (RejectArchive(config.archive_dir, config.archive_max_items, self._py_log)
                         if config.archive_dir else None)
-        self._rejects = self.create_publisher(RejectEvent, 'reject', RELIABLE)
-        self._counters = self.create_publisher(LineCounters, '~/counters', QoSProfile(
-            depth=1, reliability=ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self.create_subscription(InspectionResult, 'inspection', self._on_result, RELIABLE)
-        if config.use_part_trigger:
-            self.create_subscription(PartTrigger, 'part', self._on_trigger, RELIABLE)
-        if self.archive is not None:
-            self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
-        self.create_service(Trigger, '~/reset_counters', self._on_reset)
-        self.add_on_set_parameters_callback(self._on_parameters)
-        self.create_timer(config.counters_period_s, self._publish_status)
         self._last = self.scheduler.counters_snapshot()
-        self.actuator.start()
-        self.scheduler.start()
+        self._status_timer = self.create_timer(config.counters_period_s, self._publish_status)
         self.get_logger().info(
             f'{config.actuator} actuator, {config.timing}, delay {config.reject_delay_s} s, '
             f'window {config.inspection_window_s} s, triggers {config.use_part_trigger}, '
             f'archive {config.archive_dir or "off"}; {describe_dds()}')
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start the scheduler and the heartbeat, subscribe to parts and results."""
+        self.actuator.set_ready(True)
+        self.scheduler.start()
+        self._subscriptions = [self.create_subscription(
+            InspectionResult, 'inspection', self._on_result, RELIABLE)]
+        if self.config.use_part_trigger:
+            self._subscriptions.append(self.create_subscription(
+                PartTrigger, 'part', self._on_trigger, RELIABLE))
+        if self.archive is not None:
+            self._subscriptions.append(self.create_subscription(
+                Image, 'image', self._on_image, qos_profile_sensor_data))
+        self.get_logger().info('active: vision ready, heartbeat on')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop consuming, report pending parts fail-safe, tell the PLC: vision not ready."""
+        self._stop_line('vision deactivated')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Disconnect the PLC, drop the scheduler and the archive."""
+        self.release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """From any state: stop the line as deactivate does, then release everything."""
+        if state.label == 'active':
+            self._stop_line('vision shutting down')
+        self.release()
+        return super().on_shutdown(state)
+
+    def _stop_line(self, why: str) -> None:
+        for subscription in self._subscriptions:
+            self.destroy_subscription(subscription)
+        self._subscriptions = []
+        self.scheduler.stop()
+        # Before the not-ready write, so that no decision reaches the PLC after it.
+        pending = self.scheduler.report_pending(
+            f'{why}: not actuated, the PLC rejects it by its default')
+        ready_told = self.actuator.set_ready(False)
+        self._publish_status()
+        self.get_logger().info(
+            f'{why}: {pending} pending parts reported fail-safe; PLC told "vision not ready": '
+            f'{"yes" if ready_told else "no (its heartbeat watchdog covers it)"}')
+
+    def release(self) -> None:
+        """Stop the scheduler, disconnect the actuator, close the archive (idempotent)."""
+        for subscription in self._subscriptions:
+            self.destroy_subscription(subscription)
+        self._subscriptions = []
+        if self._status_timer is not None:
+            self.destroy_timer(self._status_timer)
+            self._status_timer = None
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        if self.actuator is not None:
+            self.actuator.stop()
+            self.actuator = None
+        if self.archive is not None:
+            self.archive.close()
+            self.archive = None
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -119,6 +214,9 @@ class RejectActuatorNode(Node):
             self.archive.add_part(record)
 
     def _on_reset(self, request, response):
+        if self.scheduler is None:
+            response.success, response.message = False, f'not configured ({self.lifecycle_state})'
+            return response
         before = self.scheduler.reset_counters()
         self._last = self.scheduler.counters_snapshot()
         self._py_log.warning(f'AUDIT: counters reset by service call; before: {before.summary()}')
@@ -139,7 +237,8 @@ class RejectActuatorNode(Node):
             self._py_log.warning(f'AUDIT: parameter {name} changed from '
                                  f'{self._values[name]!r} to {value!r}')
         self._values.update(changed)
-        self.scheduler.set_policy(policy)
+        if self.scheduler is not None:
+            self.scheduler.set_policy(policy)
         return SetParametersResult(successful=True)
 
     def _publish_status(self) -> None:
@@ -153,25 +252,27 @@ class RejectActuatorNode(Node):
         health = self.actuator.status()
         level, text = line_health(self._last, counters, health.ok, health.detail)
         self._last = counters
+        if self.lifecycle_state != 'active':
+            level = max(level, DiagnosticStatus.WARN[0])
+            text = f'{self.lifecycle_state}: vision not ready (PLC rejects by default); {text}'
+
         diagnostics = DiagnosticArray(status=[DiagnosticStatus(
-            level=bytes([level]), name=f'{self.get_name()}: reject actuator', message=text,
-            hardware_id=self.config.actuator,
+            level=bytes([level]), name=f'{self.get_fully_qualified_name()}: reject actuator',
+            message=text, hardware_id=self.config.actuator,
             values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])])
         diagnostics.header.stamp = msg.header.stamp
         self._diagnostics.publish(diagnostics)
 
     def destroy_node(self):
-        """Stop the scheduler, the actuator and the archive, then the node."""
-        self.scheduler.stop()
-        self.actuator.stop()
-        if self.archive is not None:
-            self.archive.close()
+        """Release what is still held (a node destroyed without a shutdown), then the node."""
+        self.release()
         return super().destroy_node()
 
 
 def main(args=None) -> int:
     """Run reject_actuator_node until shutdown; return the exit status (nodes.node_main)."""
-    return run_node('reject_actuator_node', RejectActuatorNode, args)
+    return run_node('reject_actuator_node', RejectActuatorNode, args,
+                    run=spin_until_interrupted)
 
 
 if __name__ == '__main__':

@@ -15,6 +15,11 @@ from typing import Callable, Optional
 
 VERDICT_ACCEPT = 1
 VERDICT_REJECT = 2
+# "Vision not ready" (deactivated, shutting down): the decision block / variables go back to
+# their power-up values, part id 0 (never a part: camera part ids start at 1) and verdict 0
+# (no verdict), and the heartbeat stops (docs/LINE_INTEGRATION.md, "Vision ready").
+NOT_READY_PART_ID = 0
+VERDICT_NONE = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,15 @@ class Actuator:
 
     def stop(self) -> None:
         """Stop background work; pending commands are reported missed."""
+
+    def set_ready(self, ready: bool, timeout_s: float = 1.0) -> bool:
+        """
+        Tell the line whether vision is ready; return True once the line has been told.
+
+        Not ready: the PLC is to reject every part by its own default. A backend without a
+        line link has nothing to tell (True).
+        """
+        return True
 
     def actuate(self, command: ActuationCommand, done: DoneCallback) -> None:
         """Issue `command` now without blocking; call `done` exactly once."""

@@ -7,6 +7,7 @@ Every command is reported exactly once: by the backend's `_deliver`, or by this 
 delivered=False when the loop is not running or stops before the command was done.
 """
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -79,6 +80,9 @@ class LoopThreadActuator(Actuator):
         # None until the PLC answered or failed a request; a new connection does not clear a
         # False (a PLC that accepts TCP but never answers reconnects fine).
         self.responding: Optional[bool] = None
+        # Vision ready: the heartbeat runs. Not ready: it stops and the not-ready values are
+        # written (set_ready); read on the loop thread, set from any thread.
+        self._ready = True
 
     # -- life cycle (caller's thread) ----------------------------------------------------
 
@@ -102,6 +106,33 @@ class LoopThreadActuator(Actuator):
             pending = list(self._pending)
         for done in pending:   # commands the stopped loop never finished
             done(ActuationReport(done.part_id, False, None, f'{self.label} client stopped'))
+
+    def set_ready(self, ready: bool, timeout_s: float = 1.0) -> bool:
+        """
+        Start (ready) or stop the heartbeat; not ready also writes the not-ready values.
+
+        Waits up to `timeout_s` for the PLC to take the not-ready write and returns whether it
+        did (False also before `start()`: then only the heartbeat stays off). Ready returns at
+        once; the heartbeat resumes within one period.
+        """
+        self._ready = bool(ready)
+        loop = self._loop
+        if ready:
+            return True
+        if (loop is None or not loop.is_running() or self._stopping is None
+                or self._stopping.is_set()):
+            return False
+        future = asyncio.run_coroutine_threadsafe(
+            self._write_not_ready(self._clock() + timeout_s), loop)
+        try:
+            future.result(timeout=timeout_s + 0.5)
+        except (PlcUnavailable, concurrent.futures.TimeoutError,
+                concurrent.futures.CancelledError) as exc:
+            self._log.error(f'{self.label}: vision not-ready signal not written ({exc}); the '
+                            'stopped heartbeat tells the PLC')
+            return False
+        self._log.info(f'{self.label}: vision not ready written')
+        return True
 
     def actuate(self, command: ActuationCommand, done: DoneCallback) -> None:
         """Queue the command on the loop thread; never blocks."""
@@ -154,7 +185,7 @@ class LoopThreadActuator(Actuator):
         period = self._heartbeat_period_s
         while True:
             await asyncio.sleep(period)
-            if not self._connected.is_set():
+            if not self._connected.is_set() or not self._ready:
                 continue
             value = not value
             try:
@@ -184,4 +215,8 @@ class LoopThreadActuator(Actuator):
         raise NotImplementedError
 
     async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
+        raise NotImplementedError
+
+    async def _write_not_ready(self, deadline: float) -> None:
+        """Write the not-ready values by `deadline`; raise PlcUnavailable if it cannot."""
         raise NotImplementedError

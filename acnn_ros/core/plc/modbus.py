@@ -13,8 +13,12 @@ Register map (protocol addresses, all configurable, nothing else is ever written
   (fixed-delay timing only). Every reject is its own rising edge: a reject due while the
   previous pulse is still on clears the coil for one request round trip and sets it again, so
   a PLC counting edges counts every reject (an ejector valve does not react to a ~1 ms gap).
-- heartbeat register `heartbeat_register`: toggled 0/1 every `heartbeat_period_s`; the PLC
-  treats a heartbeat that stops changing as "vision down" and rejects every part.
+- heartbeat register `heartbeat_register`: toggled 0/1 every `heartbeat_period_s` while vision
+  is ready; the PLC treats a heartbeat that stops changing as "vision down" and rejects every
+  part.
+- vision not ready (`set_ready(False)`: node deactivated or shutting down): the heartbeat
+  stops and the decision block is written back to its power-up values, part id 0 (never a
+  part), verdict 0 (no verdict), reason 0; `set_ready(True)` restarts the heartbeat.
 
 Everything runs on an asyncio loop in a thread of its own, so a PLC that accepts TCP and never
 answers costs missed decisions, never a blocked caller. pymodbus does not retry a *first* failed
@@ -28,7 +32,7 @@ import time
 from typing import Callable, Optional
 
 from acnn_ros.core.plc.actuators import (ActuationCommand, ActuationReport, ActuatorStatus,
-                                         DoneCallback)
+                                         DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
 from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
                                              PlcUnavailable)
 from pymodbus.client import AsyncModbusTcpClient
@@ -216,6 +220,11 @@ class ModbusActuator(LoopThreadActuator):
                 self._coil_on = False
             except PlcUnavailable as exc:
                 self._log.error(f'could not clear reject coil {self.config.reject_coil}: {exc}')
+
+    async def _write_not_ready(self, deadline: float) -> None:
+        values = decision_registers(NOT_READY_PART_ID, VERDICT_NONE, 0)
+        await self._request(lambda: self._client.write_registers(
+            self.config.decision_register, values, device_id=self.config.unit), deadline)
 
     async def _write_heartbeat(self, value: bool, deadline: float) -> None:
         await self._request(lambda: self._client.write_register(

@@ -9,8 +9,11 @@ nothing else is ever written; docs/LINE_INTEGRATION.md "OPC UA backend"):
   RejectEvent.REASON_*), written in ONE Write service request, so the PLC never sees a part id
   with another part's verdict. Writing the same decision twice has the same effect as once
   (keyed by part id): a write whose reply was lost is simply written again.
-- heartbeat (Boolean, optional): toggled every `heartbeat_period_s`; the PLC treats a
-  heartbeat that stops changing as "vision down" and rejects every part.
+- heartbeat (Boolean, optional): toggled every `heartbeat_period_s` while vision is ready;
+  the PLC treats a heartbeat that stops changing as "vision down" and rejects every part.
+- vision not ready (`set_ready(False)`: node deactivated or shutting down): the heartbeat stops
+  and PartId 0 (never a part), Verdict 0 (no verdict), Reason 0 are written in one request;
+  `set_ready(True)` restarts the heartbeat.
 
 There is no ejector output pulse: the PLC fires the ejector from the decision. Use timing
 `plc_tracking` (decision written at once, the PLC tracks the part by encoder), or
@@ -30,7 +33,7 @@ from typing import Callable, Dict, List, Optional
 from urllib.parse import urlparse
 
 from acnn_ros.core.plc.actuators import (ActuationCommand, ActuationReport, ActuatorStatus,
-                                         DoneCallback)
+                                         DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
 from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
                                              PlcUnavailable)
 from asyncua import Client, ua
@@ -287,6 +290,10 @@ class OpcUaActuator(LoopThreadActuator):
         self.stats['writes'] += 1
         done(ActuationReport(command.part_id, True, self._clock(),
                              'written to the OPC UA server'))
+
+    async def _write_not_ready(self, deadline: float) -> None:
+        await self._write(('part_id', 'verdict', 'reason'),
+                          decision_values(NOT_READY_PART_ID, VERDICT_NONE, 0), deadline)
 
     async def _write_heartbeat(self, value: bool, deadline: float) -> None:
         await self._write(('heartbeat',), [ua.DataValue(ua.Variant(value, HEARTBEAT_TYPE))],

@@ -79,7 +79,8 @@ class PartRecord:
 
 
 class _Part:
-    __slots__ = ('part_id', 'key', 'outcome', 'triggered', 'decision', 'decided_time')
+    __slots__ = ('part_id', 'key', 'outcome', 'triggered', 'decision', 'decided_time',
+                 'issued')
 
     def __init__(self, key: FrameKey, part_id: int = 0):
         self.key = key
@@ -88,6 +89,7 @@ class _Part:
         self.triggered = False
         self.decision: Optional[Decision] = None
         self.decided_time = 0.0
+        self.issued = False        # its command went to the actuator (a report will come)
 
 
 class Actuation(NamedTuple):
@@ -148,11 +150,40 @@ class RejectScheduler:
         self.counters.reset(now)
         return before
 
-    def warn_unfinished_on_stop(self) -> None:
-        """Log the parts a stop leaves undecided or not yet actuated."""
-        if self._parts:
-            self._log.warning(f'stopping with {len(self._parts)} parts undecided or not yet '
-                              'actuated; the PLC must reject parts without a verdict')
+    def in_actuator(self) -> int:
+        """Return how many rejects were issued to the actuator and are not reported yet."""
+        return sum(1 for part in self._parts.values() if part.issued)
+
+    def abandon_pending(self, now: float, detail: str,
+                        include_issued: bool = False) -> List[PartRecord]:
+        """
+        Give up every unfinished part (the line stops): one fail-safe record each.
+
+        An undecided part becomes a NO_RESULT reject; every reject not yet actuated is final
+        as MISSED with `detail` (the PLC's "no verdict = reject" default ejects it). Rejects
+        already issued to the actuator are left to its report unless `include_issued`.
+        Accepted parts whose PLC write was still to come were reported already; they are
+        counted as `accepts_undelivered`. Timers are cleared.
+        """
+        records = []
+        for part in list(self._parts.values()):
+            if part.issued and not include_issued:
+                continue
+            if part.decision is None:
+                part.decision = decide(None, self._policy)
+                part.decided_time = now
+                self._decided[part.key] = False
+            if not part.decision.reject:
+                self._parts.pop(part.key, None)
+                self.counters.accepts_undelivered += 1
+                continue
+            records.append(self._finish(part, Delivery.MISSED, None, detail))
+        self._timers = [timer for timer in self._timers if timer[3] in self._parts]
+        heapq.heapify(self._timers)
+        if records:
+            self._log.warning(f'{len(records)} pending parts reported as fail-safe rejects '
+                              f'(MISSED): {detail}')
+        return records
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -209,6 +240,8 @@ class RejectScheduler:
     def on_report(self, actuation: Actuation, report: ActuationReport) -> Optional[PartRecord]:
         """Take the actuator's report of one command; a reject is final with it."""
         part = actuation.part
+        if part.decision.reject and self._parts.get(part.key) is not part:
+            return None   # given up by abandon_pending(): reported already
         if not part.decision.reject:
             if not report.delivered:
                 self.counters.accepts_undelivered += 1
@@ -284,6 +317,7 @@ class RejectScheduler:
             part.part_id, decision.reject, int(decision.reason), due, self._deadline(due),
             pulse=decision.reject and self.settings.timing == 'fixed_delay',
             pulse_width_s=self.settings.pulse_width_s)
+        part.issued = True
         if not decision.reject:
             self._parts.pop(part.key, None)
         return Actuation(command, part)

@@ -55,13 +55,30 @@ class SchedulerThread:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the timer thread (pending parts are dropped: the PLC's default covers them)."""
+        """Stop the timer thread; pending parts stay (`report_pending` gives them up)."""
         with self._lock:
             self._running = False
             self._lock.notify_all()
-            self._scheduler.warn_unfinished_on_stop()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
+
+    def report_pending(self, detail: str, wait_s: float = 1.0) -> int:
+        """
+        After `stop()`: report every unfinished part fail-safe (one record each); return them.
+
+        Rejects already with the actuator get up to `wait_s` for its report (their deadline is
+        near), then are given up too.
+        """
+        with self._lock:
+            records = self._scheduler.abandon_pending(self._clock(), detail)
+            end = time.monotonic() + wait_s
+            while self._scheduler.in_actuator() and time.monotonic() < end:
+                self._lock.wait(0.02)
+            records += self._scheduler.abandon_pending(self._clock(), detail,
+                                                       include_issued=True)
+        for record in records:
+            self._emit(record)
+        return len(records)
 
     def set_policy(self, policy: RejectPolicy) -> None:
         """Apply a new policy to every decision made from now on."""
@@ -98,6 +115,7 @@ class SchedulerThread:
         # From inside actuate() (topic) or from the actuator's own thread (PLC).
         with self._lock:
             record = self._scheduler.on_report(actuation, report)
+            self._lock.notify_all()
         self._emit(record)
 
     # -- output ------------------------------------------------------------------------------
