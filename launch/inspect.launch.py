@@ -11,20 +11,34 @@ vendor driver) publishing on image_topic; none starts no camera (replay a bag on
 image_topic). Without camera_node there are no part triggers, so the reject actuator then
 numbers parts in result order. Launch arguments override the same keys of params_file.
 
+The three nodes are managed (lifecycle) nodes started with `autostart` (default true): each
+configures and activates itself, so `ros2 lifecycle get /inference_node` says active without a
+lifecycle manager; with autostart:=false they wait unconfigured for `ros2 lifecycle set` or a
+manager. camera_info is remapped beside image_topic (image_transport's convention:
+/camera/image_raw -> /camera/camera_info). rviz2 runs in the line's namespace with the same
+remap, so config/inspect.rviz (relative topics) follows `namespace` and `image_topic`.
+
+Only names present in launch / launch_ros of Humble, Jazzy and Kilted are used (no
+EqualsSubstitution: Humble lacks it; no LaunchConfigurationEquals: deprecated on Jazzy and Kilted);
+test/launch_distributions.py lists them per distribution; test_launch.py checks this file.
+
 Every node here is equally startable without ros2 launch, e.g.
     ros2 run acnn_ros camera_node --ros-args --params-file config/inspect.yaml
-        -p source:=/dev/video0 -r image:=/camera/image_raw
+        -p source:=/dev/video0 -r image:=/camera/image_raw -r camera_info:=/camera/camera_info
 and `acnn demo` runs the three nodes in one process from the same YAML.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction
 from launch.conditions import IfCondition
-from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node, PushRosNamespace
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
+from launch_ros.actions import LifecycleNode, Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = 'acnn_ros'
+# Seconds before a respawned camera_node starts again (respawn_camera:=true). A constant: the
+# respawn_delay of ExecuteProcess is a float, not a substitution, on Humble, Jazzy and Kilted.
+CAMERA_RESPAWN_DELAY_S = 2.0
 
 # (name, default, description, choices or None). Paths are relative to the package share.
 ARGUMENTS = (
@@ -40,8 +54,16 @@ ARGUMENTS = (
     ('plc_port', '502', 'PLC Modbus TCP port', None),
     ('namespace', '', 'namespace of every node and topic (one line of several)', None),
     ('use_rviz', 'false', 'start rviz2 with config/inspect.rviz', ['true', 'false']),
-    ('image_topic', 'image', 'image topic the camera publishes and inference_node reads',
-     None),
+    ('image_topic', 'image', 'image topic the camera publishes and inference_node reads; '
+     'camera_info is remapped beside it', None),
+    ('autostart', 'true', 'the managed nodes configure and activate themselves (false: they '
+     'wait unconfigured for a lifecycle manager or `ros2 lifecycle set`)', ['true', 'false']),
+    ('respawn_camera', 'false', 'restart camera_node when its process dies (after '
+     '2 s, CAMERA_RESPAWN_DELAY_S)', ['true', 'false']),
+    ('log_level', 'info', 'log level of every node (--ros-args --log-level)',
+     ['debug', 'info', 'warn', 'error', 'fatal']),
+    ('use_sim_time', 'false', 'every node takes its time from /clock (bag replay with '
+     '--clock)', ['true', 'false']),
 )
 
 
@@ -50,35 +72,58 @@ def string_parameter(argument: str) -> ParameterValue:
     return ParameterValue(LaunchConfiguration(argument), value_type=str)
 
 
+def bool_parameter(value) -> ParameterValue:
+    """Return a substitution ('true' / 'True' / 'false' ...) as a bool parameter."""
+    return ParameterValue(value, value_type=bool)
+
+
 def generate_launch_description():
     """Return the launch description of the inspection line."""
     share = FindPackageShare(PACKAGE)
     defaults = {'params_file': PathJoinSubstitution([share, 'config', 'inspect.yaml'])}
     params = LaunchConfiguration('params_file')
     image_topic = LaunchConfiguration('image_topic')
-    builtin_camera = EqualsSubstitution(LaunchConfiguration('camera'), 'builtin')
+    # image_transport's convention: camera_info in the image topic's namespace.
+    camera_info_topic = PythonExpression(
+        ["'/'.join('", image_topic, "'.split('/')[:-1] + ['camera_info'])"])
+    builtin_camera = PythonExpression(["'", LaunchConfiguration('camera'), "' == 'builtin'"])
+    common = {'autostart': bool_parameter(LaunchConfiguration('autostart')),
+              'use_sim_time': bool_parameter(LaunchConfiguration('use_sim_time'))}
+    log_level = ['--log-level', LaunchConfiguration('log_level')]
     declared = [DeclareLaunchArgument(name, default_value=defaults.get(name, default),
                                       description=description, choices=choices)
                 for name, default, description, choices in ARGUMENTS]
     line = GroupAction([
         PushRosNamespace(LaunchConfiguration('namespace')),
-        Node(package=PACKAGE, executable='camera_node', name='camera_node', output='screen',
-             condition=IfCondition(builtin_camera),
-             parameters=[params, {'source': string_parameter('camera_source')}],
-             remappings=[('image', image_topic), ('part', 'part')]),
-        Node(package=PACKAGE, executable='inference_node', name='inference_node',
-             output='screen',
-             parameters=[params, {'model_path': string_parameter('model')}],
-             remappings=[('image', image_topic), ('inspection', 'inspection')]),
-        Node(package=PACKAGE, executable='reject_actuator_node', name='reject_actuator_node',
-             output='screen',
-             parameters=[params, {'plc_host': string_parameter('plc_host'),
-                                  'plc_port': LaunchConfiguration('plc_port'),
-                                  'use_part_trigger': builtin_camera}],
-             remappings=[('image', image_topic), ('inspection', 'inspection'),
-                         ('part', 'part'), ('reject', 'reject')]),
+        LifecycleNode(package=PACKAGE, executable='camera_node', name='camera_node',
+                      namespace='', output='screen', condition=IfCondition(builtin_camera),
+                      respawn=LaunchConfiguration('respawn_camera'),
+                      respawn_delay=CAMERA_RESPAWN_DELAY_S, ros_arguments=log_level,
+                      parameters=[params, common,
+                                  {'source': string_parameter('camera_source')}],
+                      remappings=[('image', image_topic), ('camera_info', camera_info_topic),
+                                  ('part', 'part')]),
+        LifecycleNode(package=PACKAGE, executable='inference_node', name='inference_node',
+                      namespace='', output='screen', ros_arguments=log_level,
+                      parameters=[params, common, {'model_path': string_parameter('model')}],
+                      remappings=[('image', image_topic),
+                                  ('image/compressed', [image_topic, '/compressed']),
+                                  ('inspection', 'inspection')]),
+        LifecycleNode(package=PACKAGE, executable='reject_actuator_node',
+                      name='reject_actuator_node', namespace='', output='screen',
+                      ros_arguments=log_level,
+                      parameters=[params, common,
+                                  {'plc_host': string_parameter('plc_host'),
+                                   'plc_port': LaunchConfiguration('plc_port'),
+                                   'use_part_trigger': bool_parameter(builtin_camera)}],
+                      remappings=[('image', image_topic), ('inspection', 'inspection'),
+                                  ('part', 'part'), ('reject', 'reject')]),
+        # In the line's namespace, with the image remap: the rviz file's relative topics
+        # (image, inference_node/overlay) resolve to this line's topics.
         Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
-             condition=IfCondition(LaunchConfiguration('use_rviz')),
-             arguments=['-d', PathJoinSubstitution([share, 'config', 'inspect.rviz'])]),
+             condition=IfCondition(LaunchConfiguration('use_rviz')), ros_arguments=log_level,
+             parameters=[{'use_sim_time': bool_parameter(LaunchConfiguration('use_sim_time'))}],
+             arguments=['-d', PathJoinSubstitution([share, 'config', 'inspect.rviz'])],
+             remappings=[('image', image_topic)]),
     ])
     return LaunchDescription(declared + [line])

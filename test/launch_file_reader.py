@@ -8,8 +8,10 @@ against the package and then starts the same nodes as plain processes.
 """
 import ast
 from dataclasses import dataclass, field
+import math
 import os
 import re
+import sys
 from typing import Dict, List
 
 from ros_processes import REPO_DIR
@@ -21,17 +23,21 @@ PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
 
 @dataclass
 class NodeSpec:
-    """One Node(...) of the launch file, evaluated for given launch arguments."""
+    """One Node(...) or LifecycleNode(...) of the launch file, evaluated for given arguments."""
 
     package: str
     executable: str
     name: str
     namespace: str
     enabled: bool
+    lifecycle: bool = False
+    respawn: bool = False
+    respawn_delay: object = None
     parameter_files: List[str] = field(default_factory=list)
     parameters: Dict[str, object] = field(default_factory=dict)
     remappings: List[tuple] = field(default_factory=list)
     arguments: List[str] = field(default_factory=list)
+    ros_arguments: List[str] = field(default_factory=list)
 
 
 class LaunchFileReader:
@@ -83,24 +89,34 @@ class LaunchFileReader:
             for action in actions:
                 if action.func.id == 'PushRosNamespace':
                     namespace = self._eval(action.args[0], env, launch_args)
-                elif action.func.id == 'Node':
+                elif action.func.id in ('Node', 'LifecycleNode'):
                     specs.append(self._node(action, env, launch_args, namespace))
         return specs
 
     def _node(self, call, env, launch_args, namespace) -> NodeSpec:
         kw = {k.arg: k.value for k in call.keywords}
-        spec = NodeSpec(package=self._eval(kw['package'], env, launch_args),
-                        executable=self._eval(kw['executable'], env, launch_args),
-                        name=self._eval(kw['name'], env, launch_args), namespace=namespace,
-                        enabled=self._eval(kw['condition'], env, launch_args)
-                        if 'condition' in kw else True)
+
+        def value(key, default):
+            return self._eval(kw[key], env, launch_args) if key in kw else default
+
+        # A relative node namespace goes below the pushed one ('' = the pushed one itself).
+        node_namespace = value('namespace', '')
+        spec = NodeSpec(package=value('package', None), executable=value('executable', None),
+                        name=value('name', None), enabled=value('condition', True),
+                        namespace=node_namespace if node_namespace.startswith('/') else
+                        '/'.join(p for p in (namespace, node_namespace) if p),
+                        lifecycle=call.func.id == 'LifecycleNode',
+                        respawn=as_bool(value('respawn', False)),
+                        respawn_delay=value('respawn_delay', None),
+                        ros_arguments=value('ros_arguments', []))
         for item in self._eval(kw.get('parameters', ast.List([])), env, launch_args):
             if isinstance(item, dict):
                 spec.parameters.update(item)
             else:
                 spec.parameter_files.append(item)
-        spec.remappings = [tuple(r) for r in
-                           self._eval(kw.get('remappings', ast.List([])), env, launch_args)]
+        # A side given as a list of substitutions is their concatenation.
+        spec.remappings = [tuple(''.join(side) if isinstance(side, list) else side
+                                 for side in rule) for rule in value('remappings', [])]
         spec.arguments = self._eval(kw.get('arguments', ast.List([])), env, launch_args)
         return spec
 
@@ -125,10 +141,13 @@ class LaunchFileReader:
                 return str(REPO_DIR)          # the share dir has the source tree's layout
             if name == 'PathJoinSubstitution':
                 return os.path.join(*args[0])
-            if name == 'EqualsSubstitution':
-                return 'true' if args[0] == args[1] else 'false'
+            if name == 'PythonExpression':
+                # What launch does on Humble (Jazzy and Kilted add modules, math by default).
+                return str(eval(''.join(args[0]), {}, vars(math)))   # noqa: S307
+            if name == 'bool_parameter':
+                return as_bool(args[0])
             if name == 'IfCondition':
-                return str(args[0]).lower() in ('true', '1')
+                return as_bool(args[0])
         raise NotImplementedError(ast.dump(node))
 
     def _parameter(self, node, env, launch_args):
@@ -136,6 +155,14 @@ class LaunchFileReader:
         is_string = isinstance(node, ast.Call) and node.func.id == 'string_parameter'
         # launch_ros reads substitution results as YAML unless wrapped in ParameterValue(str).
         return value if is_string or not isinstance(value, str) else yaml.safe_load(value)
+
+
+def as_bool(value) -> bool:
+    """Read a condition / bool substitution as launch does ('true', 'True', '1', ...)."""
+    text = str(value).strip().lower()
+    if text not in ('true', '1', 'false', '0'):
+        raise ValueError(f'not a launch boolean: {value!r}')
+    return text in ('true', '1')
 
 
 def node_module(executable: str):
@@ -151,3 +178,50 @@ def yaml_sections():
     data = yaml.safe_load(PARAMS_FILE.read_text(encoding='utf-8'))
     return {key.rsplit('/', 1)[-1]: (value or {}).get('ros__parameters') or {}
             for key, value in data.items()}
+
+
+def launch_api_uses(tree):
+    """Return ({module: names imported}, {name: [keyword sets of each call]}) of the file."""
+    imported = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported.setdefault(node.module, set()).update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            imported.update({a.name: set() for a in node.names})
+    names = set().union(*imported.values())
+    calls = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in names:
+            calls.setdefault(node.func.id, []).append({k.arg for k in node.keywords})
+    return imported, calls
+
+
+def resolve(namespace, topic, remappings=()):
+    """Resolve a node's topic name as rcl does: remap rules (same namespace), then expand."""
+    topic = dict(remappings).get(topic, topic)
+    return topic if topic.startswith('/') else '/'.join(('', namespace, topic)).replace('//', '/')
+
+
+def rviz_topics():
+    """Return the topic of every display of config/inspect.rviz, by display name."""
+    config = yaml.safe_load((REPO_DIR / 'config' / 'inspect.rviz').read_text(encoding='utf-8'))
+    return {d['Name']: d['Topic']['Value'] for d in config['Visualization Manager']['Displays']
+            if 'Topic' in d}
+
+
+def command_line(spec: NodeSpec, overrides_file) -> List[str]:
+    """Return what `ros2 run` would run for a launch Node, with the same params and remaps."""
+    command = [sys.executable, '-m', f'acnn_ros.nodes.{spec.executable}', '--ros-args',
+               '-r', f'__node:={spec.name}']
+    if spec.namespace:
+        command += ['-r', f'__ns:=/{spec.namespace.strip("/")}']
+    for path in spec.parameter_files:
+        command += ['--params-file', path]
+    overrides_file.write_text(yaml.safe_dump(
+        {f'/**/{spec.name}': {'ros__parameters': spec.parameters}}), encoding='utf-8')
+    command += ['--params-file', str(overrides_file)]
+    command += spec.ros_arguments
+    for source, target in spec.remappings:
+        command += ['-r', f'{source}:={target}']
+    return command

@@ -7,7 +7,9 @@ skips here with that reason. The file is kept declarative enough to be read by A
 the declared arguments, the nodes with their parameters and remaps are extracted without
 importing launch, checked against the package (executables, node modules, YAML sections,
 topic names), and then the same nodes are started as plain processes - as a user without
-`ros2 launch` would - and the resulting ROS graph is checked over DDS.
+`ros2 launch` would - and the resulting ROS graph is checked over DDS. The file may only use
+launch / launch_ros names and keywords present on Humble, Jazzy and Kilted
+(test/launch_distributions.py lists them per distribution, from the upstream sources).
 """
 import ast
 import os
@@ -15,11 +17,14 @@ import signal
 import subprocess
 import sys
 import time
-from typing import List
 
 from acnn_ros.msg import PartTrigger, RejectEvent
-from launch_file_reader import (cmake_executables, LAUNCH_FILE, LaunchFileReader, node_module,
-                                NodeSpec, PARAMS_FILE, yaml_sections)
+from acnn_ros.nodes.managed_node import AUTOSTART
+from diagnostic_msgs.msg import DiagnosticArray
+import launch_distributions
+from launch_file_reader import (cmake_executables, command_line, launch_api_uses, LAUNCH_FILE,
+                                LaunchFileReader, node_module, PARAMS_FILE, resolve,
+                                rviz_topics, yaml_sections)
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -28,8 +33,15 @@ from ros_processes import REPO_DIR
 import yaml
 
 EXPECTED_ARGUMENTS = {'camera', 'camera_source', 'model', 'params_file', 'plc_host',
-                      'plc_port', 'namespace', 'use_rviz', 'image_topic'}
-DATA_FLOW_TOPICS = {'image', 'inspection', 'part', 'reject'}
+                      'plc_port', 'namespace', 'use_rviz', 'image_topic', 'autostart',
+                      'respawn_camera', 'log_level', 'use_sim_time'}
+DATA_FLOW_TOPICS = {'image', 'image/compressed', 'camera_info', 'inspection', 'part', 'reject'}
+MANAGED_NODES = ['camera_node', 'inference_node', 'reject_actuator_node']
+DISTRIBUTIONS = ('humble', 'jazzy', 'kilted')
+# Status names of the nodes on /diagnostics, below their namespace: the fully qualified node
+# name, so lines in two namespaces do not collide (test_launch_nodes_start_without_ros2_launch).
+DIAGNOSTICS = ('camera_node: camera', 'inference_node: inspection',
+               'reject_actuator_node: reject actuator')
 EXTERNAL_EXECUTABLES = {('rviz2', 'rviz2')}
 
 
@@ -79,6 +91,12 @@ def test_declared_arguments():
     assert arguments['camera'][2] == ['builtin', 'external', 'none']
     assert arguments['use_rviz'][2] == ['true', 'false']
     assert arguments['image_topic'][0] == 'image'
+    assert {name: arguments[name][0] for name in ('autostart', 'respawn_camera', 'log_level',
+                                                  'use_sim_time')} == {
+        'autostart': 'true', 'respawn_camera': 'false', 'log_level': 'info',
+        'use_sim_time': 'false'}
+    delay = reader.constants['CAMERA_RESPAWN_DELAY_S']
+    assert delay > 0 and f'{delay:g} s' in arguments['respawn_camera'][1]
     # Every declared argument is used, and every use is declared.
     used = {c.args[0].value for name in ('LaunchConfiguration', 'string_parameter')
             for c in reader.calls(name) if isinstance(c.args[0], ast.Constant)}
@@ -103,9 +121,12 @@ def test_every_reference_exists():
     reader = LaunchFileReader()
     sections = yaml_sections()
     specs = reader.nodes()
-    assert [s.executable for s in specs] == ['camera_node', 'inference_node',
-                                             'reject_actuator_node', 'rviz2']
+    assert [s.executable for s in specs] == MANAGED_NODES + ['rviz2']
+    assert [s.lifecycle for s in specs] == [True, True, True, False]
     executables = cmake_executables()
+    # Parameters a node may get besides its YAML section: the shared /** section, the
+    # ManagedNode base's autostart, and rclcpp/rclpy's own use_sim_time.
+    shared = set(sections.get('**', {})) | {AUTOSTART.name, 'use_sim_time'}
     for spec in specs:
         if (spec.package, spec.executable) in EXTERNAL_EXECUTABLES:
             continue
@@ -116,6 +137,9 @@ def test_every_reference_exists():
         assert source.is_file(), f'{source} missing'
         tree = ast.parse(source.read_text(encoding='utf-8'))
         assert any(isinstance(n, ast.FunctionDef) and n.name == 'main' for n in tree.body)
+        # LifecycleNode actions start managed nodes (get_state / change_state services).
+        assert [n for n in tree.body if isinstance(n, ast.ClassDef) and
+                'ManagedNode' in {getattr(b, 'id', None) for b in n.bases}], spec.name
         strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
                    and isinstance(n.value, str)}
         for topic, _target in spec.remappings:
@@ -123,8 +147,13 @@ def test_every_reference_exists():
             assert topic in strings, f'{spec.name} does not use the topic name {topic!r}'
         assert spec.parameter_files == [str(PARAMS_FILE)]
         assert spec.name in sections, f'no /**/{spec.name} section in {PARAMS_FILE.name}'
-        unknown = set(spec.parameters) - set(sections[spec.name])
+        unknown = set(spec.parameters) - set(sections[spec.name]) - shared
         assert not unknown, f'{spec.name}: launch sets parameters absent from the YAML: {unknown}'
+        assert spec.parameters[AUTOSTART.name] is AUTOSTART.default is True
+    for spec in specs:
+        assert spec.ros_arguments == ['--log-level', 'info'], spec.name
+        assert spec.parameters['use_sim_time'] is False, spec.name
+        assert spec.namespace == '' and spec.respawn is False, spec.name
     rviz = next(s for s in specs if s.executable == 'rviz2')
     assert not rviz.enabled                           # use_rviz defaults to false
     assert rviz.arguments[0] == '-d' and os.path.isfile(rviz.arguments[1]), rviz.arguments
@@ -144,6 +173,106 @@ def test_camera_argument_selects_the_camera_and_the_part_trigger_join():
     assert specs['camera_node'].parameters['source'] == '0'     # a string, not the int 0
     assert specs['reject_actuator_node'].parameters['plc_port'] == 5020
     assert {s.namespace for s in specs.values()} == {'line2'}
+
+
+def test_launch_file_uses_only_api_of_humble_jazzy_and_kilted():
+    imported, calls = launch_api_uses(LaunchFileReader().tree)
+    assert 'LifecycleNode' in calls and 'PythonExpression' in calls
+    for distribution in DISTRIBUTIONS:
+        deprecated = launch_distributions.DEPRECATED[distribution]
+        for module, names in imported.items():
+            missing = names - launch_distributions.exports(distribution, module)
+            assert not missing, f'{distribution}: {module} lacks {sorted(missing)}'
+            assert not names & deprecated, f'{distribution} deprecates {names & deprecated}'
+        for name, keyword_sets in calls.items():
+            accepted = launch_distributions.keywords(distribution, name)
+            for used in keyword_sets:
+                assert used <= accepted, f'{distribution}: {name}() takes no {used - accepted}'
+    for used in calls['LifecycleNode']:          # Humble: namespace has no default
+        assert set(launch_distributions.LIFECYCLE_NODE_REQUIRES) <= used
+    # The check is not vacuous: the construct the file used before exists on Jazzy only.
+    assert 'EqualsSubstitution' in launch_distributions.exports('jazzy', 'launch.substitutions')
+    humble = launch_distributions.exports('humble', 'launch.substitutions')
+    assert 'EqualsSubstitution' not in humble and 'PythonExpression' in humble
+
+
+@pytest.mark.parametrize('image_topic,camera_info', [
+    ('image', 'camera_info'), ('camera/image_raw', 'camera/camera_info'),
+    ('/cam/image_raw', '/cam/camera_info'), ('/a/b/image_rect', '/a/b/camera_info')])
+def test_camera_info_and_compressed_images_follow_image_topic(image_topic, camera_info):
+    specs = {s.executable: s for s in LaunchFileReader().nodes({'image_topic': image_topic})}
+    camera = dict(specs['camera_node'].remappings)
+    assert (camera['image'], camera['camera_info']) == (image_topic, camera_info)
+    inference = dict(specs['inference_node'].remappings)
+    assert inference['image'] == image_topic
+    assert inference['image/compressed'] == f'{image_topic}/compressed'
+
+
+@pytest.mark.parametrize('namespace,image_topic', [
+    ('', 'image'), ('line2', 'image'), ('line2', 'camera/image_raw'), ('', '/cam/image_raw')])
+def test_rviz_topics_follow_namespace_and_image_topic(namespace, image_topic):
+    topics = rviz_topics()
+    assert set(topics) == {'Inspection overlay', 'Camera image'}
+    assert not [t for t in topics.values() if t.startswith('/')], topics   # no absolute topic
+    specs = {s.executable: s for s in LaunchFileReader().nodes(
+        {'namespace': namespace, 'image_topic': image_topic, 'use_rviz': 'true'})}
+    rviz, camera, inference = specs['rviz2'], specs['camera_node'], specs['inference_node']
+    assert rviz.enabled and rviz.namespace == camera.namespace == namespace
+    # rviz subscribes where camera_node publishes the image and inference_node its ~/overlay.
+    assert resolve(rviz.namespace, topics['Camera image'], rviz.remappings) == \
+        resolve(camera.namespace, 'image', camera.remappings)
+    overlay = resolve(inference.namespace, f'{inference.name}/overlay')   # ~/overlay
+    assert resolve(rviz.namespace, topics['Inspection overlay'], rviz.remappings) == overlay
+    assert overlay == f'/{namespace}/inference_node/overlay'.replace('//', '/')
+
+
+def test_lifecycle_respawn_log_level_and_sim_time_arguments():
+    reader = LaunchFileReader()
+    specs = {s.executable: s for s in reader.nodes({
+        'autostart': 'false', 'respawn_camera': 'true', 'log_level': 'debug',
+        'use_sim_time': 'true', 'use_rviz': 'true'})}
+    assert specs['camera_node'].respawn is True
+    assert specs['camera_node'].respawn_delay == reader.constants['CAMERA_RESPAWN_DELAY_S']
+    assert [name for name, s in specs.items() if s.respawn] == ['camera_node']
+    for name, spec in specs.items():
+        assert spec.ros_arguments == ['--log-level', 'debug'], name
+        assert spec.parameters['use_sim_time'] is True, name
+    assert {name: specs[name].parameters[AUTOSTART.name] for name in MANAGED_NODES} == \
+        dict.fromkeys(MANAGED_NODES, False)
+    assert AUTOSTART.name not in specs['rviz2'].parameters
+
+
+def analyzers(group):
+    """Yield (path, parameters) of every analyzer below an aggregator / AnalyzerGroup."""
+    for key, value in group.items():
+        if isinstance(value, dict):
+            yield key, value
+            yield from analyzers(value.get('analyzers', {}))
+
+
+def test_diagnostics_aggregator_config_groups_each_node_of_each_line():
+    text = (REPO_DIR / 'config' / 'diagnostics_aggregator.yaml').read_text(encoding='utf-8')
+    top = yaml.safe_load(text)['analyzers']['ros__parameters']
+    keys = launch_distributions.DIAGNOSTIC_AGGREGATOR_KEYS
+    assert {k for k, v in top.items() if not isinstance(v, dict)} <= keys['aggregator']
+    generic = []
+    for name, analyzer in analyzers(top):
+        assert set(analyzer) <= keys[analyzer['type']], name
+        assert isinstance(analyzer['path'], str), name
+        for key in ('contains', 'startswith', 'find_and_remove_prefix'):
+            assert all(isinstance(s, str) for s in analyzer.get(key, [])), name
+        assert isinstance(analyzer.get('timeout', 0.0), float), name     # as_double()
+        if analyzer['type'].endswith('GenericAnalyzer'):
+            generic.append(analyzer)
+    # GenericAnalyzer::match: a substring of `contains` or a prefix of `startswith`.
+    for namespace in ('', '/line1', '/line7/cell2'):
+        for status in DIAGNOSTICS:
+            name = f'{namespace}/{status}'
+            matched = [a['path'] for a in generic
+                       if any(s in name for s in a.get('contains', []))
+                       or any(name.startswith(s) for s in a.get('startswith', []))]
+            assert len(matched) == 1, (name, matched)
+    assert 'diagnostics_aggregator.yaml' in (REPO_DIR / 'README.md').read_text(encoding='utf-8')
 
 
 def test_camera_section_of_the_yaml_matches_the_node():
@@ -179,22 +308,6 @@ def wait_for_graph(namespace, expected_nodes, timeout_s):
         rclpy.shutdown(context=context)
 
 
-def command_line(spec: NodeSpec, overrides_file) -> List[str]:
-    """Return what `ros2 run` would run for a launch Node, with the same params and remaps."""
-    command = [sys.executable, '-m', f'acnn_ros.nodes.{spec.executable}', '--ros-args',
-               '-r', f'__node:={spec.name}']
-    if spec.namespace:
-        command += ['-r', f'__ns:=/{spec.namespace.strip("/")}']
-    for path in spec.parameter_files:
-        command += ['--params-file', path]
-    overrides_file.write_text(yaml.safe_dump(
-        {f'/**/{spec.name}': {'ros__parameters': spec.parameters}}), encoding='utf-8')
-    command += ['--params-file', str(overrides_file)]
-    for source, target in spec.remappings:
-        command += ['-r', f'{source}:={target}']
-    return command
-
-
 @pytest.mark.timeout(90)
 def test_launch_nodes_start_without_ros2_launch(tmp_path):
     """Start what the launch file starts, as plain processes, and check the graph."""
@@ -214,9 +327,12 @@ def test_launch_nodes_start_without_ros2_launch(tmp_path):
     probe = Node('launch_graph_probe', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(probe)
-    rejects, parts = [], []
+    rejects, parts, statuses = [], [], set()
     probe.create_subscription(RejectEvent, '/line7/reject', rejects.append, 100)
     probe.create_subscription(PartTrigger, '/line7/part', parts.append, 100)
+    probe.create_subscription(DiagnosticArray, '/diagnostics',
+                              lambda msg: statuses.update(s.name for s in msg.status), 100)
+    diagnostics = {f'/line7/{name}' for name in DIAGNOSTICS}
     try:
         # (publishers, subscribers) each topic needs at least; asserted exactly below.
         needed = {'/line7/camera/image_raw': ({'camera_node'}, {'inference_node'}),
@@ -228,9 +344,10 @@ def test_launch_nodes_start_without_ros2_launch(tmp_path):
         topics, graph = {}, {}
         # The probe's graph cache can lag behind the data (a reject may arrive before the
         # probe lists its publisher): wait for the endpoints too, not only for a reject.
-        while time.monotonic() < end and not (rejects and wanted <= set(topics) and all(
-                pubs <= graph[t][0] and subs <= graph[t][1]
-                for t, (pubs, subs) in needed.items())):
+        while time.monotonic() < end and not (
+                rejects and diagnostics <= statuses and wanted <= set(topics) and all(
+                    pubs <= graph[t][0] and subs <= graph[t][1]
+                    for t, (pubs, subs) in needed.items())):
             executor.spin_once(timeout_sec=0.1)
             topics = dict(probe.get_topic_names_and_types())
             graph = {topic: tuple({i.node_name for i in get_info(topic)
@@ -257,6 +374,7 @@ def test_launch_nodes_start_without_ros2_launch(tmp_path):
         rclpy.shutdown(context=context)
     assert not exited, f'{exited} exited early:\n{log}'
     assert rejects, f'no RejectEvent on /line7/reject within 60 s\n{log}'
+    assert diagnostics <= statuses, (statuses, log)
     assert topics.get('/line7/camera/image_raw') == ['sensor_msgs/msg/Image'], (topics, log)
     assert topics['/line7/inspection'] == ['acnn_ros/msg/InspectionResult']
     assert topics['/line7/part'] == ['acnn_ros/msg/PartTrigger']
