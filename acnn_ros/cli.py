@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     'compare': ('acnn_ros.offline.compare_cli', 'frames whose verdict differs between models'),
     'make-bag': ('acnn_ros.offline.make_bag_cli', 'write a rosbag2 of images (folder/synthetic)'),
     'demo': ('acnn_ros.app.demo', 'run the whole line in one process with a PLC simulator'),
+    'plc': ('acnn_ros.offline.plc_cli', 'commission the line PLC: map, heartbeat, test writes'),
 }
 
 

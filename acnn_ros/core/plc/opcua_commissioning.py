@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Commissioning link to the PLC's OPC UA server (`acnn plc`): the configured variables only.
+
+Runs asyncua's client on a private event loop, one bounded call at a time (a command-line
+tool needs no thread). Node ids are resolved as the actuator resolves them (core/plc/opcua.py):
+without `ns=` in `namespace` (a URI looked up on the server, or an index).
+"""
+import asyncio
+from typing import Dict, List
+
+from acnn_ros.core.plc.commissioning import Decision, PlcLink, PlcLinkError
+from acnn_ros.core.plc.opcua import decision_values, OpcUaConfig
+from asyncua import Client, ua
+
+DECISION_ROLES = ('part_id', 'verdict', 'reason')
+
+
+class OpcUaLink(PlcLink):
+    """The PLC's OPC UA server: read-back and test writes of the configured variables."""
+
+    backend = 'opcua'
+    has_coil = False
+
+    def __init__(self, config: OpcUaConfig, timeout_s: float = 1.0):
+        self.config = config
+        self.timeout_s = timeout_s
+        self.has_heartbeat = bool(config.heartbeat_node)
+        self._loop = None
+        self._client = None
+        self._nodes: Dict[str, object] = {}
+
+    def where(self) -> str:
+        """Return the endpoint."""
+        return self.config.endpoint
+
+    def _run(self, what: str, coroutine, timeout_s: float = None):
+        try:
+            return self._loop.run_until_complete(
+                asyncio.wait_for(coroutine, timeout_s or self.timeout_s))
+        except asyncio.TimeoutError:
+            raise PlcLinkError(f'{what}: no answer from {self.where()} within '
+                               f'{timeout_s or self.timeout_s:g} s') from None
+        except ua.UaStatusCodeError as exc:
+            raise PlcLinkError(f'{what}: the server refused it: {type(exc).__name__} '
+                               f'({exc})') from None
+        except (ConnectionError, OSError, ua.UaError) as exc:
+            raise PlcLinkError(f'{what}: {type(exc).__name__} {exc}'.strip()) from None
+
+    def connect(self) -> None:
+        """Connect and resolve the node ids; raise PlcLinkError saying why not."""
+        self._loop = asyncio.new_event_loop()
+        client = Client(self.config.endpoint, timeout=self.timeout_s)
+        client.application_uri = 'urn:acnn_ros:acnn_plc'
+        client.name = client.description = 'acnn_ros acnn plc (commissioning)'
+        try:
+            self._run(f'cannot connect to the OPC UA server {self.where()} (check '
+                      'opcua_endpoint)', client.connect(auto_reconnect=False),
+                      timeout_s=max(2.0, self.timeout_s))
+        except PlcLinkError:
+            client.disconnect_socket()
+            self._close_loop()
+            raise
+        self._client = client
+        try:
+            self._nodes = self._resolve()
+        except PlcLinkError:
+            self.close()   # `with` does not close what failed to connect
+            raise
+
+    def _resolve(self) -> Dict[str, object]:
+        namespace = self.config.namespace
+        index = None
+        if namespace.isdigit():
+            index = int(namespace)
+        elif namespace:
+            try:
+                index = self._run('look up the namespace',
+                                  self._client.get_namespace_index(namespace))
+            except ValueError:
+                raise PlcLinkError(f'namespace {namespace!r} (opcua_namespace) is not on the '
+                                   f'server {self.where()}') from None
+        roles = {'part_id': self.config.part_id_node, 'verdict': self.config.verdict_node,
+                 'reason': self.config.reason_node, 'heartbeat': self.config.heartbeat_node}
+        return {role: self._client.get_node(node if node.startswith('ns=')
+                                            else f'ns={index};{node}')
+                for role, node in roles.items() if node}
+
+    def close(self) -> None:
+        """Close the session and the loop."""
+        if self._client is not None:
+            try:
+                self._run('disconnect', self._client.disconnect())
+            except PlcLinkError:
+                pass
+            finally:
+                self._client.disconnect_socket()
+                self._client = None
+        self._close_loop()
+
+    def _close_loop(self) -> None:
+        """Finish the client's background tasks (asyncua leaves some), then close the loop."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+
+        async def finish():
+            await asyncio.gather(*tasks, return_exceptions=True)
+        loop.run_until_complete(finish())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+    def _read(self, roles) -> List[object]:
+        nodes = [self._nodes[role] for role in roles]
+        values = self._run(f'read {", ".join(str(n.nodeid.to_string()) for n in nodes)}',
+                           self._client.read_attributes(nodes, ua.AttributeIds.Value))
+        result = []
+        for node, value in zip(nodes, values):
+            if not value.StatusCode.is_good():
+                raise PlcLinkError(f'read {node.nodeid.to_string()}: the server answered '
+                                   f'{value.StatusCode.name} (does the variable exist?)')
+            result.append(value.Value.Value)
+        return result
+
+    def read_heartbeat(self) -> bool:
+        """Return the heartbeat variable's value."""
+        if not self.has_heartbeat:
+            raise PlcLinkError("no heartbeat variable configured (opcua_heartbeat_node '')")
+        return self._read(('heartbeat',))[0]
+
+    def write_decision(self, decision: Decision) -> None:
+        """Write PartId, Verdict and Reason in one Write request, as the actuator."""
+        nodes = [self._nodes[role] for role in DECISION_ROLES]
+        self._run('write the decision variables',
+                  self._client.write_values(nodes, decision_values(*decision)))
+
+    def read_decision(self) -> Decision:
+        """Read PartId, Verdict and Reason back."""
+        return Decision(*(int(v or 0) for v in self._read(DECISION_ROLES)))
