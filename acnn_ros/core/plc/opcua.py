@@ -131,6 +131,32 @@ def decision_values(part_id: int, verdict: int, reason: int) -> List[ua.DataValu
             ua.DataValue(ua.Variant(reason, REASON_TYPE))]
 
 
+class UnknownNamespace(LookupError):
+    """The configured namespace URI is not in the server's namespace array."""
+
+
+async def resolve_decision_nodes(client: Client, config: 'OpcUaConfig') -> Dict[str, object]:
+    """
+    Return the configured nodes by role (part_id, verdict, reason, heartbeat if set).
+
+    Node ids without `ns=` live in `config.namespace` (an index, or a URI looked up on the
+    server: UnknownNamespace when it is not there). The actuator and `acnn plc` both use this.
+    """
+    namespace = config.namespace
+    index = None
+    if namespace.isdigit():
+        index = int(namespace)
+    elif namespace:
+        try:
+            index = await client.get_namespace_index(namespace)
+        except ValueError:
+            raise UnknownNamespace(f'namespace {namespace!r} is not on the server') from None
+    roles = {'part_id': config.part_id_node, 'verdict': config.verdict_node,
+             'reason': config.reason_node, 'heartbeat': config.heartbeat_node}
+    return {role: client.get_node(node if node.startswith('ns=') else f'ns={index};{node}')
+            for role, node in roles.items() if node}
+
+
 class _Refused(PlcUnavailable):
     """The server answered the write with a bad status (type, access, unknown node)."""
 
@@ -193,19 +219,10 @@ class OpcUaActuator(LoopThreadActuator):
         return client
 
     async def _resolve_nodes(self, client: Client) -> Dict[str, object]:
-        namespace = self.config.namespace
-        index = None
-        if namespace.isdigit():
-            index = int(namespace)
-        elif namespace:
-            try:
-                index = await client.get_namespace_index(namespace)
-            except ValueError:
-                raise _Refused(f'namespace {namespace!r} is not on the server') from None
-        roles = {'part_id': self.config.part_id_node, 'verdict': self.config.verdict_node,
-                 'reason': self.config.reason_node, 'heartbeat': self.config.heartbeat_node}
-        return {role: client.get_node(node if node.startswith('ns=') else f'ns={index};{node}')
-                for role, node in roles.items() if node}
+        try:
+            return await resolve_decision_nodes(client, self.config)
+        except UnknownNamespace as exc:
+            raise _Refused(str(exc)) from None
 
     async def _keep_connected(self) -> None:
         delay = self.config.reconnect_min_s

@@ -10,7 +10,8 @@ import asyncio
 from typing import Dict, List
 
 from acnn_ros.core.plc.commissioning import Decision, PlcLink, PlcLinkError
-from acnn_ros.core.plc.opcua import decision_values, OpcUaConfig
+from acnn_ros.core.plc.opcua import (decision_values, OpcUaConfig, resolve_decision_nodes,
+                                     UnknownNamespace)
 from asyncua import Client, ua
 
 DECISION_ROLES = ('part_id', 'verdict', 'reason')
@@ -69,22 +70,12 @@ class OpcUaLink(PlcLink):
             raise
 
     def _resolve(self) -> Dict[str, object]:
-        namespace = self.config.namespace
-        index = None
-        if namespace.isdigit():
-            index = int(namespace)
-        elif namespace:
-            try:
-                index = self._run('look up the namespace',
-                                  self._client.get_namespace_index(namespace))
-            except ValueError:
-                raise PlcLinkError(f'namespace {namespace!r} (opcua_namespace) is not on the '
-                                   f'server {self.where()}') from None
-        roles = {'part_id': self.config.part_id_node, 'verdict': self.config.verdict_node,
-                 'reason': self.config.reason_node, 'heartbeat': self.config.heartbeat_node}
-        return {role: self._client.get_node(node if node.startswith('ns=')
-                                            else f'ns={index};{node}')
-                for role, node in roles.items() if node}
+        try:
+            return self._run('look up the namespace',
+                             resolve_decision_nodes(self._client, self.config))
+        except UnknownNamespace:
+            raise PlcLinkError(f'namespace {self.config.namespace!r} (opcua_namespace) is not on '
+                               f'the server {self.where()}') from None
 
     def close(self) -> None:
         """Close the session and the loop."""
