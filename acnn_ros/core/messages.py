@@ -14,6 +14,7 @@ Rules kept here and nowhere else:
 - a status or reason value outside the enums is garbage: it becomes an ERROR outcome that names
   the value (fail-safe), never an exception;
 - an image message is compressed when it has a `format` field (sensor_msgs/CompressedImage);
+  image messages are rclpy or rosbags messages alike (core/image_wire: the nodes' raw path);
 - a RejectEvent carries the exact header of its frame (from the frame key, not a float time).
 
 The enums of the core (InspectionStatus, RejectReason, Delivery) equal the .msg constants by
@@ -22,7 +23,7 @@ value, so fields are plain `int(enum)`; test/test_message_conversion.py keeps th
 from typing import Dict, Optional, Tuple
 
 from acnn_ros.core.frame_key import FrameKey, NS_PER_S
-from acnn_ros.core.image_codec import decode_compressed, decode_image
+from acnn_ros.core.image_codec import decode_compressed, decode_image, ImageDecodeError
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 import numpy as np
 
@@ -136,6 +137,8 @@ def is_compressed(msg) -> bool:
 
 def decode_image_message(msg) -> np.ndarray:
     """Decode a sensor_msgs/Image or CompressedImage into BGR uint8 (ImageDecodeError if not)."""
+    if hasattr(msg, 'unreadable'):
+        raise ImageDecodeError(f'bad image message: {msg.unreadable}')
     if is_compressed(msg):
         return decode_compressed(msg.format, msg.data)
     return decode_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), msg.data,
@@ -148,8 +151,12 @@ def inspect_image_message(pipeline, msg):
 
     The pipeline decodes the message's fields itself (`inspect_compressed` / `inspect_image`),
     so the decode time counts in preprocess_ms and an undecodable image is an ERROR outcome,
-    the same in the inference node and in offline evaluation.
+    the same in the inference node and in offline evaluation. A message that arrived as bytes
+    that did not deserialize (core/image_wire.UnreadableImage: header and reason) is an ERROR.
     """
+    if hasattr(msg, 'unreadable'):
+        return InspectionOutcome.error(f'bad image message: {msg.unreadable}',
+                                       model_id=pipeline.model_id), None
     if is_compressed(msg):
         return pipeline.inspect_compressed(msg.format, msg.data)
     return pipeline.inspect_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step),

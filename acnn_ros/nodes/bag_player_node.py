@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from acnn_ros.core.image_wire import message_cdr
 from acnn_ros.core.messages import frame_key, header_fields
 from acnn_ros.core.replay import bag_io
 from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS, ReplayPacer,
@@ -105,7 +106,6 @@ class BagPlayerNode(Node):
 
     def _play(self):
         cfg, pacer = self.config, ReplayPacer(self.config.pace, self.config.rate)
-        store = bag_io.project_typestore()
         try:
             self._wait_for_subscribers()
             for message in bag_io.iter_messages(cfg.bag_path, list(self._image_pubs)):
@@ -115,7 +115,7 @@ class BagPlayerNode(Node):
                 raw, header = message.raw, message.msg.header
                 if cfg.restamp:
                     header.stamp = bag_io.stamp_message(time.time_ns())
-                    raw = bytes(store.serialize_cdr(message.msg, message.msgtype))
+                    raw = message_cdr(message.msg, message.msgtype)   # image types only
                 if message.topic != self.inspected_topic:
                     self._image_pubs[message.topic].publish(raw)
                     self.waiter.stats.other_messages += 1
