@@ -7,7 +7,7 @@ replaced before the worker took it is handed back to the caller of `put`, which 
 DROPPED: memory stays bounded at one frame and every frame is accounted for exactly once.
 """
 import threading
-from typing import Any, Generic, Optional, TypeVar
+from typing import Any, Callable, Generic, Optional, TypeVar
 
 FrameT = TypeVar('FrameT')
 
@@ -29,13 +29,24 @@ class LatestFrameSlot(Generic[FrameT]):
             self._condition.notify()
         return displaced
 
-    def take(self, timeout_s: Optional[float] = None) -> Optional[FrameT]:
-        """Return the pending frame, waiting up to timeout_s; None on timeout or close."""
+    def take(self, timeout_s: Optional[float] = None,
+             until: Optional[Callable[[], bool]] = None) -> Optional[FrameT]:
+        """
+        Return the pending frame, waiting up to timeout_s; None on timeout or close.
+
+        With `until`, also None as soon as `until()` is true when checked: at the call, and
+        after each `wake()` (whoever makes it true calls wake(), as a future's done callback).
+        """
         with self._condition:
-            if self._frame is None and not self._closed:
+            if self._frame is None and not self._closed and not (until and until()):
                 self._condition.wait(timeout_s)
             frame, self._frame = self._frame, None
         return frame
+
+    def wake(self) -> None:
+        """Wake a worker waiting in take() to check its `until` condition."""
+        with self._condition:
+            self._condition.notify_all()
 
     def close(self) -> Optional[Any]:
         """Refuse further frames, wake the worker and return the frame still pending."""

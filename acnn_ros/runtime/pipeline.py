@@ -10,7 +10,7 @@ so a product changeover is the atomic replacement of one pipeline object by anot
 from pathlib import Path
 import threading
 import time
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 from acnn_ros.core.image_codec import decode_compressed, decode_image, ImageDecodeError
 from acnn_ros.core.model_card import card_path_for, file_hash, ModelCard, ModelCardError
@@ -111,17 +111,34 @@ class InspectionPipeline:
         Return the outcome for one decoded BGR uint8 frame; never raises for a bad frame.
 
         `decode_ms` (time the caller spent decoding) is added to preprocess_ms. The ROI is in
-        the pixels of `bgr`, whatever size the model input is.
+        the pixels of `bgr`, whatever size the model input is. The same as `prepare`, then
+        `complete` on this thread.
+        """
+        staged = self.prepare(bgr, decode_ms)
+        return staged if isinstance(staged, InspectionOutcome) else self.complete(staged)
+
+    def prepare(self, bgr: np.ndarray, decode_ms: float = 0.0) -> 'Staged':
+        """
+        Preprocess one frame for the engine: a PreparedFrame, or the frame's ERROR outcome.
+
+        The first half of `inspect`, for callers that prepare the next frame while the engine
+        runs the current one (runtime/staged_worker.py); `complete` does the rest.
         """
         start = time.perf_counter()
-        model_id = self.model_id
         try:
             tensor, mapping = preprocess(bgr, self.card.input_width, self.card.input_height)
         except PreprocessError as exc:
-            return InspectionOutcome.error(f'bad frame: {exc}', model_id=model_id)
-        preprocessed = time.perf_counter()
+            return InspectionOutcome.error(f'bad frame: {exc}', model_id=self.model_id)
+        return PreparedFrame(self, tensor, mapping,
+                             decode_ms + _ms(start, time.perf_counter()))
+
+    def complete(self, frame: 'PreparedFrame') -> InspectionOutcome:
+        """Run the engine on a prepared frame and postprocess: its outcome; never raises."""
+        model_id = self.model_id
+        mapping = frame.mapping
+        started = time.perf_counter()
         try:
-            probs, roi = self.engine.run(tensor)
+            probs, roi = self.engine.run(frame.tensor)
         except Exception as exc:  # any engine failure is this frame's error result
             return InspectionOutcome.error(f'engine failure ({self.engine.backend}): {exc}',
                                            model_id=model_id, image_width=mapping.source_width,
@@ -140,10 +157,11 @@ class InspectionPipeline:
         class_id = int(np.argmax(probs))
         box = mapping.normalised_to_source(*(float(v) for v in roi))
         done = time.perf_counter()
-        preprocess_ms = decode_ms + _ms(start, preprocessed)
-        times = StageTimes(preprocess_ms=preprocess_ms, inference_ms=_ms(preprocessed, inferred),
+        # The stages' own times: a wait between prepare and complete is not pipeline work.
+        times = StageTimes(preprocess_ms=frame.preprocess_ms,
+                           inference_ms=_ms(started, inferred),
                            postprocess_ms=_ms(inferred, done),
-                           pipeline_ms=decode_ms + _ms(start, done))
+                           pipeline_ms=frame.preprocess_ms + _ms(started, done))
         return InspectionOutcome(
             status=InspectionStatus.OK, class_id=class_id,
             class_name=self.class_names[class_id], confidence=float(probs[class_id]),
@@ -152,21 +170,72 @@ class InspectionPipeline:
     def inspect_image(self, encoding: str, width: int, height: int, step: int, data,
                       is_bigendian: bool = False) -> DecodeResult:
         """Decode sensor_msgs/Image fields and inspect; (error outcome, None) if undecodable."""
-        start = time.perf_counter()
-        try:
-            bgr = decode_image(encoding, width, height, step, data, is_bigendian)
-        except ImageDecodeError as exc:
-            return InspectionOutcome.error(f'bad image: {exc}', model_id=self.model_id), None
-        return self.inspect(bgr, decode_ms=_ms(start, time.perf_counter())), bgr
+        return self._decoded(lambda: decode_image(encoding, width, height, step, data,
+                                                  is_bigendian), self.inspect)
 
     def inspect_compressed(self, fmt: str, data) -> DecodeResult:
         """Decode sensor_msgs/CompressedImage fields and inspect, like inspect_image."""
+        return self._decoded(lambda: decode_compressed(fmt, data), self.inspect)
+
+    def _decoded(self, decode, then):
         start = time.perf_counter()
         try:
-            bgr = decode_compressed(fmt, data)
+            bgr = decode()
         except ImageDecodeError as exc:
             return InspectionOutcome.error(f'bad image: {exc}', model_id=self.model_id), None
-        return self.inspect(bgr, decode_ms=_ms(start, time.perf_counter())), bgr
+        return then(bgr, decode_ms=_ms(start, time.perf_counter())), bgr
+
+    def preparing(self) -> 'PreparingView':
+        """Return this pipeline seen through `prepare` (core.messages.inspect_image_message)."""
+        return PreparingView(self)
+
+
+class PreparedFrame:
+    """A frame preprocessed by `pipeline` (its tensor and ROI mapping), ready for its engine."""
+
+    __slots__ = ('pipeline', 'tensor', 'mapping', 'preprocess_ms')
+
+    def __init__(self, pipeline: InspectionPipeline, tensor: np.ndarray, mapping,
+                 preprocess_ms: float):
+        self.pipeline = pipeline    # the frame is completed by the model it was prepared for
+        self.tensor = tensor
+        self.mapping = mapping
+        self.preprocess_ms = preprocess_ms
+
+    def complete(self) -> InspectionOutcome:
+        """Run the engine and postprocess (InspectionPipeline.complete)."""
+        return self.pipeline.complete(self)
+
+
+Staged = Union[PreparedFrame, InspectionOutcome]
+
+
+class PreparingView:
+    """
+    A pipeline whose `inspect*` stop after preprocessing: (PreparedFrame or ERROR, bgr).
+
+    Duck-types the pipeline for core.messages.inspect_image_message, which picks the decoder
+    from the message (Image, CompressedImage, unreadable bytes); `PreparedFrame.complete` runs
+    the rest.
+    """
+
+    def __init__(self, pipeline: InspectionPipeline):
+        self._pipeline = pipeline
+        self.model_id = pipeline.model_id
+
+    def inspect(self, bgr: np.ndarray, decode_ms: float = 0.0) -> Staged:
+        """Return `prepare(bgr)`."""
+        return self._pipeline.prepare(bgr, decode_ms)
+
+    def inspect_image(self, encoding: str, width: int, height: int, step: int, data,
+                      is_bigendian: bool = False):
+        """Decode Image fields and prepare."""
+        return self._pipeline._decoded(lambda: decode_image(encoding, width, height, step, data,
+                                                            is_bigendian), self.inspect)
+
+    def inspect_compressed(self, fmt: str, data):
+        """Decode CompressedImage fields and prepare."""
+        return self._pipeline._decoded(lambda: decode_compressed(fmt, data), self.inspect)
 
 
 class PipelineHolder:
@@ -208,4 +277,5 @@ class PipelineHolder:
             return self._pipeline
 
 
-__all__ = ['InspectionPipeline', 'PipelineHolder', 'EngineError', 'ModelCardError']
+__all__ = ['InspectionPipeline', 'PipelineHolder', 'PreparedFrame', 'PreparingView', 'Staged',
+           'EngineError', 'ModelCardError']
