@@ -6,6 +6,14 @@ Start the inspection line: a camera, inference_node, reject_actuator_node, optio
     ros2 launch acnn_ros inspect.launch.py camera:=external image_topic:=/camera/image_raw
     ros2 launch acnn_ros inspect.launch.py camera:=none image_topic:=/camera/image_raw
 
+line:=processes (default) starts each node in its own process; line:=one_process starts the
+`inspection_line` executable instead: the three nodes in one process, frames passed from camera
+to inference in memory (no serialization), `image` published only while subscribed, `part` and
+`inspection` still topics - the same YAML, the same results (docs/ARCHITECTURE.md);
+line:=two_processes runs camera + inference that way and reject_actuator_node in a process of
+its own (no GIL contention on the firing path). The camera argument and respawn_camera apply to
+line:=processes (the one-process forms have the built-in camera).
+
 camera:=builtin starts camera_node; external expects a driver (usb_cam, v4l2_camera, a GigE
 vendor driver) publishing on image_topic; none starts no camera (replay a bag onto
 image_topic). Without camera_node there are no part triggers, so the reject actuator then
@@ -42,6 +50,10 @@ CAMERA_RESPAWN_DELAY_S = 2.0
 
 # (name, default, description, choices or None). Paths are relative to the package share.
 ARGUMENTS = (
+    ('line', 'processes', 'processes: each node in its own process | one_process: camera, '
+     'inference and reject actuator in one process (inspection_line), frames passed in '
+     'memory | two_processes: camera + inference in one, the reject actuator in its own',
+     ['processes', 'one_process', 'two_processes']),
     ('camera', 'builtin', 'builtin: start camera_node | external: a driver started elsewhere '
      'publishes image_topic | none: no camera (bag replay onto image_topic)',
      ['builtin', 'external', 'none']),
@@ -86,7 +98,17 @@ def generate_launch_description():
     # image_transport's convention: camera_info in the image topic's namespace.
     camera_info_topic = PythonExpression(
         ["'/'.join('", image_topic, "'.split('/')[:-1] + ['camera_info'])"])
-    builtin_camera = PythonExpression(["'", LaunchConfiguration('camera'), "' == 'builtin'"])
+    line_form = LaunchConfiguration('line')
+    processes = PythonExpression(["'", line_form, "' == 'processes'"])
+    composed = PythonExpression(["'", line_form, "' != 'processes'"])
+    actuator_process = PythonExpression(["'", line_form, "' != 'one_process'"])
+    camera_process = PythonExpression(["'", LaunchConfiguration('camera'), "' == 'builtin' and '",
+                                       line_form, "' == 'processes'"])
+    # Part triggers come from camera_node: in its own process, or in inspection_line.
+    part_triggers = PythonExpression(["'", LaunchConfiguration('camera'), "' == 'builtin' or '",
+                                      line_form, "' != 'processes'"])
+    in_process_actuator = PythonExpression(
+        ["'--no-actuator' if '", line_form, "' == 'two_processes' else '--actuator'"])
     common = {'autostart': bool_parameter(LaunchConfiguration('autostart')),
               'use_sim_time': bool_parameter(LaunchConfiguration('use_sim_time'))}
     log_level = ['--log-level', LaunchConfiguration('log_level')]
@@ -96,7 +118,7 @@ def generate_launch_description():
     line = GroupAction([
         PushRosNamespace(LaunchConfiguration('namespace')),
         LifecycleNode(package=PACKAGE, executable='camera_node', name='camera_node',
-                      namespace='', output='screen', condition=IfCondition(builtin_camera),
+                      namespace='', output='screen', condition=IfCondition(camera_process),
                       respawn=LaunchConfiguration('respawn_camera'),
                       respawn_delay=CAMERA_RESPAWN_DELAY_S, ros_arguments=log_level,
                       parameters=[params, common,
@@ -104,20 +126,33 @@ def generate_launch_description():
                       remappings=[('image', image_topic), ('camera_info', camera_info_topic),
                                   ('part', 'part')]),
         LifecycleNode(package=PACKAGE, executable='inference_node', name='inference_node',
-                      namespace='', output='screen', ros_arguments=log_level,
+                      namespace='', output='screen', condition=IfCondition(processes),
+                      ros_arguments=log_level,
                       parameters=[params, common, {'model_path': string_parameter('model')}],
                       remappings=[('image', image_topic),
                                   ('image/compressed', [image_topic, '/compressed']),
                                   ('inspection', 'inspection')]),
         LifecycleNode(package=PACKAGE, executable='reject_actuator_node',
                       name='reject_actuator_node', namespace='', output='screen',
-                      ros_arguments=log_level,
+                      condition=IfCondition(actuator_process), ros_arguments=log_level,
                       parameters=[params, common,
                                   {'plc_host': string_parameter('plc_host'),
                                    'plc_port': LaunchConfiguration('plc_port'),
-                                   'use_part_trigger': bool_parameter(builtin_camera)}],
+                                   'use_part_trigger': bool_parameter(part_triggers)}],
                       remappings=[('image', image_topic), ('inspection', 'inspection'),
                                   ('part', 'part'), ('reject', 'reject')]),
+        # line:=one_process | two_processes: the nodes in one process (no name: it names
+        # several nodes; the parameters below reach each node that declares them).
+        Node(package=PACKAGE, executable='inspection_line', namespace='', output='screen',
+             condition=IfCondition(composed), arguments=[in_process_actuator],
+             ros_arguments=log_level,
+             parameters=[params, common, {'source': string_parameter('camera_source'),
+                                          'model_path': string_parameter('model'),
+                                          'plc_host': string_parameter('plc_host'),
+                                          'plc_port': LaunchConfiguration('plc_port'),
+                                          'use_part_trigger': True}],
+             remappings=[('image', image_topic), ('camera_info', camera_info_topic),
+                         ('part', 'part'), ('inspection', 'inspection'), ('reject', 'reject')]),
         # In the line's namespace, with the image remap: the rviz file's relative topics
         # (image, inference_node/overlay) resolve to this line's topics.
         Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',

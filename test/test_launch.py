@@ -34,7 +34,7 @@ import yaml
 
 EXPECTED_ARGUMENTS = {'camera', 'camera_source', 'model', 'params_file', 'plc_host',
                       'plc_port', 'namespace', 'use_rviz', 'image_topic', 'autostart',
-                      'respawn_camera', 'log_level', 'use_sim_time'}
+                      'respawn_camera', 'log_level', 'use_sim_time', 'line'}
 DATA_FLOW_TOPICS = {'image', 'image/compressed', 'camera_info', 'inspection', 'part', 'reject'}
 MANAGED_NODES = ['camera_node', 'inference_node', 'reject_actuator_node']
 DISTRIBUTIONS = ('humble', 'jazzy', 'kilted')
@@ -43,6 +43,7 @@ DISTRIBUTIONS = ('humble', 'jazzy', 'kilted')
 DIAGNOSTICS = ('camera_node: camera', 'inference_node: inspection',
                'reject_actuator_node: reject actuator')
 EXTERNAL_EXECUTABLES = {('rviz2', 'rviz2')}
+ONE_PROCESS = 'inspection_line'    # line:=one_process | two_processes (test_launch_line_forms)
 
 
 LAUNCH_RUNNER = """
@@ -121,14 +122,15 @@ def test_every_reference_exists():
     reader = LaunchFileReader()
     sections = yaml_sections()
     specs = reader.nodes()
-    assert [s.executable for s in specs] == MANAGED_NODES + ['rviz2']
-    assert [s.lifecycle for s in specs] == [True, True, True, False]
+    assert [s.executable for s in specs] == MANAGED_NODES + [ONE_PROCESS, 'rviz2']
+    assert [s.lifecycle for s in specs] == [True, True, True, False, False]
     executables = cmake_executables()
     # Parameters a node may get besides its YAML section: the shared /** section, the
     # ManagedNode base's autostart, and rclcpp/rclpy's own use_sim_time.
     shared = set(sections.get('**', {})) | {AUTOSTART.name, 'use_sim_time'}
     for spec in specs:
-        if (spec.package, spec.executable) in EXTERNAL_EXECUTABLES:
+        if (spec.package, spec.executable) in EXTERNAL_EXECUTABLES or \
+                spec.executable == ONE_PROCESS:      # test_line_argument_selects_the_form
             continue
         assert spec.package == 'acnn_ros'
         assert spec.executable in executables, f'{spec.executable} not in CMakeLists.txt'
@@ -140,8 +142,12 @@ def test_every_reference_exists():
         # LifecycleNode actions start managed nodes (get_state / change_state services).
         assert [n for n in tree.body if isinstance(n, ast.ClassDef) and
                 'ManagedNode' in {getattr(b, 'id', None) for b in n.bases}], spec.name
-        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
-                   and isinstance(n.value, str)}
+        # Topic names may live in a nodes/ helper the node imports (image_transport.py).
+        helpers = [ast.parse(node_module(i.module.split('.')[-1]).read_text(encoding='utf-8'))
+                   for i in tree.body if isinstance(i, ast.ImportFrom)
+                   and (i.module or '').startswith('acnn_ros.nodes.')]
+        strings = {n.value for t in [tree, *helpers] for n in ast.walk(t)
+                   if isinstance(n, ast.Constant) and isinstance(n.value, str)}
         for topic, _target in spec.remappings:
             assert topic in DATA_FLOW_TOPICS, f'{spec.name} remaps {topic}'
             assert topic in strings, f'{spec.name} does not use the topic name {topic!r}'

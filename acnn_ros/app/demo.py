@@ -3,7 +3,7 @@
 `acnn demo`: the whole inspection line in one process, with a simulated PLC.
 
 camera_node (synthetic generator, or `--images DIR`), inference_node (the shipped demo model)
-and reject_actuator_node (Modbus backend) run in one MultiThreadedExecutor with the parameters
+and reject_actuator_node (Modbus backend) run in one executor with the parameters
 of config/inspect.yaml - the same file `ros2 launch acnn_ros inspect.launch.py` uses - and a
 real pymodbus server on 127.0.0.1 stands in for the line PLC. A summary line is printed every
 second; at the end (after --frames, --duration or Ctrl-C) the run is reconciled: frames =
@@ -75,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--namespace', default=None,
                         help='namespace of the demo nodes and topics (default: demo_<pid>, '
                         'so that other ROS processes in this domain cannot cross-talk)')
+    parser.add_argument('--frames-via', choices=('memory', 'topic'), default='memory',
+                        help='memory: camera_node hands frames to inference_node in memory '
+                        '(default); topic: over the image topic, as between processes')
     parser.add_argument('--quiet', action='store_true', help='no per-second summary lines')
 
 
@@ -165,7 +168,8 @@ def start_line(args, overrides, simulator) -> DemoRun:
     from acnn_ros.app.observer import GroundTruth, LineObserver
     truth = GroundTruth()
     line = Line(overrides, args.namespace or f'demo_{os.getpid()}',
-                camera_source_factory=truth.source_factory)
+                camera_source_factory=truth.source_factory,
+                in_memory=args.frames_via == 'memory')
     try:
         truth.class_names = truth_class_names(args, line)
         observer = line.add_node(LineObserver(truth, **line.node_arguments()))
@@ -229,7 +233,7 @@ def run(args) -> int:
     print(f'  camera: {camera["source"]}'
           + (f' ({pool} frames rendered at start-up, then replayed)' if pool else '')
           + f' at {camera.get("frame_rate_hz", CameraConfig.frame_rate_hz):g} Hz, '
-          f'{args.frames or "unlimited"} frames; '
+          f'{args.frames or "unlimited"} frames, frames to inference_node via {args.frames_via}; '
           + (f'PLC simulator (pymodbus) on 127.0.0.1:{simulator.port}' if simulator
              else 'no PLC (topic actuator)'))
     demo = None

@@ -20,10 +20,12 @@ from acnn_ros.core.camera.supervisor import CaptureSupervisor
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import PartTrigger
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
+from acnn_ros.nodes.image_transport import image_bytes
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
@@ -55,6 +57,7 @@ class CameraNode(ManagedNode):
         super().__init__('camera_node', **kwargs)
         # Set before declaring: a refused parameter destroys the half-built node (release).
         self._source_factory = source_factory
+        self._frame_consumers = []      # in-process consumers (add_frame_consumer)
         self.config = None
         self.calibration = None
         self.supervisor = None
@@ -150,6 +153,28 @@ class CameraNode(ManagedNode):
             self.supervisor.close()
             self.supervisor = None
 
+    def add_frame_consumer(self, consumer: Callable[[Header, np.ndarray], None]) -> None:
+        """
+        Hand every captured frame to `consumer(header, bgr)` in this process (composition).
+
+        For an application that composes nodes in one process (nodes/inspection_line): the
+        consumer gets the part's header and a read-only view of the frame itself (no copy, no
+        serialization), in the capture callback after the part trigger was published; it must
+        not block. While a consumer is attached, `image` is published only while it has a
+        subscriber (rviz, a recorder).
+        """
+        self._frame_consumers.append(consumer)
+
+    def _hand_over(self, header: Header, bgr: np.ndarray) -> bool:
+        """Give the frame to the in-process consumers; return whether to publish `image`."""
+        if not self._frame_consumers:
+            return True
+        view = bgr.view()
+        view.flags.writeable = False
+        for consume in self._frame_consumers:
+            consume(header, view)
+        return self._image_pub.get_subscription_count() > 0
+
     def set_enabled(self, enabled: bool) -> None:
         """Switch capture on or off (what the ~/enable service does)."""
         self._enabled = bool(enabled)
@@ -201,9 +226,8 @@ class CameraNode(ManagedNode):
         # The trigger goes first so that the reject actuator knows the part before any result.
         self._part_pub.publish(PartTrigger(header=header, part_id=self.part_id))
         height, width = frame.bgr.shape[:2]
-        self._image_pub.publish(Image(header=header, height=height, width=width,
-                                      encoding='bgr8', is_bigendian=0, step=width * 3,
-                                      data=frame.bgr.tobytes()))
+        if self._hand_over(header, frame.bgr):
+            self._image_pub.publish(image_bytes(header, frame.bgr))   # serialized by rosbags
         if self._info_pub is not None:
             self._publish_camera_info(header, width, height)
 

@@ -4,17 +4,16 @@ inference_node: camera images in, one acnn_ros/InspectionResult per image out; a
 
 configure loads and warms up the model and creates the publishers and `~/load_model`; activate
 subscribes to the images and starts the worker; deactivate unsubscribes and answers the frames
-it holds (the one in the engine and the one waiting) before it returns, so a frame received while
+it holds (in the engine, queued for it, waiting) before it returns, so a frame received while
 active gets exactly one result and one received later none; cleanup and shutdown release the
 model. Product changeover: deactivate, set the model parameters (MODEL_PARAMETERS), activate:
 the new model is loaded before it replaces the old one, and one that does not load fails the
 activation (the node stays inactive with the old model). `~/load_model` swaps models while active.
 """
-import array
 import dataclasses
 import threading
 import time
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 from acnn_ros.core.messages import inspect_image_message, result_fields
 from acnn_ros.core.overlay import draw_overlay
@@ -22,6 +21,7 @@ from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
+from acnn_ros.nodes.image_transport import image_bytes, ros_header, subscribe_images
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
@@ -29,20 +29,30 @@ from acnn_ros.runtime.frame_slot import LatestFrameSlot
 from acnn_ros.runtime.inference_config import (declared_specs, INACTIVE_ONLY_PARAMETERS,
                                                InferenceConfig, MODEL_PARAMETERS,
                                                PARAMETER_SPECS, resolve_model_path)
-from acnn_ros.runtime.pipeline import EngineError, InspectionPipeline, PipelineHolder
+from acnn_ros.runtime.pipeline import (EngineError, InspectionPipeline, PipelineHolder,
+                                       PreparedFrame)
+from acnn_ros.runtime.staged_worker import StagedWorker
 from acnn_ros.runtime.stats import diagnostic_level, InferenceStats, LEVEL_ERROR, LEVEL_WARN
 from acnn_ros.srv import LoadModel
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
+from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
 
 DROPPED_DETAIL = 'dropped: a newer frame arrived while the engine was busy'
 # How long deactivate waits for the frame in the engine before it gives up on the worker.
 WORKER_STOP_TIMEOUT_S = 30.0
+
+
+class MemoryFrame(NamedTuple):
+    """A frame handed over in memory by a composing process (`InferenceNode.inspect_frame`)."""
+
+    header: Header          # the camera's header, as an `image` message would carry it
+    bgr: np.ndarray         # BGR uint8 (height, width, 3); read only
 
 
 class InferenceNode(ManagedNode):
@@ -52,8 +62,15 @@ class InferenceNode(ManagedNode):
     # fail the transition with the reason; ConfigError and ModelCardError are ValueErrors.
     configuration_errors = (ValueError, EngineError, OSError)
 
-    def __init__(self, **kwargs):
+    def __init__(self, image_topics: bool = True, **kwargs):
+        """
+        Declare the parameters; configure loads the model.
+
+        `image_topics=False` (a composing process that hands frames over with inspect_frame)
+        subscribes to no image topic. The other keyword arguments go to rclpy's Node.
+        """
         # Set first: rclpy's context destroys the node at shutdown even if __init__ raised.
+        self._image_topics = image_topics
         self.config: Optional[InferenceConfig] = None      # from configure to cleanup
         self._holder: Optional[PipelineHolder] = None
         self._pending = set()            # model parameters set since the model was loaded
@@ -66,7 +83,7 @@ class InferenceNode(ManagedNode):
         self._gate = threading.Lock()
         self._accepting = False
         self._slot: Optional[LatestFrameSlot] = None
-        self._worker: Optional[threading.Thread] = None
+        self._worker: Optional[StagedWorker] = None
         self._image_subscriptions: List = []
         super().__init__('inference_node', **kwargs)
         declare_parameters(self, declared_specs())
@@ -222,21 +239,20 @@ class InferenceNode(ManagedNode):
 
     def _start_consuming(self) -> None:
         slot = LatestFrameSlot()
-        self._worker = threading.Thread(target=self._work, args=(slot,), daemon=True,
-                                        name='inference_worker')
-        self._worker.start()
+        # Decode + preprocess of the next frame overlap the engine run of the current one.
+        self._worker = StagedWorker(slot, self._prepare, self._finish)
         with self._gate:
             self._slot, self._accepting = slot, True
+        if not self._image_topics:
+            self.get_logger().info('inspecting frames handed over in memory (inspect_frame)')
+            return
         config = self.config
         qos = QoSProfile(depth=config.image_qos_depth, reliability=(
             ReliabilityPolicy.BEST_EFFORT if config.image_qos == 'sensor_data'
             else ReliabilityPolicy.RELIABLE))
-        if config.image_transport in ('raw', 'both'):
-            self._image_subscriptions.append(
-                self.create_subscription(Image, 'image', self._on_image, qos))
-        if config.image_transport in ('compressed', 'both'):
-            self._image_subscriptions.append(self.create_subscription(
-                CompressedImage, 'image/compressed', self._on_image, qos))
+        # Serialized messages, deserialized by rosbags (nodes/image_transport.py).
+        self._image_subscriptions = subscribe_images(self, config.image_transport,
+                                                     self._on_image, qos)
         self.get_logger().info(f'inspecting {config.image_transport} images from '
                                f'{self.resolve_topic_name("image")}; {describe_dds()}')
 
@@ -255,9 +271,21 @@ class InferenceNode(ManagedNode):
             self.get_logger().error(f'the frame in the engine took over '
                                     f'{WORKER_STOP_TIMEOUT_S:g} s; not waiting for it')
         if waiting is not None:
-            self._answer(waiting)      # the engine is free: the frame gets its verdict
+            worker.answer_now(waiting)      # the engine is free: the frame gets its verdict
+
+    def inspect_frame(self, header: Header, bgr: np.ndarray) -> None:
+        """
+        Take a frame handed over in memory, exactly as if `image` had brought it (composition).
+
+        The one-process line (nodes/inspection_line) calls it from camera_node's capture callback:
+        the frame goes through the same slot and worker as a received message (newest frame
+        wins, a displaced one is answered DROPPED, nothing is taken unless active) and gets one
+        InspectionResult with `header`; the pixels are never copied or serialized.
+        """
+        self._on_image(MemoryFrame(header, bgr))
 
     def _on_image(self, msg) -> None:
+        # Also the entry of inspect_frame: `msg` may be a MemoryFrame (has .header).
         received = time.perf_counter()
         with self._gate:
             if not self._accepting:
@@ -267,23 +295,24 @@ class InferenceNode(ManagedNode):
                 self._publish(displaced[0].header, InspectionOutcome.dropped(
                     DROPPED_DETAIL, self._holder.current.model_id), displaced[1])
 
-    def _work(self, slot: LatestFrameSlot) -> None:
-        while True:
-            frame = slot.take(timeout_s=0.2)
-            if frame is not None:
-                self._answer(frame)
-            elif slot.closed:
-                return
-
-    def _answer(self, frame) -> None:
-        """Inspect one frame and publish its result (and overlay); never raises."""
-        msg, received = frame
+    def _prepare(self, frame):
+        """Decode and preprocess (worker thread); return the engine step (engine thread)."""
+        msg = frame[0]
         pipeline = self._holder.current  # this frame uses this model to the end
-        try:
-            outcome, bgr = inspect_image_message(pipeline, msg)
-        except Exception as exc:  # a bug must cost one frame, not the worker thread
-            outcome, bgr = InspectionOutcome.error(f'internal error: {exc!r}',
-                                                   pipeline.model_id), None
+        staged, bgr = ((pipeline.prepare(msg.bgr), msg.bgr) if isinstance(msg, MemoryFrame)
+                       else inspect_image_message(pipeline.preparing(), msg))
+        if isinstance(staged, PreparedFrame):
+            return lambda: (staged.complete(), bgr)
+        return lambda: (staged, bgr)     # an ERROR outcome: nothing for the engine
+
+    def _finish(self, frame, result, error) -> None:
+        """Publish one frame's result (and overlay); never raises."""
+        msg, received = frame
+        if error is None:
+            outcome, bgr = result
+        else:      # a bug must cost one frame, not the worker thread
+            outcome, bgr = InspectionOutcome.error(f'internal error: {error!r}',
+                                                   self._holder.current.model_id), None
         if outcome.status == InspectionStatus.ERROR:
             stamp = msg.header.stamp
             self.get_logger().warning(
@@ -301,7 +330,8 @@ class InferenceNode(ManagedNode):
     def _publish(self, header, outcome: InspectionOutcome, received: float) -> None:
         total_ms = (time.perf_counter() - received) * 1000.0
         fields, roi = result_fields(outcome, total_ms)
-        result = InspectionResult(header=header, roi=RegionOfInterest(**roi), **fields)
+        result = InspectionResult(header=ros_header(header), roi=RegionOfInterest(**roi),
+                                  **fields)
         low = outcome.status == InspectionStatus.OK and \
             outcome.confidence < self.config.min_confidence
         # Count before publishing: a diagnostics timer firing in between on another executor
@@ -312,10 +342,7 @@ class InferenceNode(ManagedNode):
 
     def _publish_overlay(self, header, bgr, outcome: InspectionOutcome) -> None:
         canvas = draw_overlay(bgr, outcome, self._stats.fps(), self.config.min_confidence)
-        self._overlay.publish(Image(header=header, height=canvas.shape[0],
-                                    width=canvas.shape[1], encoding='bgr8',
-                                    step=canvas.strides[0],
-                                    data=array.array('B', canvas.tobytes())))
+        self._overlay.publish(image_bytes(header, canvas))    # serialized by rosbags
         self._overlays_published += 1
 
     # ---- diagnostics (in every state)
@@ -331,6 +358,8 @@ class InferenceNode(ManagedNode):
             level = LEVEL_ERROR if error else LEVEL_WARN
             message = f'{state}: not inspecting images' + (f'; {error}' if error else '')
         values = {'lifecycle_state': state, 'overlays_published': str(self._overlays_published)}
+        # Buffers without a readable header (no frame to answer), since the last activation.
+        values['unreadable_images'] = str(getattr(self._image_subscriptions, 'unreadable', 0))
         if holder is not None:
             pipeline = holder.current
             values.update(backend=pipeline.engine.backend, model_id=pipeline.model_id,
