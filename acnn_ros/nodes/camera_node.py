@@ -75,15 +75,8 @@ class CameraNode(ManagedNode):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def configure(self) -> None:
         """Read the configuration and calibration, open the source, create the publishers."""
-        result = self.configure_or_report(self._configure)
-        if result != TransitionCallbackReturn.SUCCESS:
-            self.release()
-            return result
-        return super().on_configure(state)
-
-    def _configure(self) -> None:
         self.config = config = CameraConfig(**self._values)
         self.calibration = (load_calibration(config.camera_info_file)
                             if config.camera_info_file else None)
@@ -123,16 +116,6 @@ class CameraNode(ManagedNode):
         self._stop_capture()
         self.get_logger().info(f'inactive: capture stopped after part {self.part_id}')
         return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Close the source, remove the publishers."""
-        self.release()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop capturing and close the source, from any state."""
-        self.release()
-        return super().on_shutdown(state)
 
     def _stop_capture(self) -> None:
         if self._capture_timer is not None:

@@ -97,11 +97,10 @@ class InferenceNode(ManagedNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load and warm up the model; create the publishers and ~/load_model."""
         self._activate_error = None
-        result = self.configure_or_report(self._configure)
-        return result if result != TransitionCallbackReturn.SUCCESS \
-            else super().on_configure(state)
+        return super().on_configure(state)
 
-    def _configure(self) -> None:
+    def configure(self) -> None:
+        """Read InferenceConfig, load the model, create publishers and service."""
         config = InferenceConfig.from_values(self._parameter_values())
         pipeline = InspectionPipeline.from_model_path(resolve_model_path(config.model_path),
                                                       **config.pipeline_options())
@@ -140,16 +139,6 @@ class InferenceNode(ManagedNode):
         self._stop_consuming()
         self.get_logger().info('deactivated: images are not inspected until activated')
         return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Release the model, publishers and service."""
-        self.release()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Answer the frames in hand (when active), then release everything."""
-        self.release()
-        return super().on_shutdown(state)
 
     def release(self) -> None:
         """Stop consuming; destroy publishers and service; drop the model (idempotent)."""

@@ -76,6 +76,27 @@ class ManagedNode(LifecycleNode):
         state_id, label = self._state_machine.current_state
         return PRIMARY_STATES.get(state_id, label)
 
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Run the node's `configure()`; on a configuration error release what it built."""
+        result = self.configure_or_report(self.configure)
+        if result != TransitionCallbackReturn.SUCCESS:
+            self.release()
+            return result
+        return super().on_configure(state)
+
+    def configure(self) -> None:
+        """Build what the node needs (subclasses override); raise a configuration error if not."""
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything configure built."""
+        self.release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything, from any state (the node's release() stops what runs first)."""
+        self.release()
+        return super().on_shutdown(state)
+
     def configure_or_report(self, configure) -> TransitionCallbackReturn:
         """
         Run `configure()` (the node's own set-up); FAILURE with the reason on a config error.

@@ -95,15 +95,8 @@ class RejectActuatorNode(ManagedNode):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def configure(self) -> None:
         """Read the configuration, connect the PLC, build the scheduler and the archive."""
-        result = self.configure_or_report(self._configure)
-        if result != TransitionCallbackReturn.SUCCESS:
-            self.release()
-            return result
-        return super().on_configure(state)
-
-    def _configure(self) -> None:
         self.config = config = RejectActuatorConfig.from_values(self._values)
         if 0 < config.python_switch_interval_s < sys.getswitchinterval():
             # Process-wide: other Python threads (nodes of a one-process line) would otherwise
@@ -145,16 +138,10 @@ class RejectActuatorNode(ManagedNode):
         self._stop_line('vision deactivated')
         return super().on_deactivate(state)
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Disconnect the PLC, drop the scheduler and the archive."""
-        self.release()
-        return super().on_cleanup(state)
-
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """From any state: stop the line as deactivate does, then release everything."""
         if state.label == 'active':
             self._stop_line('vision shutting down')
-        self.release()
         return super().on_shutdown(state)
 
     def _stop_line(self, why: str) -> None:
