@@ -11,11 +11,10 @@ the new model is loaded before it replaces the old one, and one that does not lo
 activation (the node stays inactive with the old model). `~/load_model` swaps models while active.
 """
 import dataclasses
-import threading
 import time
-from typing import List, NamedTuple, Optional
+from typing import List, Optional
 
-from acnn_ros.core.messages import inspect_image_message, result_fields
+from acnn_ros.core.messages import result_fields
 from acnn_ros.core.overlay import draw_overlay
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds
@@ -25,13 +24,12 @@ from acnn_ros.nodes.image_transport import image_bytes, ros_header, subscribe_im
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
-from acnn_ros.runtime.frame_slot import LatestFrameSlot
+from acnn_ros.runtime.frame_intake import (FrameIntake, MemoryFrame, TakenFrame,
+                                           WORKER_STOP_TIMEOUT_S)
 from acnn_ros.runtime.inference_config import (declared_specs, INACTIVE_ONLY_PARAMETERS,
                                                InferenceConfig, MODEL_PARAMETERS,
                                                PARAMETER_SPECS, resolve_model_path)
-from acnn_ros.runtime.pipeline import (EngineError, InspectionPipeline, PipelineHolder,
-                                       PreparedFrame)
-from acnn_ros.runtime.staged_worker import StagedWorker
+from acnn_ros.runtime.pipeline import EngineError, InspectionPipeline, PipelineHolder
 from acnn_ros.runtime.stats import diagnostic_level, InferenceStats, LEVEL_ERROR, LEVEL_WARN
 from acnn_ros.srv import LoadModel
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -42,17 +40,6 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
-
-DROPPED_DETAIL = 'dropped: a newer frame arrived while the engine was busy'
-# How long deactivate waits for the frame in the engine before it gives up on the worker.
-WORKER_STOP_TIMEOUT_S = 30.0
-
-
-class MemoryFrame(NamedTuple):
-    """A frame handed over in memory by a composing process (`InferenceNode.inspect_frame`)."""
-
-    header: Header          # the camera's header, as an `image` message would carry it
-    bgr: np.ndarray         # BGR uint8 (height, width, 3); read only
 
 
 class InferenceNode(ManagedNode):
@@ -78,12 +65,7 @@ class InferenceNode(ManagedNode):
         self._stats = InferenceStats()
         self._overlays_published = 0
         self._results = self._overlay = self._load_service = None
-        # The gate orders image callbacks against deactivate: once `_accepting` is false no
-        # frame enters the slot, so deactivate knows every frame it has to answer.
-        self._gate = threading.Lock()
-        self._accepting = False
-        self._slot: Optional[LatestFrameSlot] = None
-        self._worker: Optional[StagedWorker] = None
+        self._intake: Optional[FrameIntake] = None     # while active: frames in, one answer each
         self._image_subscriptions: List = []
         super().__init__('inference_node', **kwargs)
         declare_parameters(self, declared_specs())
@@ -227,11 +209,8 @@ class InferenceNode(ManagedNode):
     # ---- frames
 
     def _start_consuming(self) -> None:
-        slot = LatestFrameSlot()
         # Decode + preprocess of the next frame overlap the engine run of the current one.
-        self._worker = StagedWorker(slot, self._prepare, self._finish)
-        with self._gate:
-            self._slot, self._accepting = slot, True
+        self._intake = FrameIntake(self._holder, self._answer)
         if not self._image_topics:
             self.get_logger().info('inspecting frames handed over in memory (inspect_frame)')
             return
@@ -246,73 +225,44 @@ class InferenceNode(ManagedNode):
                                f'{self.resolve_topic_name("image")}; {describe_dds()}')
 
     def _stop_consuming(self) -> None:
-        with self._gate:
-            self._accepting = False
-            slot, worker, self._slot, self._worker = self._slot, self._worker, None, None
+        intake, self._intake = self._intake, None
+        if intake is not None and not intake.close():
+            self.get_logger().error(f'the frame in the engine took over '
+                                    f'{WORKER_STOP_TIMEOUT_S:g} s; not waiting for it')
         for subscription in self._image_subscriptions:
             self.destroy_subscription(subscription)
         self._image_subscriptions = []
-        if slot is None:
-            return
-        waiting = slot.close()
-        worker.join(timeout=WORKER_STOP_TIMEOUT_S)
-        if worker.is_alive():
-            self.get_logger().error(f'the frame in the engine took over '
-                                    f'{WORKER_STOP_TIMEOUT_S:g} s; not waiting for it')
-        if waiting is not None:
-            worker.answer_now(waiting)      # the engine is free: the frame gets its verdict
 
     def inspect_frame(self, header: Header, bgr: np.ndarray) -> None:
         """
         Take a frame handed over in memory, exactly as if `image` had brought it (composition).
 
         The one-process line (nodes/inspection_line) calls it from camera_node's capture callback:
-        the frame goes through the same slot and worker as a received message (newest frame
-        wins, a displaced one is answered DROPPED, nothing is taken unless active) and gets one
+        the frame goes through the same intake as a received message (newest frame wins, a
+        displaced one is answered DROPPED, nothing is taken unless active) and gets one
         InspectionResult with `header`; the pixels are never copied or serialized.
         """
         self._on_image(MemoryFrame(header, bgr))
 
     def _on_image(self, msg) -> None:
-        # Also the entry of inspect_frame: `msg` may be a MemoryFrame (has .header).
-        received = time.perf_counter()
-        with self._gate:
-            if not self._accepting:
-                return      # deactivating: frames from now on are not this node's to answer
-            displaced = self._slot.put((msg, received))
-            if displaced is not None:
-                self._publish(displaced[0].header, InspectionOutcome.dropped(
-                    DROPPED_DETAIL, self._holder.current.model_id), displaced[1])
+        intake = self._intake
+        if intake is not None:
+            intake.take(msg)    # refused once deactivating: not this node's frame to answer
 
-    def _prepare(self, frame):
-        """Decode and preprocess (worker thread); return the engine step (engine thread)."""
-        msg = frame[0]
-        pipeline = self._holder.current  # this frame uses this model to the end
-        staged, bgr = ((pipeline.prepare(msg.bgr), msg.bgr) if isinstance(msg, MemoryFrame)
-                       else inspect_image_message(pipeline.preparing(), msg))
-        if isinstance(staged, PreparedFrame):
-            return lambda: (staged.complete(), bgr)
-        return lambda: (staged, bgr)     # an ERROR outcome: nothing for the engine
-
-    def _finish(self, frame, result, error) -> None:
-        """Publish one frame's result (and overlay); never raises."""
-        msg, received = frame
-        if error is None:
-            outcome, bgr = result
-        else:      # a bug must cost one frame, not the worker thread
-            outcome, bgr = InspectionOutcome.error(f'internal error: {error!r}',
-                                                   self._holder.current.model_id), None
+    def _answer(self, frame: TakenFrame, outcome: InspectionOutcome, bgr) -> None:
+        """Publish one frame's result (and overlay); the intake calls it once per frame."""
+        header = frame.msg.header
         if outcome.status == InspectionStatus.ERROR:
-            stamp = msg.header.stamp
+            stamp = header.stamp
             self.get_logger().warning(
-                f'frame {msg.header.frame_id} {stamp.sec}.{stamp.nanosec:09d}: '
+                f'frame {header.frame_id} {stamp.sec}.{stamp.nanosec:09d}: '
                 f'{outcome.detail}', throttle_duration_sec=5.0)
         if not self.context.ok():
             return      # ROS is shutting down: nobody can receive it
-        self._publish(msg.header, outcome, received)
+        self._publish(header, outcome, frame.received)
         if bgr is not None and self._overlay.get_subscription_count() > 0:
             try:
-                self._publish_overlay(msg.header, bgr, outcome)
+                self._publish_overlay(header, bgr, outcome)
             except Exception as exc:  # the verdict is out; the overlay is best effort
                 self.get_logger().error(f'overlay failed: {exc!r}', throttle_duration_sec=5.0)
 
