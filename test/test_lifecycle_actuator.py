@@ -140,3 +140,30 @@ def test_every_transition_and_what_the_plc_sees(backend, monkeypatch):
     assert '1 pending parts reported fail-safe' in node.output, node.output
     assert [(d.part_id, d.verdict) for d in sim.decisions()].count((0, 0)) == 2, \
         sim.decisions()   # at each deactivate
+
+
+def test_each_activation_subscribes_once_and_deactivate_removes_every_subscription():
+    # In process: the node's own subscription list must not replace rclpy's (Node keeps its
+    # subscriptions in `_subscriptions`); a clash doubled entries and left some undestroyed.
+    import rclpy
+    from acnn_ros.nodes.reject_actuator_node import RejectActuatorNode
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = RejectActuatorNode(context=context, parameter_overrides=[
+        Parameter('autostart', value=False), Parameter('actuator', value='topic'),
+        Parameter('archive_dir', value='')])
+    try:
+        topics = lambda: sorted(s.topic_name for s in node.subscriptions)  # noqa: E731
+        assert topics() == []
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        for _ in range(2):
+            assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+            assert topics() == ['/inspection', '/part']
+            assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+            assert topics() == []
+    finally:
+        node.shut_down()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)

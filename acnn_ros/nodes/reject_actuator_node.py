@@ -76,7 +76,8 @@ class RejectActuatorNode(ManagedNode):
         self.actuator = None
         self.scheduler = None
         self.archive = None
-        self._subscriptions = []
+        # Not `_subscriptions`: rclpy's Node keeps its own list under that name.
+        self._line_subscriptions = []
         self._status_timer = None
         self._last = None
         self._values = declare_parameters(self, PARAMETERS)
@@ -122,13 +123,13 @@ class RejectActuatorNode(ManagedNode):
         """Start the scheduler and the heartbeat, subscribe to parts and results."""
         self.actuator.set_ready(True)
         self.scheduler.start()
-        self._subscriptions = [self.create_subscription(
+        self._line_subscriptions = [self.create_subscription(
             InspectionResult, 'inspection', self._on_result, RELIABLE)]
         if self.config.use_part_trigger:
-            self._subscriptions.append(self.create_subscription(
+            self._line_subscriptions.append(self.create_subscription(
                 PartTrigger, 'part', self._on_trigger, RELIABLE))
         if self.archive is not None:
-            self._subscriptions.append(self.create_subscription(
+            self._line_subscriptions.append(self.create_subscription(
                 Image, 'image', self._on_image, qos_profile_sensor_data))
         self.get_logger().info('active: vision ready, heartbeat on')
         return super().on_activate(state)
@@ -145,9 +146,9 @@ class RejectActuatorNode(ManagedNode):
         return super().on_shutdown(state)
 
     def _stop_line(self, why: str) -> None:
-        for subscription in self._subscriptions:
+        for subscription in self._line_subscriptions:
             self.destroy_subscription(subscription)
-        self._subscriptions = []
+        self._line_subscriptions = []
         self.scheduler.stop()
         # Before the not-ready write, so that no decision reaches the PLC after it.
         pending = self.scheduler.report_pending(
@@ -160,9 +161,9 @@ class RejectActuatorNode(ManagedNode):
 
     def release(self) -> None:
         """Stop the scheduler, disconnect the actuator, close the archive (idempotent)."""
-        for subscription in self._subscriptions:
+        for subscription in self._line_subscriptions:
             self.destroy_subscription(subscription)
-        self._subscriptions = []
+        self._line_subscriptions = []
         if self._status_timer is not None:
             self.destroy_timer(self._status_timer)
             self._status_timer = None
