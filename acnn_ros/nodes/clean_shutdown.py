@@ -19,15 +19,27 @@ from rclpy.signals import uninstall_signal_handlers
 WAKE_PERIOD_S = 0.2
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+def interrupt_on_signals(once: bool = False) -> None:
+    """
+    Make SIGINT and SIGTERM raise KeyboardInterrupt in the main thread (rclpy's handler off).
+
+    `once`: ignore further signals after the first, so a second Ctrl-C cannot cut the shutdown
+    transitions of several nodes short (the one-process line).
+    """
+    def interrupt(signum, frame):
+        if once:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    uninstall_signal_handlers()
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def spin_until_interrupted(node: Node) -> int:
     """Spin `node` until SIGINT / SIGTERM (KeyboardInterrupt) or rclpy shutdown; return 0."""
-    uninstall_signal_handlers()
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_signals()
     executor = SingleThreadedExecutor(context=node.context)
     executor.add_node(node)
     try:

@@ -31,7 +31,6 @@ configured (acnn_ros.nodes.node_main). `acnn demo` (acnn_ros.app.demo) runs the 
 context of its own next to an observer.
 """
 import argparse
-import signal
 import sys
 import threading
 import time
@@ -40,6 +39,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from acnn_ros.core.camera.config import CameraConfig
 from acnn_ros.core.camera.source import create_source, FrameSource
 from acnn_ros.nodes.camera_node import CameraNode
+from acnn_ros.nodes.clean_shutdown import interrupt_on_signals, WAKE_PERIOD_S
 from acnn_ros.nodes.inference_node import InferenceNode
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import CONFIGURATION_ERRORS, EXIT_BAD_CONFIGURATION
@@ -54,7 +54,6 @@ from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 
 LINE_NODES = ('camera_node', 'inference_node', 'reject_actuator_node')
-WAKE_PERIOD_S = 0.2
 
 
 class Line:
@@ -152,19 +151,11 @@ class Line:
             self.failure = f'{type(exc).__name__}: {exc}'
 
 
-def _interrupt(signum, frame):
-    # Once: a second signal must not cut the shutdown transitions short.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(args=None) -> int:
     """Run the one-process line until Ctrl-C / SIGTERM; return the exit status."""
     # Signals raise KeyboardInterrupt here, so the shutdown transitions run while the context
-    # is still valid (as acnn_ros.nodes.clean_shutdown does for one node).
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    # is still valid; once: a second signal must not cut them short.
+    interrupt_on_signals(once=True)
     args = sys.argv if args is None else args
     parser = argparse.ArgumentParser(prog='inspection_line', description=__doc__.splitlines()[1])
     parser.add_argument('--actuator', action=argparse.BooleanOptionalAction, default=True,
