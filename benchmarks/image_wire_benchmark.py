@@ -137,6 +137,7 @@ import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from acnn_ros.core.image_wire import image_from_cdr
+from acnn_ros.core.messages import stamp_ns
 raw_path = sys.argv[1] == 'raw'
 rclpy.init()
 node = rclpy.create_node('image_wire_' + sys.argv[1])
@@ -148,8 +149,7 @@ def pixels_of(msg):
 def on_image(msg):
     frame = image_from_cdr(msg) if raw_path else msg
     pixels = pixels_of(frame)
-    delays.append((time.time_ns() - frame.header.stamp.sec * 10**9
-                   - frame.header.stamp.nanosec) / 1e6)
+    delays.append((time.time_ns() - stamp_ns(frame.header.stamp)) / 1e6)
     assert pixels.shape == (480, 640, 3)
     if len(delays) >= int(sys.argv[2]):
         print(' '.join(f'{d:.4f}' for d in delays), flush=True)

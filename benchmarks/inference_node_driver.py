@@ -30,6 +30,7 @@ class NodeDriver:
     """inference_node in a subprocess, driven from this process over DDS."""
 
     def __init__(self, model: Path, threads: int, providers=('cpu',)):
+        from acnn_ros.core.messages import stamp_ns
         from acnn_ros.msg import InspectionResult
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
@@ -55,8 +56,7 @@ class NodeDriver:
         self.received = {}
         self.node.create_subscription(
             InspectionResult, 'inspection',
-            lambda msg: self.received.setdefault(msg.header.stamp.sec * 10**9
-                                                 + msg.header.stamp.nanosec,
+            lambda msg: self.received.setdefault(stamp_ns(msg.header.stamp),
                                                  (time.perf_counter(), msg)),
             QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE))
         self.Image = Image

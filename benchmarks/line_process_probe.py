@@ -16,6 +16,7 @@ import threading
 import time
 
 from acnn_ros.core.camera.source import Frame, FrameSource
+from acnn_ros.core.messages import stamp_ns
 from acnn_ros.core.params_file import load_params_file, node_parameters
 from rate_search import cpu_percent, Probe, ProcessUsage
 
@@ -38,10 +39,6 @@ class RepeatSource(FrameSource):
         """Return the frame, grabbed now."""
         self.count += 1
         return Frame(self.frame, time.monotonic_ns(), name=str(self.count))
-
-
-def _stamp_ns(header) -> int:
-    return header.stamp.sec * 10**9 + header.stamp.nanosec
 
 
 def line_probe(params_file, model, threads: int, frame, rate_hz: float, frames: int) -> Probe:
@@ -68,12 +65,12 @@ def line_probe(params_file, model, threads: int, frame, rate_hz: float, frames: 
 
         def on_result(msg):
             with lock:
-                results.append((time.time_ns(), _stamp_ns(msg.header), msg.status,
+                results.append((time.time_ns(), stamp_ns(msg.header.stamp), msg.status,
                                 msg.inference_ms))
 
         def on_part(msg):
             with lock:
-                captures.append(_stamp_ns(msg.header))
+                captures.append(stamp_ns(msg.header.stamp))
         observer.create_subscription(InspectionResult, 'inspection', on_result, qos)
         observer.create_subscription(PartTrigger, 'part', on_part, qos)
         line.start()

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 
+from acnn_ros.core.messages import stamp_ns
 from inference_benchmark import test_frame
 from line_process_probe import line_probe
 from line_rate_report import markdown, write_section
@@ -102,7 +103,7 @@ class RawCameraDriver:
         self.cdr = bytearray(serialize_message(message))  # once, as a C++ driver fills a loan
 
     def _on_result(self, msg) -> None:
-        key = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        key = stamp_ns(msg.header.stamp)
         self.results[key] = (time.time_ns(), msg.status, msg.inference_ms)
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:

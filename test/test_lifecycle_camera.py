@@ -9,14 +9,14 @@ cleanup / configure and the `~/enable` gate.
 """
 import random
 
+from acnn_ros.core.messages import stamp_ns
 from acnn_ros.msg import PartTrigger
-import cv2
 from lifecycle_client import NodeProcess, RosClient
-import numpy as np
 import pytest
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import SetBool
+from test_camera_node import write_frames
 from test_camera_source import CALIBRATION_YAML
 
 pytestmark = pytest.mark.timeout(120)
@@ -29,16 +29,6 @@ def client(monkeypatch):
     client = RosClient('camera_lifecycle_client')
     yield client
     client.close()
-
-
-def write_frames(folder, count):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        cv2.imwrite(str(folder / f'{i:03d}.png'), np.full((48, 64, 3), 10 * (i + 1), np.uint8))
-
-
-def stamp_ns(header) -> int:
-    return header.stamp.sec * 10**9 + header.stamp.nanosec
 
 
 def test_frames_flow_only_while_active_and_part_ids_continue(tmp_path, client):
@@ -102,10 +92,10 @@ def test_frames_flow_only_while_active_and_part_ids_continue(tmp_path, client):
     ids = [p.part_id for p in parts]
     assert ids == list(range(1, len(ids) + 1)), f'part ids skipped or reused: {ids}'
     # Every image and camera_info carries the header of its part trigger.
-    by_stamp = {stamp_ns(p.header): p.part_id for p in parts}
-    assert len(images) >= len(parts) - 3 and all(stamp_ns(m.header) in by_stamp
+    by_stamp = {stamp_ns(p.header.stamp): p.part_id for p in parts}
+    assert len(images) >= len(parts) - 3 and all(stamp_ns(m.header.stamp) in by_stamp
                                                  for m in images)
-    assert infos and all(stamp_ns(m.header) in by_stamp for m in infos)
+    assert infos and all(stamp_ns(m.header.stamp) in by_stamp for m in infos)
 
 
 def test_a_configuration_error_fails_configure_and_the_node_stays_up(client):
