@@ -1,22 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """camera_node in its own process, received over real DDS by this test process."""
-import signal
-import subprocess
-import sys
-import threading
 import time
 
 from acnn_ros.core.messages import stamp_ns
 from acnn_ros.msg import PartTrigger
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from lifecycle_client import NodeProcess
 import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from ros_processes import REPO_DIR
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import SetBool
 from test_camera_source import CALIBRATION_YAML
@@ -24,32 +20,15 @@ from test_camera_source import CALIBRATION_YAML
 pytestmark = pytest.mark.timeout(60)
 
 
-class CameraProcess:
+class CameraProcess(NodeProcess):
     """`python -m acnn_ros.nodes.camera_node` with its output collected by a thread."""
 
     def __init__(self, *ros_args):
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'acnn_ros.nodes.camera_node', '--ros-args', *ros_args],
-            cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        threading.Thread(target=self._collect, daemon=True).start()
-
-    def _collect(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-
-    @property
-    def output(self) -> str:
-        return '\n'.join(self.lines)
+        super().__init__('camera_node', *ros_args)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        """Send SIGINT and return the exit status (killed after 10 s)."""
+        return self.interrupt(timeout_s=10.0)
 
 
 class Listener:
