@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-One rate probe of the one-process line (acnn_ros.app.line, frames in memory) for the benchmark.
+One rate probe of the one-process line (nodes.inspection_line, frames in memory) for the benchmark.
 
 camera_node (a source that returns the benchmark frame, captured by the node's own timer at
 `frame_rate_hz`) and inference_node in one process with the parameters of
@@ -43,7 +43,7 @@ class RepeatSource(FrameSource):
 
 def line_probe(params_file, model, threads: int, frame, rate_hz: float, frames: int) -> Probe:
     """Run the one-process line for `frames` captures at `rate_hz`; count OK verdicts."""
-    from acnn_ros.app.line import Line
+    from acnn_ros.nodes.inspection_line import Line
     from acnn_ros.msg import InspectionResult, PartTrigger
     from rclpy.node import Node
     from rclpy.qos import QoSProfile

@@ -63,7 +63,8 @@ def markdown(report: dict) -> str:
              f'{p["low"]:g}x and {p["high"]:g}x the model-only rate ({p["max_probes"]} probes '
              'at most). e2e = capture stamp -> InspectionResult received by the driver; model '
              "= the node's `inference_ms` of the same frames. CPU % of one core over the probe. "
-             'One-process line (`benchmarks/line_process_probe.py`): `acnn_ros.app.line.Line` '
+             'One-process line (`benchmarks/line_process_probe.py`): '
+             '`acnn_ros.nodes.inspection_line.Line` '
              'with camera_node and inference_node (frames handed over in memory; the reject '
              'actuator left to its own process), the params file, a frame source returning the '
              "benchmark frame, captured by camera_node's own timer at the probe rate; a new line "

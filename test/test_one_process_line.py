@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-The one-process line (acnn_ros.app.line): frames from camera_node to inference_node in memory.
+The one-process line (nodes/inspection_line): frames from camera_node to inference_node in memory.
 
 Real nodes, real rclpy/DDS for `part`, `inspection` and `image`, the shipped model and the YAML:
 the in-memory hand-over answers every frame exactly once with the verdicts the `image` topic
@@ -10,13 +10,13 @@ import os
 import threading
 import time
 
-from acnn_ros.app.line import Line
 from acnn_ros.core.camera.source import Frame, FrameSource
 from acnn_ros.core.dataset.synthetic import render_frame
 from acnn_ros.core.messages import frame_key
 from acnn_ros.core.params_file import load_params_file, node_parameters
 from acnn_ros.core.results import InspectionStatus
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
+from acnn_ros.nodes.inspection_line import Line
 from lifecycle_client import NodeProcess, RosClient
 import numpy as np
 import pytest

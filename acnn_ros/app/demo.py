@@ -11,9 +11,9 @@ verdicts = decisions, fired rejects = PLC writes, and defective parts (ground tr
 synthetic generator or of YOLO labels) against rejected parts. Exit status 1 when an
 accounting check fails.
 
-The line runs as acnn_ros.app.line composes it; the demo watches it the way another process
-would, through its topics (acnn_ros.app.observer), the PLC simulator's record and the ground
-truth recorded from the camera's frame source - not through node internals.
+The line runs as acnn_ros.nodes.inspection_line composes it; the demo watches it the way
+another process would, through its topics (acnn_ros.app.observer), the PLC simulator's record
+and the ground truth recorded from the camera's frame source - not through node internals.
 """
 import argparse
 import os
@@ -164,7 +164,7 @@ def truth_class_names(args, line) -> List[str]:
 
 def start_line(args, overrides, simulator) -> DemoRun:
     """Create the line and its observer (the executor does not spin yet)."""
-    from acnn_ros.app.line import Line
+    from acnn_ros.nodes.inspection_line import Line
     from acnn_ros.app.observer import GroundTruth, LineObserver
     truth = GroundTruth()
     line = Line(overrides, args.namespace or f'demo_{os.getpid()}',
