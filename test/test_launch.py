@@ -390,7 +390,8 @@ def test_launch_nodes_start_without_ros2_launch(tmp_path):
     assert graph['/line7/inspection'] == ({'inference_node'}, {'reject_actuator_node'})
     assert graph['/line7/part'] == ({'camera_node'}, {'reject_actuator_node'})
     assert graph['/line7/reject'][0] == {'reject_actuator_node'}
-    assert all(p.returncode == 0 for p in processes), log      # clean shutdown on SIGINT
+    codes = {s.name: p.returncode for s, p in zip(specs, processes)}
+    assert all(code == 0 for code in codes.values()), (codes, log)   # clean shutdown on SIGINT
     # The event is for a part the camera announced, with the camera's header.
     by_id = {p.part_id: p for p in parts}
     event = rejects[0]
