@@ -116,6 +116,20 @@ class Augmenter:
         return out.clamp_(0, 1).permute(0, 3, 1, 2)
 
 
+def model_loss(model: nn.Module, output, labels: torch.Tensor, boxes: torch.Tensor,
+               has_box: torch.Tensor, loc_weight: float):
+    """
+    Return (loss, parts) from the model's own `training_loss` if it has one, else the A-CNN's.
+
+    A detector trains on its dense head outputs, not on the best detection it reports; the
+    model therefore owns its loss, and the loop stays one loop for every variant.
+    """
+    own = getattr(model, 'training_loss', None)
+    if own is not None:
+        return own(output, labels, boxes, has_box, loc_weight)
+    return multitask_loss(output, labels, boxes, has_box, loc_weight)
+
+
 def evaluate(model: nn.Module, frames: FrameSet, batch_size: int = 32,
              device: torch.device = torch.device('cpu'), progress: bool = True
              ) -> Dict[str, Any]:
@@ -279,8 +293,8 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
                 x = to_input(train_frames.images[index], device)
             labels = labels_all[index].to(device)
             output = model(x)
-            loss, parts = multitask_loss(output, labels, boxes_all[index].to(device),
-                                         keep_all[index].to(device), config.loc_weight)
+            loss, parts = model_loss(model, output, labels, boxes_all[index].to(device),
+                                     keep_all[index].to(device), config.loc_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
