@@ -102,3 +102,13 @@ def test_limit_takes_a_fixed_subset_across_classes(small_dataset):
     again = load_split(small_dataset, 'train', limit=4, progress=False)
     assert len(first) == 4 and first.paths == again.paths
     assert set(first.paths) <= set(full.paths)
+
+
+def test_a_subset_copies_the_chosen_frames_with_their_labels_and_paths(small_dataset):
+    frames = load_split(small_dataset, 'train', progress=False)
+    part = frames.subset(np.array([4, 1]))
+    assert len(part) == 2 and part.paths == [frames.paths[4], frames.paths[1]]
+    assert np.array_equal(part.images[0], frames.images[4])
+    assert part.labels.tolist() == [frames.labels[4], frames.labels[1]]
+    part.images[0] = 0                      # a copy: the training set is not touched
+    assert frames.images[4].any()

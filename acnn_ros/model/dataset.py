@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-Datasets in the seed format: ``images/{train,test}/*.jpg`` + ``labels/{train,test}/*.txt``.
+Datasets in the seed format: ``images/{train,val,test}/*.jpg`` + ``labels/{train,val,test}/``.
 
 A label file holds one YOLO line ``class cx cy w h`` (normalised), or only ``class`` for an
 image without a box (parsed by `acnn_ros.core.dataset.labels`, the one parser). An image
@@ -67,6 +67,14 @@ class FrameSet:
     def __len__(self) -> int:
         """Return the number of frames."""
         return int(self.labels.shape[0])
+
+    def subset(self, indices: np.ndarray) -> 'FrameSet':
+        """Return the frames at `indices` (a copy of their pixels), in that order."""
+        indices = np.asarray(indices, np.int64)
+        return FrameSet(images=self.images[indices], labels=self.labels[indices],
+                        boxes=self.boxes[indices], has_box=self.has_box[indices],
+                        paths=[self.paths[i] for i in indices] if self.paths else [],
+                        class_names=list(self.class_names))
 
 
 def parse_label(text: str, num_classes: int) -> Tuple[int, Optional[Tuple[float, ...]]]:
@@ -235,3 +243,37 @@ def keep_box_labels(has_box: np.ndarray, fraction: float, seed: int) -> np.ndarr
     mask = np.zeros_like(has_box)
     mask[chosen] = True
     return mask
+
+
+def validation_blocks(labels: np.ndarray, fraction: float, block: int, seed: int) -> np.ndarray:
+    """
+    Return the (sorted) indices of the frames carved out of a training split for validation.
+
+    Frames are taken in their given order (the sorted file list: time order for a recorded
+    shift) and, per class, cut into contiguous blocks of `block` frames (smaller when the class
+    is too small for two validation blocks); whole blocks drawn from `seed` go to validation
+    until about `fraction` of the class is there. So near-identical neighbours land on the same
+    side, every class with more than one block is validated, and no class loses all of its
+    training frames. fraction 0 returns no index.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f'validation fraction must be in [0, 1), got {fraction}')
+    if block < 1:
+        raise ValueError(f'validation block must be >= 1 frame, got {block}')
+    chosen: List[np.ndarray] = []
+    if fraction == 0.0:
+        return np.zeros(0, np.int64)
+    labels = np.asarray(labels)
+    for class_id in np.unique(labels):
+        members = np.flatnonzero(labels == class_id)
+        wanted = fraction * len(members)
+        size = int(max(1, min(block, round(wanted / 2))))
+        blocks = [members[i:i + size] for i in range(0, len(members), size)]
+        if len(blocks) < 2:
+            continue
+        count = int(min(len(blocks) - 1, max(1, round(wanted / size))))
+        order = np.random.default_rng([seed, int(class_id)]).permutation(len(blocks))
+        chosen.extend(blocks[i] for i in order[:count])
+    if not chosen:
+        return np.zeros(0, np.int64)
+    return np.sort(np.concatenate(chosen))

@@ -10,9 +10,12 @@ from acnn_ros.model.cli_common import add_dataset_arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of `acnn evaluate`."""
-    parser.add_argument('checkpoint', type=Path, help='last.pt written by acnn train')
+    parser.add_argument('checkpoint', type=Path,
+                        help='best.pt or last.pt written by acnn train')
     add_dataset_arguments(parser)
-    parser.add_argument('--split', default='test', help='dataset split (default test)')
+    parser.add_argument('--split', default='test',
+                        help='dataset split: train, val or test (default test; acnn train '
+                             'already wrote test_metrics.json for best.pt)')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cpu', help='cpu (default), cuda or auto')
     parser.add_argument('--limit', type=int, default=None,

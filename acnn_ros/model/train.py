@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-Training and evaluation loops (multi-task, resumable, seeded, CPU by default).
+Training and evaluation loops (multi-task, validated, resumable, seeded, CPU by default).
 
-Frames are decoded once into a uint8 array (see `dataset.load_frames`); each batch is turned
-into float RGB in [0, 1] on the fly and, for training, photometrically augmented (gain, gamma,
-colour cast, noise) so the model does not learn one camera's look.
+Every epoch is evaluated on a validation split (the dataset's ``val`` split, else blocks carved
+out of ``train``, never ``test``); ``best.pt`` keeps the best epoch beside ``last.pt``, early
+stopping ends a run that stopped improving, ``history.csv`` / ``curves.png`` show the curves,
+and the test split is evaluated once, on ``best.pt``, when the run has finished
+(``test_metrics.json``). Inputs and augmentation: `acnn_ros.model.augment`; checkpoint files:
+`acnn_ros.model.checkpoint`; best epoch, CSV and PNG: `acnn_ros.model.history`.
 """
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+import json
 import math
 from pathlib import Path
 import random
@@ -15,33 +19,19 @@ from typing import Any, Callable, Dict, List, Optional
 from acnn_ros.core.results import RoiBox
 from acnn_ros.core.roi import center_error_px
 from acnn_ros.model.acnn import build_model
-from acnn_ros.model.dataset import FrameSet, keep_box_labels
+from acnn_ros.model.augment import Augmenter, to_input
+# Re-exported: callers (export, evaluate, benchmarks, tests) import these from here.
+from acnn_ros.model.checkpoint import (CHECKPOINT_FORMAT, load_checkpoint,  # noqa: F401
+                                       model_from_checkpoint, save_checkpoint, training_stages)
+from acnn_ros.model.dataset import FrameSet, keep_box_labels, validation_blocks
+from acnn_ros.model.history import BestTracker, plot_curves, write_history_csv
 from acnn_ros.model.losses import multitask_loss
-import cv2
+from acnn_ros.model.train_config import TrainConfig
 import numpy as np
 import torch
 from torch import nn
 
-CHECKPOINT_FORMAT = 'acnn_ros.checkpoint/1'
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a training run (stored in every checkpoint)."""
-
-    variant: str = 'opt'
-    overrides: Dict[str, Any] = field(default_factory=dict)
-    epochs: int = 8
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    labeled_fraction: float = 0.05
-    loc_weight: float = 5.0            # 1.0 let the classification gradient drag the ROI away
-    augment: bool = True
-    seed: int = 0
-    device: str = 'cpu'
-    threads: int = 2
-    init_from: str = ''        # checkpoint whose weights start this run (a second stage)
+Validate = Callable[[nn.Module, FrameSet], Dict[str, Any]]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -58,62 +48,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)
-
-
-def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Return float32 [N, 3, H, W] RGB in [0, 1] from uint8 [N, H, W, 3]."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    return tensor.permute(0, 3, 1, 2).float().div_(255.0)
-
-
-class Augmenter:
-    """
-    Random per-image gain, gamma, colour cast, optics blur, JPEG and sensor noise on uint8 frames.
-
-    Together they stand in for another camera: a model trained on one device must read codes
-    that are darker, softer and more compressed on the next (the digits differ by a few pixels).
-
-    Gain, gamma and cast are one 256-entry lookup table per image and channel, and the noise is a
-    randomly shifted window of a fixed noise field: the same effect as per-pixel maths at a
-    fraction of its cost on a CPU (full-resolution frames are large).
-    """
-
-    def __init__(self, height: int, width: int, seed: int, margin: int = 64):
-        generator = torch.Generator().manual_seed(seed)
-        self.height, self.width, self.margin = height, width, margin
-        self.noise = torch.randn(height + margin, width + margin, 3, generator=generator)
-        self.levels = torch.arange(256, dtype=torch.float32) / 255.0
-
-    def __call__(self, images: np.ndarray, generator: torch.Generator) -> torch.Tensor:
-        """Return augmented float32 [N, 3, H, W] RGB in [0, 1] from uint8 [N, H, W, 3]."""
-        n = images.shape[0]
-
-        def uniform(low, high, *shape):
-            return torch.rand(n, *shape, generator=generator) * (high - low) + low
-
-        gain, gamma = uniform(0.65, 1.25, 1, 1), uniform(0.8, 1.35, 1, 1)
-        cast, sigma = uniform(0.8, 1.2, 3, 1), uniform(0.0, 0.03)
-        lut = (self.levels.view(1, 1, -1) * gain).clamp(0, 1).pow(gamma) * cast   # [N, 3, 256]
-        lut = lut.permute(0, 2, 1).contiguous().numpy()                            # [N, 256, 3]
-        offsets = torch.randint(0, self.margin, (n, 2), generator=generator)
-        blur = uniform(0.0, 1.0)                      # extra optics blur, sigma in px
-        quality = torch.randint(65, 96, (n,), generator=generator)
-        recompress = torch.rand(n, generator=generator) < 0.5
-        out = torch.empty(n, images.shape[1], images.shape[2], 3)
-        for i in range(n):
-            oy, ox = int(offsets[i, 0]), int(offsets[i, 1])
-            noise = self.noise[oy:oy + images.shape[1], ox:ox + images.shape[2]]
-            image = cv2.LUT(images[i], lut[i].reshape(256, 1, 3))
-            if float(blur[i]) > 0.2:
-                image = cv2.GaussianBlur(image, (0, 0), float(blur[i]))
-            if bool(recompress[i]):   # the LUT gave float32 in [0, 1]; JPEG wants uint8
-                pixels = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-                _, data = cv2.imencode('.jpg', pixels, [cv2.IMWRITE_JPEG_QUALITY,
-                                                        int(quality[i])])
-                image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED).astype(np.float32) / 255.0
-            out[i] = torch.from_numpy(image)
-            out[i].add_(noise, alpha=float(sigma[i]))
-        return out.clamp_(0, 1).permute(0, 3, 1, 2)
 
 
 def model_loss(model: nn.Module, output, labels: torch.Tensor, boxes: torch.Tensor,
@@ -170,74 +104,133 @@ def evaluate(model: nn.Module, frames: FrameSet, batch_size: int = 32,
     return result
 
 
-def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
-    """Write a checkpoint atomically (a crash never leaves a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix('.partial')
-    torch.save(state, partial)
-    partial.replace(path)
-
-
-def load_checkpoint(path: Path) -> Dict[str, Any]:
-    """Read a checkpoint written by `train`, with a clear error for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    state = torch.load(path, map_location='cpu', weights_only=False)
-    if not isinstance(state, dict) or state.get('format') != CHECKPOINT_FORMAT:
-        raise ValueError(f'{path} is not an acnn_ros checkpoint ({CHECKPOINT_FORMAT})')
+def _rng_state(device: torch.device) -> Dict[str, Any]:
+    """Return torch's global random state (what dropout draws from) for a checkpoint."""
+    state = {'cpu': torch.get_rng_state()}
+    if device.type == 'cuda':
+        state['cuda'] = torch.cuda.get_rng_state(device)
     return state
 
 
-def training_stages(state: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """
-    Return the training stages behind a checkpoint, first to last.
-
-    Each stage is {'command', 'epochs', 'num_train'}. Earlier stages are found by following
-    `init_from` while those checkpoints still exist; a missing one starts the list with
-    {'missing': path}.
-    """
-    stages = []
-    while True:
-        stages.insert(0, {'command': state.get('command', ''), 'epochs': len(state['history']),
-                          'num_train': state.get('num_train')})
-        source = state['train_config'].get('init_from', '')
-        if not source:
-            return stages
-        if not Path(source).is_file():
-            stages.insert(0, {'missing': source})
-            return stages
-        state = load_checkpoint(Path(source))
+def _set_rng_state(state: Optional[Dict[str, Any]], device: torch.device) -> None:
+    """Restore `_rng_state` (older checkpoints have none: the stream then restarts)."""
+    if state:
+        torch.set_rng_state(state['cpu'])
+        if device.type == 'cuda' and 'cuda' in state:
+            torch.cuda.set_rng_state(state['cuda'], device)
 
 
-def model_from_checkpoint(state: Dict[str, Any]) -> nn.Module:
-    """Rebuild the model of a checkpoint with its weights (eval mode, CPU)."""
-    config = state['train_config']
-    model = build_model(config['variant'], len(state['class_names']), **config['overrides'])
-    model.load_state_dict(state['model'])
-    return model.eval()
+def _split_validation(config: TrainConfig, train_frames: FrameSet,
+                      val_frames: Optional[FrameSet]):
+    """Return (training indices into train_frames, validation frames or None, description)."""
+    everything = np.arange(len(train_frames))
+    if val_frames is not None:
+        return everything, val_frames, {'source': 'val split', 'num_images': len(val_frames)}
+    carved = validation_blocks(train_frames.labels, config.val_fraction, config.val_block,
+                               config.seed)
+    if not len(carved):
+        return everything, None, {'source': 'none', 'num_images': 0}
+    keep = np.setdiff1d(everything, carved)
+    return keep, train_frames.subset(carved), {
+        'source': f'carved from train ({config.val_fraction:g} in blocks of '
+                  f'{config.val_block}, seed {config.seed})', 'num_images': int(len(carved))}
+
+
+def _train_epoch(model, optimizer, scheduler, frames: FrameSet, positions: np.ndarray,
+                 keep_all: torch.Tensor, config: TrainConfig, epoch: int, augmenter: Augmenter,
+                 device: torch.device, progress: bool) -> Dict[str, Any]:
+    """Run one epoch over frames[positions]; return its record (losses, accuracy, lr)."""
+    from tqdm import tqdm
+
+    model.train()
+    # Per-epoch streams: a resumed run sees the same order and augmentation.
+    order = positions[np.random.default_rng([config.seed, epoch]).permutation(len(positions))]
+    generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    totals = {'loss': 0.0, 'cls': 0.0, 'loc': 0.0, 'correct': 0, 'seen': 0}
+    steps = math.ceil(len(positions) / config.batch_size)
+    bar = tqdm(range(steps), desc=f'epoch {epoch + 1}/{config.epochs}', unit='batch',
+               disable=not progress)
+    for step in bar:
+        index = np.sort(order[step * config.batch_size:(step + 1) * config.batch_size])
+        if config.augment:
+            x = augmenter(frames.images[index], generator).to(device)
+        else:
+            x = to_input(frames.images[index], device)
+        labels = torch.from_numpy(frames.labels[index]).to(device)
+        output = model(x)
+        loss, parts = model_loss(model, output, labels,
+                                 torch.from_numpy(frames.boxes[index]).to(device),
+                                 keep_all[index].to(device), config.loc_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        n = len(index)
+        totals['loss'] += float(loss.detach()) * n
+        totals['cls'] += parts['cls'] * n
+        totals['loc'] += parts['loc'] * n
+        totals['correct'] += int((output.logits.argmax(1) == labels).sum())
+        totals['seen'] += n
+        bar.set_postfix(loss=f'{totals["loss"] / totals["seen"]:.3f}',
+                        acc=f'{totals["correct"] / totals["seen"]:.3f}')
+    return {'epoch': epoch + 1, 'lr': float(scheduler.get_last_lr()[0]),
+            'train_loss': totals['loss'] / totals['seen'],
+            'train_cls_loss': totals['cls'] / totals['seen'],
+            'train_loc_loss': totals['loc'] / totals['seen'],
+            'train_accuracy': totals['correct'] / totals['seen']}
+
+
+def _evaluate_test_once(state: Dict[str, Any], out_dir: Path, test_frames: FrameSet,
+                        config: TrainConfig, device: torch.device, log, progress: bool
+                        ) -> Dict[str, Any]:
+    """Evaluate best.pt (last.pt without validation) on the test split; write the JSON."""
+    name = 'best.pt' if state.get('best', {}).get('best_epoch') else 'last.pt'
+    chosen = load_checkpoint(out_dir / name)
+    model = model_from_checkpoint(chosen).to(device)
+    metrics = evaluate(model, test_frames, config.batch_size, device, progress)
+    metrics.update({'split': 'test', 'checkpoint': name, 'epoch': chosen['epoch'] + 1,
+                    'epochs_trained': state['epoch'] + 1})
+    (out_dir / 'test_metrics.json').write_text(json.dumps(metrics, indent=2) + '\n',
+                                               encoding='utf-8')
+    log(f'test split (evaluated once, {name}, epoch {metrics["epoch"]}): accuracy '
+        f'{metrics["accuracy"]:.4f}, ROI centre error mean '
+        f'{metrics["roi_center_error_px_mean"]} px -> {out_dir / "test_metrics.json"}')
+    return metrics
 
 
 def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[FrameSet],
           out_dir: Path, resume: bool = False, command: str = '',
           log: Callable[[str], None] = print, progress: bool = True,
-          stop_after: Optional[int] = None) -> Dict[str, Any]:
+          stop_after: Optional[int] = None, val_frames: Optional[FrameSet] = None,
+          validate: Optional[Validate] = None) -> Dict[str, Any]:
     """
-    Train; write ``last.pt`` after every epoch and return the final checkpoint state.
+    Train with validation; write ``last.pt`` (+ ``best.pt``, CSV, PNG) every epoch.
 
-    With resume=True an existing ``last.pt`` in out_dir is continued (same config required).
-    Box labels are kept on `config.labeled_fraction` of the training images (drawn from the
-    seed); the classification loss uses every image. `stop_after` ends the run after that many
-    epochs of the `config.epochs` schedule (a first stage; --resume can finish it later).
+    Validation is `val_frames` when given, else blocks carved out of `train_frames`
+    (`validation_blocks`, `config.val_fraction`); `validate(model, frames)` scores it (default
+    `evaluate`). With resume=True an existing ``last.pt`` in out_dir is continued (same config
+    and validation required), best-so-far and patience counter included. Box labels are kept on
+    `config.labeled_fraction` of the training images (drawn from the seed); the classification
+    loss uses every image. `stop_after` ends the run after that many epochs of the
+    `config.epochs` schedule (a first stage; --resume can finish it later). When the run has
+    finished (schedule done or stopped early) `test_frames` are evaluated once on best.pt ->
+    ``test_metrics.json`` (also under 'test_metrics' in the returned ``last.pt`` state).
     """
-    from tqdm import tqdm
-
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, config.threads))
     device = resolve_device(config.device)
     seed_everything(config.seed)
     class_names = train_frames.class_names
+    positions, val_frames, validation = _split_validation(config, train_frames, val_frames)
+    if val_frames is None and config.patience > 0:
+        raise ValueError('early stopping (patience) needs a validation split: give the dataset '
+                         'images/val or a validation fraction > 0')
+    if validate is None:
+        def validate(model, frames):
+            return evaluate(model, frames, config.batch_size, device, progress)
+    if val_frames is not None:
+        validation['paths'] = [str(p) for p in val_frames.paths]
     model = build_model(config.variant, len(class_names), **config.overrides)
     if config.init_from:
         source = load_checkpoint(Path(config.init_from))
@@ -249,83 +242,96 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train_frames) / config.batch_size)
+    steps_per_epoch = math.ceil(len(positions) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=max(1, config.epochs * steps_per_epoch),
         pct_start=0.15)
-    keep = keep_box_labels(train_frames.has_box, config.labeled_fraction, config.seed)
-    log(f'training {config.variant} on {len(train_frames)} images, {int(keep.sum())} with a '
-        f'box ({config.labeled_fraction:.1%} requested), device {device}')
+    keep = np.zeros(len(train_frames), bool)
+    keep[positions] = keep_box_labels(train_frames.has_box[positions], config.labeled_fraction,
+                                      config.seed)
+    log(f'training {config.variant} on {len(positions)} images, {int(keep.sum())} with a '
+        f'box ({config.labeled_fraction:.1%} requested), device {device}; validation: '
+        f'{validation["num_images"]} images, {validation["source"]}')
     history: List[Dict[str, Any]] = []
-    start_epoch = 0
-    last_path = out_dir / 'last.pt'
+    tracker = BestTracker(patience=config.patience)
+    start_epoch, finished = 0, False
+    last_path, best_path = out_dir / 'last.pt', out_dir / 'best.pt'
+    state: Dict[str, Any] = {}
     if resume and last_path.is_file():
         state = load_checkpoint(last_path)
         # Fields added to TrainConfig later take their defaults in older checkpoints.
         if {**asdict(TrainConfig()), **state['train_config']} != asdict(config):
             raise ValueError(f'{last_path} was trained with a different configuration; '
                              'start a new --out folder or drop --resume')
+        before = {k: state.get('validation', validation).get(k) for k in ('source', 'num_images')}
+        if before != {k: validation[k] for k in ('source', 'num_images')}:
+            raise ValueError(f'{last_path} was validated on {before}, this run on '
+                             f'{validation["num_images"]} images ({validation["source"]})')
         model.load_state_dict(state['model'])
         optimizer.load_state_dict(state['optimizer'])
         scheduler.load_state_dict(state['scheduler'])
         history = state['history']
+        _set_rng_state(state.get('rng'), device)   # dropout draws from the global stream
+        tracker = BestTracker.from_dict(state.get('best'), config.patience)
         start_epoch = state['epoch'] + 1
-        log(f'resuming from {last_path} after epoch {start_epoch}')
-    state: Dict[str, Any] = {}
-    boxes_all = torch.from_numpy(train_frames.boxes)
-    labels_all = torch.from_numpy(train_frames.labels)
-    keep_all = torch.from_numpy(keep)
+        finished = bool(state.get('finished')) or start_epoch >= config.epochs
+        log(f'resuming from {last_path} after epoch {start_epoch}' +
+            (f' (best so far: epoch {tracker.best_epoch}, {tracker.epochs_since_best} epoch(s) '
+             'without improvement)' if tracker.best_epoch else ''))
+    elif best_path.exists() or (out_dir / 'test_metrics.json').exists():
+        # A new run in an old folder: an old best.pt would otherwise be tested and exported.
+        log(f"new run in {out_dir}: removing the previous run's best.pt / test_metrics.json")
+        best_path.unlink(missing_ok=True)
+        (out_dir / 'test_metrics.json').unlink(missing_ok=True)
     augmenter = Augmenter(train_frames.images.shape[1], train_frames.images.shape[2], config.seed)
     end_epoch = min(config.epochs, stop_after) if stop_after else config.epochs
+    if finished:    # early-stopped or done: nothing left to train
+        end_epoch = start_epoch
+    keep_all = torch.from_numpy(keep)
     for epoch in range(start_epoch, end_epoch):
-        model.train()
-        # Per-epoch streams: a resumed run sees the same order and augmentation.
-        order = np.random.default_rng([config.seed, epoch]).permutation(len(train_frames))
-        generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
-        totals = {'loss': 0.0, 'cls': 0.0, 'loc': 0.0, 'correct': 0, 'seen': 0}
-        bar = tqdm(range(steps_per_epoch), desc=f'epoch {epoch + 1}/{config.epochs}',
-                   unit='batch', disable=not progress)
-        for step in bar:
-            index = np.sort(order[step * config.batch_size:(step + 1) * config.batch_size])
-            if config.augment:
-                x = augmenter(train_frames.images[index], generator).to(device)
-            else:
-                x = to_input(train_frames.images[index], device)
-            labels = labels_all[index].to(device)
-            output = model(x)
-            loss, parts = model_loss(model, output, labels, boxes_all[index].to(device),
-                                     keep_all[index].to(device), config.loc_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            n = len(index)
-            totals['loss'] += float(loss.detach()) * n
-            totals['cls'] += parts['cls'] * n
-            totals['loc'] += parts['loc'] * n
-            totals['correct'] += int((output.logits.argmax(1) == labels).sum())
-            totals['seen'] += n
-            bar.set_postfix(loss=f'{totals["loss"] / totals["seen"]:.3f}',
-                            acc=f'{totals["correct"] / totals["seen"]:.3f}')
-        record = {'epoch': epoch + 1, 'train_loss': totals['loss'] / totals['seen'],
-                  'train_cls_loss': totals['cls'] / totals['seen'],
-                  'train_loc_loss': totals['loc'] / totals['seen'],
-                  'train_accuracy': totals['correct'] / totals['seen']}
-        if test_frames is not None:
-            metrics = evaluate(model, test_frames, config.batch_size, device, progress)
-            record.update({'test_accuracy': metrics['accuracy'],
-                           'test_roi_center_error_px_mean': metrics['roi_center_error_px_mean']})
+        record = _train_epoch(model, optimizer, scheduler, train_frames, positions, keep_all,
+                              config, epoch, augmenter, device, progress)
+        improved = False
+        if val_frames is not None:
+            metrics = validate(model, val_frames)
+            record.update({'val_accuracy': metrics['accuracy'],
+                           'val_roi_center_error_px_mean': metrics['roi_center_error_px_mean'],
+                           'val_roi_center_error_px_p95': metrics.get('roi_center_error_px_p95')})
+            improved = tracker.update(epoch + 1, metrics)
+            record.update({'best_epoch': tracker.best_epoch,
+                           'epochs_since_best': tracker.epochs_since_best})
         history.append(record)
+        finished = epoch + 1 == config.epochs or tracker.should_stop
         log(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'
-                     for k, v in record.items()))
+                     for k, v in record.items()) + (' (best)' if improved else ''))
         state = {'format': CHECKPOINT_FORMAT, 'train_config': asdict(config),
                  'class_names': list(class_names), 'model': model.state_dict(),
                  'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
                  'epoch': epoch, 'history': history, 'command': command,
-                 'num_train': len(train_frames), 'num_train_boxes': int(keep.sum()),
+                 'num_train': len(positions), 'num_train_boxes': int(keep.sum()),
                  'input_width': int(train_frames.images.shape[2]),
-                 'input_height': int(train_frames.images.shape[1])}
+                 'input_height': int(train_frames.images.shape[1]),
+                 'validation': validation, 'best': tracker.to_dict(), 'finished': finished,
+                 'rng': _rng_state(device)}
+        if improved:   # best.pt first: a crash in between leaves last.pt one epoch behind
+            save_checkpoint(best_path, {k: v for k, v in state.items()
+                                        if k not in ('optimizer', 'scheduler')})
         save_checkpoint(last_path, state)
+        write_history_csv(out_dir / 'history.csv', history)
+        if not plot_curves(out_dir / 'curves.png', history, tracker.best_epoch) and epoch == 0:
+            log('warning: no curves.png (matplotlib is not installed); history.csv has the data')
+        if tracker.should_stop:
+            log(f'early stop after epoch {epoch + 1}: {tracker.epochs_since_best} epochs without '
+                f'a better validation than epoch {tracker.best_epoch} (patience '
+                f'{config.patience})')
+            break
     if not state and last_path.is_file():
-        state = load_checkpoint(last_path)     # resumed a run that had already finished
+        state = load_checkpoint(last_path)
+    if finished and test_frames is not None and 'test_metrics' not in state:
+        state['test_metrics'] = _evaluate_test_once(state, out_dir, test_frames, config,
+                                                    device, log, progress)
+        save_checkpoint(last_path, state)
+    elif not finished and state:
+        log(f'paused after epoch {state["epoch"] + 1} of {config.epochs}; the test split is '
+            'evaluated once the run has finished (--resume)')
     return state
