@@ -42,6 +42,10 @@ class ModelCard:
     metrics: Dict[str, Any] = field(default_factory=dict)
     reproduce: str = ''            # exact command that regenerates this model
     extra: Dict[str, Any] = field(default_factory=dict)
+    # Reject thresholds chosen on validation data by `acnn thresholds --write-card`
+    # (min_confidence, min_confidence_per_class, the rates they gave, on which data); {} until
+    # then. Optional: cards written before it load unchanged, and runtimes ignore it.
+    operating_point: Dict[str, Any] = field(default_factory=dict)
     format: str = CARD_FORMAT  # noqa: A003 (JSON field name)
 
     @property
