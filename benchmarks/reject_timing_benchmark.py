@@ -7,6 +7,9 @@ backend: time the simulator *received* the coil write) and with the topic backen
 command was issued). Writes its table into docs/BENCHMARKS.md under `<!-- section:line -->`:
 
     python benchmarks/reject_timing_benchmark.py --parts 200 --rate 25 --write-docs
+
+The same path in the real node process while camera + inference saturate the cores, with the
+firing path isolated or not: benchmarks/reject_load_benchmark.py (section line-load).
 """
 import argparse
 import logging

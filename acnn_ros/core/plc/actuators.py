@@ -11,7 +11,7 @@ The reject scheduler calls `actuate(command, done)` at the moment the command mu
 from dataclasses import dataclass
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 VERDICT_ACCEPT = 1
 VERDICT_REJECT = 2
@@ -86,6 +86,10 @@ class Actuator:
     def actuate(self, command: ActuationCommand, done: DoneCallback) -> None:
         """Issue `command` now without blocking; call `done` exactly once."""
         raise NotImplementedError
+
+    def timing_threads(self) -> List[int]:
+        """Return the native ids of the backend's threads on the firing path (none here)."""
+        return []
 
     def status(self) -> ActuatorStatus:
         """Return the backend's health."""

@@ -11,7 +11,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from typing import Callable, Optional, Set
+from typing import Callable, List, Optional, Set
 
 from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport, Actuator, DoneCallback
 
@@ -148,6 +148,11 @@ class LoopThreadActuator(Actuator):
         except RuntimeError:   # not started, stopping, or the loop closed meanwhile
             once(ActuationReport(command.part_id, False, None,
                                  f'{self.label} client not running'))
+
+    def timing_threads(self) -> List[int]:
+        """Return the native id of the I/O loop thread (it writes every decision)."""
+        thread = self._thread
+        return [thread.native_id] if thread is not None and thread.is_alive() else []
 
     # -- loop thread -----------------------------------------------------------------------
 

@@ -11,17 +11,24 @@ consumer that calls back in, never wait for the lock against each other. Records
 in the thread whose input made them final, as commands are by the timer thread: accepted parts
 in the caller of `add_result`, fired or missed rejects in the actuator's reporting thread.
 Actuators never block the timer thread (see core/plc/actuators.py).
+
+The timer thread and the actuator's I/O threads are the firing path: `start()` isolates them
+from the vision load as `isolation` asks (real-time policy, CPU affinity:
+core/reject/realtime.py); a refusal by the OS is logged once as a warning and changes nothing
+else.
 """
 import functools
 import logging
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.plc.actuators import ActuationReport, Actuator
 from acnn_ros.core.reject.counters import LineTally
 from acnn_ros.core.reject.decision import RejectPolicy
+from acnn_ros.core.reject.realtime import (isolate_executor, isolate_threads,
+                                           IsolationResult, IsolationSettings)
 from acnn_ros.core.reject.scheduler import (Actuation, Due, PartRecord, RejectScheduler,
                                             SchedulerSettings)
 from acnn_ros.core.results import InspectionOutcome
@@ -33,8 +40,12 @@ class SchedulerThread:
     def __init__(self, settings: SchedulerSettings, policy: RejectPolicy, actuator: Actuator,
                  on_record: Optional[Callable[[PartRecord], None]] = None,
                  clock: Callable[[], float] = time.time,
-                 logger: Optional[logging.Logger] = None):
+                 logger: Optional[logging.Logger] = None,
+                 isolation: Optional[IsolationSettings] = None):
         self._actuator = actuator
+        self._isolation = isolation
+        self.isolation_result: Optional[IsolationResult] = None
+        self._isolation_warned = False
         self._on_record = on_record or (lambda record: None)
         self._clock = clock
         self._log = logger or logging.getLogger('acnn_ros.reject_scheduler')
@@ -53,6 +64,22 @@ class SchedulerThread:
             self._running = True
         self._thread = threading.Thread(target=self._run, name='reject-scheduler', daemon=True)
         self._thread.start()
+        if self._isolation is not None and self._isolation.requested:
+            # The caller of start() is the node's executor (it runs the activate transition).
+            self.isolation_result = result = isolate_threads(
+                self._isolation, self.timing_threads()) + isolate_executor(
+                self._isolation, threading.get_native_id())
+            if result.ok:
+                self._log.info(f'firing path isolated: {result.summary}')
+            elif not self._isolation_warned:   # once, not at every activation
+                self._isolation_warned = True
+                self._log.warning(result.warning)
+
+    def timing_threads(self) -> List[int]:
+        """Return the native ids of the firing path: the timer thread, the actuator's I/O."""
+        thread = self._thread
+        own = [thread.native_id] if thread is not None and thread.is_alive() else []
+        return own + self._actuator.timing_threads()
 
     def stop(self) -> None:
         """Stop the timer thread; pending parts stay (`report_pending` gives them up)."""
