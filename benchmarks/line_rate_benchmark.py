@@ -30,7 +30,7 @@ import time
 from acnn_ros.core.messages import stamp_ns
 from inference_benchmark import test_frame
 from line_process_probe import line_probe
-from line_rate_report import markdown, write_section
+from line_rate_report import markdown, rated_rate_yaml, write_section
 import numpy as np
 import rate_search
 from rate_search import find_max_rate, percentiles, Probe, ProcessUsage
@@ -290,6 +290,7 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(report, indent=1, default=float))
     text = markdown(report)
     print(text)
+    print(rated_rate_yaml(report))
     if args.write_docs:
         write_section(text)
     return 0

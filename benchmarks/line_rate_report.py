@@ -105,3 +105,22 @@ def write_section(text: str) -> None:
     following = content.find('<!-- section:', start + len(SECTION))
     end = following if following >= 0 else len(content)
     path.write_text(content[:start] + text + '\n' + content[end:], encoding='utf-8')
+
+
+def rated_rate_yaml(report: dict) -> str:
+    """
+    Return the camera_node lines to paste into the params file: the line's rated speed.
+
+    The rated speed is the highest camera rate of the first configuration (the params file's
+    default) with < 1 % of frames not answered OK: the 3-process form (`dds`) when it was
+    measured, else the one-process line. camera_node prints it at start-up next to
+    frame_rate_hz and warns when the camera is faster.
+    """
+    run = report['runs'][0]
+    form, best = ('dds', run['best_hz']) if 'best_hz' in run else (
+        'one_process', run['line']['best_hz'])
+    source = (f'line_rate_benchmark {form}, {report["machine"].split(":")[0]}, '
+              f'{report["date"]}')
+    return ('# camera_node, measured by this run (config/inspect.yaml, /**/camera_node):\n'
+            f'    rated_rate_hz: {best:.1f}\n'
+            f"    rated_rate_source: '{source}'\n")

@@ -7,7 +7,9 @@ Publishes `image` (sensor_msgs/Image bgr8), `camera_info` (when a calibration fi
 starting at 1), plus /diagnostics. A vanished source is reopened with back-off; the node stays
 up. A managed node (docs/CAMERA.md, "Lifecycle"): frames flow only while active. The
 `~/enable` service (std_srvs/SetBool) and the `enabled` parameter are kept as a capture gate
-inside the active state: capture runs while active AND enabled.
+inside the active state: capture runs while active AND enabled. Start-up ordering: after each
+activation capture waits until the line is matched (`line_wait_s`, core/camera/start_gate.py);
+diagnostics report the achieved rate against `frame_rate_hz` (WARN below 95 %).
 """
 import sys
 import time
@@ -16,7 +18,9 @@ from typing import Callable
 from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_calibration,
                                          PARAMETERS)
 from acnn_ros.core.camera.source import CameraSourceError, create_source, FrameSource
+from acnn_ros.core.camera.start_gate import missing_topics, READY, StartGate
 from acnn_ros.core.camera.supervisor import CaptureSupervisor
+from acnn_ros.core.rate_monitor import LEVEL_WARN, rated_speed_check, RateMonitor
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import PartTrigger
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
@@ -69,6 +73,7 @@ class CameraNode(ManagedNode):
         self._enabled = bool(self._values['enabled'])
         self._reported = set()
         self._diag_frames, self._diag_time = 0, time.monotonic()
+        self.gate = self.rate = None
         self._capture_group = MutuallyExclusiveCallbackGroup()
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_service(SetBool, '~/enable', self._on_enable)
@@ -99,16 +104,26 @@ class CameraNode(ManagedNode):
         self._diag_frames, self._diag_time = 0, time.monotonic()
         self._diag_timer = self.create_timer(config.diagnostics_period_s,
                                              self._publish_diagnostics)
+        self.gate = StartGate(config.line_wait_s)
+        self.rate = RateMonitor(config.frame_rate_hz, max(5.0, config.diagnostics_period_s))
         self.get_logger().info(
             f'configured: {self.supervisor.source.description} at {config.frame_rate_hz:g} Hz, '
             f'frame_id {config.frame_id}, image QoS {config.image_qos}; {describe_dds()}')
+        level, line = rated_speed_check(config.frame_rate_hz, config.rated_rate_hz,
+                                        config.rated_rate_source)
+        (self.get_logger().warning if level == LEVEL_WARN else self.get_logger().info)(line)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start capturing and publishing."""
         self._capture_timer = self.create_timer(self.config.period_s, self._on_capture,
                                                 callback_group=self._capture_group)
-        self.get_logger().info(f'active: capturing from part {self.part_id + 1}'
-                               + ('' if self._enabled else ' once ~/enable is true'))
+        self.gate.arm()         # timed from the first capture attempt (~/enable may come later)
+        self.rate.restart(time.monotonic())
+        self.get_logger().info(
+            f'active: capturing from part {self.part_id + 1}'
+            + ('' if self._enabled else ' once ~/enable is true')
+            + (f', once the line is matched (at most {self.gate.wait_s:g} s)'
+               if not self.gate.is_open else ''))
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -160,6 +175,8 @@ class CameraNode(ManagedNode):
 
     def set_enabled(self, enabled: bool) -> None:
         """Switch capture on or off (what the ~/enable service does)."""
+        if enabled and not self._enabled and self.rate is not None:
+            self.rate.restart(time.monotonic())      # the rate window starts with capture
         self._enabled = bool(enabled)
 
     def _on_enable(self, request, response):
@@ -176,8 +193,22 @@ class CameraNode(ManagedNode):
         """Return True once max_frames frames were published."""
         return self.config is not None and 0 < self.config.max_frames <= self.part_id
 
+    def _line_matched(self) -> bool:
+        """Return True once the start gate is open (update it from the subscriber counts)."""
+        if self.gate.is_open:
+            return True
+        event = self.gate.update(missing_topics(
+            self._part_pub.get_subscription_count(), self._image_pub.get_subscription_count(),
+            image_needed=not self._frame_consumers), time.monotonic())
+        if event is not None:
+            (self.get_logger().info if event.state == READY else self.get_logger().warning)(
+                f'{event.message}; first part {self.part_id + 1}')
+            self.rate.restart(time.monotonic())
+        return self.gate.is_open
+
     def _on_capture(self):
-        if not self._enabled or self.limit_reached or self._capture_timer is None:
+        if not self._enabled or self.limit_reached or self._capture_timer is None \
+                or not self._line_matched():
             return
         event = self.supervisor.step()
         log = self.get_logger()
@@ -206,6 +237,7 @@ class CameraNode(ManagedNode):
         header = Header(stamp=(self.get_clock().now() - age).to_msg(),
                         frame_id=self.config.frame_id)
         self.part_id += 1
+        self.rate.tick(time.monotonic())
         # The trigger goes first so that the reject actuator knows the part before any result.
         self._part_pub.publish(PartTrigger(header=header, part_id=self.part_id))
         height, width = frame.bgr.shape[:2]
@@ -237,12 +269,18 @@ class CameraNode(ManagedNode):
               or self._capture_timer is None):
             level, message = DiagnosticStatus.WARN, 'capture stopped (inactive, disabled, ' \
                 'max_frames reached or end of stream)'
+        elif not self.gate.is_open:
+            level, message = DiagnosticStatus.WARN, 'waiting for the line to be matched'
         else:
-            level, message = DiagnosticStatus.OK, f'capturing at {fps:.1f} fps'
+            report = self.rate.report(now, 'capturing at')
+            level, message = bytes([report.level]), report.message
         values = {'source': sup.source.description, 'state': sup.state,
                   'lifecycle': self.lifecycle_state, 'enabled': self._enabled,
                   'last_part_id': self.part_id,
-                  'fps': f'{fps:.2f}', 'bad_frames': sup.bad_frames,
+                  'fps': f'{fps:.2f}', 'target_hz': self.config.frame_rate_hz,
+                  'rated_hz': self.config.rated_rate_hz,
+                  'start_gate': f'{self.gate.state} ({self.gate.waited_s:.2f} s)',
+                  'bad_frames': sup.bad_frames,
                   'disconnects': sup.disconnects, 'reconnects': sup.reconnects,
                   'failed_attempts': sup.failed_attempts, 'last_error': sup.last_error}
         status = DiagnosticStatus(level=level, name=f'{self.get_fully_qualified_name()}: camera',

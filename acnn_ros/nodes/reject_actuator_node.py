@@ -16,7 +16,8 @@ from acnn_ros.core.plc.actuators import make_actuator
 from acnn_ros.core.reject.archive import RejectArchive
 from acnn_ros.core.reject.config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
                                          RUNTIME_PARAMETERS)
-from acnn_ros.core.reject.counters import counter_values, line_health
+from acnn_ros.core.reject.counters import counter_values, decided_on_result_rate, line_health
+from acnn_ros.core.reject.realtime import IsolationSettings
 from acnn_ros.core.reject.scheduler import SchedulerSettings
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.ros_env import describe_dds
@@ -80,6 +81,9 @@ class RejectActuatorNode(ManagedNode):
         self._line_subscriptions = []
         self._status_timer = None
         self._last = None
+        # Parts announced while no publisher of `inspection` was matched (start-up before
+        # discovery completed, inference down): decided fail-safe, counted here (issue 12).
+        self.parts_without_inference, self._unmatched_since = 0, None
         self._values = declare_parameters(self, PARAMETERS)
         self._py_log = logging.getLogger(f'acnn_ros.{self.get_name()}.{id(self)}')
         self._py_log.setLevel(logging.INFO)
@@ -109,7 +113,8 @@ class RejectActuatorNode(ManagedNode):
         self.actuator.set_ready(False)   # no heartbeat before activate
         self.actuator.start()
         self.scheduler = SchedulerThread(SchedulerSettings.from_config(config), config.policy,
-                                         self.actuator, self._on_record, clock, self._py_log)
+                                         self.actuator, self._on_record, clock, self._py_log,
+                                         IsolationSettings.from_config(config))
         self.archive = (RejectArchive(config.archive_dir, config.archive_max_items, self._py_log)
                         if config.archive_dir else None)
         self._last = self.scheduler.counters_snapshot()
@@ -181,6 +186,17 @@ class RejectActuatorNode(ManagedNode):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_trigger(self, msg: PartTrigger) -> None:
+        if self._line_subscriptions[0].get_publisher_count() == 0:
+            self.parts_without_inference += 1
+            if self._unmatched_since is None:
+                self._unmatched_since = msg.part_id
+                self.get_logger().warning(
+                    f'part {msg.part_id} seen with no inference_node matched on `inspection`: '
+                    'decided fail-safe (no result); counted in parts_without_inference')
+        elif self._unmatched_since is not None:
+            self.get_logger().info(f'inspection matched again: parts {self._unmatched_since}'
+                                   f'..{msg.part_id - 1} were decided without inference')
+            self._unmatched_since = None
         self.scheduler.add_trigger(frame_key(msg.header), msg.part_id)
 
     def _on_result(self, msg: InspectionResult) -> None:
@@ -231,7 +247,8 @@ class RejectActuatorNode(ManagedNode):
 
     def _publish_status(self) -> None:
         counters = self.scheduler.counters_snapshot()
-        values = counter_values(counters)
+        values = dict(counter_values(counters),
+                      parts_without_inference=self.parts_without_inference)
         msg = LineCounters(since=_stamp(counters.since), **{
             name: values[name] for name in LineCounters.get_fields_and_field_types()
             if name in values})
@@ -239,6 +256,10 @@ class RejectActuatorNode(ManagedNode):
         self._counters.publish(msg)
         health = self.actuator.status()
         level, text = line_health(self._last, counters, health.ok, health.detail)
+        rate = decided_on_result_rate(self._last, counters, self.config.counters_period_s)
+        values.update(parts_hz=f'{rate.target_hz:.2f}', on_result_hz=f'{rate.achieved_hz:.2f}')
+        if rate.level > level:
+            level, text = rate.level, f'{rate.message}; {text}'
         self._last = counters
         if self.lifecycle_state != 'active':
             level = max(level, DiagnosticStatus.WARN[0])

@@ -4,7 +4,8 @@ Throughput, latency and outcome counters of the inference node, and their diagno
 
 Counts are kept per diagnostics window (reset at every `snapshot`) and in total. The level rules
 are plain functions of a snapshot so they are tested without ROS; the node only copies the
-result into a diagnostic_msgs/DiagnosticStatus.
+result into a diagnostic_msgs/DiagnosticStatus. The node's rate against its target: frames answered
+OK per second against frames received per second (WARN below 95 %, acnn_ros.core.rate_monitor).
 """
 from collections import deque
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import threading
 import time
 from typing import Deque, List, Optional, Tuple
 
+from acnn_ros.core.rate_monitor import LEVEL_WARN as RATE_WARN, rate_level
 from acnn_ros.core.results import InspectionStatus
 import numpy as np
 
@@ -49,6 +51,8 @@ class StatsSnapshot:
     total_errors: int
     total_dropped: int
     last_error: str
+    received_hz: float = 0.0     # the node's target: every received frame answered OK
+    ok_hz: float = 0.0           # achieved: frames answered OK per second
 
 
 def _percentile(values: List[float], q: float) -> float:
@@ -125,7 +129,9 @@ class InferenceStats:
                 total_ok=self._totals[InspectionStatus.OK],
                 total_errors=self._totals[InspectionStatus.ERROR],
                 total_dropped=self._totals[InspectionStatus.DROPPED],
-                last_error=self._last_error)
+                last_error=self._last_error,
+                received_hz=(inspected + window[InspectionStatus.DROPPED]) / window_s,
+                ok_hz=window[InspectionStatus.OK] / window_s)
             self._reset_window(now)
         return snap
 
@@ -136,7 +142,8 @@ def diagnostic_level(snap: StatsSnapshot, thresholds: DiagnosticThresholds
     Return (level, message) for a window.
 
     ERROR when errors reach error_error_ratio of the received frames; WARN on any error, on a
-    drop ratio above warn_drop_ratio, or on a p99 latency above warn_latency_p99_ms; OK
+    drop ratio above warn_drop_ratio, on a p99 latency above warn_latency_p99_ms, or when fewer
+    than 95 % of the received frames per second were answered OK; OK
     otherwise (also when no frame arrived: an idle line is not a fault of this node).
     """
     if snap.received == 0:
@@ -155,6 +162,10 @@ def diagnostic_level(snap: StatsSnapshot, thresholds: DiagnosticThresholds
         level = max(level, LEVEL_WARN)
         problems.append(f'p99 latency {snap.latency_p99_ms:.1f} ms > '
                         f'{thresholds.warn_latency_p99_ms:g} ms')
+    rate = rate_level(snap.ok_hz, snap.received_hz, 'answered OK')
+    if rate.level == RATE_WARN:
+        level = max(level, LEVEL_WARN)
+        problems.append(rate.message.replace('target', 'received'))
     if not problems:
         return LEVEL_OK, f'ok: {snap.fps:.1f} fps, p99 {snap.latency_p99_ms:.1f} ms'
     return level, '; '.join(problems)

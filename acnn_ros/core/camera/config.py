@@ -68,6 +68,9 @@ class CameraConfig:
     synthetic_device: int = 0
     synthetic_pool_size: int = 0
     diagnostics_period_s: float = 1.0
+    line_wait_s: float = 10.0
+    rated_rate_hz: float = 0.0
+    rated_rate_source: str = ''
 
     def __post_init__(self):
         """Validate every field; raise CameraConfigError with the offending value."""
@@ -94,6 +97,8 @@ class CameraConfig:
             raise CameraConfigError('synthetic_pool_size must be >= 0')
         if self.diagnostics_period_s <= 0.0:
             raise CameraConfigError('diagnostics_period_s must be > 0')
+        if self.line_wait_s < 0 or self.rated_rate_hz < 0:
+            raise CameraConfigError('line_wait_s and rated_rate_hz must be >= 0')
         if self.source_type != 'synthetic' and self.kind != 'synthetic' and not self.source:
             raise CameraConfigError(f'source must be set for source_type {self.source_type}')
 
@@ -139,6 +144,13 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     _spec('synthetic_pool_size', 'render this many synthetic frames at start-up, then replay '
           'them at random (0: render every frame live)', 0, 100000),
     _spec('diagnostics_period_s', 'period of /diagnostics status messages', 0.1, 60.0),
+    _spec('line_wait_s', 'after each activation, hold capture until `part` (and `image`, '
+          'unless frames go in memory) have subscribers, at most this long, then capture '
+          'anyway with a WARN; 0: capture at once', 0.0, 3600.0),
+    _spec('rated_rate_hz', "the line's sustainable rate measured by "
+          'benchmarks/line_rate_benchmark.py (0: not measured); start-up warns when '
+          'frame_rate_hz exceeds it', 0.0, 1000.0),
+    _spec('rated_rate_source', 'where rated_rate_hz comes from (benchmark, machine, date)'),
 )
 
 

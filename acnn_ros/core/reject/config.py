@@ -10,8 +10,10 @@ from typing import Any, Dict, Mapping, Tuple
 
 from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
 from acnn_ros.core.reject.decision import RejectPolicy
+from acnn_ros.core.reject.realtime import IsolationSettings
 
 ACTUATORS = ('modbus', 'opcua', 'gpio', 'topic')
+NO_CPU_AFFINITY = -1
 TIMINGS = ('fixed_delay', 'plc_tracking')
 
 
@@ -81,6 +83,10 @@ class RejectActuatorConfig:
     archive_max_items: int = 200
     counters_period_s: float = 1.0
     python_switch_interval_s: float = 0.001
+    realtime_policy: str = 'fifo'
+    realtime_priority: int = 40
+    cpu_affinity: Tuple[int, ...] = ()
+    realtime_executor: bool = False
 
     def __post_init__(self):
         for spec in PARAMETERS:
@@ -92,6 +98,7 @@ class RejectActuatorConfig:
             raise ValueError(f'actuator must be one of {ACTUATORS}, got {self.actuator!r}')
         if self.timing not in TIMINGS:
             raise ValueError(f'timing must be one of {TIMINGS}, got {self.timing!r}')
+        IsolationSettings.from_config(self)   # policy name and CPU numbers
         if self.use_part_trigger and self.inspection_window_s >= self.reject_delay_s:
             raise ValueError(
                 f'inspection_window_s ({self.inspection_window_s}) must be shorter than '
@@ -112,6 +119,9 @@ class RejectActuatorConfig:
         own = {f.name for f in fields(cls)} - {'policy'}
         kwargs = {name: _DEFAULT_TYPES[name](values[name])
                   for name in own if name in values}
+        if 'cpu_affinity' in kwargs:
+            kwargs['cpu_affinity'] = tuple(int(cpu) for cpu in kwargs['cpu_affinity']
+                                           if int(cpu) != NO_CPU_AFFINITY)
         return cls(policy=policy_from_values(values), **kwargs)
 
 
@@ -184,6 +194,20 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     _field('python_switch_interval_s',
            'lower the Python GIL switch interval of this process to this (the timing '
            'threads wait for the GIL at most about this long); 0: leave it', 0.0, 0.1),
+    _field('realtime_policy',
+           'scheduling policy of the firing path (timer + PLC I/O threads): fifo | rr '
+           '(real-time, preempts vision; needs CAP_SYS_NICE or an rtprio limit, refused: one '
+           'warning, normal policy) | none'),
+    _field('realtime_priority',
+           'real-time priority of the firing path threads (40: below the kernel IRQ threads, 50)',
+           1, 99),
+    # () in the dataclass; ROS cannot declare an empty integer array: [-1] means "unchanged".
+    ParameterSpec('cpu_affinity', [NO_CPU_AFFINITY],
+                  'CPUs of the firing path threads, e.g. [1]; [-1]: unchanged'),
+    _field('realtime_executor',
+           'also run the thread that activates the node (its ROS executor) at realtime_policy, '
+           'one priority below: vision then cannot preempt the other GIL holder of the process. '
+           'Only with the actuator in a process of its own (line:=processes | two_processes)'),
 )
 
 RUNTIME_PARAMETERS = frozenset(spec.name for spec in PARAMETERS if spec.runtime)

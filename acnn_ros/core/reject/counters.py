@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import enum
 from typing import Dict, List, Tuple
 
+from acnn_ros.core.rate_monitor import rate_level, RateReport
 from acnn_ros.core.reject.decision import RejectReason
 
 
@@ -123,6 +124,22 @@ def line_health(previous: LineTally, current: LineTally, actuator_ok: bool,
                             f'{new["accepts_undelivered"]} accepts not delivered; '
                             f'{actuator_detail}')
     return LEVEL_OK, actuator_detail
+
+
+def decided_on_result_rate(previous: LineTally, current: LineTally, period_s: float
+                           ) -> RateReport:
+    """
+    Return parts decided on an OK result per second against parts decided per second.
+
+    The actuator's achieved rate against its target (issue 12): WARN below 95 %, when parts
+    were rejected fail-safe because their result was missing, dropped or an error.
+    """
+    parts = current.inspected - previous.inspected
+    failed = sum(current.rejected_by_reason[r] - previous.rejected_by_reason[r] for r in (
+        RejectReason.NO_RESULT, RejectReason.DROPPED_FRAME, RejectReason.ERROR_RESULT))
+    if parts <= 0 or period_s <= 0:     # idle, or the counters were reset
+        return rate_level(0.0, 0.0, 'parts decided on a result')
+    return rate_level((parts - failed) / period_s, parts / period_s, 'parts decided on a result')
 
 
 def counter_values(counters: LineTally) -> Dict[str, int]:

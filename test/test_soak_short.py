@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The soak test, short (issue 12, part 5): about 60 s of the real 3-process graph at 10 Hz.
+
+camera_node, inference_node and reject_actuator_node in their own processes, a real pymodbus
+PLC simulator process; the PLC simulator is restarted once and inference_node is stopped
+(SIGTERM) and restarted once. Every part must reconcile exactly (benchmarks/soak_accounting.py),
+the RSS of every process judged must stay flat after warm-up, and every node must exit 0 at the
+end.
+The long run and its report: benchmarks/soak_benchmark.py, docs/BENCHMARKS.md ("Soak").
+"""
+from pathlib import Path
+import sys
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'benchmarks'))
+from soak_accounting import rss_trends, soak_checks  # noqa: E402
+from soak_benchmark import parse_args, run_soak  # noqa: E402
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def test_soak_short_reconciles_exactly_across_plc_and_inference_restarts(tmp_path):
+    report = run_soak(parse_args([
+        '--rate-hz', '10', '--duration-s', '60', '--plc-every-s', '60',
+        '--inference-every-s', '60', '--down-s', '3', '--warmup-s', '15', '--sample-s', '2',
+        '--print-s', '1000', '--pool', '16', '--out', str(tmp_path)]))
+    text = (tmp_path / 'soak_report.md').read_text()
+    failed = [c for c in report['checks'] if not c['ok']]
+    assert not failed, text
+    counts = report['counts']
+    assert counts['frames'] >= 400, text            # 60 s at 10 Hz, minus a loaded machine
+    assert counts['frames'] == counts['decisions'], text
+    assert [what.split()[0] for _, what in report['events'][1:]] == ['plc', 'inference'], text
+    # inference_node stopped cleanly (SIGTERM): the actuator saw parts with no inference
+    assert report['parts_without_inference'] > 0, text
+    assert counts['frames_without_verdict'] > 0, 'the inference outage left no trace: ' + text
+    assert counts['missed'] + counts['accepts_undelivered'] > 0, 'the PLC outage: ' + text
+    assert report['rss_flat'], text
+    assert any(r['flat'] for r in report['rss'] if r['process'] == 'reject_actuator_node'), text
+    assert set(report['exit_codes'].values()) == {0}, text
+    # The rate target (< 1 % not answered OK) is the benchmark's; on a shared 2-core CI
+    # machine this short run allows 5 % outside the inference outage.
+    assert report['outside_outages']['ratio'] < 0.05, text
+
+
+def test_soak_checks_catch_a_lost_decision_and_a_double_plc_write():
+    from acnn_ros.core.frame_key import FrameKey
+    from acnn_ros.core.reject.reconciliation import CapturedPart, LineLedger, PartDecision
+    keys = [FrameKey(i * 100, 'cam') for i in range(1, 5)]
+    ledger = LineLedger(
+        captured=[CapturedPart(i + 1, k) for i, k in enumerate(keys)],
+        verdicts=[(k, 0) for k in keys[:3]],
+        decisions=[PartDecision(1, keys[0], True, 1, 1), PartDecision(2, keys[1], False, 0, 0),
+                   PartDecision(4, keys[3], True, 6, 2)],
+        plc_decisions=[(1, 2), (2, 1)])
+    checks, counts = soak_checks(ledger, accepts_undelivered=0)
+    result = {c.name: c.ok for c in checks}
+    assert not result['one decision per part']               # part 3 has none
+    assert result['rejects fired + missed = rejected']
+    assert result['decisions = PLC writes + decisions not written (missed, not delivered)']
+    ledger.decisions.append(PartDecision(3, keys[2], False, 0, 0))
+    ledger.plc_decisions.append((2, 1))          # an idempotent repeat: allowed
+    checks, counts = soak_checks(ledger, accepts_undelivered=1)
+    result = {c.name: c.ok for c in checks}
+    assert result['one decision per part'] and counts['frames_without_verdict'] == 1
+    assert result["each PLC decision block matches its part's decision"]
+    assert counts['repeated_plc_writes'] == 1
+    ledger.plc_decisions.append((2, 2))          # the same part, the other verdict
+    checks, counts = soak_checks(ledger, accepts_undelivered=1)
+    result = {c.name: c.ok for c in checks}
+    assert not result["each PLC decision block matches its part's decision"]
+    ledger.plc_decisions = [(1, 2)]           # accepted parts 2 and 3 never reached the PLC
+    checks, counts = soak_checks(ledger, accepts_undelivered=1)
+    assert not {c.name: c.ok for c in checks}[
+        'decisions = PLC writes + decisions not written (missed, not delivered)']
+    checks, counts = soak_checks(ledger, accepts_undelivered=2)    # the actuator said so
+    assert {c.name: c.ok for c in checks}[
+        'decisions = PLC writes + decisions not written (missed, not delivered)']
+
+
+def test_rss_trend_flags_growth_after_warm_up_only():
+    samples = [(t, 'node', 1, 100.0 + (50.0 if t < 10 else 0.0) + 0.5 * t) for t in range(60)]
+    samples += [(t, 'leaky', 2, 100.0 + 2.0 * t) for t in range(60)]
+    rows = {r['process']: r for r in rss_trends(samples, warmup_s=10.0)}
+    assert rows['node']['flat'] is False or rows['node']['growth_mib'] < 25
+    assert rows['leaky']['flat'] is False and rows['leaky']['growth_mib'] > 50
+    flat = [(t, 'ok', 3, 200.0 + (t % 3) * 0.1) for t in range(60)]
+    assert rss_trends(flat, warmup_s=10.0)[0]['flat'] is True
