@@ -20,6 +20,9 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.10',
     packages=find_packages(include=['acnn_ros', 'acnn_ros.*']),
+    # `acnn label`'s page (one HTML file, inline JS/CSS); CMakeLists.txt installs it with the
+    # package folder.
+    package_data={'acnn_ros.offline': ['label_page.html']},
     install_requires=[
         'numpy>=1.24,<3',
         'opencv-python-headless>=4.8,<6',
@@ -32,7 +35,9 @@ setup(
     ],
     extras_require={
         # acnn synth / train / evaluate / export; pick the CUDA build of torch yourself.
-        'train': ['torch>=2.1,<3', 'onnx>=1.16,<2', 'tqdm>=4.66,<5'],
+        # matplotlib + Pillow: `acnn synth --backgrounds` prints codes in matplotlib's DejaVu.
+        'train': ['torch>=2.1,<3', 'onnx>=1.16,<2', 'tqdm>=4.66,<5', 'matplotlib>=3.8,<4',
+                  'pillow>=9.1,<14'],
         # acnn eval-bag / compare reports (plots, progress bars).
         'report': ['matplotlib>=3.8,<4', 'tqdm>=4.66,<5'],
         # reject_actuator_node with `actuator: opcua`.

@@ -22,6 +22,12 @@ SUBCOMMANDS = {
     'make-bag': ('acnn_ros.offline.make_bag_cli', 'write a rosbag2 of images (folder/synthetic)'),
     'demo': ('acnn_ros.app.demo', 'run the whole line in one process with a PLC simulator'),
     'plc': ('acnn_ros.offline.plc_cli', 'commission the line PLC: map, heartbeat, test writes'),
+    'dataset': ('acnn_ros.offline.dataset_cli',
+                'frames of a bag, video or folder -> a seed dataset with train/val/test'),
+    'label': ('acnn_ros.offline.label_cli',
+              'box the ~5 % of the train split the model localizes from (local web page)'),
+    'thresholds': ('acnn_ros.offline.thresholds_cli',
+                   'escape vs false-reject rate over the threshold; choose the operating point'),
 }
 
 

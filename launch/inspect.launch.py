@@ -138,7 +138,10 @@ def generate_launch_description():
                       parameters=[params, common,
                                   {'plc_host': string_parameter('plc_host'),
                                    'plc_port': LaunchConfiguration('plc_port'),
-                                   'use_part_trigger': bool_parameter(part_triggers)}],
+                                   'use_part_trigger': bool_parameter(part_triggers),
+                                   # A process of its own: its executor thread may run
+                                   # real-time too (docs/LINE_INTEGRATION.md).
+                                   'realtime_executor': True}],
                       remappings=[('image', image_topic), ('inspection', 'inspection'),
                                   ('part', 'part'), ('reject', 'reject')]),
         # line:=one_process | two_processes: the nodes in one process (no name: it names

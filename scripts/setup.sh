@@ -24,10 +24,12 @@ fi
 # shellcheck disable=SC1091
 source "$venv_dir/bin/activate"
 
-want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+# requirements-browser.txt: the browser test's pins (selenium), installed with the rest.
+want="$(cat requirements.txt requirements-browser.txt | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]]; then
   log 'installing pinned requirements (first run: about 2 minutes)'
-  python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
+  python -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+    -r requirements-browser.txt 2>&1 \
     | grep -v "^WARNING: Location 'file://" >&2 || true
   python -m pip check >/dev/null 2>&1 || log 'note: pip check reports conflicts (see pip check)'
   python - <<'PY'
@@ -36,6 +38,20 @@ for mod in ('rclpy', 'torch', 'onnxruntime', 'cv2', 'pymodbus', 'rosbags', 'colc
     importlib.import_module(mod)
 PY
   echo "$want" > "$stamp"
+fi
+
+# The label page's browser test (test/test_label_page.py) drives Debian's Chromium through its
+# chromedriver: installed once here as root with apt-get; otherwise we say how (the test fails).
+if [[ ! -x /usr/bin/chromedriver ]]; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
+    log 'installing chromium + chromium-driver with apt-get (the label page test; once)'
+    mkdir -p log
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends chromium chromium-driver; } > log/apt_chromium.txt 2>&1 \
+      || log 'warning: apt-get install chromium chromium-driver failed (log/apt_chromium.txt)'
+  else
+    log 'note: test/test_label_page.py needs: sudo apt-get install -y chromium chromium-driver'
+  fi
 fi
 
 # Fix 1: the wheels' exported CMake files name the wheel builder's Python include paths.

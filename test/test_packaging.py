@@ -53,6 +53,8 @@ OPTIONAL = {
     'asyncua': ('opcua', 'asyncua'),    # actuator: opcua (rosdep has no key for asyncua)
     'gpiod': ('gpio', 'gpiod'),         # actuator: gpio (untested)
     'torch': ('train', 'torch'),        # backend: torch (development)
+    'matplotlib': ('train', 'matplotlib'),  # acnn synth --backgrounds: its DejaVu fonts
+    'PIL': ('train', 'pillow'),         # acnn synth --backgrounds: drawing them
     'tensorrt': (None, None),           # backend: tensorrt (JetPack's python3-libnvinfer)
     'cuda': (None, None),               # backend: tensorrt (cuda-python)
 }
@@ -193,8 +195,10 @@ def test_pip_dependencies_are_ranges_that_hold_the_tested_pins():
     assert setup['python_requires'] == '>=3.10'
     declared = [Requirement(r) for r in setup['install_requires']]
     declared += [Requirement(r) for reqs in setup['extras_require'].values() for r in reqs]
+    # The venv's pins: requirements.txt, and the browser-test pins scripts/setup.sh adds.
     pins = {r.name.lower(): next(iter(r.specifier)).version
-            for r in _requirements_file('requirements.txt')}
+            for name in ('requirements.txt', 'requirements-browser.txt')
+            for r in _requirements_file(name)}
     by_name = {}
     for requirement in declared:
         operators = {spec.operator for spec in requirement.specifier}
@@ -218,3 +222,20 @@ def test_pip_dependencies_are_ranges_that_hold_the_tested_pins():
     runtime = {r.name.lower() for r in _requirements_file('requirements-runtime.txt')}
     assert not runtime & {'torch', 'onnx', 'matplotlib', 'tqdm', 'asyncua'}, runtime
     assert re.search(r'ros-ament-cmake-pytest==', (REPO_DIR / 'requirements.txt').read_text())
+
+
+def test_label_page_ships_as_package_data(tmp_path):
+    # pip: setuptools' build_py copies package data into the build tree as into a wheel.
+    run = subprocess.run([sys.executable, 'setup.py', '-q', 'build_py', '--build-lib',
+                          str(tmp_path)], cwd=str(REPO_DIR), capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / 'acnn_ros' / 'offline' / 'label_page.html').is_file()
+    # colcon: the package folder is installed whole, only __init__.py / __pycache__ excluded.
+    cmake = (REPO_DIR / 'CMakeLists.txt').read_text(encoding='utf-8')
+    block = re.search(r'install\(DIRECTORY \$\{PROJECT_NAME\}/\n(.*?)\)', cmake, re.S).group(1)
+    assert 'FILES_MATCHING' not in block and 'html' not in block, block
+    # The venv (scripts/setup.sh) installs the browser-test pins with requirements.txt.
+    setup_sh = (REPO_DIR / 'scripts' / 'setup.sh').read_text(encoding='utf-8')
+    assert '-r requirements-browser.txt' in setup_sh and 'requirements-browser.txt' in \
+        setup_sh.split('want=')[1].splitlines()[0]

@@ -2,9 +2,12 @@
 """
 The seed dataset layout: which files are images, where their labels and class names are.
 
-    <root>/classes.txt                 class names, one per line (optional)
-    <root>/images/{train,test}/*.jpg   the frames
-    <root>/labels/{train,test}/*.txt   one YOLO label per image, same relative path and stem
+    <root>/classes.txt                     class names, one per line (optional)
+    <root>/images/{train,val,test}/*.jpg   the frames (`val` optional: validation, never test)
+    <root>/labels/{train,val,test}/*.txt   one YOLO label per image, same relative path and stem
+
+`acnn dataset` writes all three splits (core/dataset/dataset_builder.py); without `val`, the
+trainer carves its validation frames out of `train`.
 
 The trainer, `acnn eval-bag --images`, `acnn make-bag --images` and the camera's image-folder
 source all list folders and find labels through this module, so they read the same files.
