@@ -145,4 +145,7 @@ def build_model(variant: str, num_classes: int, **overrides: Any) -> nn.Module:
     if variant.startswith('plain_'):
         from acnn_ros.model.baselines import build_baseline
         return build_baseline(variant, num_classes, **overrides)
+    if variant.startswith('det_'):      # YOLOv8-style detectors (issue 15)
+        from acnn_ros.model.detector import build_detector
+        return build_detector(variant, num_classes, **overrides)
     return ACNN(variant_config(variant, num_classes, **overrides))
