@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Synthesis on real backgrounds: determinism, the code in its labelled box, the old code gone."""
+import argparse
+import hashlib
+from pathlib import Path
+
+from acnn_ros.core.dataset.code_renderer import measure_code, render_code_ink
+from acnn_ros.core.dataset.labels import read_yolo_label
+from acnn_ros.core.dataset.real_background import (generate_real_dataset, load_backgrounds,
+                                                   render_real_frame)
+from acnn_ros.core.dataset.seed_format import folder_images, read_class_names
+import cv2
+import numpy as np
+import pytest
+
+SAMPLES = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'aoi_samples'
+needs_samples = pytest.mark.skipif(not (SAMPLES / 'images').is_dir(),
+                                   reason='../shared/data/aoi_samples is absent')
+
+
+@pytest.fixture(scope='module')
+def backgrounds():
+    return load_backgrounds(SAMPLES)
+
+
+def _digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob('*')):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_render_code_ink_has_the_requested_size():
+    coverage, (cx, cy) = render_code_ink('(3707)', height=14.0, width=30.0)
+    ys, xs = np.nonzero(coverage > 0.5 * coverage.max())
+    assert abs((xs.max() - xs.min() + 1) - 30) <= 2
+    assert abs((ys.max() - ys.min() + 1) - 14) <= 2
+    assert abs((xs.max() + xs.min()) / 2 - cx) <= 1.5
+    assert abs((ys.max() + ys.min()) / 2 - cy) <= 1.5
+    wide, _ = render_code_ink('(3707)', height=14.0, width=40.0)
+    assert np.count_nonzero(wide > 0.5) > np.count_nonzero(coverage > 0.5)
+
+
+@needs_samples
+def test_measured_look_of_the_real_codes(backgrounds):
+    assert len(backgrounds) == 4
+    for background in backgrounds:
+        look = background.look
+        assert sum(look.ink_bgr) > sum(look.paper_bgr) + 60       # light print on a dark bottle
+        assert 10 <= look.ink_height <= 26 and 20 <= look.ink_width <= 40
+        assert -8 <= look.angle_deg <= 8 and 0.3 <= look.blur_sigma <= 2.5
+        assert 0.2 < background.condense < 1.0                  # the real print is condensed
+    # A measurement reads the frame: a horizontally squeezed copy measures narrower.
+    b = backgrounds[2]
+    squeezed = cv2.resize(b.original, None, fx=0.7, fy=1.0, interpolation=cv2.INTER_AREA)
+    box = (b.box[0] * 0.7, b.box[1], b.box[2] * 0.7, b.box[3])
+    assert measure_code(squeezed, box).ink_width < b.look.ink_width - 4
+
+
+@needs_samples
+def test_the_original_code_is_gone(backgrounds):
+    for b in backgrounds:
+        cx, cy, w, h = b.box
+        x0, x1, y0, y1 = int(cx - w / 2), int(cx + w / 2), int(cy - h / 2), int(cy + h / 2)
+        box_before = cv2.cvtColor(b.original, cv2.COLOR_BGR2GRAY)[y0:y1, x0:x1].astype(float)
+        box_after = cv2.cvtColor(b.clean, cv2.COLOR_BGR2GRAY)[y0:y1, x0:x1].astype(float)
+
+        def edges(img):
+            return float(np.hypot(cv2.Sobel(img, cv2.CV_64F, 1, 0),
+                                  cv2.Sobel(img, cv2.CV_64F, 0, 1)).mean())
+        # The text's edges and its bright strokes are removed ...
+        assert edges(box_after) < 0.5 * edges(box_before), b.name
+        assert np.percentile(box_after, 95) < np.percentile(box_before, 95) - 15, b.name
+        # ... and nothing else in the frame changed (beyond the inpainting's reach).
+        changed = np.nonzero(np.abs(b.clean.astype(int) - b.original.astype(int)).max(2))
+        assert changed[1].min() >= x0 - 8 and changed[1].max() <= x1 + 8, b.name
+        assert changed[0].min() >= y0 - 8 and changed[0].max() <= y1 + 8, b.name
+
+
+@needs_samples
+def test_the_code_lands_in_its_labelled_box(backgrounds):
+    for seed, background in enumerate(backgrounds):
+        # Same draws, different code: the frames differ only where the code is printed.
+        a, box_a = render_real_frame(np.random.default_rng(seed), background, '(3707)')
+        b, box_b = render_real_frame(np.random.default_rng(seed), background, '(1071)')
+        diff = np.abs(a.astype(int) - b.astype(int)).max(2)
+        assert diff.max() > 15, background.name                # the code is printed
+        ys, xs = np.nonzero(diff > 0.4 * diff.max())
+        assert len(xs) > 15
+
+        def inside(box, margin=4):
+            return ((xs >= box.center_x - box.width / 2 - margin)
+                    & (xs <= box.center_x + box.width / 2 + margin)
+                    & (ys >= box.center_y - box.height / 2 - margin)
+                    & (ys <= box.center_y + box.height / 2 + margin))
+        assert (inside(box_a) | inside(box_b)).mean() > 0.95, background.name
+        assert abs(box_a.center_y - box_b.center_y) < 3 and 8 < box_a.height < 40
+
+
+@needs_samples
+def test_dataset_is_deterministic_and_in_the_seed_format(tmp_path, backgrounds):
+    three = [b for b in backgrounds if not b.name.startswith('p3707')]
+    counts = generate_real_dataset(tmp_path / 'a', three, 6, 2, seed=3, synthetic_fraction=0.3,
+                                   codes={'p1069': '(1069B)'})
+    generate_real_dataset(tmp_path / 'b', three, 6, 2, seed=3, synthetic_fraction=0.3,
+                          codes={'p1069': '(1069B)'})
+    generate_real_dataset(tmp_path / 'c', three, 6, 2, seed=4, synthetic_fraction=0.3,
+                          codes={'p1069': '(1069B)'})
+    assert counts == {'train': 6, 'test': 2}
+    assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b') != _digest(tmp_path / 'c')
+    names = read_class_names(tmp_path / 'a')
+    images = folder_images(tmp_path / 'a')
+    assert len(images) == 8 and names == ['p1069', 'p1071', 'p3707', 'p3709']
+    for image in images:
+        label = read_yolo_label(image, len(names))
+        assert label.box is not None and names[label.class_id] == image.stem.split('_')[0]
+
+
+@needs_samples
+def test_cli_holds_out_a_frame_and_writes_the_seed_format(tmp_path, capsys):
+    from acnn_ros.model import synth_cli
+
+    parser = argparse.ArgumentParser()
+    synth_cli.add_arguments(parser)
+    out = tmp_path / 'ds'
+    args = parser.parse_args([str(out), '--num-train', '3', '--num-test', '1', '--backgrounds',
+                              str(SAMPLES), '--hold-out', 'p3707_0007_07_v1f3',
+                              '--code', 'p1069=(1069B)'])
+    assert synth_cli.run(args) == 0
+    printed = capsys.readouterr()
+    assert 'p3707_0007_07_v1f3' not in printed.out + printed.err
+    assert len(folder_images(out, 'train')) == 3 and len(folder_images(out, 'test')) == 1
+    assert (out / 'synth_command.txt').is_file()
+    bad = parser.parse_args([str(tmp_path / 'x'), '--backgrounds', str(SAMPLES),
+                             '--hold-out', 'no_such_frame'])
+    assert synth_cli.run(bad) == 2
+    assert synth_cli.run(parser.parse_args([str(tmp_path / 'y'), '--hold-out', 'a'])) == 2
+
+
+@needs_samples
+def test_reshoot_moves_the_labelled_box_with_the_real_code(backgrounds):
+    from acnn_ros.core.dataset.real_background import reshoot
+
+    for seed, b in enumerate(backgrounds):
+        # The real frame and its code-free twin, same draws: they differ only at the code.
+        shot, box = reshoot(np.random.default_rng(seed), b.original, b.box, device=1)
+        twin, box_twin = reshoot(np.random.default_rng(seed), b.clean, b.box, device=1)
+        assert box == box_twin and 15 < box.width < 50
+        diff = np.abs(shot.astype(int) - twin.astype(int)).max(2)
+        ys, xs = np.nonzero(diff > 0.4 * diff.max())
+        assert diff.max() > 15 and len(xs) > 15, b.name
+        inside = ((np.abs(xs - box.center_x) <= box.width / 2 + 4)
+                  & (np.abs(ys - box.center_y) <= box.height / 2 + 4))
+        assert inside.mean() > 0.95, b.name
