@@ -25,7 +25,11 @@ def test_soak_short_reconciles_exactly_across_plc_and_inference_restarts(tmp_pat
     report = run_soak(parse_args([
         '--rate-hz', '10', '--duration-s', '60', '--plc-every-s', '60',
         '--inference-every-s', '60', '--down-s', '3', '--warmup-s', '15', '--sample-s', '2',
-        '--print-s', '1000', '--pool', '16', '--out', str(tmp_path)]))
+        '--print-s', '1000', '--pool', '16', '--out', str(tmp_path),
+        # The test's observer is itself a `part` subscriber, so camera_node's start gate could
+        # open before the observer's own `reject` subscription is matched: capture is switched
+        # on once this process sees the whole graph (the gate is test_camera_start_ordering's).
+        '--start', 'enable']))
     text = (tmp_path / 'soak_report.md').read_text()
     failed = [c for c in report['checks'] if not c['ok']]
     assert not failed, text

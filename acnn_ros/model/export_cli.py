@@ -10,12 +10,14 @@ from acnn_ros.model.cli_common import command_line
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of `acnn export`."""
-    parser.add_argument('checkpoint', type=Path, help='last.pt written by acnn train')
+    parser.add_argument('checkpoint', type=Path,
+                        help='best.pt (best on validation) or last.pt written by acnn train')
     parser.add_argument('onnx', type=Path, help='output .onnx path (card written beside it)')
     parser.add_argument('--name', default=None, help='model name in the card (default: stem)')
     parser.add_argument('--metrics', type=Path, default=None,
-                        help='metrics.json (acnn train/evaluate) to copy into the card '
-                             '(default: metrics.json beside the checkpoint, when present)')
+                        help='metrics JSON (acnn train/evaluate) to copy into the card '
+                             '(default: test_metrics.json beside the checkpoint when it was '
+                             'measured on that checkpoint, else metrics.json there)')
     parser.add_argument('--reproduce', default=None,
                         help='commands that regenerate this model (default: the training '
                              'command of every stage, following --init-from, + this export '
@@ -34,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     metrics_path = args.metrics or args.checkpoint.with_name('metrics.json')
+    test_metrics = args.checkpoint.with_name('test_metrics.json')
+    if not args.metrics and test_metrics.is_file() and json.loads(test_metrics.read_text(
+            encoding='utf-8')).get('checkpoint') == args.checkpoint.name:
+        metrics_path = test_metrics     # acnn train's one test evaluation, of this file
     metrics = {}
     if metrics_path.is_file():
         full = json.loads(metrics_path.read_text(encoding='utf-8'))
@@ -57,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
                                          'num_train': state.get('num_train'),
                                          'num_train_boxes': state.get('num_train_boxes'),
                                          'labeled_fraction': config['labeled_fraction'],
-                                         'seed': config['seed']}})
+                                         'seed': config['seed'],
+                                         'validation': {k: v for k, v in state.get(
+                                             'validation', {}).items() if k != 'paths'}}})
     try:
         path = export_onnx(model_from_checkpoint(state), card, args.onnx)
     except ExportError as exc:

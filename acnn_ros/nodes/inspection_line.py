@@ -93,9 +93,11 @@ class Line:
                 **self.node_arguments(parameters.get('inference_node'))))
             if in_memory:
                 self.camera.add_frame_consumer(self.inference.inspect_frame)
-            self.actuator = self.add_node(RejectActuatorNode(
-                **self.node_arguments(parameters.get('reject_actuator_node')))) \
-                if actuator else None
+            # The executor here also runs capture and inference: it must never run real-time
+            # (a params file written for an actuator in its own process may say so).
+            self.actuator = self.add_node(RejectActuatorNode(**self.node_arguments(
+                {**(parameters.get('reject_actuator_node') or {}), 'realtime_executor': False}))
+            ) if actuator else None
             for node in self.managed_nodes():
                 if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                     raise ValueError(f'{node.get_name()}: '
