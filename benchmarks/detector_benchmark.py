@@ -37,6 +37,7 @@ from acnn_ros.model.export import export_onnx  # noqa: E402
 from acnn_ros.model.flops import count_flops, count_parameters  # noqa: E402
 from acnn_ros.model.train import (evaluate, model_from_checkpoint, resolve_device,  # noqa: E402
                                   train, TrainConfig)
+from benchmark_docs import replace_section  # noqa: E402
 import torch  # noqa: E402
 
 SECTION = '<!-- section:detector -->'
@@ -182,18 +183,6 @@ def markdown(results, args, machine) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace (or append) the detector section of BENCHMARKS.md."""
-    content = path.read_text(encoding='utf-8')
-    if SECTION not in content:
-        path.write_text(content.rstrip('\n') + '\n\n' + text, encoding='utf-8')
-        return
-    start = content.index(SECTION)
-    following = content.find(NEXT_SECTION, start + len(SECTION))
-    end = following if following != -1 else len(content)
-    path.write_text(content[:start] + text + '\n' + content[end:], encoding='utf-8')
-
-
 def main() -> int:
     """Run the benchmark; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -256,7 +245,7 @@ def main() -> int:
         text = markdown(results, args, machine)
         (args.runs / 'table.md').write_text(text, encoding='utf-8')
         if args.write_docs:
-            write_section(text, REPO_DIR / 'docs' / 'BENCHMARKS.md')
+            replace_section(SECTION, text)
     print(markdown(results, args, machine))
     return 0
 

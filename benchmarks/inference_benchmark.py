@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 
+from benchmark_docs import replace_section
 from inference_node_driver import NodeDriver, rss_mib
 import numpy as np
 
@@ -227,16 +228,6 @@ def markdown(r, first: bool = True) -> str:
     return '\n'.join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of docs/BENCHMARKS.md (marker line kept)."""
-    path = REPO_DIR / 'docs' / 'BENCHMARKS.md'
-    content = path.read_text(encoding='utf-8')
-    start = content.index(SECTION)
-    following = content.find('<!-- section:', start + len(SECTION))
-    end = following if following >= 0 else len(content)
-    path.write_text(content[:start] + text + '\n' + content[end:], encoding='utf-8')
-
-
 def main(argv=None) -> int:
     """Parse arguments, run, print and optionally write the docs section."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -262,7 +253,7 @@ def main(argv=None) -> int:
     text = '\n'.join(texts)
     print(text)
     if args.write_docs:
-        write_section(text)
+        replace_section(SECTION, text)
     return 0
 
 

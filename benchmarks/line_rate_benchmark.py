@@ -28,9 +28,10 @@ import tempfile
 import time
 
 from acnn_ros.core.messages import stamp_ns
+from benchmark_docs import replace_section
 from inference_benchmark import test_frame
 from line_process_probe import line_probe
-from line_rate_report import markdown, rated_rate_yaml, write_section
+from line_rate_report import markdown, rated_rate_yaml, SECTION
 import numpy as np
 import rate_search
 from rate_search import find_max_rate, percentiles, Probe, ProcessUsage
@@ -292,7 +293,7 @@ def main(argv=None) -> int:
     print(text)
     print(rated_rate_yaml(report))
     if args.write_docs:
-        write_section(text)
+        replace_section(SECTION, text)
     return 0
 
 

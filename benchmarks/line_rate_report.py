@@ -94,19 +94,6 @@ def markdown(report: dict) -> str:
     return '\n'.join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section of docs/BENCHMARKS.md."""
-    path = REPO_DIR / 'docs' / 'BENCHMARKS.md'
-    content = path.read_text(encoding='utf-8')
-    if SECTION not in content:
-        path.write_text(content.rstrip('\n') + '\n\n' + text + '\n', encoding='utf-8')
-        return
-    start = content.index(SECTION)
-    following = content.find('<!-- section:', start + len(SECTION))
-    end = following if following >= 0 else len(content)
-    path.write_text(content[:start] + text + '\n' + content[end:], encoding='utf-8')
-
-
 def rated_rate_yaml(report: dict) -> str:
     """
     Return the camera_node lines to paste into the params file: the line's rated speed.

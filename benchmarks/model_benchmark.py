@@ -32,6 +32,7 @@ from acnn_ros.model.export import export_onnx  # noqa: E402
 from acnn_ros.model.flops import count_flops, count_parameters  # noqa: E402
 from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint,  # noqa: E402
                                   train, TrainConfig, training_stages)
+from benchmark_docs import replace_section  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -213,15 +214,6 @@ def markdown(results, real, args, machine) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace the model section (marker line up to the next marker) in BENCHMARKS.md."""
-    content = path.read_text(encoding='utf-8')
-    start = content.index(SECTION)
-    following = content.find(NEXT_SECTION, start + len(SECTION))
-    end = following if following != -1 else len(content)
-    path.write_text(content[:start] + text + '\n' + content[end:], encoding='utf-8')
-
-
 def main() -> int:
     """Run the benchmark; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -281,7 +273,7 @@ def main() -> int:
     text = markdown(results, real, args, machine)
     print(text)
     if args.write_docs:
-        write_section(text, REPO_DIR / 'docs' / 'BENCHMARKS.md')
+        replace_section(SECTION, text)
     return 0
 
 

@@ -30,6 +30,7 @@ from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.reject.scheduler import SchedulerSettings
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
+from benchmark_docs import replace_section
 import numpy as np
 
 DOCS = Path(__file__).resolve().parents[1] / 'docs' / 'BENCHMARKS.md'
@@ -180,17 +181,8 @@ def main(argv=None) -> int:
     text = '\n'.join(lines) + '\n'
     print(text)
     if args.write_docs:
-        write_section(text)
+        replace_section(MARKER, text)
     return 0
-
-
-def write_section(text: str) -> None:
-    """Replace this benchmark's section (marker up to the next marker) in BENCHMARKS.md."""
-    doc = DOCS.read_text(encoding='utf-8')
-    start = doc.index(MARKER)
-    end = doc.find('<!-- section:', start + len(MARKER))
-    end = len(doc) if end < 0 else end
-    DOCS.write_text(doc[:start] + text + '\n' + doc[end:], encoding='utf-8')
 
 
 if __name__ == '__main__':

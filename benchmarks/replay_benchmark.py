@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from benchmark_docs import replace_section
+
 REPO_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_DIR))
 SECTION = '<!-- section:replay -->'
@@ -161,16 +163,6 @@ def section(results: dict, args) -> str:
         '(docs/REPLAY.md).', ''])
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of docs/BENCHMARKS.md (marker line kept)."""
-    path = REPO_DIR / 'docs' / 'BENCHMARKS.md'
-    content = path.read_text(encoding='utf-8')
-    start = content.index(SECTION) + len(SECTION)
-    following = content.find('<!-- section:', start)
-    end = len(content) if following < 0 else following
-    path.write_text(content[:start] + '\n' + text + '\n' + content[end:], encoding='utf-8')
-
-
 def main(argv=None) -> int:
     """Parse arguments, run, print and optionally write the docs section."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -201,7 +193,7 @@ def main(argv=None) -> int:
     text = section(results, args)
     print(text)
     if args.write_docs:
-        write_section(text)
+        replace_section(SECTION, text)
     return 0
 
 
