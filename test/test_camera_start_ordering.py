@@ -48,6 +48,28 @@ def test_capture_waits_until_part_and_image_are_matched(tmp_path):
     assert code == 0, camera.output
 
 
+def test_one_early_part_subscriber_does_not_open_a_gate_that_waits_for_two(tmp_path):
+    # The first listener stands for a recorder started before reject_actuator_node.
+    write_frames(tmp_path / 'frames', 4)
+    camera = CameraProcess('-p', f'source:={tmp_path / "frames"}', '-p', 'frame_rate_hz:=20.0',
+                           '-p', 'min_part_subscribers:=2')
+    listeners = []
+    try:
+        assert wait_for_output(camera, 'once the line is matched', 20), camera.output
+        listeners.append(Listener())
+        assert not listeners[0].spin_until(lambda: listeners[0].parts, 2.0), camera.output
+        assert 'line ready' not in camera.output, camera.output
+        listeners.append(Listener())
+        assert listeners[1].spin_until(lambda: len(listeners[1].parts) >= 5, 20), camera.output
+        assert wait_for_output(camera, 'first part 1', 5), camera.output
+        assert [p.part_id for p in listeners[1].parts][:5] == [1, 2, 3, 4, 5]
+    finally:
+        code = camera.stop()
+        for listener in listeners:
+            listener.close()
+    assert code == 0, camera.output
+
+
 def test_capture_starts_anyway_after_line_wait_with_a_warning(tmp_path):
     write_frames(tmp_path / 'frames', 4)
     camera = CameraProcess('-p', f'source:={tmp_path / "frames"}', '-p', 'frame_rate_hz:=20.0',

@@ -32,6 +32,9 @@ def test_gate_in_memory_line_needs_only_the_part_subscriber():
     assert missing_topics(0, 0, image_needed=False) == 'part'
     assert missing_topics(1, 0, image_needed=False) == ''
     assert missing_topics(0, 0, image_needed=True) == 'part, image'
+    # A recorder started before the actuator must not open a gate that waits for two.
+    assert missing_topics(1, 1, True, min_part_subscribers=2) == 'part (1 of 2)'
+    assert missing_topics(2, 1, True, min_part_subscribers=2) == ''
 
 
 def test_gate_times_out_with_a_warning_and_zero_turns_it_off():
@@ -50,7 +53,8 @@ def test_gate_times_out_with_a_warning_and_zero_turns_it_off():
 
 def test_camera_config_validates_the_new_parameters():
     assert CameraConfig().line_wait_s == 10.0 and CameraConfig().rated_rate_hz == 0.0
-    for bad in ({'line_wait_s': -1.0}, {'rated_rate_hz': -5.0}):
+    assert CameraConfig().min_part_subscribers == 1
+    for bad in ({'line_wait_s': -1.0}, {'rated_rate_hz': -5.0}, {'min_part_subscribers': 0}):
         with pytest.raises(CameraConfigError):
             CameraConfig(**bad)
 

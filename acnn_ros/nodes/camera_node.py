@@ -199,7 +199,8 @@ class CameraNode(ManagedNode):
             return True
         event = self.gate.update(missing_topics(
             self._part_pub.get_subscription_count(), self._image_pub.get_subscription_count(),
-            image_needed=not self._frame_consumers), time.monotonic())
+            image_needed=not self._frame_consumers,
+            min_part_subscribers=self.config.min_part_subscribers), time.monotonic())
         if event is not None:
             (self.get_logger().info if event.state == READY else self.get_logger().warning)(
                 f'{event.message}; first part {self.part_id + 1}')

@@ -69,6 +69,7 @@ class CameraConfig:
     synthetic_pool_size: int = 0
     diagnostics_period_s: float = 1.0
     line_wait_s: float = 10.0
+    min_part_subscribers: int = 1
     rated_rate_hz: float = 0.0
     rated_rate_source: str = ''
 
@@ -97,8 +98,9 @@ class CameraConfig:
             raise CameraConfigError('synthetic_pool_size must be >= 0')
         if self.diagnostics_period_s <= 0.0:
             raise CameraConfigError('diagnostics_period_s must be > 0')
-        if self.line_wait_s < 0 or self.rated_rate_hz < 0:
-            raise CameraConfigError('line_wait_s and rated_rate_hz must be >= 0')
+        if self.line_wait_s < 0 or self.rated_rate_hz < 0 or self.min_part_subscribers < 1:
+            raise CameraConfigError('line_wait_s and rated_rate_hz must be >= 0, '
+                                    'min_part_subscribers >= 1')
         if self.source_type != 'synthetic' and self.kind != 'synthetic' and not self.source:
             raise CameraConfigError(f'source must be set for source_type {self.source_type}')
 
@@ -147,6 +149,8 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     _spec('line_wait_s', 'after each activation, hold capture until `part` (and `image`, '
           'unless frames go in memory) have subscribers, at most this long, then capture '
           'anyway with a WARN; 0: capture at once', 0.0, 3600.0),
+    _spec('min_part_subscribers', 'start-up ordering: subscribers of `part` to wait for (2: '
+          'reject_actuator_node and a recorder started before it)', 1, 1000),
     _spec('rated_rate_hz', "the line's sustainable rate measured by "
           'benchmarks/line_rate_benchmark.py (0: not measured); start-up warns when '
           'frame_rate_hz exceeds it', 0.0, 1000.0),

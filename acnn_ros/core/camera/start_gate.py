@@ -74,9 +74,12 @@ class StartGate:
         return None
 
 
-def missing_topics(part_subscribers: int, image_subscribers: int, image_needed: bool) -> str:
+def missing_topics(part_subscribers: int, image_subscribers: int, image_needed: bool,
+                   min_part_subscribers: int = 1) -> str:
     """Return the topics that still lack a subscriber ('' when the line is matched)."""
-    missing = [] if part_subscribers > 0 else ['part']
+    missing = [] if part_subscribers >= min_part_subscribers else [
+        'part' if min_part_subscribers == 1 else
+        f'part ({part_subscribers} of {min_part_subscribers})']
     if image_needed and image_subscribers == 0:
         missing.append('image')
     return ', '.join(missing)
