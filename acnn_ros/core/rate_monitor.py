@@ -12,8 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Deque, Tuple
 
-# Equal to diagnostic_msgs/DiagnosticStatus OK and WARN.
-LEVEL_OK, LEVEL_WARN = 0, 1
+from acnn_ros.core.health import LEVEL_OK, LEVEL_WARN
+
 WARN_RATE_RATIO = 0.95
 
 

@@ -19,16 +19,18 @@ from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_c
                                          PARAMETERS)
 from acnn_ros.core.camera.source import CameraSourceError, create_source, FrameSource
 from acnn_ros.core.camera.start_gate import missing_topics, READY, StartGate
-from acnn_ros.core.camera.supervisor import CaptureSupervisor
-from acnn_ros.core.rate_monitor import LEVEL_WARN, rated_speed_check, RateMonitor
+from acnn_ros.core.camera.supervisor import capture_health, CaptureSupervisor
+from acnn_ros.core.health import LEVEL_WARN
+from acnn_ros.core.rate_monitor import rated_speed_check, RateMonitor
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import PartTrigger
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
+from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.image_transport import image_bytes
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
@@ -264,17 +266,9 @@ class CameraNode(ManagedNode):
         sup, now = self.supervisor, time.monotonic()
         fps = (sup.frames - self._diag_frames) / max(now - self._diag_time, 1e-6)
         self._diag_frames, self._diag_time = sup.frames, now
-        if sup.state in ('waiting', 'failed'):
-            level, message = DiagnosticStatus.ERROR, f'source unavailable: {sup.last_error}'
-        elif (not self._enabled or self.limit_reached or sup.state == 'ended'
-              or self._capture_timer is None):
-            level, message = DiagnosticStatus.WARN, 'capture stopped (inactive, disabled, ' \
-                'max_frames reached or end of stream)'
-        elif not self.gate.is_open:
-            level, message = DiagnosticStatus.WARN, 'waiting for the line to be matched'
-        else:
-            report = self.rate.report(now, 'capturing at')
-            level, message = bytes([report.level]), report.message
+        capturing = self._enabled and not self.limit_reached and self._capture_timer is not None
+        level, message = capture_health(sup.state, sup.last_error, capturing, self.gate.is_open,
+                                        self.rate.report(now, 'capturing at'))
         values = {'source': sup.source.description, 'state': sup.state,
                   'lifecycle': self.lifecycle_state, 'enabled': self._enabled,
                   'last_part_id': self.part_id,
@@ -284,12 +278,8 @@ class CameraNode(ManagedNode):
                   'bad_frames': sup.bad_frames,
                   'disconnects': sup.disconnects, 'reconnects': sup.reconnects,
                   'failed_attempts': sup.failed_attempts, 'last_error': sup.last_error}
-        status = DiagnosticStatus(level=level, name=f'{self.get_fully_qualified_name()}: camera',
-                                  message=message, hardware_id=sup.source.description,
-                                  values=[KeyValue(key=k, value=str(v))
-                                          for k, v in values.items()])
-        self._diag_pub.publish(DiagnosticArray(header=Header(
-            stamp=self.get_clock().now().to_msg()), status=[status]))
+        publish_status(self, self._diag_pub, 'camera', level, message,
+                       sup.source.description, values)
 
     def destroy_node(self):
         """Release the camera (a node destroyed without a shutdown), then the node."""

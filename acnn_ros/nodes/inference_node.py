@@ -14,12 +14,14 @@ import dataclasses
 import time
 from typing import List, Optional
 
+from acnn_ros.core.health import LEVEL_ERROR, LEVEL_WARN
 from acnn_ros.core.messages import result_fields
 from acnn_ros.core.overlay import draw_overlay
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
+from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.image_transport import image_bytes, ros_header, subscribe_images
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
@@ -30,9 +32,9 @@ from acnn_ros.runtime.inference_config import (declared_specs, INACTIVE_ONLY_PAR
                                                InferenceConfig, MODEL_PARAMETERS,
                                                PARAMETER_SPECS, resolve_model_path)
 from acnn_ros.runtime.pipeline import EngineError, InspectionPipeline, PipelineHolder
-from acnn_ros.runtime.stats import diagnostic_level, InferenceStats, LEVEL_ERROR, LEVEL_WARN
+from acnn_ros.runtime.stats import diagnostic_level, InferenceStats
 from acnn_ros.srv import LoadModel
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -305,12 +307,8 @@ class InferenceNode(ManagedNode):
                           provider=pipeline.engine.active_provider)
         values.update({k: f'{v:.2f}' if isinstance(v, float) else str(v)
                        for k, v in dataclasses.asdict(snap).items()})
-        status = DiagnosticStatus(level=bytes([level]),
-                                  name=f'{self.get_fully_qualified_name()}: inspection',
-                                  message=message, hardware_id=values.get('model_id', ''),
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        self._diagnostics.publish(DiagnosticArray(
-            header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))
+        publish_status(self, self._diagnostics, 'inspection', level, message,
+                       values.get('model_id', ''), values)
 
 
 def main(args=None) -> int:

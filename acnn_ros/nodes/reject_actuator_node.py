@@ -9,6 +9,7 @@ A managed node (nodes/managed_node.py): vision is "ready" for the PLC only while
 import logging
 import sys
 
+from acnn_ros.core.health import LEVEL_WARN
 from acnn_ros.core.messages import (decode_image_message, frame_key, header_fields,
                                     outcome_from_result, reject_event_fields,
                                     seconds_stamp_fields)
@@ -23,11 +24,12 @@ from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
+from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -262,15 +264,10 @@ class RejectActuatorNode(ManagedNode):
             level, text = rate.level, f'{rate.message}; {text}'
         self._last = counters
         if self.lifecycle_state != 'active':
-            level = max(level, DiagnosticStatus.WARN[0])
+            level = max(level, LEVEL_WARN)
             text = f'{self.lifecycle_state}: vision not ready (PLC rejects by default); {text}'
-
-        diagnostics = DiagnosticArray(status=[DiagnosticStatus(
-            level=bytes([level]), name=f'{self.get_fully_qualified_name()}: reject actuator',
-            message=text, hardware_id=self.config.actuator,
-            values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])])
-        diagnostics.header.stamp = msg.header.stamp
-        self._diagnostics.publish(diagnostics)
+        publish_status(self, self._diagnostics, 'reject actuator', level, text,
+                       self.config.actuator, values)
 
     def destroy_node(self):
         """Release what is still held (a node destroyed without a shutdown), then the node."""

@@ -13,12 +13,10 @@ import threading
 import time
 from typing import Deque, List, Optional, Tuple
 
-from acnn_ros.core.rate_monitor import LEVEL_WARN as RATE_WARN, rate_level
+from acnn_ros.core.health import LEVEL_ERROR, LEVEL_OK, LEVEL_WARN
+from acnn_ros.core.rate_monitor import rate_level
 from acnn_ros.core.results import InspectionStatus
 import numpy as np
-
-# Equal to diagnostic_msgs/DiagnosticStatus levels.
-LEVEL_OK, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,7 @@ def diagnostic_level(snap: StatsSnapshot, thresholds: DiagnosticThresholds
         problems.append(f'p99 latency {snap.latency_p99_ms:.1f} ms > '
                         f'{thresholds.warn_latency_p99_ms:g} ms')
     rate = rate_level(snap.ok_hz, snap.received_hz, 'answered OK')
-    if rate.level == RATE_WARN:
+    if rate.level == LEVEL_WARN:
         level = max(level, LEVEL_WARN)
         problems.append(rate.message.replace('target', 'received'))
     if not problems:

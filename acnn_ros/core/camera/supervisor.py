@@ -9,10 +9,12 @@ the back-off is tested without sleeping.
 """
 from dataclasses import dataclass
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from acnn_ros.core.camera.source import (BadFrameError, CameraSourceError, EndOfStreamError,
                                          Frame, FrameSource)
+from acnn_ros.core.health import LEVEL_ERROR, LEVEL_WARN
+from acnn_ros.core.rate_monitor import RateReport
 
 
 class Backoff:
@@ -134,3 +136,22 @@ class CaptureSupervisor:
     def close(self) -> None:
         """Release the source."""
         self.source.close()
+
+
+def capture_health(source_state: str, last_error: str, capturing: bool, gate_open: bool,
+                   rate: RateReport) -> Tuple[int, str]:
+    """
+    Return camera_node's (level, message) for /diagnostics.
+
+    ERROR while the source is unavailable (waiting to reopen, or failed for good); WARN while
+    capture is stopped (inactive, disabled, max_frames reached, end of stream) or held by the
+    start gate; otherwise the achieved rate against the target (WARN below 95 %).
+    """
+    if source_state in ('waiting', 'failed'):
+        return LEVEL_ERROR, f'source unavailable: {last_error}'
+    if not capturing or source_state == 'ended':
+        return LEVEL_WARN, ('capture stopped (inactive, disabled, max_frames reached or end of '
+                            'stream)')
+    if not gate_open:
+        return LEVEL_WARN, 'waiting for the line to be matched'
+    return rate.level, rate.message

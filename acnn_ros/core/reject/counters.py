@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import enum
 from typing import Dict, List, Tuple
 
+from acnn_ros.core.health import LEVEL_ERROR, LEVEL_OK, LEVEL_WARN
 from acnn_ros.core.rate_monitor import rate_level, RateReport
 from acnn_ros.core.reject.decision import RejectReason
 
@@ -101,10 +102,6 @@ class LineTally:
                 f' ({reasons or "-"}) fired={self.fired} missed={self.missed} late={self.late}'
                 f' late_results={self.late_results} duplicates={self.duplicate_results}'
                 f' accepts_undelivered={self.accepts_undelivered}')
-
-
-# Levels equal diagnostic_msgs/DiagnosticStatus OK, WARN, ERROR.
-LEVEL_OK, LEVEL_WARN, LEVEL_ERROR = 0, 1, 2
 
 
 def line_health(previous: LineTally, current: LineTally, actuator_ok: bool,
