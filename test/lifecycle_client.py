@@ -84,7 +84,15 @@ class RosClient:
         """Return the label of `node_name`'s lifecycle state (lifecycle_msgs/srv/GetState)."""
         client = self.node.create_client(GetState, f'/{node_name}/get_state')
         try:
-            return self.call(client, GetState.Request()).current_state.label
+            # GetState is idempotent: a request sent by a brand-new client can be lost while the
+            # server's response writer is still matching it (seen once in CI under load), so it
+            # is asked again rather than waited for longer.
+            for attempt in range(3):
+                assert client.wait_for_service(timeout_sec=20.0), f'no service {client.srv_name}'
+                future = client.call_async(GetState.Request())
+                if self.spin_until(future.done, 10.0):
+                    return future.result().current_state.label
+            raise AssertionError(f'{client.srv_name}: no answer to 3 requests')
         finally:
             self.node.destroy_client(client)
 
