@@ -23,7 +23,6 @@ import argparse
 import json
 from pathlib import Path
 import platform
-import statistics
 import sys
 import time
 
@@ -39,9 +38,9 @@ from acnn_ros.model.train import (evaluate, model_from_checkpoint, resolve_devic
                                   train, TrainConfig)
 from benchmark_docs import replace_section  # noqa: E402
 import torch  # noqa: E402
+from wall_time import latency_ms  # noqa: E402
 
 SECTION = '<!-- section:detector -->'
-NEXT_SECTION = '<!-- section:'
 SIZES = ((224, 168), (416, 312), (640, 480))      # small first: the CPU budget may end early
 
 
@@ -55,18 +54,6 @@ def rows(sizes):
                                width, height, fraction))
     result.append(('acnn_opt_640x480_box5', 'opt', 640, 480, 0.05))
     return result
-
-
-def latency_ms(function, repeats: int) -> float:
-    """Return the median wall time of `function()` in ms after two warm-up calls."""
-    for _ in range(2):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
 
 
 def measure_row(row, args, frames_cache):

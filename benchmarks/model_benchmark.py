@@ -19,7 +19,6 @@ import argparse
 import json
 from pathlib import Path
 import platform
-import statistics
 import sys
 import time
 
@@ -35,9 +34,9 @@ from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoi
 from benchmark_docs import replace_section  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from wall_time import latency_ms  # noqa: E402
 
 SECTION = '<!-- section:model -->'
-NEXT_SECTION = '<!-- section:'
 # (row name, variant, overrides, what it is)
 ROWS = [
     ('acnn_base', 'base', {}, 'A-CNN base (localization at 1/2 resolution)'),
@@ -53,18 +52,6 @@ ROWS = [
     ('plain_small', 'plain_small', {}, 'plain CNN, frame downscaled 4x (FLOPs ~ opt)'),
     ('plain_full', 'plain_full', {}, 'plain CNN, full 640x480 frame'),
 ]
-
-
-def latency_ms(function, repeats: int) -> float:
-    """Return the median wall time of `function()` in ms after two warm-up calls."""
-    for _ in range(2):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
 
 
 def measure_row(name, variant, overrides, args, train_frames, test_frames):
