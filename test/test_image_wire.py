@@ -18,9 +18,8 @@ from acnn_ros.core.messages import (COMPRESSED_IMAGE_TYPE, decode_image_message,
 from acnn_ros.msg import InspectionResult
 from acnn_ros.runtime.pipeline import InspectionPipeline
 from builtin_interfaces.msg import Time
-from contract_model import blob_frame, export_contract_model
+from contract_model import blob_frame
 import cv2
-from inference_node_client import InferenceClient, NodeProcess
 import numpy as np
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
@@ -28,6 +27,8 @@ from rosbags.typesys import get_typestore, Stores
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from test_camera_node import CameraProcess, Listener
+import test_inference_node
+from test_inference_node import _inspect
 
 pytestmark = pytest.mark.timeout(90)
 OK, ERROR = InspectionResult.STATUS_OK, InspectionResult.STATUS_ERROR
@@ -180,33 +181,11 @@ def test_a_corrupt_buffer_is_an_error_that_keeps_the_header_when_it_can():
 
 # ---- over DDS, between processes
 
-@pytest.fixture(scope='module')
-def model_path(tmp_path_factory):
-    return export_contract_model(tmp_path_factory.mktemp('image_wire_model'))
-
-
-@pytest.fixture(scope='module')
-def node(model_path):
-    process = NodeProcess({'model_path': str(model_path), 'image_transport': 'both',
-                           'image_qos': 'reliable', 'image_qos_depth': '50',
-                           'diagnostics_period_s': '0.5', 'warmup_runs': '1'})
-    assert process.wait_for_log('inspecting both images'), process.output()
-    yield process
-    assert process.stop() == 0, process.output()
-
-
-@pytest.fixture(scope='module')
-def client(node):
-    ros = InferenceClient(model_prefix='contract@')
-    assert ros.wait_connected() and ros.wait_connected(compressed=True), node.output()
-    yield ros
-    ros.close()
-
-
-def _result(client, node, key):
-    result = client.result_for(key)
-    assert result is not None, f'no result for frame {key}\n{node.output()}'
-    return result
+# The node under test is test_inference_node's (same parameters: both transports, reliable
+# images): its module-scoped fixtures, one node per module as before.
+model_path = test_inference_node.model_path
+node = test_inference_node.node
+client = test_inference_node.client
 
 
 def test_plain_rclpy_images_give_the_results_of_decoding_the_rclpy_message(
@@ -220,7 +199,7 @@ def test_plain_rclpy_images_give_the_results_of_decoding_the_rclpy_message(
         msg = Image(header=client.next_header(), height=480, width=640, encoding=encoding,
                     step=step, data=data)
         client.images.publish(msg)
-        result = _result(client, node, frame_key(msg.header))
+        result = _inspect(client, frame_key(msg.header), node)
         expected, _ = inspect_image_message(local, msg)
         assert result.status == OK == int(expected.status), (encoding, result.detail)
         assert (result.class_id, result.class_name) == (expected.class_id, expected.class_name)
@@ -236,12 +215,12 @@ def test_compressed_from_plain_rclpy_and_bad_buffers_get_one_error(node, client)
     msg = CompressedImage(header=client.next_header(), format='png',
                           data=cv2.imencode('.png', bgr)[1].tobytes())
     client.compressed.publish(msg)
-    assert _result(client, node, frame_key(msg.header)).class_name == 'red'
+    assert _inspect(client, frame_key(msg.header), node).class_name == 'red'
     # A truncated body with a readable header: one ERROR result for that frame.
     header = client.next_header()
     raw = array_image_cdr(bgr, 'bgr8', stamp_ns(header.stamp), header.frame_id)
     client.images.publish(raw[:len(raw) // 2])
-    result = _result(client, node, frame_key(header))
+    result = _inspect(client, frame_key(header), node)
     assert result.status == ERROR and 'bad image message: cannot deserialize' in result.detail
     # No readable header: nothing to answer; logged and counted; the node stays up.
     before = len(client.results)
@@ -253,7 +232,7 @@ def test_compressed_from_plain_rclpy_and_bad_buffers_get_one_error(node, client)
         'unreadable_images'] == '1', node.output()
     assert 'no header: the frame cannot be answered' in node.output()
     key = client.publish_bgr(bgr)
-    assert _result(client, node, key).status == OK
+    assert _inspect(client, key, node).status == OK
     assert len(client.results) == before + 1
 
 

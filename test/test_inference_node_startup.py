@@ -85,14 +85,10 @@ def test_load_model_swaps_products_and_keeps_the_old_model_on_failure(models):
         assert node.wait_for_log('inspecting raw images'), node.output()
         client = InferenceClient('changeover_test_client')
         assert client.wait_connected(), node.output()
-        service = client.node.create_client(LoadModel, '/inference_node/load_model')
-        assert service.wait_for_service(timeout_sec=10)
 
         def call(path, class_names=()):
-            future = service.call_async(LoadModel.Request(model_path=str(path),
-                                                          class_names=list(class_names)))
-            assert client.spin_until(future.done, 20)
-            return future.result()
+            return client.call(LoadModel, 'load_model', LoadModel.Request(
+                model_path=str(path), class_names=list(class_names)), timeout_s=20)
 
         def inspect():
             result = client.result_for(client.publish_bgr(blob_frame(640, 480, 90, 90, 'blue')))

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Synthesis on real backgrounds: determinism, the code in its labelled box, the old code gone."""
 import argparse
-import hashlib
 from pathlib import Path
 
 from acnn_ros.core.dataset.code_renderer import measure_code, render_code_ink
@@ -12,6 +11,7 @@ from acnn_ros.core.dataset.seed_format import folder_images, read_class_names
 import cv2
 import numpy as np
 import pytest
+from test_synthetic import folder_digest
 
 SAMPLES = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'aoi_samples'
 needs_samples = pytest.mark.skipif(not (SAMPLES / 'images').is_dir(),
@@ -46,15 +46,6 @@ def samples(tmp_path_factory):
 @pytest.fixture(scope='module')
 def backgrounds(samples):
     return load_backgrounds(samples)
-
-
-def _digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob('*')):
-        if path.is_file():
-            digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def test_render_code_ink_has_the_requested_size():
@@ -134,7 +125,8 @@ def test_dataset_is_deterministic_and_in_the_seed_format(tmp_path, backgrounds):
     generate_real_dataset(tmp_path / 'c', three, 6, 2, seed=4, synthetic_fraction=0.3,
                           codes={'p1069': '(1069B)'})
     assert counts == {'train': 6, 'test': 2}
-    assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b') != _digest(tmp_path / 'c')
+    assert folder_digest(tmp_path / 'a') == folder_digest(tmp_path / 'b') \
+        != folder_digest(tmp_path / 'c')
     names = read_class_names(tmp_path / 'a')
     images = folder_images(tmp_path / 'a')
     assert len(images) == 8 and names == ['p1069', 'p1071', 'p3707', 'p3709']

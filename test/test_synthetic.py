@@ -48,7 +48,8 @@ def test_device_one_is_a_different_camera():
     assert means[1][2] / means[1][0] > means[0][2] / means[0][0]
 
 
-def _digest(folder: Path) -> str:
+def folder_digest(folder: Path) -> str:
+    """Return one sha256 of every file's relative path and bytes under `folder`."""
     digest = hashlib.sha256()
     for path in sorted(folder.rglob('*')):
         if path.is_file():
@@ -61,7 +62,7 @@ def test_generate_dataset_writes_the_seed_format_deterministically(tmp_path):
     counts = generate_dataset(tmp_path / 'a', 6, 3, seed=5, labeled_fraction=0.5)
     generate_dataset(tmp_path / 'b', 6, 3, seed=5, labeled_fraction=0.5)
     assert counts == {'train': 6, 'test': 3}
-    assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b')
+    assert folder_digest(tmp_path / 'a') == folder_digest(tmp_path / 'b')
     root = tmp_path / 'a'
     assert read_class_names(root) == list(DEFAULT_CLASSES)
     for split, count in (('train', 6), ('test', 3)):

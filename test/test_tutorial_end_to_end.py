@@ -116,11 +116,8 @@ def test_the_tutorial_from_a_recorded_shift_to_a_deployed_model(tmp_path, capsys
         assert node.wait_for_log('inspecting raw images'), node.output()
         client = InferenceClient('tutorial_changeover_client')
         assert client.wait_connected(), node.output()
-        service = client.node.create_client(LoadModel, '/inference_node/load_model')
-        assert service.wait_for_service(timeout_sec=10)
-        future = service.call_async(LoadModel.Request(model_path=str(model)))
-        assert client.spin_until(future.done, 30)
-        assert future.result().success, future.result().message
+        response = client.call(LoadModel, 'load_model', LoadModel.Request(model_path=str(model)))
+        assert response.success, response.message
         result = client.result_for(client.publish_bgr(frame))
         assert result is not None and result.model_id == card.model_id
     finally:
