@@ -54,3 +54,19 @@ def test_parts_without_inference_are_rejected_counted_and_logged():
     warnings = [line for line in actuator.lines if 'no inference_node matched' in line]
     assert len(warnings) == 1 and 'part 1 seen' in warnings[0], actuator.output
     assert code == 0, actuator.output
+
+
+def test_parts_without_inference_counts_every_part_and_speaks_once_per_episode():
+    from acnn_ros.core.health import LEVEL_OK, LEVEL_WARN
+    from acnn_ros.core.reject.counters import PartsWithoutInference
+
+    tracker = PartsWithoutInference()
+    assert tracker.note(1, True) is None and tracker.count == 0
+    level, line = tracker.note(2, False)
+    assert level == LEVEL_WARN and line.startswith('part 2 seen with no inference_node')
+    assert tracker.note(3, False) is None and tracker.note(4, False) is None
+    level, line = tracker.note(5, True)
+    assert level == LEVEL_OK and 'parts 2..4 were decided without inference' in line
+    assert tracker.note(6, True) is None
+    assert tracker.note(7, False)[0] == LEVEL_WARN          # a second episode speaks again
+    assert tracker.count == 4

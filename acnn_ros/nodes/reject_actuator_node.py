@@ -17,7 +17,8 @@ from acnn_ros.core.plc.actuators import make_actuator
 from acnn_ros.core.reject.archive import RejectArchive
 from acnn_ros.core.reject.config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
                                          RUNTIME_PARAMETERS)
-from acnn_ros.core.reject.counters import counter_values, decided_on_result_rate, line_health
+from acnn_ros.core.reject.counters import (counter_values, decided_on_result_rate, line_health,
+                                           PartsWithoutInference)
 from acnn_ros.core.reject.realtime import IsolationSettings
 from acnn_ros.core.reject.scheduler import SchedulerSettings
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread
@@ -85,7 +86,7 @@ class RejectActuatorNode(ManagedNode):
         self._last = None
         # Parts announced while no publisher of `inspection` was matched (start-up before
         # discovery completed, inference down): decided fail-safe, counted here (issue 12).
-        self.parts_without_inference, self._unmatched_since = 0, None
+        self.without_inference = PartsWithoutInference()
         self._values = declare_parameters(self, PARAMETERS)
         self._py_log = logging.getLogger(f'acnn_ros.{self.get_name()}.{id(self)}')
         self._py_log.setLevel(logging.INFO)
@@ -188,17 +189,11 @@ class RejectActuatorNode(ManagedNode):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_trigger(self, msg: PartTrigger) -> None:
-        if self._line_subscriptions[0].get_publisher_count() == 0:
-            self.parts_without_inference += 1
-            if self._unmatched_since is None:
-                self._unmatched_since = msg.part_id
-                self.get_logger().warning(
-                    f'part {msg.part_id} seen with no inference_node matched on `inspection`: '
-                    'decided fail-safe (no result); counted in parts_without_inference')
-        elif self._unmatched_since is not None:
-            self.get_logger().info(f'inspection matched again: parts {self._unmatched_since}'
-                                   f'..{msg.part_id - 1} were decided without inference')
-            self._unmatched_since = None
+        note = self.without_inference.note(
+            msg.part_id, self._line_subscriptions[0].get_publisher_count() > 0)
+        if note is not None:
+            level, line = note
+            (self.get_logger().warning if level == LEVEL_WARN else self.get_logger().info)(line)
         self.scheduler.add_trigger(frame_key(msg.header), msg.part_id)
 
     def _on_result(self, msg: InspectionResult) -> None:
@@ -250,7 +245,7 @@ class RejectActuatorNode(ManagedNode):
     def _publish_status(self) -> None:
         counters = self.scheduler.counters_snapshot()
         values = dict(counter_values(counters),
-                      parts_without_inference=self.parts_without_inference)
+                      parts_without_inference=self.without_inference.count)
         msg = LineCounters(since=_stamp(counters.since), **{
             name: values[name] for name in LineCounters.get_fields_and_field_types()
             if name in values})
