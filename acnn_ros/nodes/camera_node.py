@@ -113,7 +113,10 @@ class CameraNode(ManagedNode):
             f'frame_id {config.frame_id}, image QoS {config.image_qos}; {describe_dds()}')
         level, line = rated_speed_check(config.frame_rate_hz, config.rated_rate_hz,
                                         config.rated_rate_source)
-        (self.get_logger().warning if level == LEVEL_WARN else self.get_logger().info)(line)
+        if level == LEVEL_WARN:      # two call sites: an rclpy log call keeps one severity
+            self.get_logger().warning(line)
+        else:
+            self.get_logger().info(line)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start capturing and publishing."""
@@ -204,8 +207,11 @@ class CameraNode(ManagedNode):
             image_needed=not self._frame_consumers,
             min_part_subscribers=self.config.min_part_subscribers), time.monotonic())
         if event is not None:
-            (self.get_logger().info if event.state == READY else self.get_logger().warning)(
-                f'{event.message}; first part {self.part_id + 1}')
+            line = f'{event.message}; first part {self.part_id + 1}'
+            if event.state == READY:   # two call sites: an rclpy log call keeps one severity
+                self.get_logger().info(line)
+            else:
+                self.get_logger().warning(line)
             self.rate.restart(time.monotonic())
         return self.gate.is_open
 

@@ -191,9 +191,12 @@ class RejectActuatorNode(ManagedNode):
     def _on_trigger(self, msg: PartTrigger) -> None:
         note = self.without_inference.note(
             msg.part_id, self._line_subscriptions[0].get_publisher_count() > 0)
-        if note is not None:
+        if note is not None:       # two call sites: an rclpy log call keeps one severity
             level, line = note
-            (self.get_logger().warning if level == LEVEL_WARN else self.get_logger().info)(line)
+            if level == LEVEL_WARN:
+                self.get_logger().warning(line)
+            else:
+                self.get_logger().info(line)
         self.scheduler.add_trigger(frame_key(msg.header), msg.part_id)
 
     def _on_result(self, msg: InspectionResult) -> None:
