@@ -13,6 +13,8 @@ import sys
 import tempfile
 import time
 
+from local_dds import keep_dds_local
+
 REPO_DIR = Path(__file__).resolve().parents[1]
 
 
@@ -36,9 +38,7 @@ class NodeDriver:
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
-        # A project tool, like scripts/env.sh: DDS on loopback in a domain of its own.
-        os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        os.environ.setdefault('ROS_DOMAIN_ID', '42')
+        keep_dds_local(42)
         self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args',

@@ -32,6 +32,7 @@ from benchmark_docs import replace_section
 from inference_benchmark import test_frame
 from line_process_probe import line_probe
 from line_rate_report import markdown, rated_rate_yaml, SECTION
+from local_dds import keep_dds_local
 import numpy as np
 import rate_search
 from rate_search import find_max_rate, percentiles, Probe, ProcessUsage
@@ -77,8 +78,7 @@ class RawCameraDriver:
         from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
         from rclpy.serialization import serialize_message
         from sensor_msgs.msg import Image
-        os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        os.environ.setdefault('ROS_DOMAIN_ID', '42')
+        keep_dds_local(42)
         self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args',

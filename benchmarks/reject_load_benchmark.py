@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 
+from local_dds import keep_dds_local
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,8 +242,9 @@ def main(argv=None) -> int:
     parser.add_argument('--domain', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', 31)))
     parser.add_argument('--write-docs', action='store_true')
     args = parser.parse_args(argv)
-    env = dict(os.environ, ROS_DOMAIN_ID=str(args.domain))
     os.environ['ROS_DOMAIN_ID'] = str(args.domain)
+    keep_dds_local(args.domain)
+    env = dict(os.environ)
     rows = []
     for name in args.scenarios:
         row = run_scenario(name, args.rate, args.light_rate, args.seconds, env)

@@ -27,6 +27,7 @@ import tempfile
 import time
 
 from benchmark_docs import replace_section
+from local_dds import keep_dds_local
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_DIR))
@@ -172,8 +173,7 @@ def main(argv=None) -> int:
     parser.add_argument('--write-docs', action='store_true',
                         help='replace the replay section of docs/BENCHMARKS.md')
     args = parser.parse_args(argv)
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    os.environ.setdefault('ROS_DOMAIN_ID', '61')
+    keep_dds_local(61)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model = ensure_model(args.model, work)

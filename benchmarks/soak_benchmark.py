@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
 
 from acnn_ros.core.reject.decision import RejectReason  # noqa: E402
+from local_dds import keep_dds_local  # noqa: E402
 from rate_search import parse_proc_status_rss  # noqa: E402
 from soak_accounting import (not_ok_outside, not_ok_part_ids, rss_trends,  # noqa: E402
                              soak_checks)
@@ -325,6 +326,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     """Run the soak from the command line; exit 0 when it passed."""
+    keep_dds_local(62)
     report = run_soak(parse_args(argv))
     print(markdown(report))
     return 0 if report['passed'] else 1
