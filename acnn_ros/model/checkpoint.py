@@ -5,16 +5,32 @@ Training checkpoints: the file format, atomic writes, stages, the model they hol
 A run folder holds ``last.pt`` (the end of the latest epoch: weights, optimizer, schedule,
 history, best-so-far and the early-stopping counter; what ``--resume`` continues) and
 ``best.pt`` (the weights of the epoch best on validation, with the history up to it; what is
-exported). Both are dicts with ``format == CHECKPOINT_FORMAT``.
+exported). Both are plain dicts (tensors, numbers, strings, lists, dicts) with
+``format == CHECKPOINT_FORMAT``, read with ``torch.load(weights_only=True)``: a file holding
+any other Python object is refused unread (a pickle can run code when it is loaded).
 """
 from pathlib import Path
+import pickle
+import re
 from typing import Any, Dict, List
+import warnings
 
 from acnn_ros.model.acnn import build_model
 import torch
 from torch import nn
 
 CHECKPOINT_FORMAT = 'acnn_ros.checkpoint/1'
+# The keys every checkpoint has (best.pt drops only the optimizer and the schedule).
+REQUIRED_KEYS = ('train_config', 'class_names', 'model', 'epoch', 'history', 'input_width',
+                 'input_height')
+EXPECTED = f'a last.pt or best.pt of `acnn train` ({CHECKPOINT_FORMAT})'
+
+
+class CheckpointError(ValueError):
+    """A file that is not a checkpoint of ours: one line naming it and what was expected."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f'{path} is not an acnn_ros checkpoint: {reason}; expected {EXPECTED}')
 
 
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
@@ -27,14 +43,52 @@ def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> Dict[str, Any]:
-    """Read a checkpoint written by `train`, with a clear error for anything else."""
+    """
+    Read a checkpoint written by `train`; CheckpointError (a ValueError) for anything else.
+
+    Only tensors and plain data are unpickled (weights_only=True): a pickle holding code is
+    refused before anything in it runs.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'checkpoint not found: {path}')
-    state = torch.load(path, map_location='cpu', weights_only=False)
-    if not isinstance(state, dict) or state.get('format') != CHECKPOINT_FORMAT:
-        raise ValueError(f'{path} is not an acnn_ros checkpoint ({CHECKPOINT_FORMAT})')
+    try:
+        with warnings.catch_warnings():     # torch warns about pickle protocols it does not know
+            warnings.simplefilter('ignore')
+            state = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(path, _refusal(exc)) from None
+    except OSError as exc:
+        raise ValueError(f'cannot read checkpoint {path}: {exc.strerror or exc}') from None
+    except Exception as exc:  # torch.load raises many types on a foreign file
+        raise CheckpointError(path, f'not a PyTorch file ({type(exc).__name__}: '
+                                    f'{_first_line(exc)})') from None
+    if not isinstance(state, dict):
+        raise CheckpointError(path, f'it holds a {type(state).__name__}, not a dict')
+    if state.get('format') != CHECKPOINT_FORMAT:
+        raise CheckpointError(path, f'its format is {state.get("format")!r}')
+    missing = [key for key in REQUIRED_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(path, f'it lacks {", ".join(missing)}')
     return state
+
+
+def _refusal(exc: pickle.UnpicklingError) -> str:
+    """Return why torch's weights-only unpickler refused a file, in one short clause."""
+    text = ' '.join(str(exc).split())
+    code = re.search(r'unsupported global:? (?:GLOBAL )?(\S+)', text, re.IGNORECASE)
+    if code:
+        return (f'it refers to Python objects beyond tensors and plain data ({code.group(1)}), '
+                'not loaded: unpickling them could run code')
+    detail = re.search(r'WeightsUnpickler error: (.+?)(?: Check the documentation|$)', text)
+    return ('not a PyTorch file of tensors and plain data (refused unread: '
+            f'{(detail.group(1) if detail else _first_line(exc)).strip()})')
+
+
+def _first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message (at most 120 characters)."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0][:120] if lines else '') or 'empty or truncated file'
 
 
 def training_stages(state: Dict[str, Any]) -> List[Dict[str, Any]]:
