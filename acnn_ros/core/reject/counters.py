@@ -53,6 +53,8 @@ class LineTally:
     late_results: int = 0
     duplicate_results: int = 0
     accepts_undelivered: int = 0
+    # Results of frames no PartTrigger announced (not parts: never decided, never written).
+    results_without_trigger: int = 0
 
     def count(self, reject: bool, reason: RejectReason, delivery: Delivery) -> None:
         """Count one final part outcome."""
@@ -101,7 +103,8 @@ class LineTally:
         return (f'inspected={self.inspected} accepted={self.accepted} rejected={self.rejected}'
                 f' ({reasons or "-"}) fired={self.fired} missed={self.missed} late={self.late}'
                 f' late_results={self.late_results} duplicates={self.duplicate_results}'
-                f' accepts_undelivered={self.accepts_undelivered}')
+                f' accepts_undelivered={self.accepts_undelivered}'
+                f' results_without_trigger={self.results_without_trigger}')
 
 
 def line_health(previous: LineTally, current: LineTally, actuator_ok: bool,

@@ -12,7 +12,15 @@ outcomes (`add_result`: frame key + InspectionOutcome); a frame key is the image
 - the actuation is due at capture stamp + `reject_delay_s`; with fixed-delay timing the command
   is issued at that moment, with PLC tracking it is issued at once (the PLC times the ejector);
 - a decision made after the part passed the ejector is LATE (counted, logged as an error);
-- a second result for a decided part is ignored (counted as a duplicate).
+- a second result for a decided part is ignored (counted as a duplicate);
+- with triggers, a result whose trigger never comes (a stray publisher on `image`, a bag played
+  into a live line) is no part: counted (`results_without_trigger`), said once per episode with
+  its frame_id, never decided, so nothing about it reaches the PLC (part id 0 is never sent with
+  a verdict).
+
+Faults that repeat part after part (decisions the actuator could not deliver, parts without a
+result, late decisions, results without a trigger) are said once per episode
+(core/reject/fault_episodes.py): `active_faults()` lists the open ones for the diagnostics.
 
 Each part is its own entry keyed by its frame, so consecutive bad parts are each rejected
 (a naive shift register that stores "reject the next part" collapses them).
@@ -35,9 +43,10 @@ import logging
 from typing import Dict, List, NamedTuple, Optional
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport
+from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport, NOT_READY_PART_ID
 from acnn_ros.core.reject.counters import Delivery, LineTally
-from acnn_ros.core.reject.decision import decide, Decision, RejectPolicy
+from acnn_ros.core.reject.decision import decide, Decision, RejectPolicy, RejectReason
+from acnn_ros.core.reject.fault_episodes import FaultEpisode
 from acnn_ros.core.results import InspectionOutcome
 
 # Decided frame keys remembered to recognise duplicate results.
@@ -123,6 +132,15 @@ class RejectScheduler:
         self._decided: Dict[FrameKey, bool] = {}
         self._next_part_id = 1
         self.counters = LineTally(since=now)
+        log = self._log
+        self.undelivered = FaultEpisode(log, 'PLC not taking decisions')
+        self.no_result = FaultEpisode(
+            log, 'NO RESULT from inference_node (down, hung or deactivated?): parts rejected '
+            'fail-safe')
+        self.late = FaultEpisode(log, 'LATE: decided after the part passed the ejector')
+        self.orphans = FaultEpisode(
+            log, 'results without a part trigger ignored (another publisher on image?)',
+            level=logging.WARNING, quiet_s=5.0)
         if not settings.use_part_trigger:
             self._log.warning(
                 'use_part_trigger is false: part ids follow result arrival order and a part '
@@ -149,6 +167,15 @@ class RejectScheduler:
         before = self.counters.snapshot()
         self.counters.reset(now)
         return before
+
+    def active_faults(self) -> List[str]:
+        """Return a line for each open fault episode (empty: none)."""
+        return [e.summary() for e in (self.undelivered, self.no_result, self.late, self.orphans)
+                if e.active]
+
+    def poll_faults(self, now: float) -> None:
+        """End the episodes that end by silence (results without trigger)."""
+        self.orphans.poll(now)
 
     def in_actuator(self) -> int:
         """Return how many rejects were issued to the actuator and are not reported yet."""
@@ -177,7 +204,7 @@ class RejectScheduler:
                 self._parts.pop(part.key, None)
                 self.counters.accepts_undelivered += 1
                 continue
-            records.append(self._finish(part, Delivery.MISSED, None, detail))
+            records.append(self._finish(part, Delivery.MISSED, None, detail, quiet=True))
         self._timers = [timer for timer in self._timers if timer[3] in self._parts]
         heapq.heapify(self._timers)
         if records:
@@ -190,6 +217,11 @@ class RejectScheduler:
     def add_trigger(self, key: FrameKey, part_id: int, now: float) -> Optional[PartRecord]:
         """Register a captured part and start its inspection window."""
         if not self.settings.use_part_trigger:
+            return None
+        if part_id <= NOT_READY_PART_ID:
+            self._log.warning(f'PartTrigger with part id {part_id} ({key}) ignored: part ids '
+                              f'start at 1, {NOT_READY_PART_ID} means "vision not ready" to '
+                              'the PLC')
             return None
         if key in self._decided or (key in self._parts and self._parts[key].triggered):
             self._log.warning(f'duplicate trigger for part {part_id} ({key}): ignored')
@@ -207,10 +239,9 @@ class RejectScheduler:
         """Take the inspection result of the frame `key` (decides its part when known)."""
         if now > key.capture_time + self.settings.reject_delay_s:
             self.counters.late_results += 1
-            self._log.error(f'LATE RESULT: frame {key} arrived '
-                            f'{now - key.capture_time:.3f} s after capture, after its part '
-                            f'passed the ejector (reject_delay_s '
-                            f'{self.settings.reject_delay_s})')
+            self.late.fault(None, now, f'LATE RESULT: frame {key} came '
+                            f'{now - key.capture_time:.3f} s after capture (reject_delay_s {self.settings.reject_delay_s})',
+                            'late results')
         if key in self._decided:
             if self._decided[key]:
                 self.counters.duplicate_results += 1
@@ -218,8 +249,9 @@ class RejectScheduler:
                                   '(exactly one decision per part)')
             else:
                 self._decided[key] = True
-                self._log.warning(f'result for frame {key} came after its inspection '
-                                  'window: the part was already rejected (no result)')
+                self.no_result.fault(None, now, f'result for frame {key} came after its '
+                                     'inspection window: the part was already rejected',
+                                     'results after the window')
             return None
         if not self.settings.use_part_trigger:
             part = _Part(key, self._next_part_id)
@@ -242,11 +274,15 @@ class RejectScheduler:
         part = actuation.part
         if part.decision.reject and self._parts.get(part.key) is not part:
             return None   # given up by abandon_pending(): reported already
+        now = report.fire_time if report.fire_time is not None else part.decided_time
+        if report.delivered:
+            self.undelivered.recovered(now)
         if not part.decision.reject:
             if not report.delivered:
                 self.counters.accepts_undelivered += 1
-                self._log.warning(f'accept verdict of part {part.part_id} not delivered: '
-                                  f'{report.detail} (the PLC will reject it)')
+                self.undelivered.fault(part.part_id, now, f'accept verdict of part '
+                                       f'{part.part_id} not delivered: {report.detail} (the '
+                                       'PLC rejects it by its default)', 'accepts not delivered')
             return None
         delivery = Delivery.FIRED if report.delivered else Delivery.MISSED
         return self._finish(part, delivery, report.fire_time, report.detail)
@@ -269,9 +305,11 @@ class RejectScheduler:
             if action == 'window' and part.decision is None:
                 record = self._decide(part, None, now)
             elif action == 'orphan' and not part.triggered and part.decision is None:
-                self._log.warning(f'result for frame {key} has no PartTrigger: deciding it '
-                                  'with part id 0')
-                record = self._decide(part, part.outcome, now)
+                # Not a part the camera announced: never a decision, never a PLC write.
+                self._parts.pop(key, None)
+                self.counters.results_without_trigger += 1
+                self.orphans.fault(None, now, f'result of frame_id {key.frame_id!r} ({key}) had no '
+                                   'PartTrigger within inspection_window_s', 'results')
             elif action == 'fire':
                 due.actuations.append(self._fire(part))
             if record is not None:
@@ -292,11 +330,19 @@ class RejectScheduler:
         while len(self._decided) > REMEMBERED_PARTS:
             del self._decided[next(iter(self._decided))]
         due = part.key.capture_time + self.settings.reject_delay_s
+        if outcome is None:
+            self.no_result.fault(part.part_id, now, f'part {part.part_id}: no result within '
+                                 f'inspection_window_s ({self.settings.inspection_window_s} s)',
+                                 'parts')
+        elif decision.reason != RejectReason.NO_RESULT:
+            self.no_result.recovered(now)
         if now > self._deadline(due):
-            self._log.error(f'LATE DECISION: part {part.part_id} decided {now - due:.3f} s after '
-                            f'its due time ({decision.reason.name}); it has passed the ejector')
+            self.late.fault(part.part_id, now, f'LATE DECISION: part {part.part_id} decided '
+                            f'{now - due:.3f} s after its due time ({decision.reason.name})',
+                            'late decisions')
             return self._finish(part, Delivery.LATE, None,
                                 'decided after the part passed the ejector')
+        self.late.recovered(now)
         if decision.reject or self._sends_accepts:
             fire_at = due if self.settings.timing == 'fixed_delay' else now
             self._add_timer(fire_at, 'fire', part.key)
@@ -323,14 +369,15 @@ class RejectScheduler:
         return Actuation(command, part)
 
     def _finish(self, part: _Part, delivery: Delivery, fire_time: Optional[float],
-                detail: str, keep: bool = False) -> PartRecord:
+                detail: str, keep: bool = False, quiet: bool = False) -> PartRecord:
         if not keep:
             self._parts.pop(part.key, None)
         decision = part.decision
         self.counters.count(decision.reject, decision.reason, delivery)
-        if decision.reject and delivery == Delivery.MISSED:
-            self._log.error(f'MISSED REJECT: part {part.part_id} ({decision.reason.name}) could '
-                            f'not be actuated before it passed the ejector: {detail}')
+        if decision.reject and delivery == Delivery.MISSED and not quiet:
+            self.undelivered.fault(part.part_id, part.decided_time, f'MISSED REJECT: part '
+                                   f'{part.part_id} ({decision.reason.name}): {detail}',
+                                   'rejects missed')
         return PartRecord(
             part.part_id, part.key, decision, part.outcome,
             part.key.capture_time + self.settings.reject_delay_s, part.decided_time, delivery,

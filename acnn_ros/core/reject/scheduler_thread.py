@@ -117,6 +117,12 @@ class SchedulerThread:
         with self._lock:
             return self._scheduler.counters_snapshot()
 
+    def active_faults(self) -> List[str]:
+        """Return a line for each open fault episode; end those that end by silence."""
+        with self._lock:
+            self._scheduler.poll_faults(self._clock())
+            return self._scheduler.active_faults()
+
     def reset_counters(self) -> LineTally:
         """Zero the counters; return their values before the reset."""
         with self._lock:
