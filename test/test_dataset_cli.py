@@ -187,3 +187,47 @@ def test_dataset_bad_input_exits_2(shift, tmp_path, capsys):
                  '--split', '1,1']) == 2
     assert acnn(['dataset', str(tmp_path / 'none'), str(tmp_path / 'd'),
                  '--label-topic', 'x']) == 2
+
+
+def _tree(root):
+    return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob('*'))
+
+
+def test_dataset_never_writes_into_or_around_its_source(shift, tmp_path, capsys):
+    bag, _, _ = shift
+    before = _tree(bag)
+    storage = next(p for p in bag.iterdir() if p.suffix in ('.db3', '.mcap'))
+    cases = [(bag, bag, 'is the source'), (bag, bag / 'ds', 'is inside the source'),
+             (bag, bag.parent, 'holds the source'),
+             (storage, bag, 'is the source'), (storage, bag / 'ds', 'is inside the source')]
+    for source, out, reason in cases:
+        for force in ([], ['--force']):
+            assert acnn(['dataset', str(source), str(out), '--label-topic', 'ground_truth',
+                         '--no-progress'] + force) == 2, (source, out, force)
+            err = capsys.readouterr().err.strip()
+            assert err.startswith('error: ') and reason in err and len(err.splitlines()) == 1, \
+                err
+    assert _tree(bag) == before and not (bag / 'ds').exists()
+
+
+def test_dataset_refuses_a_non_empty_out_unless_force(shift, tmp_path, capsys):
+    bag, _, _ = shift
+    out = tmp_path / 'ds'
+    out.mkdir()                                   # an existing empty folder is fine
+    command = ['dataset', str(bag), str(out), '--label-topic', 'ground_truth', '--no-progress']
+    assert acnn(command) == 0
+    first = _tree(out)
+    (out / 'notes.txt').write_text('keep me\n')
+    assert acnn(command) == 2
+    assert 'exists and is not empty' in capsys.readouterr().err
+    assert acnn(command + ['--block-s', '2']) == 2
+    assert _tree(out) == sorted(first + [('notes.txt', 8)])    # nothing written or removed
+    # --force replaces the dataset (no image of the first run left over), keeps other files.
+    (out / 'images' / 'train' / 'stale.jpg').write_bytes(b'x')
+    assert acnn(command + ['--force']) == 0
+    assert not (out / 'images' / 'train' / 'stale.jpg').exists()
+    assert (out / 'notes.txt').read_text() == 'keep me\n'
+    assert _tree(out) == sorted(first + [('notes.txt', 8)])
+    # A refused run with --force (bad label topic) leaves the dataset there untouched.
+    assert acnn(command + ['--force', '--label-topic', 'image']) == 2
+    assert _tree(out) == sorted(first + [('notes.txt', 8)])

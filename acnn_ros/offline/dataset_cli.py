@@ -26,8 +26,9 @@ import sys
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from acnn_ros.core.dataset.block_split import parse_fractions, SPLITS
-from acnn_ros.core.dataset.dataset_builder import (build_dataset, BuildOptions,
-                                                   DatasetExistsError, FrameLabel, SourceFrame)
+from acnn_ros.core.dataset.dataset_builder import (build_dataset, BuildOptions, check_output,
+                                                   clear_dataset, DatasetExistsError,
+                                                   FrameLabel, SourceFrame)
 from acnn_ros.core.dataset.labels import LabelError, LabelTable, roi_to_yolo_box, SIDECAR_HELP
 from acnn_ros.core.dataset.schedule import ProductSchedule, ScheduleError
 from acnn_ros.core.dataset.seed_format import list_images
@@ -46,7 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the dataset options."""
     parser.add_argument('source', type=Path, help='rosbag2 (folder, .db3, .mcap), video file '
                                                   'or image folder')
-    parser.add_argument('out', type=Path, help='dataset folder to create (seed format)')
+    parser.add_argument('out', type=Path, help='dataset folder to create (seed format): new '
+                                               'or empty, never inside or around SOURCE')
+    parser.add_argument('--force', action='store_true',
+                        help='write into an existing non-empty OUT, replacing a dataset there '
+                             '(its images/, labels/, classes.txt, frames.csv, '
+                             'dataset_summary.json; other files stay)')
     labels = parser.add_mutually_exclusive_group()
     labels.add_argument('--label-topic', default=None,
                         help='bag topic with the class: acnn_ros/InspectionResult (same header '
@@ -232,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
             image_format=args.image_format, class_names=names)
         errors = Counter()
         source = Path(args.source)
+        check_output(args.out, source, args.force)
         bag = is_bag(source)
         if bag:
             frames, total = bag_source(source, args.image_topic, errors)
@@ -253,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
             label_of = folder_labeller(source)
         else:
             raise ValueError('no class source: give --label-topic, --labels-csv or --schedule')
+        if args.force:      # the source and its labels are readable: replace the old dataset
+            clear_dataset(args.out)
         keys = {}
 
         def source_frames():

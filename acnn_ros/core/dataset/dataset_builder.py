@@ -4,7 +4,9 @@ Frames of a recording -> a seed-format dataset with train / val / test splits.
 
 `build_dataset` is the pure part of `acnn dataset` (offline/dataset_cli.py reads the bag,
 video or folder and finds each frame's class): every frame either gets written or is counted
-under the reason it was skipped. In order:
+under the reason it was skipped. Before reading the source the CLI calls `check_output`:
+OUT must not be, hold or lie inside the source, and must be new or empty unless `--force`
+(then `clear_dataset` removes a dataset already there). Then, in order:
 
 1. no class (no label for the frame, outside the product schedule, unknown class): skipped;
 2. near-duplicate of the last kept frame (core/dataset/near_duplicates.py): skipped;
@@ -111,7 +113,44 @@ class DatasetSummary:
 
 
 class DatasetExistsError(FileExistsError):
-    """The output folder already holds a dataset."""
+    """The output folder already holds a dataset (or other files), or overlaps the source."""
+
+
+# What build_dataset writes in OUT: what `--force` replaces (nothing else is touched).
+DATASET_ENTRIES = ('images', 'labels', CLASSES_FILE, FRAMES_FILE, SUMMARY_FILE)
+
+
+def check_output(out: Path, source: Path, force: bool = False) -> None:
+    """
+    Check that `out` may receive a dataset built from `source`; raise DatasetExistsError if not.
+
+    Refused always: `out` is the source, holds it or lies inside it (a bag given as its
+    storage file counts as its whole folder). Refused unless `force`: `out` exists and is not
+    an empty folder (with `force`, `clear_dataset` then removes a dataset already there).
+    """
+    out, source = Path(out).resolve(), Path(source).resolve()
+    if source.is_file() and (source.parent / 'metadata.yaml').is_file():
+        source = source.parent          # a storage file of a bag folder: the bag
+    if out == source or source.is_relative_to(out) or out.is_relative_to(source):
+        relation = ('is' if out == source else 'holds' if source.is_relative_to(out)
+                    else 'is inside')
+        raise DatasetExistsError(f'output {out} {relation} the source {source}: choose a '
+                                 'folder outside it (--force does not change this)')
+    if out.exists() and not out.is_dir():
+        raise DatasetExistsError(f'output {out} exists and is not a folder')
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise DatasetExistsError(f'output {out} exists and is not empty: choose a new folder, '
+                                 'or give --force to replace the dataset files in it')
+
+
+def clear_dataset(out: Path) -> None:
+    """Remove what `build_dataset` writes (DATASET_ENTRIES) from `out`; other files stay."""
+    for name in DATASET_ENTRIES:
+        entry = Path(out) / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        elif entry.exists() or entry.is_symlink():
+            entry.unlink()
 
 
 def build_dataset(frames: Iterable[SourceFrame], label_of: Callable[[SourceFrame], FrameLabel],
