@@ -34,3 +34,26 @@ def test_a_bad_parameter_exits_with_status_2_and_a_fatal_line(node):
     name = parameter.split(':=')[0]
     assert f'[{node}]: cannot start' in fatal[0] and name in fatal[0] and reason in fatal[0], \
         output
+
+
+# One configure error each (raised in configure(), after the parameters were declared).
+CONFIGURE_ERRORS = {
+    'camera_node': (('source:=synthetic', 'image_qos:=fastest'), 'image_qos must be one of'),
+    'inference_node': (('model_path:=/nonexistent/model.onnx',), 'model file not found'),
+}
+
+
+@pytest.mark.parametrize('node', sorted(CONFIGURE_ERRORS))
+def test_a_configure_error_at_autostart_is_one_fatal_line(node):
+    parameters, reason = CONFIGURE_ERRORS[node]
+    command = [sys.executable, '-m', f'acnn_ros.nodes.{node}', '--ros-args']
+    for parameter in parameters:
+        command += ['-p', parameter]
+    process = subprocess.Popen(command, cwd=str(REPO_DIR), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    output = finish(process, 30)
+    assert process.returncode == 2, output
+    assert 'Traceback' not in output and '[ERROR]' not in output, output
+    lines = [line for line in output.splitlines() if reason in line]
+    assert len(lines) == 1, output
+    assert lines[0].startswith('[FATAL]') and f'[{node}]: cannot start: ' in lines[0], output

@@ -43,6 +43,9 @@ class ManagedNode(LifecycleNode):
     def __init__(self, node_name: str, **kwargs):
         super().__init__(node_name, **kwargs)
         self.configure_error: Optional[str] = None
+        # True during start_up(): its caller reports a configure error (run_node's one fatal
+        # line), so configure_or_report does not log it a second time.
+        self._caller_reports_errors = False
         self._refuse_unavailable_transitions()
         self.autostart = bool(declare_parameters(self, [AUTOSTART])['autostart'])
 
@@ -102,8 +105,9 @@ class ManagedNode(LifecycleNode):
         Run `configure()` (the node's own set-up); FAILURE with the reason on a config error.
 
         On success the caller continues its on_configure; on failure the node stays
-        unconfigured, logs the reason and keeps it in `configure_error` (run_node turns it into
-        exit status 2 when the node configured itself). Any other exception is logged with its
+        unconfigured and keeps the reason in `configure_error`; it logs it too unless it is
+        configuring itself in `start_up()` (run_node then prints the reason in its one fatal
+        line, exit status 2). Any other exception is logged with its
         traceback (rclpy would swallow it) and returns ERROR: on_error releases what
         `configure()` built and the node is unconfigured again.
         """
@@ -112,7 +116,8 @@ class ManagedNode(LifecycleNode):
             configure()
         except self.configuration_errors as exc:
             self.configure_error = str(exc)
-            self.get_logger().error(f'configure failed: {exc}')
+            if not self._caller_reports_errors:
+                self.get_logger().error(f'configure failed: {exc}')
             return TransitionCallbackReturn.FAILURE
         except Exception as exc:  # a bug, not a configuration: say where, then release
             self.configure_error = f'{type(exc).__name__}: {exc}'
@@ -121,8 +126,17 @@ class ManagedNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def start_up(self) -> bool:
-        """Configure and activate (autostart); return False, with configure_error, on failure."""
-        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        """
+        Configure and activate (autostart); return False, with configure_error, on failure.
+
+        A configuration error is not logged here: the caller reports `configure_error`.
+        """
+        self._caller_reports_errors = True
+        try:
+            configured = self.trigger_configure()
+        finally:
+            self._caller_reports_errors = False
+        if configured != TransitionCallbackReturn.SUCCESS:
             self.configure_error = self.configure_error or 'configure transition failed'
             return False
         if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
