@@ -7,9 +7,19 @@ the inference node and rosbags messages in the offline tools alike. Colour conve
 by rosbags-image (which uses OpenCV); this module adds what it leaves to the caller: checking
 that the fields are consistent (a padded `step`, short data, a zero size or an unknown encoding
 would otherwise give a garbled image or a numpy exception) and a clear `ImageDecodeError`.
+
+Decoding is bounded: a frame is refused before any pixel is allocated when a side exceeds
+MAX_SIDE_PX or width x height exceeds the pixel budget (`max_pixels`, the inference node's
+`max_image_pixels`). A raw image declares its size in its fields; a JPEG or PNG in its header
+(PNG IHDR, JPEG SOFn), read here in pure Python before OpenCV decodes it, so a 389 KB PNG that
+inflates to 20000x20000 costs microseconds and no memory. A payload that is neither JPEG nor PNG
+is refused (OpenCV would pick another decoder by its signature: WebP, JPEG 2000 or AVIF declare
+256 MP in 1 to 10 KB, so no byte count bounds them); a JPEG / PNG whose size field cannot be read
+is decoded as before only up to MAX_UNREAD_HEADER_BYTES.
 """
+import struct
 from types import SimpleNamespace
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -44,6 +54,18 @@ SUPPORTED_ENCODINGS = tuple(sorted(ENCODINGS))
 COMPRESSED_FORMATS = ('jpeg', 'png')
 # Larger images are certainly a corrupt header, not a camera (64k x 64k).
 MAX_SIDE_PX = 1 << 16
+# Default pixel budget of one frame (inference_node's max_image_pixels): 50 MP, above every
+# line camera; decoded BGR is 3 bytes per pixel (150 MB at the budget).
+DEFAULT_MAX_PIXELS = 50_000_000
+# A JPEG / PNG whose size field cannot be read (truncated, garbled) is decoded only up to this
+# size; libjpeg and libpng need that same field, so such a stream normally fails to decode.
+MAX_UNREAD_HEADER_BYTES = 64 * 1024
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+JPEG_SIGNATURE = b'\xff\xd8\xff'      # SOI and the next marker: what OpenCV recognises
+# JPEG start-of-frame markers (they carry the frame size); 0xC4 DHT, 0xC8 JPG, 0xCC DAC do not.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Markers without a length field: TEM and RST0..7.
+_JPEG_STANDALONE = frozenset((0x01,) + tuple(range(0xD0, 0xD8)))
 
 
 class ImageDecodeError(ValueError):
@@ -60,13 +82,94 @@ def _buffer(data) -> np.ndarray:
         return np.asarray(list(data), dtype=np.uint8)
 
 
+def _megapixels(pixels: int) -> str:
+    return f'{pixels / 1e6:.4g} MP'
+
+
+def check_image_size(width: int, height: int, max_pixels: Optional[int], source: str) -> None:
+    """
+    Raise ImageDecodeError unless a width x height image may be decoded.
+
+    Refused: a zero side, a side over MAX_SIDE_PX, more than `max_pixels` pixels (None: no
+    budget). `source` names where the size comes from (the encoding, 'PNG header', ...).
+    """
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(f'empty image: {width}x{height} pixels ({source})')
+    if width > MAX_SIDE_PX or height > MAX_SIDE_PX:
+        raise ImageDecodeError(f'implausible image size {width}x{height} ({source}): a side '
+                               f'over {MAX_SIDE_PX} px')
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageDecodeError(f'image {width}x{height} = {_megapixels(width * height)} over '
+                               f'max_image_pixels {_megapixels(max_pixels)} ({source})')
+
+
+def _png_size(head: bytes) -> Optional[Tuple[int, int]]:
+    # The signature, then IHDR must come first: length 13, 'IHDR', width, height (big endian).
+    if len(head) < 24 or head[12:16] != b'IHDR':
+        return None
+    width, height = struct.unpack('>II', head[16:24])
+    return width, height
+
+
+def _jpeg_size(data: bytes) -> Optional[Tuple[int, int]]:
+    # Walk the marker segments after SOI the way libjpeg does (bytes before a marker and 0xFF
+    # fill bytes are skipped) up to the first SOFn; SOS, EOI or a new SOI before it: unreadable.
+    pos, end = 2, len(data)
+    while pos < end:
+        pos = data.find(b'\xff', pos)
+        if pos < 0:
+            return None
+        while pos < end and data[pos] == 0xFF:
+            pos += 1
+        if pos >= end:
+            return None
+        marker = data[pos]
+        pos += 1
+        if marker == 0x00 or marker in _JPEG_STANDALONE:
+            continue
+        if marker in (0xD8, 0xD9, 0xDA) or pos + 2 > end:
+            return None
+        length = (data[pos] << 8) | data[pos + 1]
+        if length < 2:
+            return None
+        if marker in _JPEG_SOF:
+            # length, precision, height, width: a height of 0 (set later by DNL) is unreadable.
+            if length < 8 or pos + 7 > end:
+                return None
+            height, width = struct.unpack('>HH', data[pos + 3:pos + 7])
+            return (width, height) if height else None
+        pos += length
+    return None
+
+
+def compressed_size(data) -> Tuple[str, Optional[Tuple[int, int]]]:
+    """
+    Return (kind, (width, height) or None): what a compressed image's header declares.
+
+    `kind` is 'PNG', 'JPEG' (by signature) or '' for anything else; the size is None when the
+    header does not say it (truncated, garbled). Reads only the header: no pixel is decoded.
+    """
+    buffer = _buffer(data)
+    if buffer[:len(PNG_SIGNATURE)].tobytes() == PNG_SIGNATURE:
+        return 'PNG', _png_size(buffer[:24].tobytes())
+    if buffer[:len(JPEG_SIGNATURE)].tobytes() == JPEG_SIGNATURE:
+        # SOFn is in the first 64 KiB but behind large EXIF / ICC segments: copy more only then.
+        size = _jpeg_size(buffer[:1 << 16].tobytes())
+        if size is None and buffer.size > 1 << 16:
+            size = _jpeg_size(buffer.tobytes())
+        return 'JPEG', size
+    return '', None
+
+
 def decode_image(encoding: str, width: int, height: int, step: int, data,
-                 is_bigendian: bool = False) -> np.ndarray:
+                 is_bigendian: bool = False,
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """
     Return the image as a BGR uint8 array of shape (height, width, 3).
 
-    Raises ImageDecodeError for an unknown encoding, a zero or absurd size, a step shorter than
-    one row, data shorter than step * height, or an odd width for a packed YUV encoding.
+    Raises ImageDecodeError for an unknown encoding, a zero or absurd size (a side over
+    MAX_SIDE_PX, more than `max_pixels` pixels; None: no budget), a step shorter than one row,
+    data shorter than step * height, or an odd width for a packed YUV encoding.
     Row padding (step larger than a row) is allowed and removed.
     """
     encoding = str(encoding).strip().lower()
@@ -74,10 +177,7 @@ def decode_image(encoding: str, width: int, height: int, step: int, data,
         raise ImageDecodeError(f'unsupported image encoding {encoding!r}; supported: '
                                f'{", ".join(SUPPORTED_ENCODINGS)}')
     width, height, step = int(width), int(height), int(step)
-    if width <= 0 or height <= 0:
-        raise ImageDecodeError(f'empty image: {width}x{height} pixels ({encoding})')
-    if width > MAX_SIDE_PX or height > MAX_SIDE_PX:
-        raise ImageDecodeError(f'implausible image size {width}x{height} ({encoding})')
+    check_image_size(width, height, max_pixels, encoding)
     channel_bytes, channels, even_width = ENCODINGS[encoding]
     if even_width and width % 2:
         raise ImageDecodeError(f'{encoding} packs two pixels per 4 bytes: width must be even, '
@@ -111,13 +211,16 @@ def decode_image(encoding: str, width: int, height: int, step: int, data,
     return bgr
 
 
-def decode_compressed(fmt: str, data) -> np.ndarray:
+def decode_compressed(fmt: str, data,
+                      max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """
     Return a JPEG or PNG sensor_msgs/CompressedImage as a BGR uint8 array.
 
     `fmt` is the message's format field: 'jpeg', 'png' or image_transport's
     '<encoding>; jpeg compressed bgr8'. Raises ImageDecodeError for an empty payload, a format
-    that is neither JPEG nor PNG (compressedDepth included), or bytes OpenCV cannot decode.
+    that is neither JPEG nor PNG (compressedDepth included), a payload that is not a JPEG or PNG
+    stream, a size in its header that check_image_size refuses (before decoding), a header
+    without a readable size over MAX_UNREAD_HEADER_BYTES, or bytes OpenCV cannot decode.
     """
     fmt_text = str(fmt).strip().lower()
     if 'compresseddepth' in fmt_text:
@@ -127,6 +230,16 @@ def decode_compressed(fmt: str, data) -> np.ndarray:
     buffer = _buffer(data)
     if buffer.size == 0:
         raise ImageDecodeError(f'compressed image ({fmt!r}) has no data')
+    kind, size = compressed_size(buffer)
+    if not kind:
+        raise ImageDecodeError(f'cannot decode {buffer.size} bytes as {fmt!r}: not a JPEG or '
+                               f'PNG stream (starts with {buffer[:8].tobytes().hex(" ")})')
+    if size is not None:
+        check_image_size(size[0], size[1], max_pixels, f'{kind} header')
+    elif buffer.size > MAX_UNREAD_HEADER_BYTES:
+        raise ImageDecodeError(f'cannot read the image size in the {kind} header of '
+                               f'{buffer.size} bytes; not decoded (over '
+                               f'{MAX_UNREAD_HEADER_BYTES} bytes)')
     try:
         bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     except cv2.error as exc:

@@ -23,7 +23,8 @@ value, so fields are plain `int(enum)`; test/test_message_conversion.py keeps th
 from typing import Dict, Optional, Tuple
 
 from acnn_ros.core.frame_key import FrameKey, NS_PER_S
-from acnn_ros.core.image_codec import decode_compressed, decode_image, ImageDecodeError
+from acnn_ros.core.image_codec import (decode_compressed, decode_image, DEFAULT_MAX_PIXELS,
+                                       ImageDecodeError)
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 import numpy as np
 
@@ -135,29 +136,36 @@ def is_compressed(msg) -> bool:
     return hasattr(msg, 'format')
 
 
-def decode_image_message(msg) -> np.ndarray:
-    """Decode a sensor_msgs/Image or CompressedImage into BGR uint8 (ImageDecodeError if not)."""
+def decode_image_message(msg, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """
+    Decode a sensor_msgs/Image or CompressedImage into BGR uint8 (ImageDecodeError if not).
+
+    An image over `max_pixels` (width x height from the fields, or from the JPEG / PNG header
+    before decoding; None: no budget) is refused, as is a side over 65536 px.
+    """
     if hasattr(msg, 'unreadable'):
         raise ImageDecodeError(f'bad image message: {msg.unreadable}')
     if is_compressed(msg):
-        return decode_compressed(msg.format, msg.data)
+        return decode_compressed(msg.format, msg.data, max_pixels=max_pixels)
     return decode_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), msg.data,
-                        bool(msg.is_bigendian))
+                        bool(msg.is_bigendian), max_pixels=max_pixels)
 
 
-def inspect_image_message(pipeline, msg):
+def inspect_image_message(pipeline, msg, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS):
     """
     Inspect an Image or CompressedImage with an InspectionPipeline: (outcome, BGR or None).
 
     The pipeline decodes the message's fields itself (`inspect_compressed` / `inspect_image`),
     so the decode time counts in preprocess_ms and an undecodable image is an ERROR outcome,
-    the same in the inference node and in offline evaluation. A message that arrived as bytes
-    that did not deserialize (core/image_wire.UnreadableImage: header and reason) is an ERROR.
+    the same in the inference node and in offline evaluation. An image over `max_pixels`
+    (decode_image_message) is such an ERROR, refused before it is decoded. A message that
+    arrived as bytes that did not deserialize (core/image_wire.UnreadableImage: header and
+    reason) is an ERROR.
     """
     if hasattr(msg, 'unreadable'):
         return InspectionOutcome.error(f'bad image message: {msg.unreadable}',
                                        model_id=pipeline.model_id), None
     if is_compressed(msg):
-        return pipeline.inspect_compressed(msg.format, msg.data)
+        return pipeline.inspect_compressed(msg.format, msg.data, max_pixels=max_pixels)
     return pipeline.inspect_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step),
-                                  msg.data, bool(msg.is_bigendian))
+                                  msg.data, bool(msg.is_bigendian), max_pixels=max_pixels)

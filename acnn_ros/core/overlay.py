@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Draw an inspection outcome (ROI box, class, confidence, fps) onto a frame for rviz."""
+from typing import Optional
+
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 import cv2
 import numpy as np
@@ -10,19 +12,25 @@ RED = (0, 0, 230)
 
 
 def draw_overlay(bgr: np.ndarray, outcome: InspectionOutcome, fps: float,
-                 min_confidence: float) -> np.ndarray:
+                 min_confidence: float = 0.0,
+                 low_confidence: Optional[bool] = None) -> np.ndarray:
     """
     Return a copy of `bgr` annotated with the outcome.
 
-    Green box and label for a verdict at or above min_confidence, orange below it, a red
-    banner for an error; the fps and the model id are printed in the top-left corner.
+    Green box and label for a trusted verdict, orange for a low-confidence one, a red banner
+    for an error; the fps and the model id are printed in the top-left corner. Low confidence
+    is `low_confidence` when given (inference_node passes the reject policy's rule,
+    core/reject/decision.is_low_confidence, per-class thresholds included), else a confidence
+    below the single `min_confidence`.
     """
     canvas = np.ascontiguousarray(bgr).copy()
     height, width = canvas.shape[:2]
     thickness = max(1, round(min(width, height) / 240))
     scale = max(0.4, min(width, height) / 800.0)
     if outcome.status == InspectionStatus.OK and outcome.roi is not None:
-        colour = GREEN if outcome.confidence >= min_confidence else ORANGE
+        if low_confidence is None:
+            low_confidence = outcome.confidence < min_confidence
+        colour = ORANGE if low_confidence else GREEN
         x, y, w, h = outcome.roi.clipped(width, height)
         cv2.rectangle(canvas, (x, y), (x + max(w, 1), y + max(h, 1)), colour, thickness)
         label = f'{outcome.class_name} {outcome.confidence:.2f}'

@@ -212,7 +212,7 @@ class InferenceNode(ManagedNode):
 
     def _start_consuming(self) -> None:
         # Decode + preprocess of the next frame overlap the engine run of the current one.
-        self._intake = FrameIntake(self._holder, self._answer)
+        self._intake = FrameIntake(self._holder, self._answer, self.config.max_image_pixels)
         if not self._image_topics:
             self.get_logger().info('inspecting frames handed over in memory (inspect_frame)')
             return
@@ -273,8 +273,7 @@ class InferenceNode(ManagedNode):
         fields, roi = result_fields(outcome, total_ms)
         result = InspectionResult(header=ros_header(header), roi=RegionOfInterest(**roi),
                                   **fields)
-        low = outcome.status == InspectionStatus.OK and \
-            outcome.confidence < self.config.min_confidence
+        low = self.config.is_low_confidence(outcome)    # the reject policy's rule
         # Count before publishing: a diagnostics timer firing in between on another executor
         # thread must not report fewer results than subscribers have already received.
         self._stats.record(outcome.status, total_ms, outcome.times.inference_ms or None,
@@ -282,7 +281,8 @@ class InferenceNode(ManagedNode):
         self._results.publish(result)
 
     def _publish_overlay(self, header, bgr, outcome: InspectionOutcome) -> None:
-        canvas = draw_overlay(bgr, outcome, self._stats.fps(), self.config.min_confidence)
+        canvas = draw_overlay(bgr, outcome, self._stats.fps(),
+                              low_confidence=self.config.is_low_confidence(outcome))
         self._overlay.publish(image_bytes(header, canvas))    # serialized by rosbags
         self._overlays_published += 1
 

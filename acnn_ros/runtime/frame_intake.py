@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, Callable, NamedTuple, Optional
 
+from acnn_ros.core.image_codec import DEFAULT_MAX_PIXELS
 from acnn_ros.core.messages import inspect_image_message
 from acnn_ros.core.results import InspectionOutcome
 from acnn_ros.runtime.frame_slot import LatestFrameSlot
@@ -47,9 +48,12 @@ Answer = Callable[[TakenFrame, InspectionOutcome, Optional[np.ndarray]], None]
 class FrameIntake:
     """Take frames while open; answer each exactly once through `answer`."""
 
-    def __init__(self, holder: PipelineHolder, answer: Answer):
+    def __init__(self, holder: PipelineHolder, answer: Answer,
+                 max_image_pixels: Optional[int] = DEFAULT_MAX_PIXELS):
+        """Open; a message over `max_image_pixels` is answered ERROR without being decoded."""
         self._holder = holder
         self._answer = answer
+        self._max_pixels = max_image_pixels
         # The gate orders take() against close(): once closed no frame enters the slot, so
         # close() knows every frame it has to answer.
         self._gate = threading.Lock()
@@ -87,7 +91,8 @@ class FrameIntake:
         msg = frame.msg
         pipeline = self._holder.current  # this frame uses this model to the end
         staged, bgr = ((pipeline.prepare(msg.bgr), msg.bgr) if isinstance(msg, MemoryFrame)
-                       else inspect_image_message(pipeline.preparing(), msg))
+                       else inspect_image_message(pipeline.preparing(), msg,
+                                                  max_pixels=self._max_pixels))
         if isinstance(staged, PreparedFrame):
             return lambda: (staged.complete(), bgr)
         return lambda: (staged, bgr)     # an ERROR outcome: nothing for the engine

@@ -9,16 +9,22 @@ managed node is not active) and reads them into `InferenceConfig` at configure a
 ROS.
 """
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from acnn_ros.core.image_codec import DEFAULT_MAX_PIXELS, MAX_SIDE_PX
 from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
-from acnn_ros.core.reject.decision import RejectPolicy
+from acnn_ros.core.reject.config import PARAMETERS as REJECT_PARAMETERS, policy_from_values
+from acnn_ros.core.reject.decision import is_low_confidence, RejectPolicy
+from acnn_ros.core.results import InspectionOutcome
 from acnn_ros.runtime.engine import BACKENDS, normalise_providers
 from acnn_ros.runtime.stats import DiagnosticThresholds
 
 IMAGE_TRANSPORTS = ('raw', 'compressed', 'both')
 IMAGE_QOS = ('sensor_data', 'reliable')
+# The reject actuator's spec of the per-class thresholds: the same name, ROS type and default.
+_PER_CLASS_SPEC = {spec.name: spec for spec in REJECT_PARAMETERS}['min_confidence_per_class']
 SOURCE_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -40,10 +46,15 @@ class InferenceConfig:
     trt_cache_dir: str = '~/.cache/acnn_ros/tensorrt'
     warmup_runs: int = 2
     class_names: Tuple[str, ...] = ()
-    # The reject policy owns the threshold: a verdict drawn and counted as low-confidence is
-    # one the reject actuator rejects as LOW_CONFIDENCE (config/inspect.yaml sets it once, in
-    # its /** section, for both nodes).
+    # The reject policy owns the thresholds: a verdict drawn and counted as low-confidence is
+    # one the reject actuator rejects as LOW_CONFIDENCE (config/inspect.yaml sets
+    # min_confidence once, in its /** section, for both nodes). Per-class entries are the
+    # actuator's 'class=value' strings; `is_low_confidence` applies the policy's own rule.
     min_confidence: float = RejectPolicy.min_confidence
+    min_confidence_per_class: Tuple[str, ...] = tuple(
+        f'{name}={value}' for name, value in RejectPolicy().min_confidence_per_class.items())
+    # A frame over this many pixels (raw fields, or JPEG / PNG header) is refused undecoded.
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
     image_transport: str = 'raw'
     image_qos: str = 'sensor_data'
     image_qos_depth: int = 5
@@ -57,7 +68,7 @@ class InferenceConfig:
         """Build from parameter values (lists become tuples, '' class names are dropped)."""
         known = {f.name for f in fields(cls)}
         kwargs = {name: value for name, value in values.items() if name in known}
-        for name in ('providers', 'class_names'):
+        for name in ('providers', 'class_names', 'min_confidence_per_class'):
             if name in kwargs:
                 kwargs[name] = tuple(str(v).strip() for v in kwargs[name] if str(v).strip())
         return cls(**kwargs).validate()
@@ -72,6 +83,10 @@ class InferenceConfig:
             if not spec.in_range(value):
                 raise ConfigError(f'{spec.name}={value!r} is outside [{spec.low:g}, '
                                   f'{spec.high:g}]')
+        try:
+            self.low_confidence_policy
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         if not str(self.model_path).strip():
             raise ConfigError('model_path is empty')
         if self.backend == 'onnxruntime':
@@ -80,6 +95,16 @@ class InferenceConfig:
             except ValueError as exc:
                 raise ConfigError(f'providers: {exc}') from exc
         return self
+
+    @cached_property
+    def low_confidence_policy(self) -> RejectPolicy:
+        """Return the reject policy's confidence thresholds as this node's parameters set them."""
+        return policy_from_values({'min_confidence': self.min_confidence,
+                                   'min_confidence_per_class': self.min_confidence_per_class})
+
+    def is_low_confidence(self, outcome: InspectionOutcome) -> bool:
+        """Return whether a verdict is drawn and counted low-confidence: the reject rule."""
+        return is_low_confidence(outcome, self.low_confidence_policy)
 
     @property
     def thresholds(self) -> DiagnosticThresholds:
@@ -127,6 +152,13 @@ PARAMETER_SPECS: Tuple[ParameterSpec, ...] = (
           'Confidence below which a verdict is counted and drawn as low-confidence (the '
           'reject policy threshold: set it for both nodes, reject_actuator_node included)',
           0.0, 1.0, runtime=True),
+    replace(_PER_CLASS_SPEC, description=(
+        "Per-class minimum confidence overriding min_confidence, entries 'class_name=value' "
+        "(reject_actuator_node's parameter: give both nodes the same entries)")),
+    _spec('max_image_pixels',
+          'Largest frame inspected, width x height pixels (raw fields, or the JPEG / PNG header '
+          'read before decoding): a larger one is answered ERROR without being decoded',
+          1, MAX_SIDE_PX * MAX_SIDE_PX),
     _spec('image_transport',
           'Subscribe to image (raw sensor_msgs/Image), image/compressed, or both',
           choices=IMAGE_TRANSPORTS),
@@ -152,9 +184,9 @@ MODEL_PARAMETERS = frozenset(('model_path', 'backend', 'providers', 'intra_op_th
                               'inter_op_threads', 'device_id', 'trt_fp16', 'trt_cache_dir',
                               'warmup_runs', 'class_names'))
 # Settable only while the node is not active: the model's (but class_names) and the image
-# subscription's, which activate creates.
+# intake's (subscription, decode budget), which activate creates.
 INACTIVE_ONLY_PARAMETERS = (MODEL_PARAMETERS - {'class_names'}) | frozenset(
-    ('image_transport', 'image_qos', 'image_qos_depth'))
+    ('image_transport', 'image_qos', 'image_qos_depth', 'max_image_pixels'))
 
 
 def declared_specs() -> Tuple[ParameterSpec, ...]:

@@ -12,7 +12,8 @@ import threading
 import time
 from typing import Optional, Sequence, Tuple, Union
 
-from acnn_ros.core.image_codec import decode_compressed, decode_image, ImageDecodeError
+from acnn_ros.core.image_codec import (decode_compressed, decode_image, DEFAULT_MAX_PIXELS,
+                                       ImageDecodeError)
 from acnn_ros.core.model_card import card_path_for, file_hash, ModelCard, ModelCardError
 from acnn_ros.core.preprocess import preprocess, PreprocessError
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, StageTimes
@@ -168,14 +169,25 @@ class InspectionPipeline:
             class_scores=tuple(float(p) for p in probs), roi=box, times=times, **sizes)
 
     def inspect_image(self, encoding: str, width: int, height: int, step: int, data,
-                      is_bigendian: bool = False) -> DecodeResult:
-        """Decode sensor_msgs/Image fields and inspect; (error outcome, None) if undecodable."""
-        return self._decoded(lambda: decode_image(encoding, width, height, step, data,
-                                                  is_bigendian), self.inspect)
+                      is_bigendian: bool = False,
+                      max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> DecodeResult:
+        """
+        Decode sensor_msgs/Image fields and inspect; (error outcome, None) if undecodable.
 
-    def inspect_compressed(self, fmt: str, data) -> DecodeResult:
-        """Decode sensor_msgs/CompressedImage fields and inspect, like inspect_image."""
-        return self._decoded(lambda: decode_compressed(fmt, data), self.inspect)
+        An image of more than `max_pixels` pixels is such an error (None: no budget).
+        """
+        return self._decoded(lambda: decode_image(encoding, width, height, step, data,
+                                                  is_bigendian, max_pixels), self.inspect)
+
+    def inspect_compressed(self, fmt: str, data,
+                           max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> DecodeResult:
+        """
+        Decode sensor_msgs/CompressedImage fields and inspect, like inspect_image.
+
+        The size the JPEG / PNG header declares is checked against `max_pixels` first: an
+        image over it is refused without being decoded.
+        """
+        return self._decoded(lambda: decode_compressed(fmt, data, max_pixels), self.inspect)
 
     def _decoded(self, decode, then):
         start = time.perf_counter()
@@ -228,14 +240,16 @@ class PreparingView:
         return self._pipeline.prepare(bgr, decode_ms)
 
     def inspect_image(self, encoding: str, width: int, height: int, step: int, data,
-                      is_bigendian: bool = False):
-        """Decode Image fields and prepare."""
+                      is_bigendian: bool = False, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS):
+        """Decode Image fields (at most `max_pixels`) and prepare."""
         return self._pipeline._decoded(lambda: decode_image(encoding, width, height, step, data,
-                                                            is_bigendian), self.inspect)
+                                                            is_bigendian, max_pixels),
+                                       self.inspect)
 
-    def inspect_compressed(self, fmt: str, data):
-        """Decode CompressedImage fields and prepare."""
-        return self._pipeline._decoded(lambda: decode_compressed(fmt, data), self.inspect)
+    def inspect_compressed(self, fmt: str, data, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS):
+        """Decode CompressedImage fields (header size at most `max_pixels`) and prepare."""
+        return self._pipeline._decoded(lambda: decode_compressed(fmt, data, max_pixels),
+                                       self.inspect)
 
 
 class PipelineHolder:

@@ -72,6 +72,17 @@ class Decision:
         return self.reject and self.reason in FAIL_SAFE_REASONS
 
 
+def is_low_confidence(outcome: InspectionOutcome, policy: RejectPolicy) -> bool:
+    """
+    Return whether a verdict is below the minimum confidence of its class (THE rule).
+
+    `decide` rejects such a verdict (LOW_CONFIDENCE unless its class is rejected anyway), and
+    inference_node draws and counts it as low-confidence with the same policy thresholds.
+    """
+    return outcome.status == InspectionStatus.OK and \
+        outcome.confidence < policy.threshold_for(outcome.class_name)
+
+
 def decide(outcome: Optional[InspectionOutcome], policy: RejectPolicy) -> Decision:
     """Decide one part from its inspection outcome (None: no result arrived in time)."""
     if outcome is None:
@@ -86,8 +97,8 @@ def decide(outcome: Optional[InspectionOutcome], policy: RejectPolicy) -> Decisi
     if policy.accept_classes and name not in policy.accept_classes:
         return Decision(True, RejectReason.UNKNOWN_CLASS,
                         f'class {name!r} is neither an accept nor a reject class')
-    threshold = policy.threshold_for(name)
-    if outcome.confidence < threshold:
+    if is_low_confidence(outcome, policy):
         return Decision(True, RejectReason.LOW_CONFIDENCE,
-                        f'confidence {outcome.confidence:.3f} < {threshold:.3f} for {name}')
+                        f'confidence {outcome.confidence:.3f} < '
+                        f'{policy.threshold_for(name):.3f} for {name}')
     return Decision(False, RejectReason.NONE, f'{name} {outcome.confidence:.3f}')
