@@ -66,11 +66,12 @@ def test_decisions_arrive_in_one_write_and_the_heartbeat_toggles(simulator):
     decisions = simulator.decisions()
     assert sorted((d.part_id, d.verdict, d.reason) for d in decisions) == \
         [(70001, 2, 3), (70002, 1, 0), (0xFFFFFFFF, 2, 6)]
-    # Nothing but the decision triple and the heartbeat was ever written, each in its own
-    # request: the part id never travels without its verdict.
+    # Nothing but the decision (with its ValidUntil) and the heartbeat was ever written, each
+    # in its own request: the part id never travels without its verdict and its deadline.
     shapes = {tuple(name for name, _ in w.values) for w in simulator.writes()}
-    assert shapes == {('Vision.PartId', 'Vision.Verdict', 'Vision.Reason'),
+    assert shapes == {('Vision.PartId', 'Vision.Verdict', 'Vision.Reason', 'Vision.ValidUntil'),
                       ('Vision.Heartbeat',)}, shapes
+    assert [d.valid for d in decisions] == [True, True, True]   # fresh at receipt
     assert all(w.good for w in simulator.writes())
     assert actuator.stats['heartbeats'] >= 3 and actuator.stats['writes'] == 3
 
@@ -261,7 +262,8 @@ def test_reject_config_accepts_opcua_and_rejects_a_malformed_endpoint():
     config = RejectActuatorConfig(actuator='opcua', opcua_endpoint='opc.tcp://10.0.0.5:4840/ua',
                                   opcua_namespace='', opcua_part_id_node='ns=3;s="DB".PartId',
                                   opcua_verdict_node='ns=3;i=1002',
-                                  opcua_reason_node='ns=3;i=1003', opcua_heartbeat_node='')
+                                  opcua_reason_node='ns=3;i=1003', opcua_heartbeat_node='',
+                                  opcua_valid_until_node='ns=3;i=1004')
     actuator = make_actuator(config)
     assert isinstance(actuator, OpcUaActuator) and actuator.sends_accepts
     assert actuator.config.endpoint == 'opc.tcp://10.0.0.5:4840/ua'
@@ -369,4 +371,4 @@ def test_simulator_command_line_prints_every_write():
     finally:
         process.terminate()
         process.wait(timeout=10)
-    assert line.endswith('ok Vision.PartId=42, Vision.Verdict=2, Vision.Reason=1'), line
+    assert 'ok Vision.PartId=42, Vision.Verdict=2, Vision.Reason=1, Vision.ValidUntil=' in line

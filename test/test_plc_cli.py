@@ -69,6 +69,8 @@ def test_show_prints_the_map_of_the_params_file_without_connecting(tmp_path, cap
     assert f'Modbus TCP 127.0.0.1:{port} unit 3' in out
     assert table_rows(out) == [('holding register', '100'), ('holding register', '101'),
                                ('holding register', '102'), ('holding register', '103'),
+                               ('holding register', '104'), ('holding register', '105'),
+                               ('holding register', '12..13'),
                                ('coil', '7'), ('holding register', '120')]
     assert 'OFF 0.05 s later' in out
     assert 'vision not ready' in out and 'part id 0, verdict 0, reason 0' in out
@@ -81,6 +83,8 @@ def test_show_of_the_shipped_file_is_what_the_node_uses(capsys):
     assert 'Modbus TCP 10.1.2.3:502 unit 1' in out
     assert table_rows(out) == [('holding register', '0'), ('holding register', '1'),
                                ('holding register', '2'), ('holding register', '3'),
+                               ('holding register', '4'), ('holding register', '5'),
+                               ('holding register', '12..13'),
                                ('coil', '0'), ('holding register', '10')]
 
 
@@ -91,7 +95,8 @@ def test_show_lists_the_opcua_node_ids(tmp_path, capsys):
     assert status == 0, err
     assert 'OPC UA opc.tcp://10.0.0.9:4840   namespace: urn:acnn_ros:vision' in out
     assert table_rows(out) == [('variable', 's=Vision.PartId'), ('variable', 's=Vision.Verdict'),
-                               ('variable', 's=Vision.Reason')]
+                               ('variable', 's=Vision.Reason'),
+                               ('variable', 's=Vision.ValidUntil')]
 
 
 def test_a_test_decision_lands_at_the_configured_registers(modbus, tmp_path, capsys):
@@ -105,10 +110,13 @@ def test_a_test_decision_lands_at_the_configured_registers(modbus, tmp_path, cap
     assert f'read:   part id {0x12345}, verdict 2 (reject), reason 6 (no_result)\n' in out
     assert 'read-back matches' in out
     # One function-16 write of the actuator's own encoding, and nothing else.
-    assert [(w.function_code, w.address, w.values) for w in modbus.writes()] == [
-        (16, DECISION, tuple(decision_registers(0x12345, 2, 6)))]
-    assert [(d.part_id, d.verdict, d.reason) for d in modbus.decisions()] == [(0x12345, 2, 6)]
-    assert modbus.written_addresses() == ({100, 101, 102, 103}, set())
+    # The block carries a valid-until stamp in the PLC's clock, as the actuator's blocks do.
+    [write] = modbus.writes()
+    assert (write.function_code, write.address, write.values[:4]) == (
+        16, DECISION, tuple(decision_registers(0x12345, 2, 6)))
+    assert [(d.part_id, d.verdict, d.reason, d.valid) for d in modbus.decisions()] == [
+        (0x12345, 2, 6, True)]
+    assert modbus.written_addresses() == ({100, 101, 102, 103, 104, 105}, set())
 
 
 def test_an_accept_carries_reason_none(modbus, tmp_path, capsys):

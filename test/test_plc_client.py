@@ -37,6 +37,8 @@ def plc_config(port, **kwargs):
 
 def test_decision_registers_split_the_part_id_into_two_words():
     assert decision_registers(0x12345678, 2, 6) == [0x1234, 0x5678, 2, 6]
+    assert decision_registers(0x12345678, 2, 6, 0x9ABCDEF0) == [0x1234, 0x5678, 2, 6,
+                                                                0x9ABC, 0xDEF0]
 
 
 def test_decisions_pulse_and_heartbeat_go_only_to_configured_addresses(simulator):
@@ -60,7 +62,11 @@ def test_decisions_pulse_and_heartbeat_go_only_to_configured_addresses(simulator
     toggles = simulator.heartbeat_toggles()
     assert len(toggles) >= 3, toggles
     registers, coils = simulator.written_addresses()
-    assert registers == {100, 101, 102, 103, 120}
+    assert registers == {100, 101, 102, 103, 104, 105, 120}   # 6-register block
+    # Each block carries a valid-until stamp in the PLC's clock that held at receipt, and the
+    # reject's coil edge fires the ejector under the contract's rule.
+    assert [d.valid for d in decisions] == [True, True]
+    assert [part for _, part in simulator.applied_pulses()] == [70001]
     assert coils == {7}
 
 
@@ -177,5 +183,5 @@ def test_simulator_command_line_prints_every_write():
     finally:
         process.terminate()
         process.wait(timeout=10)
-    assert lines[0].endswith('fc16 register 0 <- [0, 42, 2, 1]'), lines
+    assert ' fc16 register 0 <- [0, 42, 2, 1, ' in lines[0], lines   # + valid-until words
     assert lines[1].endswith('fc5 coil 0 <- [1]') and lines[2].endswith('fc5 coil 0 <- [0]')

@@ -68,6 +68,14 @@ class PlcSimulatorProcess:
         """Return the decision blocks the PLC received."""
         return self._ask('decisions')
 
+    def applied_decisions(self):
+        """Return the decision blocks the PLC applied (the contract's validity rule)."""
+        return self._ask('applied_decisions')
+
+    def applied_pulses(self):
+        """Return (time, part id) of the coil edges that fired the ejector (the contract)."""
+        return self._ask('applied_pulses')
+
     def writes(self):
         """Return every write the PLC received."""
         return self._ask('writes')

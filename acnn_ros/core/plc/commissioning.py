@@ -18,6 +18,7 @@ from typing import Callable, List, NamedTuple, Optional, Tuple
 from acnn_ros.core.plc.actuators import (NOT_READY_PART_ID, VERDICT_ACCEPT, VERDICT_NONE,
                                          VERDICT_REJECT)
 from acnn_ros.core.plc.modbus import decision_registers, PlcConfig
+from acnn_ros.core.plc.validity import words_ms
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
@@ -26,6 +27,10 @@ VERDICT_NAMES = {VERDICT_NONE: 'none', VERDICT_ACCEPT: 'accept', VERDICT_REJECT:
 MODBUS_EXCEPTIONS = {1: 'illegal function', 2: 'illegal data address', 3: 'illegal data value',
                      4: 'device failure', 6: 'device busy', 10: 'gateway path unavailable',
                      11: 'gateway target device failed to respond'}
+
+
+# How long a decision written by hand stays valid for the PLC (its clock, milliseconds).
+COMMISSIONING_VALIDITY_MS = 10_000
 
 
 class PlcLinkError(Exception):
@@ -169,11 +174,23 @@ class ModbusLink(PlcLink):
                           self._client.read_holding_registers, address, count=1).registers[0]
 
     def write_decision(self, decision: Decision) -> None:
-        """Write the 4 decision registers in one request (function 16), as the actuator."""
+        """
+        Write the decision block in one request (function 16), as the actuator.
+
+        With a PLC clock register the block carries a valid-until stamp like the actuator's:
+        the PLC's counter now + COMMISSIONING_VALIDITY_MS (a hand-made decision is looked at
+        for a while, not acted on at a part's due time).
+        """
         address = self.config.decision_register
-        self._call(f'write decision registers {address}..{address + 3}',
-                   self._client.write_registers, address,
-                   values=decision_registers(*decision))
+        stamp = None
+        if self.config.clock_register >= 0:
+            clock = self.config.clock_register
+            words = self._call(f'read PLC clock registers {clock}..{clock + 1}',
+                               self._client.read_holding_registers, clock, count=2).registers
+            stamp = words_ms(*words) + COMMISSIONING_VALIDITY_MS
+        values = decision_registers(*decision, stamp)
+        self._call(f'write decision registers {address}..{address + len(values) - 1}',
+                   self._client.write_registers, address, values=values)
 
     def read_decision(self) -> Decision:
         """Read the 4 decision registers back."""
@@ -211,6 +228,15 @@ def register_map(config) -> List[MapEntry]:
                      'verdict: 1 accept, 2 reject (0: no verdict yet)'),
             MapEntry('holding register', str(base + 3), 'uint16', block,
                      'reason: RejectEvent.REASON_* (0 none ... 6 no result)')]
+        if plc.clock_register >= 0:
+            entries += [
+                MapEntry('holding register', str(base + 4), 'uint16', block,
+                         'valid until (PLC clock ms), high 16 bits: ignore the block after it'),
+                MapEntry('holding register', str(base + 5), 'uint16', block,
+                         'valid until (PLC clock ms), low 16 bits'),
+                MapEntry('holding register', f'{plc.clock_register}..{plc.clock_register + 1}',
+                         'uint32', 'read by vision (function 3)',
+                         "PLC's free-running millisecond counter, high word first (PLC writes)")]
         if plc.reject_coil >= 0:
             entries.append(MapEntry('coil', str(plc.reject_coil), 'bool',
                                     'per reject, fixed_delay timing (function 5)',
@@ -230,6 +256,9 @@ def register_map(config) -> List[MapEntry]:
             MapEntry('variable', opc.verdict_node, 'UInt16', block, 'verdict: 1 accept, 2 reject'),
             MapEntry('variable', opc.reason_node, 'UInt16', block,
                      'reason: RejectEvent.REASON_* (0 none ... 6 no result)')]
+        if opc.valid_until_node:
+            entries.append(MapEntry('variable', opc.valid_until_node, 'UtcTime', block,
+                                    'valid until: ignore the decision after it'))
         if opc.heartbeat_node:
             entries.append(MapEntry('variable', opc.heartbeat_node, 'Boolean',
                                     f'every {opc.heartbeat_period_s:g} s',

@@ -75,7 +75,7 @@ class LoopThreadActuator(Actuator):
         self._lock = threading.Lock()
         self._failures = 0
         self.stats = {'connects': 0, 'connect_failures': 0, 'writes': 0, 'write_failures': 0,
-                      'heartbeats': 0, 'heartbeat_failures': 0}
+                      'rejects_not_written': 0, 'heartbeats': 0, 'heartbeat_failures': 0}
         self.last_error = ''
         # None until the PLC answered or failed a request; a new connection does not clear a
         # False (a PLC that accepts TCP but never answers reconnects fine).
@@ -83,6 +83,10 @@ class LoopThreadActuator(Actuator):
         # Vision ready: the heartbeat runs. Not ready: it stops and the not-ready values are
         # written (set_ready); read on the loop thread, set from any thread.
         self._ready = True
+        # The link's story, said once each (issue 19): unreachable at start, lost, back.
+        self._ever_answered = False
+        self._outage_since: Optional[float] = None
+        self._outage_stats = dict(self.stats)
 
     # -- life cycle (caller's thread) ----------------------------------------------------
 
@@ -200,6 +204,42 @@ class LoopThreadActuator(Actuator):
             except PlcUnavailable as exc:
                 self.stats['heartbeat_failures'] += 1
                 self._log.debug(f'heartbeat not written: {exc}')
+
+    # -- the link's story (loop thread) ---------------------------------------------------
+
+    def where(self) -> str:
+        """Return where the PLC is, for log lines (host:port or endpoint)."""
+        return '?'
+
+    def _link_failed(self, reason: str) -> None:
+        """Say once per outage that the PLC cannot be reached (at start) or was lost."""
+        if self._outage_since is not None:
+            return
+        self._outage_since = self._clock()
+        self._outage_stats = dict(self.stats)
+        what = 'lost' if self._ever_answered else 'unreachable'
+        self._log.error(f'{self.label} {self.where()} {what}: {reason}; retrying in the '
+                        'background; every decision meanwhile is reported not delivered and '
+                        'the PLC rejects by its default')
+
+    def _link_up(self) -> None:
+        """Say that the PLC answers: at the first connection, or after an outage with its cost."""
+        if self._outage_since is not None:
+            lost = {k: self.stats[k] - self._outage_stats[k] for k in self.stats}
+            self._log.warning(
+                f'{self.label} {self.where()} answering again after '
+                f'{self._clock() - self._outage_since:.1f} s: {lost["write_failures"]} '
+                f'decisions not delivered meanwhile ({lost["rejects_not_written"]} of them '
+                f'rejects), {lost["heartbeat_failures"]} heartbeats missed')
+        elif not self._ever_answered:
+            self._log.info(f'{self.label} {self.where()} connected and answering')
+        self._outage_since = None
+        self._ever_answered = True
+
+    def _count_undelivered(self, command: ActuationCommand) -> None:
+        self.stats['write_failures'] += 1
+        if command.reject:
+            self.stats['rejects_not_written'] += 1
 
     # -- what a backend implements ---------------------------------------------------------
 

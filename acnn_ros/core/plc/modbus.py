@@ -4,15 +4,21 @@ PLC client over Modbus TCP (pymodbus 3.16.1, pinned: the client API changed acro
 
 Register map (protocol addresses, all configurable, nothing else is ever written):
 
-- decision block, 4 holding registers from `decision_register`:
+- decision block, 6 holding registers from `decision_register`:
   part id high word, part id low word, verdict (1 accept, 2 reject), reason (RejectEvent.REASON_*),
-  written in ONE write (function 16), so the PLC never sees a part id with another part's verdict.
+  valid-until high word, low word (the decision's deadline in the PLC's own millisecond
+  counter, read from `clock_register`: core/plc/validity.py), written in ONE write (function
+  16), so the PLC never sees a part id with another part's verdict or validity. With
+  `clock_register` -1 the block is the first 4 registers only (no stale-decision protection).
   Writing the same block twice has the same effect as once (idempotent, keyed by part id): a
   write whose reply was lost is simply written again.
 - reject coil `reject_coil`: set at the due time of a reject, cleared `pulse_width_s` later
   (fixed-delay timing only). Every reject is its own rising edge: a reject due while the
   previous pulse is still on clears the coil for one request round trip and sets it again, so
   a PLC counting edges counts every reject (an ejector valve does not react to a ~1 ms gap).
+- PLC clock `clock_register` (read only): 2 holding registers, the PLC's free-running
+  millisecond counter (high word first), read at every connection (a connection counts as up
+  only once the PLC answered it) and every heartbeat period to map vision time to PLC time.
 - heartbeat register `heartbeat_register`: toggled 0/1 every `heartbeat_period_s` while vision
   is ready; the PLC treats a heartbeat that stops changing as "vision down" and rejects every
   part.
@@ -23,7 +29,9 @@ Register map (protocol addresses, all configurable, nothing else is ever written
 Everything runs on an asyncio loop in a thread of its own, so a PLC that accepts TCP and never
 answers costs missed decisions, never a blocked caller. pymodbus does not retry a *first* failed
 connect, so the connection is kept by our own bounded exponential back-off loop (pymodbus's own
-reconnection is switched off to have one mechanism only).
+reconnection is switched off to have one mechanism only). A request that got no answer in time
+drops the connection at once: a stalled PLC buffers what it is sent, so nothing more is sent
+into that connection (the validity stamp makes what it still holds harmless).
 """
 import asyncio
 from dataclasses import dataclass
@@ -35,8 +43,13 @@ from acnn_ros.core.plc.actuators import (ActuationCommand, ActuationReport, Actu
                                          DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
 from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
                                              PlcUnavailable)
+from acnn_ros.core.plc.validity import clock_words, PlcClock, words_ms
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
+
+# pymodbus logs its own 'Failed to connect' / 'Repeating....' lines and frame dumps; every
+# consequence is said by this client in the node's log instead (once per outage).
+logging.getLogger('pymodbus').setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,7 @@ class PlcConfig:
     decision_register: int = 0
     reject_coil: int = 0                 # -1: no coil
     heartbeat_register: int = 10         # -1: no heartbeat
+    clock_register: int = 12             # -1: no PLC clock, no validity stamp
     heartbeat_period_s: float = 1.0
     timeout_s: float = 0.1
     reconnect_min_s: float = 0.05
@@ -61,14 +75,17 @@ class PlcConfig:
                    decision_register=config.plc_decision_register,
                    reject_coil=config.plc_reject_coil,
                    heartbeat_register=config.plc_heartbeat_register,
+                   clock_register=config.plc_clock_register,
                    heartbeat_period_s=config.plc_heartbeat_period_s,
                    timeout_s=config.plc_timeout_s, reconnect_max_s=config.plc_reconnect_max_s)
 
 
-def decision_registers(part_id: int, verdict: int, reason: int):
-    """Return the 4 register values of one decision."""
+def decision_registers(part_id: int, verdict: int, reason: int,
+                       valid_until_ms: Optional[int] = None):
+    """Return the register values of one decision: 4, or 6 with a validity stamp."""
     part_id &= 0xFFFFFFFF
-    return [part_id >> 16, part_id & 0xFFFF, verdict, reason]
+    words = [part_id >> 16, part_id & 0xFFFF, verdict, reason]
+    return words if valid_until_ms is None else words + list(clock_words(valid_until_ms))
 
 
 class ModbusActuator(LoopThreadActuator):
@@ -90,6 +107,12 @@ class ModbusActuator(LoopThreadActuator):
         self._pulse_generation = 0
         self._coil_on = False
         self._coil_lock: Optional[asyncio.Lock] = None   # one coil edge sequence at a time
+        self.plc_clock = PlcClock(max_round_trip_s=config.timeout_s)
+        self._clock_read_at = 0.0
+
+    def where(self) -> str:
+        """Return host:port of the PLC."""
+        return f'{self.config.host}:{self.config.port}'
 
     def status(self) -> ActuatorStatus:
         """Return connection health (for diagnostics)."""
@@ -128,28 +151,64 @@ class ModbusActuator(LoopThreadActuator):
         delay = self.config.reconnect_min_s
         while True:
             if self._client.connected and self._failures < FAILURES_BEFORE_RECONNECT:
+                if self._clock() - self._clock_read_at >= self.config.heartbeat_period_s:
+                    await self._probe()      # keeps the PLC clock mapping fresh
                 await asyncio.sleep(0.02)
                 continue
             if self._client.connected:
-                self._log.error(f'PLC stopped answering ({self._failures} failed requests): '
-                                f'reconnecting in {delay:.2f} s')
-                self._client.close()
-                self._connected.clear()
+                self._drop(f'{self._failures} requests unanswered ({self.last_error})')
                 await asyncio.sleep(delay)
                 delay = min(delay * 2.0, self.config.reconnect_max_s)
             self._connected.clear()
-            if await self._client.connect():
+            if await self._client.connect() and await self._probe():
                 self.stats['connects'] += 1
                 self._failures = 0
                 if self.responding is not False:   # a PLC that answers again resets the back-off
                     delay = self.config.reconnect_min_s
-                self._log.info(f'PLC {self.config.host}:{self.config.port} connected')
+                self._link_up()
                 self._connected.set()
+                continue
+            if self._client.connected:
+                self._drop(self.last_error)
             else:
-                self.stats['connect_failures'] += 1
-                self.last_error = f'connect to {self.config.host}:{self.config.port} failed'
-                await asyncio.sleep(delay)
-                delay = min(delay * 2.0, self.config.reconnect_max_s)
+                self.last_error = f'TCP connect to {self.where()} failed'
+            self.stats['connect_failures'] += 1
+            self._link_failed(self.last_error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2.0, self.config.reconnect_max_s)
+
+    def _drop(self, why: str) -> None:
+        """Close the connection: nothing more goes into a connection the PLC stopped reading."""
+        self._link_failed(why)
+        self._connected.clear()
+        self._client.close()
+        self.plc_clock.forget()
+
+    async def _probe(self) -> bool:
+        """Read the PLC clock (or the decision block): the connection is up once it answers."""
+        address = (self.config.clock_register if self.config.clock_register >= 0
+                   else self.config.decision_register)
+        sent = self._clock()
+        try:
+            response = await asyncio.wait_for(self._client.read_holding_registers(
+                address, count=2, device_id=self.config.unit), self.config.timeout_s)
+            if response.isError():
+                raise ModbusException(f'PLC refused reading register {address}: {response}')
+        except (asyncio.TimeoutError, ModbusException, OSError) as exc:
+            self._failures += 1
+            self.responding = False
+            self.last_error = (f'no answer to a read of register {address} within '
+                               f'{self.config.timeout_s:g} s' if isinstance(
+                                   exc, asyncio.TimeoutError) else f'{type(exc).__name__}: {exc}')
+            if isinstance(exc, asyncio.TimeoutError):
+                self._failures = FAILURES_BEFORE_RECONNECT
+            return False
+        answered = self._clock()
+        self._clock_read_at = answered
+        self.responding = True
+        if self.config.clock_register >= 0:
+            self.plc_clock.observe(words_ms(*response.registers[:2]), sent, answered)
+        return True
 
     async def _request(self, call, deadline: float):
         """Run one Modbus call within min(timeout_s, time left); retry until the deadline."""
@@ -168,6 +227,12 @@ class ModbusActuator(LoopThreadActuator):
                 self._failures += 1
                 self.responding = False
                 self.last_error = f'{type(exc).__name__}: {exc}'.strip(': ')
+                if isinstance(exc, asyncio.TimeoutError):
+                    # Unanswered: the PLC may still hold it. Send nothing more on this
+                    # connection; _keep_connected drops it and makes a new one.
+                    self.last_error = f'no answer within {self.config.timeout_s:g} s'
+                    self._failures = FAILURES_BEFORE_RECONNECT
+                    self._connected.clear()
                 if not self._client.connected:
                     self._connected.clear()
                 if self._clock() >= deadline:
@@ -180,10 +245,12 @@ class ModbusActuator(LoopThreadActuator):
 
     async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
         unit = self.config.unit
-        values = decision_registers(command.part_id, command.verdict, command.reason)
         try:
+            # The block is made once connected: its stamp needs the PLC clock of this link.
             await self._request(lambda: self._client.write_registers(
-                self.config.decision_register, values, device_id=unit), command.deadline)
+                self.config.decision_register, self._block(
+                    command.part_id, command.verdict, command.reason, command.deadline),
+                device_id=unit), command.deadline)
             fire_time = self._clock()
             if command.pulse and self.config.reject_coil >= 0:
                 async with self._coil_lock:   # rejects due together still get an edge each
@@ -198,7 +265,7 @@ class ModbusActuator(LoopThreadActuator):
                     asyncio.get_running_loop().create_task(
                         self._end_pulse(self._pulse_generation, command.pulse_width_s))
         except PlcUnavailable as exc:
-            self.stats['write_failures'] += 1
+            self._count_undelivered(command)
             done(ActuationReport(command.part_id, False, None, f'PLC: {exc}'))
             return
         except asyncio.CancelledError:
@@ -221,10 +288,21 @@ class ModbusActuator(LoopThreadActuator):
             except PlcUnavailable as exc:
                 self._log.error(f'could not clear reject coil {self.config.reject_coil}: {exc}')
 
+    def _block(self, part_id: int, verdict: int, reason: int, valid_until: float):
+        """Return the decision block, stamped valid until `valid_until` (vision clock)."""
+        if self.config.clock_register < 0:
+            return decision_registers(part_id, verdict, reason)
+        try:
+            stamp = self.plc_clock.plc_ms(valid_until)
+        except LookupError:
+            raise PlcUnavailable('PLC clock not read yet (not connected)') from None
+        return decision_registers(part_id, verdict, reason, stamp)
+
     async def _write_not_ready(self, deadline: float) -> None:
-        values = decision_registers(NOT_READY_PART_ID, VERDICT_NONE, 0)
         await self._request(lambda: self._client.write_registers(
-            self.config.decision_register, values, device_id=self.config.unit), deadline)
+            self.config.decision_register, self._block(NOT_READY_PART_ID, VERDICT_NONE, 0,
+                                                       deadline),
+            device_id=self.config.unit), deadline)
 
     async def _write_heartbeat(self, value: bool, deadline: float) -> None:
         await self._request(lambda: self._client.write_register(

@@ -7,13 +7,20 @@ Used by the tests, the reject timing benchmark and the one-process demo::
     sim = PlcSimulator(port=5020)      # port=0: a free port is picked, see sim.port
     sim.start()                        # serves in a background thread
     ...
-    sim.decisions()                    # [PlcDecision(time, part_id, verdict, reason), ...]
+    sim.decisions()                    # [PlcDecision(time, part_id, verdict, reason, valid)]
+    sim.applied_decisions()            # those a PLC following the contract applies
     sim.coil_pulses()                  # [(on_time, off_time or None), ...]
+    sim.applied_pulses()               # rising edges the contract lets fire the ejector
     sim.heartbeat_toggles()            # times the heartbeat register changed value
     sim.stop()
 
 or from a shell: `python -m acnn_ros.core.plc.modbus_simulator --port 5020` (prints every write).
-The register map is the one of core/plc/modbus.py (docs/LINE_INTEGRATION.md).
+The register map is the one of core/plc/modbus.py (docs/LINE_INTEGRATION.md). The simulated
+PLC has a free-running millisecond counter at `clock_register` (refreshed at every read, as a
+PLC program copies its tick counter every scan) and applies the contract's validity rule
+(core/plc/validity.py) to what it receives: a decision block whose valid-until stamp has passed
+at receipt is recorded but not applied, and a reject-coil edge fires only while the last block
+is a valid reject.
 """
 import argparse
 import asyncio
@@ -26,11 +33,20 @@ import time
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from acnn_ros.core.plc.loop_server import LoopThreadServer
+from acnn_ros.core.plc.validity import clock_words, still_valid, words_ms
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 COILS = 1, 5, 15            # function codes that read/write coils
 WRITES = 5, 6, 15, 16       # function codes that write
+READ_REGISTERS = 3
+# The simulated PLC's tick counter starts far from the vision clock, as a real one does.
+CLOCK_ORIGIN_MS = 3_000_000_000
+
+
+def plc_ms() -> int:
+    """Return the simulated PLC's free-running millisecond counter (32 bits, wraps)."""
+    return (CLOCK_ORIGIN_MS + int(time.monotonic() * 1000.0)) % (1 << 32)
 
 
 class PlcWrite(NamedTuple):
@@ -40,6 +56,7 @@ class PlcWrite(NamedTuple):
     function_code: int
     address: int
     values: Tuple[int, ...]
+    plc_ms: int = 0          # the PLC's counter at receipt
 
     @property
     def is_coil(self) -> bool:
@@ -54,6 +71,9 @@ class PlcDecision(NamedTuple):
     part_id: int
     verdict: int
     reason: int
+    # The contract's check at receipt: None for a 4-register block (no stamp), else whether
+    # its valid-until stamp had not passed (False: a stale block, ignored by the PLC).
+    valid: Optional[bool] = None
 
 
 def free_port() -> int:
@@ -70,6 +90,7 @@ class RegisterMap:
     decision_register: int = 0
     reject_coil: int = 0
     heartbeat_register: int = 10
+    clock_register: int = 12         # -1: none (the vision system writes 4-register blocks)
 
 
 class PlcSimulator(LoopThreadServer):
@@ -87,11 +108,47 @@ class PlcSimulator(LoopThreadServer):
     # -- records -----------------------------------------------------------------------------
 
     def decisions(self) -> List[PlcDecision]:
-        """Return the decision blocks written (4 registers at decision_register)."""
+        """Return the decision blocks written (4 or 6 registers at decision_register)."""
         base = self.map.decision_register
-        return [PlcDecision(w.time, (w.values[0] << 16) | w.values[1], w.values[2], w.values[3])
-                for w in self.writes()
+        return [self._decision(w) for w in self.writes()
                 if not w.is_coil and w.address == base and len(w.values) >= 4]
+
+    def applied_decisions(self) -> List[PlcDecision]:
+        """Return the blocks a PLC following the contract applies (stale ones ignored)."""
+        return [d for d in self.decisions() if d.valid is not False]
+
+    def applied_pulses(self) -> List[Tuple[float, int]]:
+        """
+        Return (time, part id) of each reject-coil rising edge that fires the ejector.
+
+        The contract: a reject block applied (valid at receipt) arms one pulse; a rising edge
+        fires only while an armed block's valid-until stamp has not passed, and uses it up.
+        Blocks without a stamp arm a pulse until the next edge.
+        """
+        fired, armed, state = [], [], False
+        for w in self.writes():
+            if not w.is_coil and w.address == self.map.decision_register and len(w.values) >= 4:
+                decision = self._decision(w)
+                if decision.verdict == 2 and decision.valid is not False:
+                    armed.append(w)
+            elif w.is_coil and w.address == self.map.reject_coil:
+                rising = bool(w.values[0]) and not state
+                state = bool(w.values[0])
+                if not rising:
+                    continue
+                armed = [b for b in armed if len(b.values) < 6
+                         or still_valid(words_ms(*b.values[4:6]), w.plc_ms)]
+                if armed:
+                    block = armed.pop(0)
+                    fired.append((w.time, (block.values[0] << 16) | block.values[1]))
+        return fired
+
+    @staticmethod
+    def _decision(w: PlcWrite) -> PlcDecision:
+        valid = (still_valid(words_ms(*w.values[4:6]), w.plc_ms) if len(w.values) >= 6
+                 else None)
+        return PlcDecision(w.time, (w.values[0] << 16) | w.values[1], w.values[2], w.values[3],
+                           valid)
 
     def coil_pulses(self) -> List[Tuple[float, Optional[float]]]:
         """Return (on_time, off_time) of each rising edge of the reject coil."""
@@ -130,7 +187,15 @@ class PlcSimulator(LoopThreadServer):
                       registers: Sequence[int], set_values) -> None:
         if function_code in WRITES and set_values is not None:
             self._add_write(PlcWrite(time.time(), function_code, address,
-                                     tuple(int(v) for v in set_values)))
+                                     tuple(int(v) for v in set_values), plc_ms()))
+        clock = self.map.clock_register
+        if clock >= 0 and function_code == READ_REGISTERS:
+            # The PLC program copies its tick counter to these registers every scan.
+            high, low = clock_words(plc_ms())
+            for offset, word in ((0, high), (1, low)):
+                index = clock + offset - start_address
+                if 0 <= index < len(registers):
+                    registers[index] = word
         return None
 
     async def _serve(self) -> None:
@@ -211,10 +276,11 @@ def main(argv=None) -> int:
     parser.add_argument('--decision-register', type=int, default=0)
     parser.add_argument('--reject-coil', type=int, default=0)
     parser.add_argument('--heartbeat-register', type=int, default=10)
+    parser.add_argument('--clock-register', type=int, default=12)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     sim = PlcSimulator(args.port, RegisterMap(args.decision_register, args.reject_coil,
-                                              args.heartbeat_register))
+                                              args.heartbeat_register, args.clock_register))
 
     def show(write: PlcWrite) -> None:
         kind = 'coil' if write.is_coil else 'register'

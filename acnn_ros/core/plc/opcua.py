@@ -6,9 +6,13 @@ Variables on the PLC (node ids configurable, resolved in `namespace` at every co
 nothing else is ever written; docs/LINE_INTEGRATION.md "OPC UA backend"):
 
 - decision: PartId (UInt32), Verdict (UInt16: 1 accept, 2 reject), Reason (UInt16,
-  RejectEvent.REASON_*), written in ONE Write service request, so the PLC never sees a part id
-  with another part's verdict. Writing the same decision twice has the same effect as once
-  (keyed by part id): a write whose reply was lost is simply written again.
+  RejectEvent.REASON_*) and ValidUntil (UtcTime: the decision's deadline; optional), written in
+  ONE Write service request, so the PLC never sees a part id with another part's verdict. The
+  PLC ignores a decision whose ValidUntil has passed at receipt (its clock and the vision PC's
+  synchronised, as OPC UA timestamps need; the skew is checked against the server's
+  ServerStatus.CurrentTime at every connection): a stalled server never applies an old one.
+  Writing the same decision twice has the same effect as once (keyed by part id): a write whose
+  reply was lost is simply written again.
 - heartbeat (Boolean, optional): toggled every `heartbeat_period_s` while vision is ready;
   the PLC treats a heartbeat that stops changing as "vision down" and rejects every part.
 - vision not ready (`set_ready(False)`: node deactivated or shutting down): the heartbeat stops
@@ -27,6 +31,7 @@ write during its reconnection fails anyway).
 """
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime, timezone
 import logging
 import time
 from typing import Callable, Dict, List, Optional
@@ -43,6 +48,9 @@ from asyncua.client.ua_client import UaClientState
 CONNECT_TIMEOUT_S = 2.0
 # Longest wait for a goodbye (close session) to a server at shutdown.
 CLOSE_TIMEOUT_S = 0.5
+# Clock skew to the server beyond which validity stamps are said to be unreliable (asyncua
+# servers refresh ServerStatus.CurrentTime once a second).
+MAX_CLOCK_SKEW_S = 1.5
 
 # Answers that mean the session or the channel is gone (a server that restarted its sessions,
 # or expired ours): not a refusal of this write, so reconnect and retry until the deadline.
@@ -56,6 +64,7 @@ PART_ID_TYPE = ua.VariantType.UInt32
 VERDICT_TYPE = ua.VariantType.UInt16
 REASON_TYPE = ua.VariantType.UInt16
 HEARTBEAT_TYPE = ua.VariantType.Boolean
+VALID_UNTIL_TYPE = ua.VariantType.DateTime
 
 
 def _check_node_id(role: str, node_id: str, namespace: str) -> None:
@@ -83,6 +92,7 @@ class OpcUaConfig:
     verdict_node: str = 's=Vision.Verdict'
     reason_node: str = 's=Vision.Reason'
     heartbeat_node: str = 's=Vision.Heartbeat'   # '': no heartbeat
+    valid_until_node: str = 's=Vision.ValidUntil'   # '': no validity stamp
     heartbeat_period_s: float = 1.0
     timeout_s: float = 0.1
     reconnect_min_s: float = 0.05
@@ -99,9 +109,11 @@ class OpcUaConfig:
                              "'opc.tcp://host:port[/path]'")
         for role in ('part_id_node', 'verdict_node', 'reason_node'):
             _check_node_id(f'opcua_{role}', getattr(self, role), self.namespace)
-        if self.heartbeat_node:
-            _check_node_id('opcua_heartbeat_node', self.heartbeat_node, self.namespace)
-        roles = [self.part_id_node, self.verdict_node, self.reason_node, self.heartbeat_node]
+        for role in ('heartbeat_node', 'valid_until_node'):
+            if getattr(self, role):
+                _check_node_id(f'opcua_{role}', getattr(self, role), self.namespace)
+        roles = [self.part_id_node, self.verdict_node, self.reason_node, self.heartbeat_node,
+                 self.valid_until_node]
         roles = [node for node in roles if node]
         if len(set(roles)) != len(roles):
             raise ValueError(f'OPC UA decision and heartbeat nodes must differ, got {roles}')
@@ -118,17 +130,23 @@ class OpcUaConfig:
                    verdict_node=config.opcua_verdict_node,
                    reason_node=config.opcua_reason_node,
                    heartbeat_node=config.opcua_heartbeat_node,
+                   valid_until_node=config.opcua_valid_until_node,
                    heartbeat_period_s=config.plc_heartbeat_period_s,
                    timeout_s=config.plc_timeout_s,
                    reconnect_min_s=min(0.05, config.plc_reconnect_max_s),
                    reconnect_max_s=config.plc_reconnect_max_s)
 
 
-def decision_values(part_id: int, verdict: int, reason: int) -> List[ua.DataValue]:
-    """Return the PartId, Verdict, Reason values of one decision (no timestamps)."""
-    return [ua.DataValue(ua.Variant(part_id & 0xFFFFFFFF, PART_ID_TYPE)),
-            ua.DataValue(ua.Variant(verdict, VERDICT_TYPE)),
-            ua.DataValue(ua.Variant(reason, REASON_TYPE))]
+def decision_values(part_id: int, verdict: int, reason: int,
+                    valid_until: Optional[float] = None) -> List[ua.DataValue]:
+    """Return the PartId, Verdict, Reason (+ ValidUntil) values of one decision."""
+    values = [ua.DataValue(ua.Variant(part_id & 0xFFFFFFFF, PART_ID_TYPE)),
+              ua.DataValue(ua.Variant(verdict, VERDICT_TYPE)),
+              ua.DataValue(ua.Variant(reason, REASON_TYPE))]
+    if valid_until is not None:
+        values.append(ua.DataValue(ua.Variant(
+            datetime.fromtimestamp(valid_until, timezone.utc), VALID_UNTIL_TYPE)))
+    return values
 
 
 class UnknownNamespace(LookupError):
@@ -152,7 +170,8 @@ async def resolve_decision_nodes(client: Client, config: 'OpcUaConfig') -> Dict[
         except ValueError:
             raise UnknownNamespace(f'namespace {namespace!r} is not on the server') from None
     roles = {'part_id': config.part_id_node, 'verdict': config.verdict_node,
-             'reason': config.reason_node, 'heartbeat': config.heartbeat_node}
+             'reason': config.reason_node, 'heartbeat': config.heartbeat_node,
+             'valid_until': config.valid_until_node}
     return {role: client.get_node(node if node.startswith('ns=') else f'ns={index};{node}')
             for role, node in roles.items() if node}
 
@@ -177,6 +196,12 @@ class OpcUaActuator(LoopThreadActuator):
         self.config = config
         self._client: Optional[Client] = None
         self._nodes: Dict[str, object] = {}
+        self._skew_said = False
+        self.clock_skew_s: Optional[float] = None
+
+    def where(self) -> str:
+        """Return the endpoint."""
+        return self.config.endpoint
 
     def status(self) -> ActuatorStatus:
         """Return connection health (for diagnostics)."""
@@ -233,8 +258,8 @@ class OpcUaActuator(LoopThreadActuator):
                         and self._failures < FAILURES_BEFORE_RECONNECT):
                     await asyncio.sleep(0.02)
                     continue
-                self._log.error(f'OPC UA {self.config.endpoint} lost ({client.state.value}, '
-                                f'{self._failures} failed requests): reconnecting')
+                self._link_failed(f'{client.state.value}, {self._failures} requests '
+                                  f'unanswered ({self.last_error})')
                 self._connected.clear()
                 self._client = None
                 await self._close_client(client)
@@ -245,6 +270,7 @@ class OpcUaActuator(LoopThreadActuator):
                 self.stats['connect_failures'] += 1
                 self.last_error = (f'connect to {self.config.endpoint} failed: '
                                    f'{type(exc).__name__} {exc}'.strip())
+                self._link_failed(self.last_error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2.0, self.config.reconnect_max_s)
                 continue
@@ -252,8 +278,28 @@ class OpcUaActuator(LoopThreadActuator):
             self._failures = 0
             self.responding = True
             delay = self.config.reconnect_min_s
-            self._log.info(f'OPC UA {self.config.endpoint} connected')
+            await self._check_clock_skew()
+            self._link_up()
             self._connected.set()
+
+    async def _check_clock_skew(self) -> None:
+        """Compare the server's clock with ours once per connection; say a large skew once."""
+        if not self.config.valid_until_node:
+            return
+        try:
+            node = self._client.get_node(ua.NodeId(ua.ObjectIds.Server_ServerStatus_CurrentTime))
+            server_time = await asyncio.wait_for(node.read_value(), self.config.timeout_s)
+        except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
+            self._log.debug(f'OPC UA server clock not read: {exc!r}')
+            return
+        if server_time.tzinfo is None:
+            server_time = server_time.replace(tzinfo=timezone.utc)
+        self.clock_skew_s = skew = server_time.timestamp() - self._clock()
+        if abs(skew) > MAX_CLOCK_SKEW_S and not self._skew_said:
+            self._skew_said = True
+            self._log.error(f'OPC UA {self.config.endpoint}: the server clock is {skew:+.1f} s '
+                            'from this PC: ValidUntil stamps are off by that much; synchronise '
+                            'both clocks (NTP / PTP)')
 
     async def _write(self, roles, values, deadline: float) -> None:
         """Write `values` to the nodes of `roles` in one request; retry until the deadline."""
@@ -285,6 +331,12 @@ class OpcUaActuator(LoopThreadActuator):
                 self._failures += 1
                 self.responding = False
                 self.last_error = f'{type(exc).__name__}: {exc}'.strip(': ')
+                if isinstance(exc, asyncio.TimeoutError):
+                    # Unanswered: the server may still hold it. Send nothing more on this
+                    # connection; _keep_connected drops it and makes a new one.
+                    self.last_error = f'no answer within {self.config.timeout_s:g} s'
+                    self._failures = FAILURES_BEFORE_RECONNECT
+                    self._connected.clear()
                 if client.state is not UaClientState.CONNECTED:
                     self._connected.clear()
                 await asyncio.sleep(0.005)
@@ -294,11 +346,12 @@ class OpcUaActuator(LoopThreadActuator):
             return
 
     async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
-        values = decision_values(command.part_id, command.verdict, command.reason)
+        roles, values = self._decision(command.part_id, command.verdict, command.reason,
+                                       command.deadline)
         try:
-            await self._write(('part_id', 'verdict', 'reason'), values, command.deadline)
+            await self._write(roles, values, command.deadline)
         except PlcUnavailable as exc:
-            self.stats['write_failures'] += 1
+            self._count_undelivered(command)
             done(ActuationReport(command.part_id, False, None, f'OPC UA: {exc}'))
             return
         except asyncio.CancelledError:
@@ -308,9 +361,16 @@ class OpcUaActuator(LoopThreadActuator):
         done(ActuationReport(command.part_id, True, self._clock(),
                              'written to the OPC UA server'))
 
+    def _decision(self, part_id: int, verdict: int, reason: int, valid_until: float):
+        """Return the roles and values of one decision (ValidUntil when configured)."""
+        if not self.config.valid_until_node:
+            return ('part_id', 'verdict', 'reason'), decision_values(part_id, verdict, reason)
+        return (('part_id', 'verdict', 'reason', 'valid_until'),
+                decision_values(part_id, verdict, reason, valid_until))
+
     async def _write_not_ready(self, deadline: float) -> None:
-        await self._write(('part_id', 'verdict', 'reason'),
-                          decision_values(NOT_READY_PART_ID, VERDICT_NONE, 0), deadline)
+        await self._write(*self._decision(NOT_READY_PART_ID, VERDICT_NONE, 0, deadline),
+                          deadline)
 
     async def _write_heartbeat(self, value: bool, deadline: float) -> None:
         await self._write(('heartbeat',), [ua.DataValue(ua.Variant(value, HEARTBEAT_TYPE))],

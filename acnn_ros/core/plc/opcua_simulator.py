@@ -19,6 +19,7 @@ namespace `urn:acnn_ros:vision`, string node ids Vision.PartId (UInt32), Vision.
 """
 import argparse
 import asyncio
+from datetime import datetime, timezone
 import logging
 import sys
 import time
@@ -36,6 +37,7 @@ VARIABLES = (
     ('Vision.Verdict', ua.VariantType.UInt16, 0),
     ('Vision.Reason', ua.VariantType.UInt16, 0),
     ('Vision.Heartbeat', ua.VariantType.Boolean, False),
+    ('Vision.ValidUntil', ua.VariantType.DateTime, datetime(2000, 1, 1, tzinfo=timezone.utc)),
 )
 
 
@@ -58,6 +60,9 @@ class OpcUaDecision(NamedTuple):
     part_id: int
     verdict: Optional[int]   # None: not in the same request as the part id
     reason: Optional[int]
+    # The contract's check at receipt: None without a ValidUntil in the request, else whether
+    # it had not passed (False: a stale decision, ignored by the PLC).
+    valid: Optional[bool] = None
 
 
 class OpcUaSimulator(LoopThreadServer):
@@ -103,10 +108,18 @@ class OpcUaSimulator(LoopThreadServer):
         for write in self.writes():
             values = write.as_dict()
             if write.good and 'Vision.PartId' in values:
-                found.append(OpcUaDecision(write.time, values['Vision.PartId'],
-                                           values.get('Vision.Verdict'),
-                                           values.get('Vision.Reason')))
+                valid_until = values.get('Vision.ValidUntil')
+                if valid_until is not None and valid_until.tzinfo is None:
+                    valid_until = valid_until.replace(tzinfo=timezone.utc)
+                found.append(OpcUaDecision(
+                    write.time, values['Vision.PartId'], values.get('Vision.Verdict'),
+                    values.get('Vision.Reason'),
+                    None if valid_until is None else write.time <= valid_until.timestamp()))
         return found
+
+    def applied_decisions(self) -> List[OpcUaDecision]:
+        """Return the decisions a PLC following the contract applies (stale ones ignored)."""
+        return [d for d in self.decisions() if d.valid is not False]
 
     def heartbeat_toggles(self) -> List[float]:
         """Return the times at which the heartbeat variable changed value."""

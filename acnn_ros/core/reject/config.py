@@ -68,6 +68,7 @@ class RejectActuatorConfig:
     plc_decision_register: int = 0
     plc_reject_coil: int = 0
     plc_heartbeat_register: int = 10
+    plc_clock_register: int = 12
     plc_heartbeat_period_s: float = 1.0
     plc_timeout_s: float = 0.1
     plc_reconnect_max_s: float = 2.0
@@ -77,6 +78,7 @@ class RejectActuatorConfig:
     opcua_verdict_node: str = 's=Vision.Verdict'
     opcua_reason_node: str = 's=Vision.Reason'
     opcua_heartbeat_node: str = 's=Vision.Heartbeat'
+    opcua_valid_until_node: str = 's=Vision.ValidUntil'
     gpio_chip: str = '/dev/gpiochip0'
     gpio_line: int = 0
     archive_dir: str = ''
@@ -104,10 +106,17 @@ class RejectActuatorConfig:
                 f'inspection_window_s ({self.inspection_window_s}) must be shorter than '
                 f'reject_delay_s ({self.reject_delay_s}): the fail-safe reject must be decided '
                 'before the part reaches the ejector')
-        block = set(range(self.plc_decision_register, self.plc_decision_register + 4))
+        words = 6 if self.plc_clock_register >= 0 else 4
+        block = set(range(self.plc_decision_register, self.plc_decision_register + words))
         if self.plc_heartbeat_register in block:
             raise ValueError(f'plc_heartbeat_register {self.plc_heartbeat_register} overlaps '
                              f'the decision registers {sorted(block)}')
+        clock = {self.plc_clock_register, self.plc_clock_register + 1}
+        if self.plc_clock_register >= 0 and (clock & block or
+                                             self.plc_heartbeat_register in clock):
+            raise ValueError(f'plc_clock_register {self.plc_clock_register} (2 registers) '
+                             f'overlaps the decision registers {sorted(block)} or the '
+                             'heartbeat register')
         if self.actuator == 'opcua':
             # asyncua is imported only by lines that use OPC UA; its parser checks the node ids.
             from acnn_ros.core.plc.opcua import OpcUaConfig
@@ -165,11 +174,16 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     _field('plc_port', 'PLC Modbus TCP port', 1, 65535),
     _field('plc_unit', 'Modbus unit / device id of the PLC', 0, 247),
     _field('plc_decision_register',
-           'first of 4 holding registers: part id high, part id low, verdict, reason', 0, 65532),
+           'first of 6 holding registers: part id high, part id low, verdict, reason, valid '
+           'until high, low (4 without plc_clock_register)', 0, 65530),
     _field('plc_reject_coil',
            'coil pulsed for pulse_width_s at the due time of a reject; -1: none', -1, 65535),
     _field('plc_heartbeat_register',
            'holding register toggled 0/1 every heartbeat period; -1: none', -1, 65535),
+    _field('plc_clock_register',
+           "first of 2 holding registers with the PLC's free-running millisecond counter; "
+           'decisions carry their deadline in it and the PLC ignores a stale one; -1: none '
+           '(no protection against a stalled PLC applying old decisions)', -1, 65534),
     _field('plc_heartbeat_period_s', 'heartbeat toggle period (modbus, opcua)', 0.05, 60.0),
     _field('plc_timeout_s',
            'longest wait for one PLC reply (shortened to the time left before the '
@@ -185,6 +199,9 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     _field('opcua_reason_node', 'UInt16 variable: RejectEvent reason (same write as the part id)'),
     _field('opcua_heartbeat_node',
            "Boolean variable toggled every plc_heartbeat_period_s; '': none"),
+    _field('opcua_valid_until_node',
+           "UtcTime variable: the decision's deadline, same write as the part id; the PLC "
+           "ignores a decision whose ValidUntil passed (clocks synchronised); '': none"),
     _field('gpio_chip', 'GPIO chip of the ejector output (gpio)'),
     _field('gpio_line', 'GPIO line offset of the ejector output (gpio)', 0, 1023),
     _field('archive_dir', "directory of the rejected-part archive; '': off"),

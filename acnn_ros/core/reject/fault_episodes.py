@@ -89,4 +89,3 @@ class FaultEpisode:
 
     def _counted(self) -> str:
         return ', '.join(f'{count} {kind}' for kind, count in self._counts.items())
-

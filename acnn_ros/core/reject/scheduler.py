@@ -240,7 +240,8 @@ class RejectScheduler:
         if now > key.capture_time + self.settings.reject_delay_s:
             self.counters.late_results += 1
             self.late.fault(None, now, f'LATE RESULT: frame {key} came '
-                            f'{now - key.capture_time:.3f} s after capture (reject_delay_s {self.settings.reject_delay_s})',
+                            f'{now - key.capture_time:.3f} s after capture (reject_delay_s '
+                            f'{self.settings.reject_delay_s})',
                             'late results')
         if key in self._decided:
             if self._decided[key]:
@@ -308,8 +309,8 @@ class RejectScheduler:
                 # Not a part the camera announced: never a decision, never a PLC write.
                 self._parts.pop(key, None)
                 self.counters.results_without_trigger += 1
-                self.orphans.fault(None, now, f'result of frame_id {key.frame_id!r} ({key}) had no '
-                                   'PartTrigger within inspection_window_s', 'results')
+                self.orphans.fault(None, now, f'result of frame_id {key.frame_id!r} ({key}) had '
+                                   'no PartTrigger within inspection_window_s', 'results')
             elif action == 'fire':
                 due.actuations.append(self._fire(part))
             if record is not None:
