@@ -9,7 +9,7 @@ A managed node (nodes/managed_node.py): vision is "ready" for the PLC only while
 import logging
 import sys
 
-from acnn_ros.core.health import LEVEL_WARN
+from acnn_ros.core.health import LEVEL_ERROR, LEVEL_WARN
 from acnn_ros.core.messages import (decode_image_message, frame_key, header_fields,
                                     outcome_from_result, reject_event_fields,
                                     seconds_stamp_fields)
@@ -19,6 +19,7 @@ from acnn_ros.core.reject.config import (PARAMETERS, policy_from_values, RejectA
                                          RUNTIME_PARAMETERS)
 from acnn_ros.core.reject.counters import (counter_values, decided_on_result_rate, line_health,
                                            PartsWithoutInference)
+from acnn_ros.core.reject.part_ids import InactiveParts
 from acnn_ros.core.reject.realtime import IsolationSettings
 from acnn_ros.core.reject.scheduler import SchedulerSettings
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread
@@ -87,6 +88,9 @@ class RejectActuatorNode(ManagedNode):
         # Parts announced while no publisher of `inspection` was matched (start-up before
         # discovery completed, inference down): decided fail-safe, counted here (issue 12).
         self.without_inference = PartsWithoutInference()
+        # Parts announced while this node was inactive (nobody decided them; issue 19).
+        self.inactive_parts = InactiveParts()
+        self._switch_interval_before = None   # restored at release (process-wide setting)
         self._values = declare_parameters(self, PARAMETERS)
         self._py_log = logging.getLogger(f'acnn_ros.{self.get_name()}.{id(self)}')
         self._py_log.setLevel(logging.INFO)
@@ -109,8 +113,14 @@ class RejectActuatorNode(ManagedNode):
         if 0 < config.python_switch_interval_s < sys.getswitchinterval():
             # Process-wide: other Python threads (nodes of a one-process line) would otherwise
             # hold the GIL for up to 5 ms per hand-over, and rejects would miss their time
-            # (measured in docs/BENCHMARKS.md, section line).
+            # (measured in docs/BENCHMARKS.md, section line). It changes every thread of the
+            # process, so it is said, and given back at cleanup / shutdown.
+            self._switch_interval_before = sys.getswitchinterval()
             sys.setswitchinterval(config.python_switch_interval_s)
+            self.get_logger().info(
+                f'python_switch_interval_s: this process switches threads every '
+                f'{config.python_switch_interval_s * 1e3:g} ms (was '
+                f'{self._switch_interval_before * 1e3:g} ms) until cleanup')
         clock = self._now
         self.actuator = make_actuator(config, clock, logger=self._py_log)
         self.actuator.set_ready(False)   # no heartbeat before activate
@@ -130,6 +140,7 @@ class RejectActuatorNode(ManagedNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start the scheduler and the heartbeat, subscribe to parts and results."""
         self.actuator.set_ready(True)
+        self.inactive_parts.activated()
         self.scheduler.start()
         self._line_subscriptions = [self.create_subscription(
             InspectionResult, 'inspection', self._on_result, RELIABLE)]
@@ -184,6 +195,9 @@ class RejectActuatorNode(ManagedNode):
         if self.archive is not None:
             self.archive.close()
             self.archive = None
+        if self._switch_interval_before is not None:
+            sys.setswitchinterval(self._switch_interval_before)
+            self._switch_interval_before = None
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -197,6 +211,9 @@ class RejectActuatorNode(ManagedNode):
                 self.get_logger().warning(line)
             else:
                 self.get_logger().info(line)
+        gap = self.inactive_parts.part(msg.part_id)
+        if gap is not None:
+            self._py_log.warning(gap)
         self.scheduler.add_trigger(frame_key(msg.header), msg.part_id)
 
     def _on_result(self, msg: InspectionResult) -> None:
@@ -248,7 +265,8 @@ class RejectActuatorNode(ManagedNode):
     def _publish_status(self) -> None:
         counters = self.scheduler.counters_snapshot()
         values = dict(counter_values(counters),
-                      parts_without_inference=self.without_inference.count)
+                      parts_without_inference=self.without_inference.count,
+                      parts_while_inactive=self.inactive_parts.count)
         msg = LineCounters(since=_stamp(counters.since), **{
             name: values[name] for name in LineCounters.get_fields_and_field_types()
             if name in values})
@@ -260,6 +278,9 @@ class RejectActuatorNode(ManagedNode):
         values.update(parts_hz=f'{rate.target_hz:.2f}', on_result_hz=f'{rate.achieved_hz:.2f}')
         if rate.level > level:
             level, text = rate.level, f'{rate.message}; {text}'
+        faults = self.scheduler.active_faults()
+        if faults:
+            level, text = LEVEL_ERROR, '; '.join(faults + [text])
         self._last = counters
         if self.lifecycle_state != 'active':
             level = max(level, LEVEL_WARN)
