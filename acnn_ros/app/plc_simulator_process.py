@@ -59,6 +59,11 @@ class PlcSimulatorProcess:
             raise RuntimeError(reply)
         self.port = reply
 
+    @property
+    def pid(self) -> int:
+        """Return the simulator process's id (to stop, continue or kill it like a PLC)."""
+        return self._process.pid
+
     def _ask(self, request: str):
         with self._lock:
             self._connection.send(request)

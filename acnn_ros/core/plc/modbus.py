@@ -171,11 +171,18 @@ class ModbusActuator(LoopThreadActuator):
             if self._client.connected:
                 self._drop(self.last_error)
             else:
-                self.last_error = f'TCP connect to {self.where()} failed'
+                self.last_error = await self._why_no_connection()
             self.stats['connect_failures'] += 1
             self._link_failed(self.last_error)
             await asyncio.sleep(delay)
             delay = min(delay * 2.0, self.config.reconnect_max_s)
+
+    async def _why_no_connection(self) -> str:
+        try:
+            await asyncio.get_running_loop().getaddrinfo(self.config.host, self.config.port)
+        except OSError as exc:   # socket.gaierror: the name does not resolve
+            return f'host name {self.config.host!r} does not resolve ({exc})'
+        return f'TCP connect to {self.where()} failed (no listener, or refused)'
 
     def _drop(self, why: str) -> None:
         """Close the connection: nothing more goes into a connection the PLC stopped reading."""

@@ -135,8 +135,7 @@ class RejectScheduler:
         log = self._log
         self.undelivered = FaultEpisode(log, 'PLC not taking decisions')
         self.no_result = FaultEpisode(
-            log, 'NO RESULT from inference_node (down, hung or deactivated?): parts rejected '
-            'fail-safe')
+            log, 'NO RESULT from inference_node (down, hung or deactivated?)')
         self.late = FaultEpisode(log, 'LATE: decided after the part passed the ejector')
         self.orphans = FaultEpisode(
             log, 'results without a part trigger ignored (another publisher on image?)',
@@ -333,8 +332,8 @@ class RejectScheduler:
         due = part.key.capture_time + self.settings.reject_delay_s
         if outcome is None:
             self.no_result.fault(part.part_id, now, f'part {part.part_id}: no result within '
-                                 f'inspection_window_s ({self.settings.inspection_window_s} s)',
-                                 'parts')
+                                 f'inspection_window_s ({self.settings.inspection_window_s} s), '
+                                 'rejected fail-safe', 'parts rejected')
         elif decision.reason != RejectReason.NO_RESULT:
             self.no_result.recovered(now)
         if now > self._deadline(due):
