@@ -17,7 +17,7 @@ import traceback
 from typing import Optional, Tuple, Type
 
 from acnn_ros.core.parameter_spec import ParameterSpec
-from acnn_ros.nodes.ros_parameters import declare_parameters
+from acnn_ros.nodes.ros_parameters import declare_parameters, warn_unknown_parameters
 from lifecycle_msgs.msg import State
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -81,6 +81,7 @@ class ManagedNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Run the node's `configure()`; on a configuration error release what it built."""
+        warn_unknown_parameters(self)   # every parameter is declared by now (once per name)
         result = self.configure_or_report(self.configure)
         if result != TransitionCallbackReturn.SUCCESS:
             self.release()
