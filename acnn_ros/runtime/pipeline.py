@@ -14,6 +14,8 @@ from typing import Optional, Sequence, Tuple, Union
 
 from acnn_ros.core.image_codec import (decode_compressed, decode_image, DEFAULT_MAX_PIXELS,
                                        ImageDecodeError)
+from acnn_ros.core.image_wire import array_image_cdr, image_from_cdr
+from acnn_ros.core.messages import inspect_image_message
 from acnn_ros.core.model_card import card_path_for, file_hash, ModelCard, ModelCardError
 from acnn_ros.core.preprocess import preprocess, PreprocessError
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, StageTimes
@@ -36,6 +38,7 @@ class InspectionPipeline:
         self.card = card
         self.model_path = Path(model_path)
         self.warnings = tuple(warnings)
+        self.warmup_ms: Tuple[float, ...] = ()   # per warm-up run (warmup), for the log
         names = tuple(str(name) for name in class_names) if class_names else card.class_names
         if len(names) != card.num_classes:
             raise ValueError(f'{len(names)} class names given ({", ".join(names)}) but model '
@@ -93,8 +96,12 @@ class InspectionPipeline:
 
     @property
     def provider_report(self) -> str:
-        """Return one line saying which backend and provider run the model."""
-        return self.engine.provider_report
+        """Return one line saying which backend and provider run the model (and its warm-up)."""
+        if not self.warmup_ms:
+            return self.engine.provider_report
+        runs = ', '.join(f'{ms:.1f}' for ms in self.warmup_ms)
+        return (f'{self.engine.provider_report}; warm-up {len(self.warmup_ms) - 1} engine '
+                f'runs + 1 frame path: {runs} ms')
 
     def with_class_names(self, class_names: Optional[Sequence[str]]) -> 'InspectionPipeline':
         """Return a pipeline sharing this engine with other class names (empty = the card's)."""
@@ -102,10 +109,32 @@ class InspectionPipeline:
                                   class_names=class_names, warnings=self.warnings)
 
     def warmup(self, runs: int = 1) -> None:
-        """Run the engine on blank frames so the first real frame is not slow."""
+        """
+        Run `runs` blank frames through the engine, then one through the frame path; time them.
+
+        A stage's first call in a process is slow: ONNX Runtime's first run, and rosbags
+        generating its CDR code at the first image (de)serialized (~65 ms each way on 2 cores).
+        A first frame that slow holds the next ones back until they arrive together, and the
+        newest-frame slot then drops all but one (DROPPED_FRAME rejects at every start,
+        docs/INFERENCE.md "Start-up"). So after the engine runs, one blank frame at the model's
+        input size goes the whole way of a received image: CDR bytes, deserialization, decode,
+        preprocess, engine, postprocess (its outcome is not used). An engine that fails raises
+        here, as at every load; `runs` 0 warms nothing. `warmup_ms` keeps the times.
+        """
+        runs = max(0, int(runs))
         blank = np.zeros((1, 3, self.card.input_height, self.card.input_width), np.float32)
-        for _ in range(max(0, int(runs))):
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
             self.engine.run(blank)
+            times.append(_ms(start, time.perf_counter()))
+        if runs:
+            start = time.perf_counter()
+            frame = np.zeros((self.card.input_height, self.card.input_width, 3), np.uint8)
+            inspect_image_message(self, image_from_cdr(array_image_cdr(frame, 'bgr8', 0,
+                                                                       'warmup')))
+            times.append(_ms(start, time.perf_counter()))
+        self.warmup_ms = tuple(times)
 
     def inspect(self, bgr: np.ndarray, decode_ms: float = 0.0) -> InspectionOutcome:
         """
