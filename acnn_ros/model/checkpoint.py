@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 CHECKPOINT_FORMAT = 'acnn_ros.checkpoint/1'
-# The keys every checkpoint has (best.pt drops only the optimizer and the schedule).
-REQUIRED_KEYS = ('train_config', 'class_names', 'model', 'epoch', 'history', 'input_width',
-                 'input_height')
+# The keys a model can be rebuilt from (a last.pt / best.pt of `acnn train` has more: epoch,
+# history, input size, the optimizer; `--resume` reads those where it needs them).
+REQUIRED_KEYS = ('train_config', 'class_names', 'model')
 EXPECTED = f'a last.pt or best.pt of `acnn train` ({CHECKPOINT_FORMAT})'
 
 
