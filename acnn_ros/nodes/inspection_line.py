@@ -99,9 +99,8 @@ class Line:
                 {**(parameters.get('reject_actuator_node') or {}), 'realtime_executor': False}))
             ) if actuator else None
             for node in self.managed_nodes():
-                if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                    raise ValueError(f'{node.get_name()}: '
-                                     f'{node.configure_error or "configure failed"}')
+                if not node.configure_for_caller():   # said once, by the caller's fatal line
+                    raise ValueError(f'{node.get_name()}: {node.configure_error}')
         except BaseException:
             self.stop()
             raise

@@ -126,11 +126,11 @@ class ManagedNode(LifecycleNode):
             return TransitionCallbackReturn.ERROR
         return TransitionCallbackReturn.SUCCESS
 
-    def start_up(self) -> bool:
+    def configure_for_caller(self) -> bool:
         """
-        Configure and activate (autostart); return False, with configure_error, on failure.
+        Run the configure transition; return False, with configure_error, on failure.
 
-        A configuration error is not logged here: the caller reports `configure_error`.
+        The caller reports `configure_error` (one fatal line), so it is not logged here.
         """
         self._caller_reports_errors = True
         try:
@@ -139,6 +139,16 @@ class ManagedNode(LifecycleNode):
             self._caller_reports_errors = False
         if configured != TransitionCallbackReturn.SUCCESS:
             self.configure_error = self.configure_error or 'configure transition failed'
+            return False
+        return True
+
+    def start_up(self) -> bool:
+        """
+        Configure and activate (autostart); return False, with configure_error, on failure.
+
+        A configuration error is not logged here: the caller reports `configure_error`.
+        """
+        if not self.configure_for_caller():
             return False
         if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
             self.configure_error = self.configure_error or 'activate transition failed'
