@@ -200,7 +200,15 @@ def check_plc_tracking(client_out: str, decisions, node_out: str) -> None:
                                  'late_results', 'rejected_no_result')} == {
         'inspected': '14', 'rejected': '6', 'fired': '5', 'missed': '0', 'late': '1',
         'late_results': '2', 'rejected_no_result': '2'}, diag
-    assert node_out.count('LATE DECISION: part 14') == 1, node_out
+    # Part 13's late result and part 14's late decision are one fault episode, said once and
+    # summed up when the line stops (issue 19: every fault once, with its count).
+    assert node_out.count('LATE: decided after the part passed the ejector: LATE RESULT') == 1, \
+        node_out
+    assert 'LATE DECISION' not in node_out, node_out
+    [summed] = [line for line in node_out.splitlines() if 'LATE: decided after' in line
+                and 'ended after' in line]
+    assert 'late results' in summed and '1 late decisions' in summed, node_out
+    assert 'open until vision shutting down' in summed, node_out
     assert 'plc_tracking' in node_out
 
 

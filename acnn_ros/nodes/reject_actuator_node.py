@@ -10,9 +10,9 @@ import logging
 import sys
 
 from acnn_ros.core.health import LEVEL_ERROR, LEVEL_WARN
-from acnn_ros.core.messages import (decode_image_message, frame_key, header_fields,
-                                    outcome_from_result, reject_event_fields,
-                                    seconds_stamp_fields)
+from acnn_ros.core.image_codec import decode_image_message
+from acnn_ros.core.messages import (frame_key, header_fields, outcome_from_result,
+                                    reject_event_fields, seconds_stamp_fields)
 from acnn_ros.core.plc.actuators import make_actuator
 from acnn_ros.core.reject.archive import RejectArchive
 from acnn_ros.core.reject.config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
@@ -172,6 +172,7 @@ class RejectActuatorNode(ManagedNode):
         # Before the not-ready write, so that no decision reaches the PLC after it.
         pending = self.scheduler.report_pending(
             f'{why}: not actuated, the PLC rejects it by its default')
+        self.scheduler.close_faults(f'open until {why}')
         ready_told = self.actuator.set_ready(False)
         self._publish_status()
         self.get_logger().info(

@@ -172,6 +172,11 @@ class RejectScheduler:
         return [e.summary() for e in (self.undelivered, self.no_result, self.late, self.orphans)
                 if e.active]
 
+    def close_faults(self, now: float, why: str) -> None:
+        """Sum up every open fault episode (the line stops): its counts are said, once."""
+        for episode in (self.undelivered, self.no_result, self.late, self.orphans):
+            episode.recovered(now, f' ({why})')
+
     def poll_faults(self, now: float) -> None:
         """End the episodes that end by silence (results without trigger)."""
         self.orphans.poll(now)

@@ -123,6 +123,11 @@ class SchedulerThread:
             self._scheduler.poll_faults(self._clock())
             return self._scheduler.active_faults()
 
+    def close_faults(self, why: str) -> None:
+        """Sum up the open fault episodes once (the line stops)."""
+        with self._lock:
+            self._scheduler.close_faults(self._clock(), why)
+
     def reset_counters(self) -> LineTally:
         """Zero the counters; return their values before the reset."""
         with self._lock:
