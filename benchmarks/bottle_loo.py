@@ -2,7 +2,7 @@
 """
 Leave-one-out on the four real bottle frames, and the shipped `acnn_bottle` model, in one go.
 
-    python benchmarks/bottle_loo.py [--samples ../shared/data/aoi_samples] [--out runs/bottle]
+    python -m benchmarks.bottle_loo [--samples ../shared/data/aoi_samples] [--out runs/bottle]
         [--folds all|none|STEM,...] [--no-ship] [--device cpu|cuda] [--num-train 700] [--epochs 3]
 
 For each real frame F (a fold): `acnn synth --backgrounds SAMPLES --hold-out F` prints every
@@ -29,8 +29,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CLASSES = ('p1069', 'p1071', 'p3707', 'p3709')
 CODES = ('p1069=(1069B)',)          # the product's printed text (dataset README), not pixels
@@ -89,7 +87,7 @@ def demo_checkpoint(path: Path) -> Path:
     import torch
 
     from acnn_ros.model.train import CHECKPOINT_FORMAT, save_checkpoint, TrainConfig
-    from onnx_weights import model_from_onnx
+    from benchmarks.onnx_weights import model_from_onnx
 
     model, card = model_from_onnx(ROOT / 'resource/models/acnn_demo.onnx')
     recalibrate_batchnorm(model)
@@ -286,7 +284,7 @@ def main(argv=None) -> int:
         report['shipped_on_its_own_four_frames'] = predict(checkpoint, frames)
         report['shipped_device_shift_test'] = _device_shift_accuracy(checkpoint)
         report_path.write_text(json.dumps(report, indent=2) + '\n')
-        command = ' '.join(['python benchmarks/bottle_loo.py', *(argv or sys.argv[1:])])
+        command = ' '.join(['python -m benchmarks.bottle_loo', *(argv or sys.argv[1:])])
         _cli('export', str(checkpoint), 'resource/models/acnn_bottle.onnx', '--name',
              'acnn_bottle', '--metrics', str(_metrics_path(checkpoint.parent)), '--reproduce',
              f'{command}  # the four folds + this model; see docs/MODEL.md')

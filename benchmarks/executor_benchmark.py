@@ -15,7 +15,7 @@ latency with one frame in flight, as fast as results come back (2 in flight), a 
 For each, the CPU time of the node's main (executor) thread per second of the 60 fps stage,
 from /proc: the executor's own cost, busy-looping or not.
 
-    python benchmarks/executor_benchmark.py
+    python -m benchmarks.executor_benchmark
 """
 import argparse
 import array
@@ -26,11 +26,10 @@ import sys
 import threading
 import time
 
-import inference_node_driver as driver_module
-import numpy as np
+from acnn_ros.core.stats import percentiles
+from benchmarks import inference_node_driver as driver_module
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
 CONFIGS = ('multi-seq', 'single-seq', 'single', 'multi-seq-1ms')
 
 
@@ -94,7 +93,8 @@ def measure(config: str, model: Path, frames: int, seconds: float) -> dict:
 
     def popen(command, **kwargs):
         index = command.index('-m')
-        command = command[:index] + [__file__, '--node', config] + command[index + 2:]
+        command = (command[:index] + ['-m', 'benchmarks.executor_benchmark', '--node', config]
+                   + command[index + 2:])
         kwargs['env'] = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(REPO_DIR), os.environ.get('PYTHONPATH', '')]))
         return real_popen(command, **kwargs)
@@ -105,7 +105,7 @@ def measure(config: str, model: Path, frames: int, seconds: float) -> dict:
         driver_module.subprocess.Popen = real_popen
     try:
         driver.wait_ready()
-        from inference_benchmark import test_frame
+        from benchmarks.inference_benchmark import test_frame
         data = array.array('B', test_frame().tobytes())
         driver.latency(data, 20)
         e2e, total, model_ms = driver.latency(data, frames)
@@ -124,11 +124,10 @@ def measure(config: str, model: Path, frames: int, seconds: float) -> dict:
 
 def row(r: dict) -> str:
     """Return one markdown table row."""
-    def p50(values):
-        return f'{np.percentile(values, 50):.2f}'
+    model, e2e = percentiles(r['model']), percentiles(r['e2e'])
     s, c60, c30 = r['sustained'], r['camera60'], r['camera30']
-    return (f'| {r["config"]} | {p50(r["model"])} | {p50(r["e2e"])} / '
-            f'{np.percentile(r["e2e"], 99):.1f} | {s["fps"]:.0f} | '
+    return (f'| {r["config"]} | {model["p50"]:.2f} | {e2e["p50"]:.2f} / '
+            f'{e2e["p99"]:.1f} | {s["fps"]:.0f} | '
             f'{c60["ok"]}/{c60["published"]} ({c60["results"]}) | '
             f'{c30["ok"]}/{c30["published"]} ({c30["results"]}) | {r["main_cpu"] * 100:.0f} % |')
 

@@ -6,7 +6,7 @@ The scenarios are acnn_ros/app/fault_scenarios.py, the same the tests run
 (test/test_line_faults.py): reject_actuator_node (+ inference_node) as real processes with
 config/inspect.yaml, a Modbus PLC simulator process applying the PLC contract, an observer.
 
-    python benchmarks/fault_injection_benchmark.py [--only NAME ...] [--no-docs]
+    python -m benchmarks.fault_injection_benchmark [--only NAME ...] [--no-docs]
 """
 import argparse
 import os
@@ -14,12 +14,9 @@ from pathlib import Path
 import sys
 import time
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.common import keep_dds_local, replace_section
 
-from benchmark_docs import replace_section  # noqa: E402
-from local_dds import keep_dds_local  # noqa: E402
+REPO_DIR = Path(__file__).resolve().parents[1]
 
 MARKER = '## Fault injection on the real processes (issue 19)'
 
@@ -32,7 +29,7 @@ def table(results, seconds) -> str:
     """Return the Markdown section of `results` ({name: (ScenarioResult, seconds)})."""
     load = ', '.join(f'{x:.2f}' for x in os.getloadavg())
     lines = [MARKER, '',
-             f'`python benchmarks/fault_injection_benchmark.py`, {time.strftime("%Y-%m-%d")}, '
+             f'`python -m benchmarks.fault_injection_benchmark`, {time.strftime("%Y-%m-%d")}, '
              f'this machine (2 cores, no GPU), load average at the end {load}, '
              f'{seconds:.0f} s in all. Each row is one scenario of '
              '`acnn_ros/app/fault_scenarios.py` (also `test/test_line_faults.py`); "checks" '

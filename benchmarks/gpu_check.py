@@ -26,10 +26,10 @@ import re
 import sys
 import time
 
+from acnn_ros.core.stats import percentiles
 import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
 CLASSES = ('p1069', 'p1071', 'p3707', 'p3709')
 ROS_MODULE = re.compile(r'^\s*(?:import|from)\s+(rclpy|rosidl\w*|\w+_msgs|launch\w*)\b', re.M)
 
@@ -60,7 +60,7 @@ def make_model(out: Path, checkpoint: str, onnx: str, seed: int):
     from acnn_ros.model.export import export_onnx
     from acnn_ros.model.train import CHECKPOINT_FORMAT, load_checkpoint, model_from_checkpoint
     if onnx and not checkpoint:
-        from onnx_weights import model_from_onnx
+        from benchmarks.onnx_weights import model_from_onnx
         model, card = model_from_onnx(Path(onnx))
         config = dict(card.extra.get('config', {}))
         config.pop('num_classes', None)
@@ -124,8 +124,9 @@ def timed(function, iterations: int):
         start = time.perf_counter()
         function()
         times.append((time.perf_counter() - start) * 1000.0)
-    return {'p50_ms': float(np.percentile(times, 50)), 'p99_ms': float(np.percentile(times, 99)),
-            'mean_ms': float(np.mean(times)), 'n': iterations}
+    stats = percentiles(times)
+    return {'p50_ms': stats['p50'], 'p99_ms': stats['p99'], 'mean_ms': float(np.mean(times)),
+            'n': iterations}
 
 
 def _boxes(outcomes) -> np.ndarray:
@@ -229,7 +230,7 @@ def environment(device: str) -> dict:
 
 def main(argv=None) -> int:
     """Run every step; exit 1 when a check fails, 0 otherwise (skipped steps say why)."""
-    from gpu_check_report import markdown, verdict
+    from acnn_ros.app.bench.gpu_check_report import markdown, verdict
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--device', default='cuda', help='cuda, cuda:N or cpu (dry run)')
     parser.add_argument('--out', default='/tmp/acnn_gpu_check')
@@ -244,7 +245,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    report = {'command': 'benchmarks/gpu_check.py ' + ' '.join(
+    report = {'command': 'python -m benchmarks.gpu_check ' + ' '.join(
         sys.argv[1:] if argv is None else argv)}
     report['runtime_imports_no_ros'] = ros_free_runtime()
     report['environment'] = environment(args.device)

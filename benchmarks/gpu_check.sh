@@ -14,4 +14,4 @@ python="${PYTHON:-python3}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total \
   --format=csv,noheader || echo 'nvidia-smi: not found'
-exec timeout 450 "$python" benchmarks/gpu_check.py --out "$out" "$@"
+exec timeout 450 "$python" -m benchmarks.gpu_check --out "$out" "$@"

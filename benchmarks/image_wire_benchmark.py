@@ -10,7 +10,7 @@ The image fast path, measured in one run: rclpy vs rosbags CDR, and the node rou
    `--before` (default HEAD; rclpy message subscription), both fed the same pre-serialized
    frames (as a camera_node of this checkout or a C++ driver sends them), alternately.
 
-    python benchmarks/image_wire_benchmark.py [--frames 150] [--model resource/...onnx]
+    python -m benchmarks.image_wire_benchmark [--frames 150] [--model resource/...onnx]
 """
 import argparse
 import os
@@ -24,7 +24,6 @@ import time
 import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
 MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
 
 

@@ -13,7 +13,7 @@ Stages (same model, same thread settings):
 Node RSS is read from /proc. Results are printed and, with --write-docs, replace this
 benchmark's section of docs/BENCHMARKS.md.
 
-    python benchmarks/inference_benchmark.py --write-docs
+    python -m benchmarks.inference_benchmark --write-docs
 """
 import argparse
 import array
@@ -26,19 +26,15 @@ import sys
 import tempfile
 import time
 
-from benchmark_docs import replace_section
-from inference_node_driver import NodeDriver, rss_mib
+from acnn_ros.app.proc_status import rss_mib
+from acnn_ros.core.stats import percentiles
+from benchmarks.common import replace_section
+from benchmarks.inference_node_driver import NodeDriver
 import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
 DEFAULT_MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
 SECTION = '<!-- section:inference -->'
-
-
-def percentiles(values_ms):
-    """Return p50 and p99 of a list of milliseconds."""
-    return float(np.percentile(values_ms, 50)), float(np.percentile(values_ms, 99))
 
 
 UNTRAINED_EXPORT = """
@@ -72,6 +68,11 @@ def test_frame(seed: int = 0) -> np.ndarray:
     frame = rng.integers(60, 120, (480, 640, 3), dtype=np.uint8)
     frame[300:320, 400:432] = rng.integers(0, 255, (20, 32, 3), dtype=np.uint8)
     return frame
+
+
+def _p50_p99(values_ms):
+    stats = percentiles(values_ms)
+    return stats['p50'], stats['p99']
 
 
 def bench_in_process(pipeline, frame, iterations):
@@ -118,17 +119,17 @@ def run(args, threads: int):
         data = array.array('B', frame.tobytes())
         driver.latency(data, 20)  # warm-up: discovery, first allocations
         e2e_ms, node_ms, node_model_ms = driver.latency(data, args.iterations)
-        node_stages = {name: float(np.percentile(values, 50))
+        node_stages = {name: percentiles(values, (50,))['p50']
                        for name, values in driver.stage_ms.items()}
         sustained = driver.throughput(data, args.seconds)
         camera60 = driver.throughput(data, args.seconds, period_s=1 / 60.0)
     finally:
         node_rss = driver.close()
-    model_p50, model_p99 = percentiles(model_ms)
-    pipe_p50, pipe_p99 = percentiles(pipeline_ms)
-    e2e_p50, e2e_p99 = percentiles(e2e_ms)
-    inside_p50, inside_p99 = percentiles(node_ms)
-    node_model_p50, node_model_p99 = percentiles(node_model_ms)
+    model_p50, model_p99 = _p50_p99(model_ms)
+    pipe_p50, pipe_p99 = _p50_p99(pipeline_ms)
+    e2e_p50, e2e_p99 = _p50_p99(e2e_ms)
+    inside_p50, inside_p99 = _p50_p99(node_ms)
+    node_model_p50, node_model_p99 = _p50_p99(node_model_ms)
     return {
         'model': f'{pipeline.model_id} ({pipeline.card.variant or "?"}, input '
                  f'{pipeline.card.input_width}x{pipeline.card.input_height})',
@@ -146,7 +147,7 @@ def run(args, threads: int):
         'dds_overhead': (e2e_p50 - node_model_p50) / node_model_p50,
         'sustained': sustained, 'camera_60fps': camera60, 'node_stages_p50_ms': node_stages,
         'node_rss_mib': node_rss[0], 'node_peak_rss_mib': node_rss[1],
-        'benchmark_rss_mib': bench_rss[0],
+        'benchmark_rss_mib': bench_rss,
         'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
         'load_average': ' '.join(f'{v:.1f}' for v in load),
         'machine': f'{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, '
@@ -160,7 +161,7 @@ def markdown(r, first: bool = True) -> str:
 
     s, c = r['sustained'], r['camera_60fps']
     lines = [SECTION, '## Inference (inference_node, 640x480)', '',
-             'Command: `python benchmarks/inference_benchmark.py --write-docs'
+             'Command: `python -m benchmarks.inference_benchmark --write-docs'
              + (f' --providers {" ".join(r["providers"])}' if r['providers'] != ['cpu'] else '')
              + f' --threads {" ".join(str(t) for t in r["thread_runs"])}`: one complete run '
              'per thread setting, all stages of a run back to back.', ''] if first else []

@@ -4,7 +4,7 @@ inference_node in its own process, driven over real DDS by the inference benchma
 
 `NodeDriver` publishes bgr8 sensor_msgs/Image frames and collects the InspectionResults:
 latency with one frame in flight, throughput as fast as results come back or paced like a
-camera. `rss_mib` reads a process's memory from /proc.
+camera; `close()` reports the node's current and peak memory (acnn_ros.app.proc_status).
 """
 import os
 from pathlib import Path
@@ -13,19 +13,10 @@ import sys
 import tempfile
 import time
 
-from local_dds import keep_dds_local
+from acnn_ros.app.proc_status import memory_mib
+from benchmarks.common import keep_dds_local
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-
-
-def rss_mib(pid: int):
-    """Return (current RSS, peak RSS) of a process in MiB, from /proc."""
-    fields = {}
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        key, _, value = line.partition(':')
-        if key in ('VmRSS', 'VmHWM'):
-            fields[key] = int(value.split()[0]) / 1024.0
-    return fields.get('VmRSS', 0.0), fields.get('VmHWM', 0.0)
 
 
 class NodeDriver:
@@ -139,8 +130,9 @@ class NodeDriver:
                 'fps': ok / max(last - start, 1e-6)}
 
     def close(self):
-        """Stop the node and this client."""
-        rss = rss_mib(self.process.pid)
+        """Stop the node and this client; return its (RSS, peak RSS) in MiB just before."""
+        memory = memory_mib(self.process.pid)
+        rss = memory.get('VmRSS', 0.0), memory.get('VmHWM', 0.0)
         self.process.send_signal(2)
         self.process.wait(timeout=10)
         self.executor.shutdown()

@@ -15,10 +15,10 @@ import os
 import threading
 import time
 
+from acnn_ros.app.bench.rate_search import cpu_percent, Probe, ProcessUsage
 from acnn_ros.core.camera.source import Frame, FrameSource
 from acnn_ros.core.messages import stamp_ns
 from acnn_ros.core.params_file import load_params_file, node_parameters
-from rate_search import cpu_percent, Probe, ProcessUsage
 
 WARMUP_FRAMES = 5  # first captures of a fresh line, not counted (first inference runs)
 

@@ -13,7 +13,7 @@ For each configuration (the default `config/inspect.yaml`, and `intra_op_threads
    capture stamp -> InspectionResult received; a binary search (rate_search.py) finds the
    highest rate with < 1 % of frames not answered OK. CPU and RSS of both processes per probe.
 
-    python benchmarks/line_rate_benchmark.py --write-docs
+    python -m benchmarks.line_rate_benchmark --write-docs
 """
 import argparse
 import gc
@@ -27,18 +27,17 @@ import sys
 import tempfile
 import time
 
+from acnn_ros.app.bench import rate_search
+from acnn_ros.app.bench.line_rate_report import markdown, rated_rate_yaml, SECTION
+from acnn_ros.app.bench.rate_search import find_max_rate, Probe, ProcessUsage
 from acnn_ros.core.messages import stamp_ns
-from benchmark_docs import replace_section
-from inference_benchmark import test_frame
-from line_process_probe import line_probe
-from line_rate_report import markdown, rated_rate_yaml, SECTION
-from local_dds import keep_dds_local
+from acnn_ros.core.stats import percentiles
+from benchmarks.common import keep_dds_local, replace_section
+from benchmarks.inference_benchmark import test_frame
+from benchmarks.line_process_probe import line_probe
 import numpy as np
-import rate_search
-from rate_search import find_max_rate, percentiles, Probe, ProcessUsage
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
 DEFAULT_MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
 PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
 STAMP_OFFSET = 4  # CDR: 4-byte encapsulation header, then header.stamp (int32 sec, uint32 ns)
@@ -271,7 +270,7 @@ def main(argv=None) -> int:
     from acnn_ros.runtime.inference_config import InferenceConfig
     frame = test_frame()
     report = machine()
-    report['command'] = 'python benchmarks/line_rate_benchmark.py ' + ' '.join(
+    report['command'] = 'python -m benchmarks.line_rate_benchmark ' + ' '.join(
         sys.argv[1:] if argv is None else argv)
     report['probe'] = {key: getattr(args, key) for key in (
         'seconds', 'min_frames', 'max_frames', 'low', 'high', 'max_probes')}

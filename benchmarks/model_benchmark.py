@@ -9,7 +9,7 @@ latency at batch 1 with 2 threads in PyTorch and ONNX Runtime (median of --repea
 also runs the four real frames of ../shared/data/aoi_samples through one trained A-CNN and
 draws where the ROI lands.
 
-    nice -n 10 python benchmarks/model_benchmark.py --data runs/synth_v1 --runs runs/bench \
+    nice -n 10 python -m benchmarks.model_benchmark --data runs/synth_v1 --runs runs/bench \
         --write-docs
 
 The table goes to stdout, to <runs>/results.json and, with --write-docs, into the
@@ -22,19 +22,17 @@ import platform
 import sys
 import time
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
-
-from acnn_ros.core.model_card import ModelCard  # noqa: E402
-from acnn_ros.model.dataset import load_split  # noqa: E402
-from acnn_ros.model.export import export_onnx  # noqa: E402
-from acnn_ros.model.flops import count_flops, count_parameters  # noqa: E402
-from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint,  # noqa: E402
+from acnn_ros.core.model_card import ModelCard
+from acnn_ros.model.dataset import load_split
+from acnn_ros.model.export import export_onnx
+from acnn_ros.model.flops import count_flops, count_parameters
+from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint,
                                   train, TrainConfig, training_stages)
-from benchmark_docs import replace_section  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from wall_time import latency_ms  # noqa: E402
+from benchmarks.common import latency_ms, replace_section
+import numpy as np
+import torch
+
+REPO_DIR = Path(__file__).resolve().parents[1]
 
 SECTION = '<!-- section:model -->'
 # (row name, variant, overrides, what it is)
@@ -161,7 +159,7 @@ def real_frames(checkpoint: Path, samples_dir: Path, image_out: Path):
 def markdown(results, real, args, machine) -> str:
     """Return the docs/BENCHMARKS.md section."""
     lines = [SECTION, '## Model (issue 3): A-CNN vs plain CNNs, 5 % box labels', '',
-             f'Command: `python benchmarks/model_benchmark.py --data {args.data} '
+             f'Command: `python -m benchmarks.model_benchmark --data {args.data} '
              f'--runs {args.runs} --epochs {args.epochs} --epochs-heavy {args.epochs_heavy} '
              f'--max-train {args.max_train} --measure-only "{args.measure_only}" '
              + ''.join(f'--checkpoint {c} ' for c in args.checkpoint)

@@ -8,7 +8,7 @@ For each of `--writes` decisions (one at a time) it measures, against the real s
 - handover -> report: `actuate()` called until `done()` reported the write acknowledged;
 - handover -> server: `actuate()` called until the server received the write.
 
-    python benchmarks/opcua_benchmark.py --writes 300
+    python -m benchmarks.opcua_benchmark --writes 300
 
 Prints a markdown table (command, machine, numbers) for docs/LINE_INTEGRATION.md.
 """
@@ -24,7 +24,6 @@ import time
 import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))   # the source tree, as the other benchmarks
 
 
 def measure(actuator, received_times, writes: int):
@@ -94,7 +93,7 @@ def main(argv=None) -> int:
         modbus_sim.stop()
 
     load = ', '.join(f'{v:.2f}' for v in os.getloadavg())
-    print(f'`python benchmarks/opcua_benchmark.py --writes {args.writes}` on '
+    print(f'`python -m benchmarks.opcua_benchmark --writes {args.writes}` on '
           f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
           f'load average {load}, Python {platform.python_version()}\n')
     print('| path | writes | p50 ms | p95 ms | p99 ms | max ms |')

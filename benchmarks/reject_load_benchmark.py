@@ -17,7 +17,7 @@ node's own fire_time (PLC reply received), missed / late counts, load average an
 time of each process. Writes its table into docs/BENCHMARKS.md under
 `<!-- section:line-load -->`:
 
-    nice -n 10 python benchmarks/reject_load_benchmark.py --rate 150 --seconds 30 --write-docs
+    nice -n 10 python -m benchmarks.reject_load_benchmark --rate 150 --seconds 30 --write-docs
 """
 import argparse
 import multiprocessing
@@ -28,11 +28,10 @@ import subprocess
 import sys
 import time
 
-from local_dds import keep_dds_local
+from benchmarks.common import keep_dds_local
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))   # the source tree, as the other benchmarks
 DOCS = REPO / 'docs' / 'BENCHMARKS.md'
 MARKER = '<!-- section:line-load -->'
 PARAMS = str(REPO / 'config' / 'inspect.yaml')
@@ -196,7 +195,7 @@ def table(rows, args) -> str:
         MARKER,
         '## Line: reject timing under vision load (benchmarks/reject_load_benchmark.py)',
         '',
-        f'`nice -n 10 python benchmarks/reject_load_benchmark.py --rate {args.rate:g} --seconds '
+        f'`nice -n 10 python -m benchmarks.reject_load_benchmark --rate {args.rate:g} --seconds '
         f'{args.seconds:g} --scenarios {",".join(args.scenarios)}'
         f'{" --write-docs" if args.write_docs else ""}` on {machine}, '
         f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}.',

@@ -6,7 +6,7 @@ Runs the real reject scheduler against the real pymodbus PLC simulator on 127.0.
 backend: time the simulator *received* the coil write) and with the topic backend (time the
 command was issued). Writes its table into docs/BENCHMARKS.md under `<!-- section:line -->`:
 
-    python benchmarks/reject_timing_benchmark.py --parts 200 --rate 25 --write-docs
+    python -m benchmarks.reject_timing_benchmark --parts 200 --rate 25 --write-docs
 
 The same path in the real node process while camera + inference saturate the cores, with the
 firing path isolated or not: benchmarks/reject_load_benchmark.py (section line-load).
@@ -30,7 +30,8 @@ from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.reject.scheduler import SchedulerSettings
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
-from benchmark_docs import replace_section
+from acnn_ros.core.stats import percentiles
+from benchmarks.common import replace_section
 import numpy as np
 
 DOCS = Path(__file__).resolve().parents[1] / 'docs' / 'BENCHMARKS.md'
@@ -70,8 +71,7 @@ def run(actuator, parts: int, rate_hz: float, delay_s: float, reject_every: int)
 def stats_ms(errors_s):
     """Return p50/p99/max of errors in milliseconds."""
     errors = np.asarray(errors_s) * 1000.0
-    return {'n': len(errors), 'p50': float(np.percentile(errors, 50)),
-            'p99': float(np.percentile(errors, 99)), 'max': float(errors.max())}
+    return dict(percentiles(errors), max=float(errors.max()))
 
 
 def _serve(connection, register_map) -> None:
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
         MARKER,
         '## Line: reject timing (benchmarks/reject_timing_benchmark.py)',
         '',
-        f'`python benchmarks/reject_timing_benchmark.py --parts {args.parts} --rate '
+        f'`python -m benchmarks.reject_timing_benchmark --parts {args.parts} --rate '
         f'{args.rate:g} --delay {args.delay:g} --reject-every {args.reject_every} '
         f'--write-docs` on {machine}, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}.',
         '',

@@ -2,7 +2,7 @@
 """
 Replay benchmark: offline evaluation throughput and replay-through-the-graph throughput.
 
-    python benchmarks/replay_benchmark.py [--model M] [--frames 200] [--write-docs]
+    python -m benchmarks.replay_benchmark [--model M] [--frames 200] [--write-docs]
 
 1. Offline: `acnn eval-bag`'s work on a synthetic bag (bag read + decode + pipeline + policy),
    frames per second, and the whole command including the report (plots, tables).
@@ -26,24 +26,20 @@ import sys
 import tempfile
 import time
 
-from benchmark_docs import replace_section
-from local_dds import keep_dds_local
+from benchmarks.common import keep_dds_local, replace_section
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
 SECTION = '<!-- section:replay -->'
 DEMO_MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
 
 
 def ensure_model(model, work: Path) -> Path:
-    """Return the model to use: the given one, the demo model, else the contract model."""
+    """Return the model to use: the given one, else the shipped demo model."""
     if model:
         return Path(model)
     if DEMO_MODEL.is_file():
         return DEMO_MODEL
-    sys.path.insert(0, str(REPO_DIR / 'test'))
-    from contract_model import export_contract_model
-    return export_contract_model(work / 'model')
+    raise SystemExit(f'no model: {DEMO_MODEL} is missing; pass --model PATH.onnx')
 
 
 def make_bag(path: Path, frames: int, seed: int) -> Path:
@@ -134,7 +130,7 @@ def section(results: dict, args) -> str:
             'DDS and pipeline plumbing)' if off['model_id'].startswith('contract') else '')
     return '\n'.join([
         '## Replay and offline evaluation (benchmarks/replay_benchmark.py)', '',
-        f'Command: `python benchmarks/replay_benchmark.py --frames {args.frames} --write-docs`',
+        f'Command: `python -m benchmarks.replay_benchmark --frames {args.frames} --write-docs`',
         f'Machine: {machine()}; shared with other jobs, so absolute numbers are noisy.',
         f'Model: `{off["model_id"]}`{note}; bag: {args.frames} synthetic 640x480 bgr8 frames '
         '(sqlite3).', '',

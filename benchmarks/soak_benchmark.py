@@ -9,9 +9,9 @@ its topics (acnn_ros.app.observer.LineObserver, as the demo does), stops and res
 simulator and stops (SIGTERM and SIGKILL alternately) and restarts inference_node on a
 schedule, samples VmRSS of every process from /proc/<pid>/status, and at the end reconciles
 every part exactly
-(benchmarks/soak_accounting.py) and writes soak_report.json + soak_report.md.
+(acnn_ros/app/bench/soak_accounting.py) and writes soak_report.json + soak_report.md.
 
-    python benchmarks/soak_benchmark.py --rate-hz 20 --duration-s 600 --out runs/soak
+    python -m benchmarks.soak_benchmark --rate-hz 20 --duration-s 600 --out runs/soak
 """
 import argparse
 from collections import Counter
@@ -25,17 +25,15 @@ import sys
 import threading
 import time
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
+from acnn_ros.app.bench.soak_accounting import (not_ok_outside, not_ok_part_ids, rss_trends,
+                                                soak_checks)
+from acnn_ros.app.proc_status import rss_mib
+from acnn_ros.core.reject.decision import RejectReason
+from benchmarks.common import keep_dds_local
+from benchmarks.soak_report import markdown
 
-from acnn_ros.core.reject.decision import RejectReason  # noqa: E402
-from local_dds import keep_dds_local  # noqa: E402
-from rate_search import parse_proc_status_rss  # noqa: E402
-from soak_accounting import (not_ok_outside, not_ok_part_ids, rss_trends,  # noqa: E402
-                             soak_checks)
-from soak_report import markdown  # noqa: E402
+REPO_DIR = Path(__file__).resolve().parents[1]
+PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
 
 
 def _serve_plc(connection, port: int) -> None:
@@ -144,13 +142,6 @@ class Observer:
         self._thread.join(timeout=5)
 
 
-def _rss_mib(pid: int) -> float:
-    try:
-        return parse_proc_status_rss(Path(f'/proc/{pid}/status').read_text())
-    except OSError:
-        return 0.0
-
-
 def run_soak(args) -> dict:
     """Run the soak; return the report (also written to args.out)."""
     out = Path(args.out)
@@ -174,7 +165,7 @@ def run_soak(args) -> dict:
             pids = {name: p.pid for name, p in procs.items()}
             pids.update(plc_simulator=plc.process.pid, soak_observer=os.getpid())
             for name, pid in pids.items():
-                mib = _rss_mib(pid)
+                mib = rss_mib(pid)
                 if mib > 0:
                     samples.append((now, name, pid, mib))
             stop.wait(args.sample_s)

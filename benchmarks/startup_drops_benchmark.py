@@ -10,12 +10,13 @@ once this process sees the `reject` and `inspection` publishers, so that no even
 is lost to discovery (camera_node's own start gate waits for `part` and `image`). With
 `--before REF` every start is run twice, first with the package as it was at git REF
 (extracted with `git archive` into a temporary folder), then with this checkout, so both see
-the same machine load:
+the same machine load; `--json PATH` writes each start's reasons (test/test_startup_no_drops.py):
 
-    python benchmarks/startup_drops_benchmark.py --starts 20 --before ccc6e20
+    python -m benchmarks.startup_drops_benchmark --starts 20 --before ccc6e20
 """
 import argparse
 from collections import Counter
+import json
 import os
 from pathlib import Path
 import random
@@ -26,11 +27,9 @@ import tempfile
 import time
 from typing import Dict, NamedTuple, Optional
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.common import keep_dds_local
 
-from local_dds import keep_dds_local  # noqa: E402
+REPO_DIR = Path(__file__).resolve().parents[1]
 
 REASON_DROPPED_FRAME = 5        # RejectEvent.REASON_DROPPED_FRAME
 REASON_NO_RESULT = 6            # RejectEvent.REASON_NO_RESULT
@@ -58,6 +57,12 @@ class StartResult(NamedTuple):
     def unobserved(self) -> int:
         """Return the parts whose RejectEvent this process did not see."""
         return self.parts - len(self.reasons)
+
+    def summary(self) -> dict:
+        """Return the start as JSON-ready values: reasons by part, parts dropped, unobserved."""
+        return {'reasons': {str(part): reason for part, reason in sorted(self.reasons.items())},
+                'dropped': sorted(p for p, r in self.reasons.items() if r == REASON_DROPPED_FRAME),
+                'unobserved': self.unobserved, 'load1': self.load1}
 
     def line(self) -> str:
         """Return the counts on one line."""
@@ -173,6 +178,7 @@ def parse_args(argv=None):
     parser.add_argument('--rate-hz', type=float, default=30.0, help='camera frame rate')
     parser.add_argument('--before', default='', help='git ref of the "before" package')
     parser.add_argument('--log', default='', help='node output (default: a temporary file)')
+    parser.add_argument('--json', default='', help='write every start (per tree) to this file')
     return parser.parse_args(argv)
 
 
@@ -186,12 +192,14 @@ def main(argv=None) -> int:
         if args.before:
             trees = {'before': extract_tree(args.before, Path(tmp) / 'before'), **trees}
         totals = {name: Counter() for name in trees}
+        starts = {name: [] for name in trees}
         print(f'{args.starts} starts, camera {args.rate_hz:g} Hz, first {args.parts} parts each, '
               f'{os.cpu_count()} CPUs; before = {args.before or "-"}, after = {REPO_DIR}')
         for start in range(1, args.starts + 1):
             cells = []
             for name, tree in trees.items():
                 result = run_start(tree, args.rate_hz, args.parts, log_path)
+                starts[name].append(result.summary())
                 totals[name].update(dropped=result.dropped, no_result=result.no_result,
                                     unobserved=result.unobserved, parts=args.parts)
                 cells.append(f'{name}: {result.line()}  (load {result.load1:.2f})')
@@ -200,6 +208,8 @@ def main(argv=None) -> int:
             print(f'{name:6s} total: {total["dropped"]} DROPPED_FRAME, {total["no_result"]} '
                   f'NO_RESULT, {total["unobserved"]} unobserved of {total["parts"]} parts')
         print(f'load average at the end: {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
+    if args.json:
+        Path(args.json).write_text(json.dumps(starts, indent=1), encoding='utf-8')
     return 1 if totals['after']['dropped'] else 0
 
 

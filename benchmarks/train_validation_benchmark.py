@@ -8,7 +8,7 @@ validation), the validation time per frame (`train.evaluate`), and the fixed boo
 epoch (`history.csv` + `curves.png` of a 16-epoch history + writing `best.pt`). Prints the ratio
 of validation to training time for a validation fraction and the bookkeeping in seconds.
 
-    nice -n 10 python benchmarks/train_validation_benchmark.py --frames 64
+    nice -n 10 python -m benchmarks.train_validation_benchmark --frames 64
 """
 import argparse
 from pathlib import Path
@@ -16,16 +16,15 @@ import sys
 import tempfile
 import time
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR))
-
-from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, render_frame  # noqa: E402
-from acnn_ros.model.dataset import FrameSet  # noqa: E402
-from acnn_ros.model.history import plot_curves, write_history_csv  # noqa: E402
-from acnn_ros.model.train import (evaluate, model_from_checkpoint,  # noqa: E402
+from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, render_frame
+from acnn_ros.model.dataset import FrameSet
+from acnn_ros.model.history import plot_curves, write_history_csv
+from acnn_ros.model.train import (evaluate, model_from_checkpoint,
                                   save_checkpoint, train, TrainConfig)
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+
+REPO_DIR = Path(__file__).resolve().parents[1]
 
 
 def synthetic_frames(count: int, seed: int) -> FrameSet:

@@ -5,10 +5,9 @@ from pathlib import Path
 import subprocess
 import sys
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_DIR / 'benchmarks'))
+from acnn_ros.app.bench import gpu_check_report
 
-import gpu_check_report  # noqa: E402
+REPO_DIR = Path(__file__).resolve().parents[1]
 
 
 def test_cpu_dry_run_of_the_gpu_check(tmp_path):

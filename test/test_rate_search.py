@@ -1,16 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The line-rate benchmark's pure logic (benchmarks/rate_search.py) on a fake system."""
+"""The line-rate benchmark's pure logic (acnn_ros/app/bench/rate_search.py) on a fake system."""
 import math
 import os
-from pathlib import Path
-import sys
 
+from acnn_ros.app.bench import rate_search
+from acnn_ros.app.bench.rate_search import find_max_rate, Probe
+from acnn_ros.app.proc_status import parse_proc_status, rss_mib
+from acnn_ros.core.stats import percentiles
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'benchmarks'))
-
-import rate_search  # noqa: E402
-from rate_search import find_max_rate, Probe  # noqa: E402
 
 
 class FakeLine:
@@ -74,18 +71,23 @@ def test_search_top_passing_and_bottom_failing():
 
 
 def test_percentiles():
-    stats = rate_search.percentiles(list(range(1, 101)))
+    stats = percentiles(list(range(1, 101)))
     assert stats['n'] == 100
     assert stats['p50'] == pytest.approx(50.5)
     assert stats['p99'] == pytest.approx(99.01)
-    assert math.isnan(rate_search.percentiles([])['p50'])
+    assert math.isnan(percentiles([])['p50'])
+    assert percentiles([1.0, 2.0, 3.0], (10, 90)) == \
+        pytest.approx({'p10': 1.2, 'p90': 2.8, 'n': 3})
 
 
 def test_proc_parsing_and_cpu_percent():
     stat = '1234 (python3 -m x) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 3 0 100 0 0'
     assert rate_search.parse_proc_stat(stat, 100) == pytest.approx(3.0)
-    assert rate_search.parse_proc_status_rss('Name:\tx\nVmRSS:\t  2048 kB\n') == 2.0
-    assert rate_search.parse_proc_status_rss('Name:\tx\n') == 0.0
+    assert parse_proc_status('Name:\tx\nVmRSS:\t  2048 kB\nVmHWM:\t 4096 kB\n') == \
+        {'VmRSS': 2.0, 'VmHWM': 4.0}
+    assert parse_proc_status('Name:\tx\n') == {}
+    assert rss_mib(os.getpid()) > 0.0
+    assert rss_mib(2 ** 22 + 1) == 0.0           # no such process (pid_max is at most 2 ** 22)
     assert rate_search.cpu_percent(1.0, 2.5, 1.0) == pytest.approx(150.0)
     assert rate_search.cpu_percent(1.0, 2.0, 0.0) == 0.0
 
@@ -115,10 +117,10 @@ def test_targets_met_and_missed():
 
 
 def test_report_markdown_of_a_run():
-    from line_rate_report import markdown
+    from acnn_ros.app.bench.line_rate_report import markdown
     probe = {'rate_hz': 100.0, 'sent': 300, 'answered': 300, 'ok': 298, 'passed': True,
-             'e2e_ms': rate_search.percentiles([5.0, 6.0]),
-             'model_ms': rate_search.percentiles([4.0, 4.5]),
+             'e2e_ms': percentiles([5.0, 6.0]),
+             'model_ms': percentiles([4.0, 4.5]),
              'cpu_percent': {'inference_node': 80.0, 'driver': 10.0}}
     failed = dict(probe, ok=250, passed=False)
     targets = rate_search.dds_targets(4.0, 5.5, 200.0, 100.0, False)
@@ -126,10 +128,10 @@ def test_report_markdown_of_a_run():
             'rss_mib': {'inference_node': 200.0, 'driver': 150.0},
             'targets': [dict(vars(t), met=t.met, describe=t.describe()) for t in targets]}
     run = dict(form, label='default configuration', threads=1,
-               model_only={'model': rate_search.percentiles([5.0]),
-                           'pipeline': rate_search.percentiles([6.0]), 'rate_hz': 200.0,
+               model_only={'model': percentiles([5.0]),
+                           'pipeline': percentiles([6.0]), 'rate_hz': 200.0,
                            'provider': 'onnxruntime'})
-    report = {'command': 'python benchmarks/line_rate_benchmark.py', 'machine': 'vm',
+    report = {'command': 'python -m benchmarks.line_rate_benchmark', 'machine': 'vm',
               'date': 'today', 'load_average': '1.0',
               'probe': {'seconds': 3.0, 'min_frames': 100, 'max_frames': 400, 'low': 0.1,
                         'high': 1.1, 'max_probes': 7}, 'runs': [run]}

@@ -4,32 +4,36 @@ The soak test, short (issue 12, part 5): about 60 s of the real 3-process graph 
 
 camera_node, inference_node and reject_actuator_node in their own processes, a real pymodbus
 PLC simulator process; the PLC simulator is restarted once and inference_node is stopped
-(SIGTERM) and restarted once. Every part must reconcile exactly (benchmarks/soak_accounting.py),
-the RSS of every process judged must stay flat after warm-up, and every node must exit 0 at the
-end.
-The long run and its report: benchmarks/soak_benchmark.py, docs/BENCHMARKS.md ("Soak").
+(SIGTERM) and restarted once. Every part must reconcile exactly
+(acnn_ros/app/bench/soak_accounting.py), the RSS of every process judged must stay flat after
+warm-up, and every node must exit 0 at the end. The short run is the benchmark's own command,
+`python -m benchmarks.soak_benchmark`, in a process of its own; its report is read back.
+The long run and its report: docs/BENCHMARKS.md ("Soak").
 """
-from pathlib import Path
+import json
+import subprocess
 import sys
 
+from acnn_ros.app.bench.soak_accounting import rss_trends, soak_checks
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'benchmarks'))
-from soak_accounting import rss_trends, soak_checks  # noqa: E402
-from soak_benchmark import parse_args, run_soak  # noqa: E402
+from ros_processes import REPO_DIR
 
 pytestmark = pytest.mark.timeout(240)
 
 
 def test_soak_short_reconciles_exactly_across_plc_and_inference_restarts(tmp_path):
-    report = run_soak(parse_args([
-        '--rate-hz', '10', '--duration-s', '60', '--plc-every-s', '60',
+    run = subprocess.run([
+        sys.executable, '-m', 'benchmarks.soak_benchmark', '--rate-hz', '10',
+        '--duration-s', '60', '--plc-every-s', '60',
         '--inference-every-s', '60', '--down-s', '3', '--warmup-s', '15', '--sample-s', '2',
         '--print-s', '1000', '--pool', '16', '--out', str(tmp_path),
-        # The test's observer is itself a `part` subscriber, so camera_node's start gate could
+        # The soak's observer is itself a `part` subscriber, so camera_node's start gate could
         # open before the observer's own `reject` subscription is matched: capture is switched
-        # on once this process sees the whole graph (the gate is test_camera_start_ordering's).
-        '--start', 'enable']))
+        # on once the soak process sees the whole graph (the gate is
+        # test_camera_start_ordering's).
+        '--start', 'enable'], cwd=str(REPO_DIR), capture_output=True, text=True, timeout=225)
+    assert (tmp_path / 'soak_report.json').is_file(), run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads((tmp_path / 'soak_report.json').read_text())
     text = (tmp_path / 'soak_report.md').read_text()
     failed = [c for c in report['checks'] if not c['ok']]
     assert not failed, text

@@ -136,11 +136,8 @@ def test_actuator_rate_counts_parts_decided_without_a_result():
 
 
 def test_rated_rate_lines_of_the_benchmark_are_valid_camera_parameters():
-    from pathlib import Path
-    import sys
+    from acnn_ros.app.bench.line_rate_report import rated_rate_yaml
     import yaml
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'benchmarks'))
-    from line_rate_report import rated_rate_yaml
     report = {'machine': 'vm: 2 cores, x86_64', 'date': '2026-11-28 22:40 UTC',
               'runs': [{'best_hz': 198.04, 'line': {'best_hz': 191.0}}]}
     values = yaml.safe_load(rated_rate_yaml(report))

@@ -7,28 +7,32 @@ cores): camera_node's part 1 left together with part 2, and inference_node's fir
 image held its executor while the next ones queued, so they reached the newest-frame slot
 together and all but one were answered DROPPED (3 or 4 of the first 10 parts at 30 Hz, every
 start). Both nodes now pay that cost at configure (InspectionPipeline.warmup, camera_node's
-serializer warm-up). Real processes: benchmarks/startup_drops_benchmark.py.
+serializer warm-up). Real processes: the benchmark's own command,
+`python -m benchmarks.startup_drops_benchmark`, in a process of its own.
 """
+import json
+import subprocess
 import sys
 
 from contract_model import export_contract_model
 import pytest
 from ros_processes import REPO_DIR
 
-sys.path.insert(0, str(REPO_DIR / 'benchmarks'))
-from startup_drops_benchmark import REASON_DROPPED_FRAME, run_start  # noqa: E402
-
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_three_starts_of_the_line_drop_none_of_their_first_ten_parts(tmp_path):
-    log = tmp_path / 'nodes.log'
-    results = [run_start(REPO_DIR, rate_hz=30.0, parts=10, log_path=log) for _ in range(3)]
-    seen = [sorted(r.reasons.items()) for r in results]
-    assert all(r.unobserved == 0 for r in results), (seen, log.read_text()[-3000:])
-    dropped = [[part for part, reason in r.reasons.items() if reason == REASON_DROPPED_FRAME]
-               for r in results]
-    assert dropped == [[], [], []], (seen, log.read_text()[-3000:])
+    log, report = tmp_path / 'nodes.log', tmp_path / 'starts.json'
+    run = subprocess.run(
+        [sys.executable, '-m', 'benchmarks.startup_drops_benchmark', '--starts', '3',
+         '--parts', '10', '--rate-hz', '30', '--log', str(log), '--json', str(report)],
+        cwd=str(REPO_DIR), capture_output=True, text=True, timeout=110)
+    assert report.is_file(), run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads(report.read_text())['after']
+    seen = [r['reasons'] for r in results]
+    assert len(results) == 3, run.stdout
+    assert all(r['unobserved'] == 0 for r in results), (seen, log.read_text()[-3000:])
+    assert [r['dropped'] for r in results] == [[], [], []], (seen, log.read_text()[-3000:])
 
 
 def test_warmup_runs_the_engine_then_one_frame_through_the_received_image_path(

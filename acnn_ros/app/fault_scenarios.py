@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Tuple
 
 from acnn_ros.app.fault_rig import (FaultRig, image_message, MAX_FIRE_LATENESS_S, NodeProcess,
                                     REJECT_DELAY_S, stamp_msg)
+from acnn_ros.app.proc_status import memory_mib
 from acnn_ros.core.dataset.synthetic import render_frame
 from acnn_ros.core.plc.modbus_simulator import free_port
 from acnn_ros.msg import RejectEvent
@@ -291,7 +292,7 @@ def bomb_frame(rate_hz: float = 4.0) -> ScenarioResult:
         observer.run_parts(10, rate_hz, image=lambda i: frames[i % 4])
         observer.spin_until(lambda: len(observer.events) >= observer.part_id, 20.0)
         answered_s = time.monotonic() - started
-        rss_mb = _rss_mb(rig.inference.process.pid)
+        rss_mb = memory_mib(rig.inference.process.pid).get('VmRSS', float('nan'))
     finally:
         result.numbers['exit'] = rig.close()
     _one_event_per_part(result, rig)
@@ -308,14 +309,6 @@ def bomb_frame(rate_hz: float = 4.0) -> ScenarioResult:
     result.numbers.update(parts=observer.part_id, bomb_bytes=len(bomb), rss_mb=rss_mb,
                           seconds_to_drain=round(answered_s, 2))
     return result
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f'/proc/{pid}/status', encoding='ascii') as status:
-        for line in status:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024.0
-    return float('nan')
 
 
 SCENARIOS: Dict[str, Callable[[], ScenarioResult]] = {

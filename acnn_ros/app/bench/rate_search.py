@@ -1,17 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-Pure logic of the line-rate benchmark: probe verdicts, the rate search, statistics, targets.
+Pure logic of the line-rate benchmark: probe verdicts, the rate search, CPU use, targets.
 
-No ROS, no clock, no processes: `line_rate_benchmark.py` feeds it measurements, the tests
-(test/test_rate_search.py) feed it a fake system. The method is ros2_benchmark's: drive the
-graph at a fixed camera rate for a bounded probe, call the probe good when fewer than
-`max_failure_ratio` of its frames were not answered OK, and binary-search the highest good
-rate between a rate known (or found) to pass and one that fails.
+No ROS, no clock, no processes: `python -m benchmarks.line_rate_benchmark` feeds it
+measurements, the tests (test/test_rate_search.py) feed it a fake system. The method is
+ros2_benchmark's: drive the graph at a fixed camera rate for a bounded probe, call the probe
+good when fewer than `max_failure_ratio` of its frames were not answered OK, and
+binary-search the highest good rate between a rate known (or found) to pass and one that
+fails. Percentiles: acnn_ros.core.stats; RSS: acnn_ros.app.proc_status.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, List, Optional
 
+from acnn_ros.app.proc_status import rss_mib
 import numpy as np
 
 MAX_FAILURE_RATIO = 0.01  # ros2_benchmark's "< 1 % of frames not answered OK"
@@ -88,28 +90,11 @@ def find_max_rate(probe: Callable[[float], Probe], low_hz: float, high_hz: float
     return SearchResult(good, probes, best)
 
 
-def percentiles(values: Sequence[float]) -> Dict[str, float]:
-    """Return p50, p99 and n of `values` (NaN percentiles when empty)."""
-    if len(values) == 0:
-        return {'p50': float('nan'), 'p99': float('nan'), 'n': 0}
-    array = np.asarray(values, dtype=np.float64)
-    return {'p50': float(np.percentile(array, 50)), 'p99': float(np.percentile(array, 99)),
-            'n': int(array.size)}
-
-
 def parse_proc_stat(text: str, clock_ticks: int) -> float:
     """Return user + system CPU seconds from the text of /proc/<pid>/stat."""
     # The command name (field 2) is in parentheses and may hold spaces: split after it.
     fields = text[text.rindex(')') + 2:].split()
     return (int(fields[11]) + int(fields[12])) / float(clock_ticks)  # utime, stime
-
-
-def parse_proc_status_rss(text: str) -> float:
-    """Return VmRSS in MiB from the text of /proc/<pid>/status (0 when absent)."""
-    for line in text.splitlines():
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 def cpu_percent(cpu_before_s: float, cpu_after_s: float, wall_s: float) -> float:
@@ -141,7 +126,7 @@ class ProcessUsage:
         """Return the resident set size in MiB."""
         if self._process is not None:
             return self._process.memory_info().rss / 2.0 ** 20
-        return parse_proc_status_rss(Path(f'/proc/{self.pid}/status').read_text())
+        return rss_mib(self.pid)
 
 
 @dataclass

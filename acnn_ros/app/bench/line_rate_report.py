@@ -1,8 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Markdown of the line-rate benchmark (line_rate_benchmark.py) for docs/BENCHMARKS.md."""
-from pathlib import Path
-
-REPO_DIR = Path(__file__).resolve().parents[1]
+"""Markdown of the line-rate benchmark (benchmarks/line_rate_benchmark.py) for BENCHMARKS.md."""
 SECTION = '<!-- section:line-rate -->'
 NOTES = '<!-- section:line-rate-notes -->'
 
@@ -50,7 +47,8 @@ def markdown(report: dict) -> str:
              f'Command: `{report["command"]}`', '',
              f'Machine: {report["machine"]}, {report["date"]}; load average '
              f'{report["load_average"]} at the start (shared with other jobs).', '',
-             'Method (`benchmarks/line_rate_benchmark.py`, logic in `benchmarks/rate_search.py`): '
+             'Method (`benchmarks/line_rate_benchmark.py`, logic in '
+             '`acnn_ros/app/bench/rate_search.py`): '
              'model-only rate = 1 / p50 of ONNX Runtime `session.run` in this process on the '
              'benchmark frame. DDS path: `inference_node` in its own process with '
              '`--params-file config/inspect.yaml`; the benchmark is the camera driver: it '
