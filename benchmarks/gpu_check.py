@@ -39,7 +39,7 @@ def ros_free_runtime() -> dict:
     found = []
     for path in sorted((REPO_DIR / 'acnn_ros' / 'runtime').rglob('*.py')):
         found += [f'{path.name}: {m}' for m in ROS_MODULE.findall(path.read_text())]
-    import acnn_ros.runtime.engine  # noqa: F401
+    import acnn_ros.runtime.engines  # noqa: F401
     import acnn_ros.runtime.pipeline  # noqa: F401
     loaded = sorted(name for name in sys.modules
                     if name == 'rclpy' or name.startswith('rclpy.') or name.endswith('_msgs'))
@@ -157,12 +157,14 @@ def measure(pipeline, images, reference, iterations: int) -> dict:
 
 def torch_runs(checkpoint: Path, device: str, images, reference, iterations: int) -> dict:
     """Torch backend on `device`: fp32, and fp16 where the device is CUDA."""
+    from acnn_ros.model.checkpoint import load_checkpoint_module
     from acnn_ros.runtime.pipeline import InspectionPipeline
     runs = {}
     for fp16 in ((False, True) if device.startswith('cuda') else (False,)):
         name = f'torch {device} {"fp16" if fp16 else "fp32"}'
-        pipeline = InspectionPipeline.from_model_path(checkpoint, backend='torch',
-                                                      warmup_runs=0)
+        pipeline = InspectionPipeline.from_model_path(
+            checkpoint, backend='torch', warmup_runs=0,
+            load_checkpoint_module=load_checkpoint_module)
         pipeline.engine = DeviceTorchEngine(pipeline.engine, device, fp16)
         pipeline.warmup(3)
         runs[name] = measure(pipeline, images, reference, iterations)

@@ -7,7 +7,9 @@ from acnn_ros.core.model_card import ModelCardError
 from acnn_ros.core.overlay import draw_overlay
 from acnn_ros.core.preprocess import preprocess, PreprocessError
 from acnn_ros.core.results import InspectionStatus
-from acnn_ros.runtime.engine import EngineError, normalise_providers, trt_cache_dir
+from acnn_ros.runtime.engines import EngineError
+from acnn_ros.runtime.engines.gpu import trt_cache_dir
+from acnn_ros.runtime.engines.onnxruntime_engine import normalise_providers
 from acnn_ros.runtime.frame_slot import LatestFrameSlot
 from acnn_ros.runtime.inference_config import ConfigError, InferenceConfig, resolve_model_path
 from acnn_ros.runtime.pipeline import InspectionPipeline, PipelineHolder
@@ -228,13 +230,15 @@ def test_provider_names_and_tensorrt_cache_keys():
 def test_torch_backend_reads_an_acnn_training_checkpoint_without_a_card(tmp_path):
     from dataclasses import asdict
     from acnn_ros.model.acnn import build_model
+    from acnn_ros.model.checkpoint import load_checkpoint_module
     from acnn_ros.model.train import CHECKPOINT_FORMAT, save_checkpoint, TrainConfig
     model = build_model('opt', 4)
     checkpoint = tmp_path / 'untrained.pt'
     save_checkpoint(checkpoint, {'format': CHECKPOINT_FORMAT, 'train_config': asdict(
         TrainConfig(variant='opt')), 'class_names': ['p1069', 'p1071', 'p3707', 'p3709'],
         'model': model.state_dict()})
-    pipeline = InspectionPipeline.from_model_path(checkpoint, backend='torch')
+    pipeline = InspectionPipeline.from_model_path(
+        checkpoint, backend='torch', load_checkpoint_module=load_checkpoint_module)
     assert pipeline.card.class_names == ('p1069', 'p1071', 'p3707', 'p3709')
     assert (pipeline.card.input_width, pipeline.card.input_height) == (
         model.config.input_width, model.config.input_height)

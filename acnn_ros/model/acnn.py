@@ -14,21 +14,15 @@ score head gives a uniform softmax, i.e. the centre of the frame: the STN starts
 translation. The ROI is sampled with the affine-grid convention of `acnn_ros.core.roi`
 (align_corners=False, tx = 2 * cx - 1) from the full-resolution frame.
 """
-from typing import Any, NamedTuple
+from typing import Any
 
 from acnn_ros.model.blocks import classifier_trunk, ConvBNReLU, Normalize, standardize
 from acnn_ros.model.config import ACNNConfig, INPUT_MEAN, INPUT_STD, variant_config
+from acnn_ros.model.output import ModelOutput
+from acnn_ros.model.registry import create_model, register_model
 import torch
 from torch import nn
 import torch.nn.functional as F
-
-
-class ModelOutput(NamedTuple):
-    """What every model of this package returns."""
-
-    logits: torch.Tensor        # [N, C]
-    roi: torch.Tensor           # [N, 4] (cx, cy, w, h) normalised to the input frame
-    heatmap: torch.Tensor       # [N, h, w] localization scores (logits); empty for baselines
 
 
 def roi_sampling_grid(centre: torch.Tensor, roi_width: int, roi_height: int,
@@ -135,17 +129,30 @@ class ACNN(nn.Module):
                            heatmap)
 
 
+@register_model('base')
+def acnn_base(num_classes: int, **overrides: Any) -> ACNN:
+    """Return the A-CNN 'base': localization at half resolution (most FLOPs)."""
+    return ACNN(variant_config('base', num_classes, **overrides))
+
+
+@register_model('best')
+def acnn_best(num_classes: int, **overrides: Any) -> ACNN:
+    """Return the A-CNN 'best': quarter-resolution localization, ROI upsampled 1.25x."""
+    return ACNN(variant_config('best', num_classes, **overrides))
+
+
+@register_model('opt')
+def acnn_opt(num_classes: int, **overrides: Any) -> ACNN:
+    """Return the A-CNN 'opt': quarter resolution, narrow localization (fewest FLOPs)."""
+    return ACNN(variant_config('opt', num_classes, **overrides))
+
+
 def build_model(variant: str, num_classes: int, **overrides: Any) -> nn.Module:
     """
-    Return a model by name: A-CNN 'base' / 'best' / 'opt' or a baseline 'plain_*'.
+    Return a registered model by name: `registry.create_model` under the name callers use.
 
+    A-CNN 'base' / 'best' / 'opt', baselines 'plain_*', detectors 'det_*' (`list_models()`).
     Overrides replace config fields, e.g. ``attention_maps=True`` (seed 002 ablation) or
     ``roi_width=80``.
     """
-    if variant.startswith('plain_'):
-        from acnn_ros.model.baselines import build_baseline
-        return build_baseline(variant, num_classes, **overrides)
-    if variant.startswith('det_'):      # YOLOv8-style detectors (issue 15)
-        from acnn_ros.model.detector import build_detector
-        return build_detector(variant, num_classes, **overrides)
-    return ACNN(variant_config(variant, num_classes, **overrides))
+    return create_model(variant, num_classes, **overrides)

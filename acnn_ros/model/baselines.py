@@ -9,9 +9,10 @@ Both return the whole frame as their "ROI" so they obey the same ONNX contract.
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Dict, Tuple
 
-from acnn_ros.model.acnn import ModelOutput
 from acnn_ros.model.blocks import classifier_trunk, ConvBNReLU, Normalize, standardize
 from acnn_ros.model.config import INPUT_MEAN, INPUT_STD
+from acnn_ros.model.output import ModelOutput
+from acnn_ros.model.registry import register_model
 import torch
 from torch import nn
 
@@ -73,3 +74,15 @@ def build_baseline(name: str, num_classes: int, **overrides: Any) -> PlainCNN:
     if name not in BASELINES:
         raise ValueError(f'unknown baseline {name!r}; known: {sorted(BASELINES)}')
     return PlainCNN(replace(BASELINES[name], num_classes=num_classes, **overrides))
+
+
+@register_model('plain_small')
+def plain_small(num_classes: int, **overrides: Any) -> PlainCNN:
+    """Return the plain CNN on the frame pooled by 4 (FLOPs close to A-CNN 'opt')."""
+    return build_baseline('plain_small', num_classes, **overrides)
+
+
+@register_model('plain_full')
+def plain_full(num_classes: int, **overrides: Any) -> PlainCNN:
+    """Return the plain CNN on the full frame, strided early (about 4x the FLOPs of 'opt')."""
+    return build_baseline('plain_full', num_classes, **overrides)

@@ -12,10 +12,11 @@ any other Python object is refused unread (a pickle can run code when it is load
 from pathlib import Path
 import pickle
 import re
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 import warnings
 
 from acnn_ros.model.acnn import build_model
+from acnn_ros.model.export import ContractWrapper
 import torch
 from torch import nn
 
@@ -118,3 +119,22 @@ def model_from_checkpoint(state: Dict[str, Any]) -> nn.Module:
     model = build_model(config['variant'], len(state['class_names']), **config['overrides'])
     model.load_state_dict(state['model'])
     return model.eval()
+
+
+def load_checkpoint_module(path: Path) -> Tuple[nn.Module, Dict[str, Any]]:
+    """
+    Return (the checkpoint's model wrapped to the ONNX output contract, its card fields).
+
+    The torch backend's checkpoint loader (`acnn_ros.runtime.engines.torch_engine`): the
+    runtime never imports this package, so whoever composes a pipeline with backend 'torch'
+    (the `acnn` tools, the benchmarks, the tests) passes this function as
+    `load_checkpoint_module`. Card fields: name (file stem), class names, input size, variant.
+    """
+    state = load_checkpoint(path)
+    model = model_from_checkpoint(state)
+    config = getattr(model, 'config', None)
+    card_fields = {'name': Path(path).stem, 'class_names': tuple(state['class_names']),
+                   'input_width': int(getattr(config, 'input_width', 640)),
+                   'input_height': int(getattr(config, 'input_height', 480)),
+                   'variant': str(state['train_config'].get('variant', ''))}
+    return ContractWrapper(model), card_fields

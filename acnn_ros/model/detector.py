@@ -9,11 +9,13 @@ A compact anchor-free single-stage detector in the YOLOv8 style, with ASSN as a 
     all cells -> best detection = argmax over cells of the top class logit (argmax + gather)
 
 The forward returns `DetectorOutput`: the best detection as ``logits`` [N, C] (its class
-logits) and ``roi`` [N, 4] (its box, cx cy w h normalised), i.e. the same contract as the
-A-CNN, plus the dense outputs that `detector_loss.detection_loss` trains on. Every box is a
-distance from its cell centre (softplus, in strides), no anchors and no DFL.
+logits) and ``roi`` [N, 4] (its box, cx cy w h normalised), i.e. the fields of
+`output.ModelOutput` (the same contract as the A-CNN), plus the dense outputs that
+`detector_loss.detection_loss` trains on. Every box is a distance from its cell centre
+(softplus, in strides), no anchors and no DFL.
 
-Hyperparameters: `DetectorConfig`; named variants `det_n` (plain) and `det_n_assn` (ASSN).
+Hyperparameters: `DetectorConfig`; named variants `det_n` (plain) and `det_n_assn` (ASSN),
+both in the model registry (`registry.create_model`).
 """
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Dict, List, NamedTuple, Tuple
@@ -21,6 +23,7 @@ from typing import Any, Dict, List, NamedTuple, Tuple
 from acnn_ros.model.assn import ASSN
 from acnn_ros.model.blocks import Normalize, standardize
 from acnn_ros.model.config import INPUT_MEAN, INPUT_STD
+from acnn_ros.model.registry import register_model
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -290,11 +293,6 @@ def best_detection(dense_logits: torch.Tensor, dense_boxes: torch.Tensor, width:
     return logits, roi
 
 
-def is_detector_variant(variant: str) -> bool:
-    """Return True for a detector variant name (det_*)."""
-    return variant in DETECTORS
-
-
 def build_detector(variant: str, num_classes: int, **overrides: Any) -> Detector:
     """Return a named detector (det_n, det_n_assn) with the class count and any overrides."""
     if variant not in DETECTORS:
@@ -307,11 +305,13 @@ def build_detector(variant: str, num_classes: int, **overrides: Any) -> Detector
     return Detector(replace(DETECTORS[variant], num_classes=num_classes, **overrides))
 
 
+@register_model('det_n')
 def det_n(num_classes: int = 4, **overrides: Any) -> Detector:
     """Return the plain compact detector."""
     return build_detector('det_n', num_classes, **overrides)
 
 
+@register_model('det_n_assn')
 def det_n_assn(num_classes: int = 4, **overrides: Any) -> Detector:
     """Return the compact detector with the ASSN scale-sequence attention on P3."""
     return build_detector('det_n_assn', num_classes, **overrides)

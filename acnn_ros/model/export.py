@@ -45,7 +45,7 @@ def check_parity(model: nn.Module, onnx_path: Path, width: int, height: int,
                  images: Optional[np.ndarray] = None) -> Dict[str, float]:
     """Return max |ONNX Runtime - PyTorch| on probs and roi for `images` or random frames."""
     import onnxruntime as ort
-    ort.disable_telemetry_events()  # no traffic off this machine (see runtime/engine.py)
+    ort.disable_telemetry_events()  # no traffic off this machine (see runtime/engines/)
 
     if images is None:
         generator = torch.Generator().manual_seed(seed)

@@ -95,7 +95,7 @@ def _pct(value: float) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run both sides, list the changes and write the pictures; 0 (1 with --fail-on-change)."""
     from acnn_ros.core.image_codec import ImageDecodeError
-    from acnn_ros.runtime.engine import EngineError
+    from acnn_ros.runtime.engines import EngineError
     from acnn_ros.offline.evaluation import run_pipeline
     from acnn_ros.offline.report import write_frames_table
     model_b = args.model_b or args.model_a

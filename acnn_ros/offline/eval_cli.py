@@ -136,9 +136,13 @@ def open_source(args: argparse.Namespace):
 def load_pipeline(model: Path, args: argparse.Namespace):
     """Load the model with the engine options of the arguments."""
     from acnn_ros.runtime.pipeline import InspectionPipeline
+    load_checkpoint_module = None
+    if args.backend == 'torch':    # a training checkpoint is rebuilt by the model code
+        from acnn_ros.model.checkpoint import load_checkpoint_module
     return InspectionPipeline.from_model_path(
         model, backend=args.backend, providers=tuple(args.providers),
-        intra_op_threads=args.threads, class_names=args.class_names or None)
+        intra_op_threads=args.threads, class_names=args.class_names or None,
+        load_checkpoint_module=load_checkpoint_module)
 
 
 def describe_policy(policy: RejectPolicy) -> str:
@@ -156,7 +160,7 @@ def describe_policy(policy: RejectPolicy) -> str:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and write the report; return 0, or 2 with a message on bad input."""
     from acnn_ros.core.image_codec import ImageDecodeError
-    from acnn_ros.runtime.engine import EngineError
+    from acnn_ros.runtime.engines import EngineError
     from acnn_ros.offline.evaluation import recorded_verdicts, run_pipeline
     from acnn_ros.offline.report import recorded_section, write_report
     try:

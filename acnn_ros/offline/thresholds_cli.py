@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from acnn_ros.offline.evaluation import run_pipeline
     from acnn_ros.offline.thresholds import choose_operating_point
     from acnn_ros.offline.thresholds_report import write_files, yaml_lines
-    from acnn_ros.runtime.engine import EngineError
+    from acnn_ros.runtime.engines import EngineError
     try:
         if not 0.0 <= args.max_escape_rate <= 1.0:
             raise ValueError('--max-escape-rate must be in [0, 1]')

@@ -18,7 +18,8 @@ from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
 from acnn_ros.core.reject.config import PARAMETERS as REJECT_PARAMETERS, policy_from_values
 from acnn_ros.core.reject.decision import is_low_confidence, RejectPolicy
 from acnn_ros.core.results import InspectionOutcome
-from acnn_ros.runtime.engine import BACKENDS, normalise_providers
+from acnn_ros.runtime.engines import BACKENDS
+from acnn_ros.runtime.engines.onnxruntime_engine import normalise_providers
 from acnn_ros.runtime.stats import DiagnosticThresholds
 
 IMAGE_TRANSPORTS = ('raw', 'compressed', 'both')

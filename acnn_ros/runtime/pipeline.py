@@ -19,7 +19,8 @@ from acnn_ros.core.messages import inspect_image_message
 from acnn_ros.core.model_card import card_path_for, file_hash, ModelCard, ModelCardError
 from acnn_ros.core.preprocess import preprocess, PreprocessError
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, StageTimes
-from acnn_ros.runtime.engine import create_engine, EngineError
+from acnn_ros.runtime.engines import create_engine, EngineError
+from acnn_ros.runtime.engines.contract import CheckpointModuleLoader
 import numpy as np
 
 DecodeResult = Tuple[InspectionOutcome, Optional[np.ndarray]]
@@ -52,9 +53,15 @@ class InspectionPipeline:
                         inter_op_threads: int = 0, class_names: Optional[Sequence[str]] = None,
                         trt_fp16: bool = True,
                         trt_cache_dir: str = '~/.cache/acnn_ros/tensorrt', device_id: int = 0,
-                        warmup_runs: int = 1) -> 'InspectionPipeline':
+                        warmup_runs: int = 1,
+                        load_checkpoint_module: Optional[CheckpointModuleLoader] = None,
+                        ) -> 'InspectionPipeline':
         """
         Load `<stem>.onnx` (or a torch file) and its `<stem>.json` card, then warm it up.
+
+        `load_checkpoint_module` (backend 'torch' only) reads a training checkpoint; the
+        composer injects it (`acnn_ros.model.checkpoint.load_checkpoint_module`), the runtime
+        has no model code. Without it only TorchScript loads on the torch backend.
 
         Raises ModelCardError (missing/bad card), EngineError (missing file, unloadable model,
         input size not the card's, no usable provider) or ValueError (bad options), each with a
@@ -78,6 +85,8 @@ class InspectionPipeline:
                            model_hash=card.content_hash or actual_hash, device_id=device_id)
         if backend == 'onnxruntime':
             options.update(providers=providers, inter_op_threads=inter_op_threads)
+        if backend == 'torch':
+            options.update(load_checkpoint_module=load_checkpoint_module)
         engine = create_engine(backend, path, **options)
         if card is None:
             # A training checkpoint without a card: the checkpoint itself names the classes.

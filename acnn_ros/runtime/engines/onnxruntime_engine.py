@@ -1,36 +1,28 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-Inference engines: run the model card's ONNX contract on ONNX Runtime or PyTorch.
+The ONNX Runtime backend: the production engine, with an ordered execution provider list.
 
-Every engine takes the preprocessed float32 [1, 3, H, W] tensor and returns (probs [1, C],
-roi [1, 4]) as numpy arrays. ONNX Runtime is the production backend: its execution providers
-are tried in the order given (TensorRT, CUDA, CPU...), those missing from the installed build
-are skipped, and `provider_report` is the one line a node logs to say which one is active.
-The TensorRT execution provider and the CUDA provider could not be exercised on the CPU-only
-development machine (see docs/JETSON.md); the CPU path is what the tests run.
+Its execution providers are tried in the order given (TensorRT, CUDA, CPU...), those missing
+from the installed build are skipped, and `provider_report` says which one is active. The
+TensorRT execution provider and the CUDA provider could not be exercised on the CPU-only
+development machine (see docs/JETSON.md); the CPU path is what the tests run. onnxruntime is
+imported when an engine is built, so importing this module (for `normalise_providers`) costs
+nothing.
 """
-import ctypes
-import ctypes.util
-import glob
-import importlib
 from pathlib import Path
-import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from acnn_ros.core.model_card import INPUT_NAME, PROBS_NAME, ROI_NAME
+from acnn_ros.runtime.engines.contract import EngineError
+from acnn_ros.runtime.engines.gpu import trt_cache_dir
 import numpy as np
 
-BACKENDS = ('onnxruntime', 'torch', 'tensorrt')
 PROVIDER_ALIASES: Dict[str, str] = {
     'tensorrt': 'TensorrtExecutionProvider',
     'cuda': 'CUDAExecutionProvider',
     'cpu': 'CPUExecutionProvider',
 }
 KNOWN_PROVIDERS = tuple(PROVIDER_ALIASES.values())
-
-
-class EngineError(RuntimeError):
-    """A model cannot be loaded or run by the requested backend."""
 
 
 def normalise_providers(names: Sequence[str]) -> Tuple[str, ...]:
@@ -53,54 +45,6 @@ def normalise_providers(names: Sequence[str]) -> Tuple[str, ...]:
         raise ValueError('the provider list is empty; give at least one of '
                          f'{", ".join(PROVIDER_ALIASES)}')
     return tuple(canonical)
-
-
-def gpu_name() -> str:
-    """Return the GPU model (Jetson device-tree model or first NVIDIA GPU), or 'nogpu'."""
-    jetson = Path('/proc/device-tree/model')
-    if jetson.is_file():
-        text = jetson.read_bytes().decode('ascii', 'ignore').strip('\x00 \n')
-        if text:
-            return text
-    for info in sorted(glob.glob('/proc/driver/nvidia/gpus/*/information')):
-        for line in Path(info).read_text(encoding='ascii', errors='ignore').splitlines():
-            if line.startswith('Model:'):
-                return line.split(':', 1)[1].strip()
-    return 'nogpu'
-
-
-def tensorrt_version() -> str:
-    """Return the TensorRT library version (python module, else libnvinfer), or 'unknown'."""
-    try:
-        return importlib.import_module('tensorrt').__version__
-    except ImportError:
-        pass
-    library = ctypes.util.find_library('nvinfer')
-    if library:
-        try:
-            encoded = int(ctypes.CDLL(library).getInferLibVersion())
-        except (OSError, AttributeError):
-            return 'unknown'
-        # TensorRT >= 10 encodes MAJOR*10000 + MINOR*100 + PATCH, older MAJOR*1000 + ...
-        base = 10000 if encoded >= 100000 else 1000
-        return f'{encoded // base}.{encoded % base // 100}.{encoded % 100}'
-    return 'unknown'
-
-
-def trt_cache_dir(base_dir: str, model_hash: str, fp16: bool, gpu: Optional[str] = None,
-                  trt_version: Optional[str] = None) -> Path:
-    """
-    Return the engine cache folder for one model on one GPU / TensorRT version / precision.
-
-    TensorRT engines are valid only for the GPU and TensorRT version that built them; keying the
-    folder by all four means a JetPack upgrade or a new model builds a fresh engine once, and
-    every other start reuses the cached one (building takes minutes on a Jetson).
-    """
-    parts = [model_hash or 'model', gpu if gpu is not None else gpu_name(),
-             'trt' + (trt_version if trt_version is not None else tensorrt_version()),
-             'fp16' if fp16 else 'fp32']
-    key = '_'.join(re.sub(r'[^A-Za-z0-9.-]+', '-', part).strip('-') for part in parts)
-    return Path(base_dir).expanduser() / key
 
 
 class OnnxRuntimeEngine:
@@ -200,76 +144,3 @@ class OnnxRuntimeEngine:
         """Return (probs, roi) for a preprocessed batch."""
         probs, roi = self.session.run([PROBS_NAME, ROI_NAME], {INPUT_NAME: tensor})
         return probs, roi
-
-
-class TorchEngine:
-    """
-    Development backend: a TorchScript file or an A-CNN training checkpoint, on CPU.
-
-    torch and acnn_ros.model are imported only when this backend is chosen, so the production
-    node never loads them.
-    """
-
-    backend = 'torch'
-
-    def __init__(self, model_path: Path, intra_op_threads: int = 0, **_ignored):
-        import torch
-        self._torch = torch
-        self.model_path = Path(model_path)
-        self.card_hint = None  # card fields read from a checkpoint (TorchScript has none)
-        if intra_op_threads:
-            torch.set_num_threads(int(intra_op_threads))
-        try:
-            self.module = torch.jit.load(str(self.model_path), map_location='cpu')
-            kind = 'TorchScript'
-        except (RuntimeError, ValueError):
-            self.module = self._load_checkpoint()
-            kind = 'checkpoint'
-        except FileNotFoundError as exc:
-            raise EngineError(f'model file not found: {self.model_path}') from exc
-        self.module.eval()
-        self.active_provider = 'torch-cpu'
-        self.provider_report = (f'torch {torch.__version__}: {kind} {self.model_path.name} on CPU '
-                                f'(development backend), threads {torch.get_num_threads()}')
-
-    def _load_checkpoint(self):
-        """Rebuild an A-CNN from a training checkpoint, wrapped to the ONNX output contract."""
-        try:
-            train = importlib.import_module('acnn_ros.model.train')
-            export = importlib.import_module('acnn_ros.model.export')
-        except ImportError as exc:
-            raise EngineError(f'{self.model_path} is not TorchScript and acnn_ros.model cannot '
-                              f'be imported to read it as a checkpoint: {exc}') from exc
-        try:
-            state = train.load_checkpoint(self.model_path)
-            model = train.model_from_checkpoint(state)
-        except Exception as exc:  # a checkpoint loader may raise anything torch raises
-            raise EngineError(f'cannot load checkpoint {self.model_path}: {exc}') from exc
-        config = getattr(model, 'config', None)
-        self.card_hint = {'name': self.model_path.stem,
-                          'class_names': tuple(state['class_names']),
-                          'input_width': int(getattr(config, 'input_width', 640)),
-                          'input_height': int(getattr(config, 'input_height', 480)),
-                          'variant': str(state['train_config'].get('variant', ''))}
-        return export.ContractWrapper(model)
-
-    def run(self, tensor: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Return (probs, roi) for a preprocessed batch."""
-        with self._torch.inference_mode():
-            outputs = self.module(self._torch.from_numpy(tensor))
-        if isinstance(outputs, dict):
-            outputs = (outputs[PROBS_NAME], outputs[ROI_NAME])
-        probs, roi = outputs[0], outputs[1]
-        return probs.detach().numpy(), roi.detach().numpy()
-
-
-def create_engine(backend: str, model_path: Path, **options):
-    """Return an engine for `backend` (one of BACKENDS); ValueError for others."""
-    if backend == 'onnxruntime':
-        return OnnxRuntimeEngine(model_path, **options)
-    if backend == 'torch':
-        return TorchEngine(model_path, **options)
-    if backend == 'tensorrt':  # UNTESTED native TensorRT (runtime/tensorrt_engine.py)
-        from acnn_ros.runtime.tensorrt_engine import TensorRTEngine
-        return TensorRTEngine(model_path, **options)
-    raise ValueError(f'unknown backend {backend!r}; use one of {", ".join(BACKENDS)}')

@@ -2,23 +2,24 @@
 """
 Native TensorRT engine for the model card's ONNX contract (backend `tensorrt`).
 
-UNTESTED: written against the TensorRT 10 Python API (`tensorrt`, as shipped with JetPack 6)
-and NVIDIA's `cuda-python` bindings, but never run: the development machine has no GPU and no
-TensorRT. Only its start-up error without TensorRT is exercised by the tests. The
+GPU only, UNTESTED: written against the TensorRT 10 Python API (`tensorrt`, as shipped with
+JetPack 6) and NVIDIA's `cuda-python` bindings, but never run: the development machine has no GPU
+and no TensorRT. Only its start-up error without TensorRT is exercised by the tests. The
 tested route to TensorRT is ONNX Runtime's TensorRT execution provider (backend
 `onnxruntime`, providers `[tensorrt, cuda, cpu]`); use this backend only after verifying it on
 the target (docs/JETSON.md, "Native TensorRT backend").
 
 The serialized engine is cached in the same folder as the execution provider's cache, keyed by
-model hash, GPU, TensorRT version and precision (runtime/engine.py trt_cache_dir), so it is built
-once per device and reused at every start.
+model hash, GPU, TensorRT version and precision (`gpu.trt_cache_dir`), so it is built once per
+device and reused at every start. Its code is kept as it was written (issue 20 moved it only).
 """
 import importlib
 from pathlib import Path
 from typing import Optional, Tuple
 
 from acnn_ros.core.model_card import INPUT_NAME, PROBS_NAME, ROI_NAME
-from acnn_ros.runtime.engine import EngineError, trt_cache_dir
+from acnn_ros.runtime.engines.contract import EngineError
+from acnn_ros.runtime.engines.gpu import trt_cache_dir
 import numpy as np
 
 
