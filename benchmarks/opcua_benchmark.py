@@ -28,7 +28,7 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 
 def measure(actuator, received_times, writes: int):
     """Return (report latencies, server latencies) in ms of `writes` sequential decisions."""
-    from acnn_ros.core.plc.actuators import ActuationCommand
+    from acnn_ros.core.plc.contract import ActuationCommand
     actuator.start()
     try:
         end = time.time() + 10.0
@@ -70,10 +70,12 @@ def main(argv=None) -> int:
     if not 1 <= args.writes <= 5000:
         parser.error('--writes must be in [1, 5000]')
     logging.basicConfig(level=logging.ERROR)
-    from acnn_ros.core.plc.opcua import OpcUaActuator, OpcUaConfig
-    from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
-    from acnn_ros.core.plc.opcua_simulator import OpcUaSimulator
-    from acnn_ros.core.plc.modbus_simulator import PlcSimulator
+    from acnn_ros.core.plc.modbus.client import ModbusActuator
+    from acnn_ros.core.plc.modbus.config import ModbusConfig
+    from acnn_ros.core.plc.modbus.simulator import PlcSimulator
+    from acnn_ros.core.plc.opcua.client import OpcUaActuator
+    from acnn_ros.core.plc.opcua.config import OpcUaConfig
+    from acnn_ros.core.plc.opcua.simulator import OpcUaSimulator
 
     opcua_sim = OpcUaSimulator().start()
     try:
@@ -85,8 +87,8 @@ def main(argv=None) -> int:
         opcua_sim.stop()
     modbus_sim = PlcSimulator().start()
     try:
-        modbus = ModbusActuator(PlcConfig(port=modbus_sim.port, heartbeat_register=-1,
-                                          reject_coil=-1, timeout_s=0.5))
+        modbus = ModbusActuator(ModbusConfig(port=modbus_sim.port, heartbeat_register=-1,
+                                             reject_coil=-1, timeout_s=0.5))
         modbus_report, modbus_server = measure(
             modbus, lambda: [d.time for d in modbus_sim.decisions()], args.writes)
     finally:

@@ -45,7 +45,7 @@ SCENARIOS = {   # name: (vision rate factor, realtime_policy, cpu_affinity, real
 
 
 def _serve(connection) -> None:
-    from acnn_ros.core.plc.modbus_simulator import PlcSimulator
+    from acnn_ros.core.plc.modbus.simulator import PlcSimulator
     sim = PlcSimulator().start()
     connection.send(sim.port)
     connection.recv()

@@ -22,9 +22,10 @@ import threading
 import time
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import TopicActuator
-from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
-from acnn_ros.core.plc.modbus_simulator import PlcSimulator, RegisterMap
+from acnn_ros.core.plc.local import TopicActuator
+from acnn_ros.core.plc.modbus.client import ModbusActuator
+from acnn_ros.core.plc.modbus.config import ModbusConfig
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator
 from acnn_ros.core.reject.config import RejectActuatorConfig
 from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.reject.scheduler import SchedulerSettings
@@ -88,10 +89,10 @@ def measure_modbus(args):
     """Run the Modbus backend against a simulator process; return (coil errors, counters)."""
     context = multiprocessing.get_context('spawn')
     parent, child = context.Pipe()
-    process = context.Process(target=_serve, args=(child, RegisterMap()), daemon=True)
+    process = context.Process(target=_serve, args=(child, ModbusConfig()), daemon=True)
     process.start()
     port = parent.recv()
-    actuator = ModbusActuator(PlcConfig(port=port, heartbeat_period_s=1.0, timeout_s=0.1))
+    actuator = ModbusActuator(ModbusConfig(port=port, heartbeat_period_s=1.0, timeout_s=0.1))
     actuator.start()
     time.sleep(0.3)
     records, counters = run(actuator, args.parts, args.rate, args.delay, args.reject_every)

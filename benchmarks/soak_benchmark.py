@@ -40,7 +40,7 @@ def _serve_plc(connection, port: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from acnn_ros.app.plc_simulator_process import quiet_pymodbus
     quiet_pymodbus()
-    from acnn_ros.core.plc.modbus_simulator import PlcSimulator
+    from acnn_ros.core.plc.modbus.simulator import PlcSimulator
     simulator = PlcSimulator(port=port)      # the register map of config/inspect.yaml
     simulator.start()
     connection.send(simulator.port)

@@ -12,7 +12,7 @@ import random
 import re
 import time
 
-from acnn_ros.core.plc.modbus_simulator import PlcSimulator
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator
 from lifecycle_client import NodeProcess
 import pytest
 from ros_processes import REPO_DIR

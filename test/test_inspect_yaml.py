@@ -11,6 +11,7 @@ import argparse
 from acnn_ros.core.camera.config import CameraConfig, PARAMETERS as CAMERA_PARAMETERS
 from acnn_ros.core.overlay import draw_overlay, GREEN, ORANGE
 from acnn_ros.core.params_file import load_params_file, node_parameters
+from acnn_ros.core.plc.modbus.config import ModbusConfig
 from acnn_ros.core.reject.config import (PARAMETERS as REJECT_PARAMETERS, policy_from_values,
                                          RejectActuatorConfig)
 from acnn_ros.core.reject.decision import decide, RejectPolicy, RejectReason
@@ -182,8 +183,8 @@ def test_launch_argument_defaults_are_the_node_defaults():
     arguments = {name: default for name, (default, _, _) in LaunchFileReader().arguments.items()}
     assert arguments['camera_source'] == CameraConfig.source
     assert arguments['model'] == InferenceConfig.model_path
-    assert arguments['plc_host'] == RejectActuatorConfig.plc_host
-    assert arguments['plc_port'] == str(RejectActuatorConfig.plc_port)
+    assert arguments['plc_host'] == ModbusConfig.host
+    assert arguments['plc_port'] == str(ModbusConfig.port)
 
 
 def test_rviz_config_shows_the_inference_overlay():

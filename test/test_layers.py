@@ -227,7 +227,7 @@ def test_a_core_subsystem_edge_outside_the_table_is_a_violation(tmp_path):
     (package / 'core' / '__init__.py').write_text('')
     (package / 'core' / 'results.py').write_text('')
     (package / 'core' / 'reject' / 'scheduler.py').write_text(   # allowed: reject -> plc
-        'from acnn_ros.core.plc.actuators import Actuator\nfrom acnn_ros.core import results\n')
+        'from acnn_ros.core.plc.contract import Actuator\nfrom acnn_ros.core import results\n')
     (package / 'core' / 'plc' / 'modbus.py').write_text(         # new edge: plc -> reject
         'from acnn_ros.core.reject.decision import decide\n')
     (package / 'core' / 'plc' / 'opcua.py').write_text(

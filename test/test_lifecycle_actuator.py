@@ -12,8 +12,8 @@ import os
 import random
 import time
 
-from acnn_ros.core.plc.modbus_simulator import PlcSimulator
-from acnn_ros.core.plc.opcua_simulator import OpcUaSimulator
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator
+from acnn_ros.core.plc.opcua.simulator import OpcUaSimulator
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
 from lifecycle_client import NodeProcess, RosClient
 import pytest

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import time
 
-from acnn_ros.core.plc.actuators import ActuationCommand, make_actuator
-from acnn_ros.core.plc.modbus_simulator import free_port, SilentTcpServer
-from acnn_ros.core.plc.opcua import decision_values, OpcUaActuator, OpcUaConfig
-from acnn_ros.core.plc.opcua_simulator import OpcUaSimulator
+from acnn_ros.core.plc.contract import ActuationCommand
+from acnn_ros.core.plc.loop_server import free_port
+from acnn_ros.core.plc.modbus.simulator import SilentTcpServer
+from acnn_ros.core.plc.opcua.client import decision_values, OpcUaActuator
+from acnn_ros.core.plc.opcua.config import OpcUaConfig
+from acnn_ros.core.plc.opcua.simulator import OpcUaSimulator
+from acnn_ros.core.plc.protocols import make_actuator
 from acnn_ros.core.reject.config import RejectActuatorConfig
 from actuator_reports import Reports, wait_until
 import pytest
@@ -259,11 +262,11 @@ def test_bad_config_gives_a_clear_error(override, message):
 
 
 def test_reject_config_accepts_opcua_and_rejects_a_malformed_endpoint():
-    config = RejectActuatorConfig(actuator='opcua', opcua_endpoint='opc.tcp://10.0.0.5:4840/ua',
-                                  opcua_namespace='', opcua_part_id_node='ns=3;s="DB".PartId',
-                                  opcua_verdict_node='ns=3;i=1002',
-                                  opcua_reason_node='ns=3;i=1003', opcua_heartbeat_node='',
-                                  opcua_valid_until_node='ns=3;i=1004')
+    config = RejectActuatorConfig.from_values({
+        'actuator': 'opcua', 'opcua_endpoint': 'opc.tcp://10.0.0.5:4840/ua',
+        'opcua_namespace': '', 'opcua_part_id_node': 'ns=3;s="DB".PartId',
+        'opcua_verdict_node': 'ns=3;i=1002', 'opcua_reason_node': 'ns=3;i=1003',
+        'opcua_heartbeat_node': '', 'opcua_valid_until_node': 'ns=3;i=1004'})
     actuator = make_actuator(config)
     assert isinstance(actuator, OpcUaActuator) and actuator.sends_accepts
     assert actuator.config.endpoint == 'opc.tcp://10.0.0.5:4840/ua'
@@ -356,7 +359,7 @@ def test_actuator_node_over_dds_writes_every_decision_to_the_opcua_server(simula
 def test_simulator_command_line_prints_every_write():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, '-m', 'acnn_ros.core.plc.opcua_simulator', '--port', str(port)],
+        [sys.executable, '-m', 'acnn_ros.core.plc.opcua.simulator', '--port', str(port)],
         cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert 'listening on opc.tcp://127.0.0.1' in process.stdout.readline()

@@ -4,10 +4,11 @@ import subprocess
 import sys
 
 from acnn_ros.cli import main
-from acnn_ros.core.plc.modbus import decision_registers, ModbusActuator, PlcConfig
-from acnn_ros.core.plc.modbus_simulator import (free_port, PlcSimulator, RegisterMap,
-                                                SilentTcpServer)
-from acnn_ros.core.plc.opcua_simulator import OpcUaSimulator
+from acnn_ros.core.plc.loop_server import free_port
+from acnn_ros.core.plc.modbus.client import decision_registers, ModbusActuator
+from acnn_ros.core.plc.modbus.config import ModbusConfig
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator, SilentTcpServer
+from acnn_ros.core.plc.opcua.simulator import OpcUaSimulator
 from actuator_reports import wait_until
 from conftest import REPO_DIR
 from pymodbus.client import ModbusTcpClient
@@ -37,7 +38,8 @@ def acnn_plc(capsys, *argv):
 
 @pytest.fixture
 def modbus():
-    sim = PlcSimulator(register_map=RegisterMap(DECISION, COIL, HEARTBEAT)).start()
+    sim = PlcSimulator(register_map=ModbusConfig(
+        decision_register=DECISION, reject_coil=COIL, heartbeat_register=HEARTBEAT)).start()
     yield sim
     sim.stop()
 
@@ -257,7 +259,7 @@ class LineClock:
 def test_heartbeat_verdict_on_an_injected_clock(modbus, tmp_path, capsys, toggle_every, values,
                                                 status, message):
     from acnn_ros.cli import build_parser
-    from acnn_ros.core.plc.commissioning import open_link
+    from acnn_ros.core.plc.protocols import open_link
     from acnn_ros.offline import plc_cli
     args = build_parser().parse_args(['plc', 'heartbeat', '--params-file',
                                       params_file(tmp_path, plc_port=modbus.port)])
@@ -275,9 +277,9 @@ def test_heartbeat_verdict_on_an_injected_clock(modbus, tmp_path, capsys, toggle
 
 
 def test_heartbeat_sees_the_reject_actuators_heartbeat(modbus, tmp_path, capsys):
-    actuator = ModbusActuator(PlcConfig(port=modbus.port, decision_register=DECISION,
-                                        reject_coil=COIL, heartbeat_register=HEARTBEAT,
-                                        heartbeat_period_s=0.1))
+    actuator = ModbusActuator(ModbusConfig(port=modbus.port, decision_register=DECISION,
+                                           reject_coil=COIL, heartbeat_register=HEARTBEAT,
+                                           heartbeat_period_s=0.1))
     actuator.start()
     try:
         assert wait_until(lambda: actuator.status().ok), actuator.status()

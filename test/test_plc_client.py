@@ -4,10 +4,11 @@ import subprocess
 import sys
 import time
 
-from acnn_ros.core.plc.actuators import ActuationCommand
-from acnn_ros.core.plc.modbus import decision_registers, ModbusActuator, PlcConfig
-from acnn_ros.core.plc.modbus_simulator import (free_port, PlcSimulator, RegisterMap,
-                                                SilentTcpServer)
+from acnn_ros.core.plc.contract import ActuationCommand
+from acnn_ros.core.plc.loop_server import free_port
+from acnn_ros.core.plc.modbus.client import decision_registers, ModbusActuator
+from acnn_ros.core.plc.modbus.config import ModbusConfig
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator, SilentTcpServer
 from actuator_reports import Reports, wait_until
 from conftest import REPO_DIR
 import pytest
@@ -21,8 +22,8 @@ def command(part_id, reject=True, in_s=0.0, budget_s=0.5, pulse=True, width_s=0.
 
 @pytest.fixture
 def simulator():
-    sim = PlcSimulator(register_map=RegisterMap(decision_register=100, reject_coil=7,
-                                                heartbeat_register=120)).start()
+    sim = PlcSimulator(register_map=ModbusConfig(decision_register=100, reject_coil=7,
+                                                 heartbeat_register=120)).start()
     yield sim
     sim.stop()
 
@@ -32,7 +33,7 @@ def plc_config(port, **kwargs):
               'reject_coil': 7, 'heartbeat_register': 120, 'heartbeat_period_s': 0.2,
               'timeout_s': 0.1}
     values.update(kwargs)
-    return PlcConfig(**values)
+    return ModbusConfig(**values)
 
 
 def test_decision_registers_split_the_part_id_into_two_words():
@@ -99,7 +100,8 @@ def test_first_failed_connect_is_retried_until_the_plc_appears():
     port = free_port()
     actuator = ModbusActuator(plc_config(port, heartbeat_register=-1, reconnect_max_s=0.2))
     actuator.start()
-    sim = PlcSimulator(port=port, register_map=RegisterMap(100, 7, 120))
+    sim = PlcSimulator(port=port, register_map=ModbusConfig(
+        decision_register=100, reject_coil=7, heartbeat_register=120))
     try:
         time.sleep(0.6)
         assert not actuator.status().ok
@@ -168,7 +170,7 @@ def test_plc_restart_delivers_queued_decisions_that_are_still_on_time(simulator)
 def test_simulator_command_line_prints_every_write():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, '-m', 'acnn_ros.core.plc.modbus_simulator', '--port', str(port)],
+        [sys.executable, '-m', 'acnn_ros.core.plc.modbus.simulator', '--port', str(port)],
         cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert 'listening on 127.0.0.1' in process.stdout.readline()

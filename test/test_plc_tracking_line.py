@@ -24,8 +24,8 @@ import subprocess
 import sys
 import threading
 
-from acnn_ros.core.plc.modbus_simulator import PlcSimulator
-from acnn_ros.core.plc.opcua_simulator import OpcUaSimulator
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator
+from acnn_ros.core.plc.opcua.simulator import OpcUaSimulator
 from acnn_ros.core.reject.realtime import HOW_TO_ALLOW, isolate_threads, IsolationSettings
 import pytest
 from ros_processes import finish, REPO_DIR, start_python

@@ -13,7 +13,7 @@ import random
 import subprocess
 import sys
 
-from acnn_ros.core.plc.modbus_simulator import PlcSimulator
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator
 from ros_processes import finish, REPO_DIR, start_python
 
 CLIENT = r"""
@@ -242,7 +242,7 @@ rclpy.shutdown()
 
 
 def test_hung_plc_does_not_block_the_node(tmp_path):
-    from acnn_ros.core.plc.modbus_simulator import SilentTcpServer
+    from acnn_ros.core.plc.modbus.simulator import SilentTcpServer
     env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(150, 229)))
     silent = SilentTcpServer()
     node = subprocess.Popen(

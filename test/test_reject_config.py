@@ -98,7 +98,7 @@ def test_gpio_backend_without_gpiod_fails_with_a_clear_error():
         pytest.skip('gpiod is installed here: the GPIO backend would try real hardware')
     except ImportError:
         pass
-    from acnn_ros.core.plc.actuators import make_actuator
+    from acnn_ros.core.plc.protocols import make_actuator
     actuator = make_actuator(RejectActuatorConfig(actuator='gpio'))
     with pytest.raises(ValueError, match='libgpiod'):
         actuator.start()

@@ -8,7 +8,7 @@ report_pending with a PLC stand-in that holds its commands.
 import threading
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import ActuationReport
+from acnn_ros.core.plc.contract import ActuationReport
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectReason
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread

@@ -15,9 +15,10 @@ import threading
 import time
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import TopicActuator
-from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
-from acnn_ros.core.plc.modbus_simulator import PlcSimulator
+from acnn_ros.core.plc.local import TopicActuator
+from acnn_ros.core.plc.modbus.client import ModbusActuator
+from acnn_ros.core.plc.modbus.config import ModbusConfig
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator
 from acnn_ros.core.reject.config import RejectActuatorConfig
 from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.reject.realtime import (HOW_TO_ALLOW, isolate_threads, IsolationSettings,
@@ -153,7 +154,7 @@ def scheduler(actuator, isolation, records=None):
 @needs_realtime
 def test_scheduler_thread_isolates_its_timer_and_the_plc_io_thread():
     sim = PlcSimulator().start()
-    actuator = ModbusActuator(PlcConfig(port=sim.port, heartbeat_register=-1))
+    actuator = ModbusActuator(ModbusConfig(port=sim.port, heartbeat_register=-1))
     actuator.start()
     line = scheduler(actuator, IsolationSettings('fifo', 41, (), False))
     try:

@@ -11,7 +11,8 @@ import functools
 import logging
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import ActuationReport, Actuator, TopicActuator
+from acnn_ros.core.plc.contract import ActuationReport, Actuator
+from acnn_ros.core.plc.local import TopicActuator
 from acnn_ros.core.reject import scheduler as scheduler_module
 from acnn_ros.core.reject.config import RejectActuatorConfig
 from acnn_ros.core.reject.counters import Delivery

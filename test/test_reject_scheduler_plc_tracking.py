@@ -8,7 +8,7 @@ simulators) is test_plc_tracking_line.py.
 """
 import logging
 
-from acnn_ros.core.plc.actuators import ActuationReport
+from acnn_ros.core.plc.contract import ActuationReport
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectReason
 import pytest

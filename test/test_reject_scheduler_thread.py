@@ -18,10 +18,11 @@ import threading
 import time
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import (ActuationCommand, ActuationReport, Actuator,
-                                         TopicActuator)
-from acnn_ros.core.plc.modbus import ModbusActuator, PlcConfig
-from acnn_ros.core.plc.modbus_simulator import PlcSimulator, SilentTcpServer
+from acnn_ros.core.plc.contract import ActuationCommand, ActuationReport, Actuator
+from acnn_ros.core.plc.local import TopicActuator
+from acnn_ros.core.plc.modbus.client import ModbusActuator
+from acnn_ros.core.plc.modbus.config import ModbusConfig
+from acnn_ros.core.plc.modbus.simulator import PlcSimulator, SilentTcpServer
 from acnn_ros.core.reject.config import RejectActuatorConfig
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectPolicy, RejectReason
@@ -169,8 +170,8 @@ def test_topic_backend_reports_a_command_issued_after_its_deadline_as_missed():
 @pytest.fixture
 def plc():
     sim = PlcSimulator().start()
-    actuator = ModbusActuator(PlcConfig(port=sim.port, heartbeat_period_s=0.2, timeout_s=0.1,
-                                        reconnect_max_s=0.1))
+    actuator = ModbusActuator(ModbusConfig(port=sim.port, heartbeat_period_s=0.2, timeout_s=0.1,
+                                           reconnect_max_s=0.1))
     actuator.start()
     end = time.time() + 5
     while not actuator.status().ok and time.time() < end:
@@ -257,7 +258,8 @@ def test_plc_outage_loses_no_decision_that_was_still_on_time(plc):
 
 def test_hung_plc_does_not_block_the_scheduler():
     silent = SilentTcpServer()
-    actuator = ModbusActuator(PlcConfig(port=silent.port, timeout_s=0.1, heartbeat_period_s=0.1))
+    actuator = ModbusActuator(ModbusConfig(port=silent.port, timeout_s=0.1,
+                                           heartbeat_period_s=0.1))
     actuator.start()
     scheduler, records = make(actuator=actuator)
     try:

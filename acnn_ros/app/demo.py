@@ -25,7 +25,7 @@ from typing import Dict, List
 from acnn_ros.app.plc_simulator_process import PlcSimulatorProcess, quiet_pymodbus
 from acnn_ros.core.camera.config import CameraConfig
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
-from acnn_ros.core.plc.actuators import VERDICT_REJECT
+from acnn_ros.core.plc.contract import VERDICT_REJECT
 from acnn_ros.core.reject.config import policy_from_values, RejectActuatorConfig
 from acnn_ros.core.reject.decision import decide
 from acnn_ros.core.reject.reconciliation import LineLedger, reconcile
@@ -220,9 +220,10 @@ def run(args) -> int:
             node_parameters(sections, 'reject_actuator_node'))
         try:
             simulator = PlcSimulatorProcess(args.plc_port, {
-                'decision_register': reject.plc_decision_register,
-                'reject_coil': reject.plc_reject_coil,
-                'heartbeat_register': reject.plc_heartbeat_register})
+                'decision_register': reject.plc.decision_register,
+                'reject_coil': reject.plc.reject_coil,
+                'heartbeat_register': reject.plc.heartbeat_register,
+                'clock_register': reject.plc.clock_register})
         except RuntimeError as exc:
             print(f'error: PLC simulator: {exc}', file=sys.stderr)
             return 2

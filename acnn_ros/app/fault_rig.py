@@ -20,7 +20,7 @@ import time
 from typing import Dict, List, Optional
 
 from acnn_ros.app.plc_simulator_process import PlcSimulatorProcess
-from acnn_ros.core.plc.modbus_simulator import free_port
+from acnn_ros.core.plc.modbus.simulator import free_port
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray

@@ -17,7 +17,7 @@ from acnn_ros.app.fault_rig import (FaultRig, image_message, MAX_FIRE_LATENESS_S
                                     REJECT_DELAY_S, stamp_msg)
 from acnn_ros.app.proc_status import memory_mib
 from acnn_ros.core.dataset.synthetic import render_frame
-from acnn_ros.core.plc.modbus_simulator import free_port
+from acnn_ros.core.plc.modbus.simulator import free_port
 from acnn_ros.msg import RejectEvent
 import cv2
 import numpy as np

@@ -2,7 +2,7 @@
 """
 The Modbus PLC simulator of the demo in a child process, queried through a pipe.
 
-The line PLC is another machine: its simulator (acnn_ros.core.plc.modbus_simulator) runs in a
+The line PLC is another machine: its simulator (acnn_ros.core.plc.modbus.simulator) runs in a
 process of its own, so that its replies are not delayed by the GIL of the line's process
 (rendering, inference). Its public record (decisions, writes, coil pulses, heartbeats) is what
 the demo reconciles against.
@@ -23,8 +23,8 @@ def quiet_pymodbus() -> None:
 def _serve_plc(connection, port: int, register_map: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
     quiet_pymodbus()
-    from acnn_ros.core.plc.modbus_simulator import PlcSimulator, RegisterMap
-    simulator = PlcSimulator(port=port, register_map=RegisterMap(**register_map))
+    from acnn_ros.core.plc.modbus.simulator import PlcSimulator, ModbusConfig
+    simulator = PlcSimulator(port=port, register_map=ModbusConfig(**register_map))
     try:
         simulator.start()
     except RuntimeError as exc:

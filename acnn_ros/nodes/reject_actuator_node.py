@@ -13,7 +13,7 @@ from acnn_ros.core.health import LEVEL_ERROR, LEVEL_WARN
 from acnn_ros.core.image_codec import decode_image_message
 from acnn_ros.core.messages import (frame_key, header_fields, outcome_from_result,
                                     reject_event_fields, seconds_stamp_fields)
-from acnn_ros.core.plc.actuators import make_actuator
+from acnn_ros.core.plc.protocols import make_actuator
 from acnn_ros.core.reject.archive import RejectArchive
 from acnn_ros.core.reject.config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
                                          RUNTIME_PARAMETERS)

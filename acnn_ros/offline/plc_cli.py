@@ -21,9 +21,10 @@ import sys
 import time
 
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
-from acnn_ros.core.plc.actuators import VERDICT_ACCEPT, VERDICT_REJECT
-from acnn_ros.core.plc.commissioning import (Decision, NOT_READY_NOTE, open_link, PlcLinkError,
-                                             register_map, VERDICT_NAMES, watch_heartbeat)
+from acnn_ros.core.plc.commissioning import (Decision, NOT_READY_NOTE, PlcLinkError,
+                                             VERDICT_NAMES, watch_heartbeat)
+from acnn_ros.core.plc.contract import VERDICT_ACCEPT, VERDICT_REJECT
+from acnn_ros.core.plc.protocols import open_link, register_map
 from acnn_ros.core.reject.config import RejectActuatorConfig
 from acnn_ros.core.reject.decision import RejectReason
 import yaml
@@ -157,11 +158,11 @@ def show(config: RejectActuatorConfig, args: argparse.Namespace) -> int:
           f'({args.namespace.rstrip("/")}/{NODE})')
     print(f'actuator: {config.actuator}   timing: {config.timing}')
     if config.actuator == 'modbus':
-        print(f'PLC: Modbus TCP {config.plc_host}:{config.plc_port} unit {config.plc_unit}'
+        print(f'PLC: Modbus TCP {config.plc.host}:{config.plc.port} unit {config.plc.unit}'
               f'   (0-based protocol addresses)')
     elif config.actuator == 'opcua':
-        print(f'PLC: OPC UA {config.opcua_endpoint}   namespace: '
-              f'{config.opcua_namespace or "(node ids carry ns=)"}')
+        print(f'PLC: OPC UA {config.plc.endpoint}   namespace: '
+              f'{config.plc.namespace or "(node ids carry ns=)"}')
     elif config.actuator == 'gpio':
         print(f'no PLC: GPIO {config.gpio_chip} line {config.gpio_line}, pulse '
               f'{config.pulse_width_s:g} s')
@@ -175,8 +176,8 @@ def show(config: RejectActuatorConfig, args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print('  ' + '  '.join(cell.ljust(w) for cell, w in zip(row, widths)) + '  ' + row[4])
-    print(f'heartbeat period {config.plc_heartbeat_period_s:g} s, reject pulse '
-          f'{config.pulse_width_s:g} s, reply timeout {config.plc_timeout_s:g} s; nothing '
+    print(f'heartbeat period {config.plc.heartbeat_period_s:g} s, reject pulse '
+          f'{config.pulse_width_s:g} s, reply timeout {config.plc.timeout_s:g} s; nothing '
           'else is ever written')
     print(NOT_READY_NOTE)
     return EXIT_OK
@@ -188,7 +189,7 @@ def heartbeat(link, config: RejectActuatorConfig, args: argparse.Namespace,
     if not link.has_heartbeat:
         raise CommandError('no heartbeat is configured (plc_heartbeat_register -1 / '
                            "opcua_heartbeat_node '')")
-    period = config.plc_heartbeat_period_s
+    period = config.plc.heartbeat_period_s
     duration = args.duration if args.duration is not None else 3.5 * period
     interval = args.interval if args.interval is not None else period / 4.0
     print(f'reading the heartbeat every {interval:g} s for {duration:g} s '
@@ -231,7 +232,7 @@ def pulse(link, config: RejectActuatorConfig, args: argparse.Namespace) -> int:
             'plc_reject_coil is -1' if config.actuator == 'modbus' else
             'the OPC UA backend fires the ejector from the decision (use test-decision '
             '--verdict reject)'))
-    coil = config.plc_reject_coil
+    coil = config.plc.reject_coil
     if link.read_coil():
         print(f'coil {coil} is ON already (a pulse in progress or a stuck output): not pulsing')
         return EXIT_CHECK_FAILED

@@ -18,7 +18,7 @@ fail-safe (no result) instead. Every identity is exact:
 from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
-from acnn_ros.core.plc.actuators import VERDICT_REJECT
+from acnn_ros.core.plc.contract import VERDICT_REJECT
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectReason
 from acnn_ros.core.reject.reconciliation import Check, LineLedger

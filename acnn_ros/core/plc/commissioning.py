@@ -4,29 +4,21 @@ Commissioning access to the line PLC (`acnn plc`): read-back and test writes.
 
 A `PlcLink` reaches the addresses of a RejectActuatorConfig - the decision block, the reject
 coil, the heartbeat - and nothing else: no method takes an address from its caller. A test
-decision is encoded by the actuators' own functions (`modbus.decision_registers`,
-`opcua.decision_values`) and written in the same single request, so it is what the line
-writes. Every failure (unreachable PLC, refused request, no answer) is a `PlcLinkError` whose
-message is meant for the integrator. The OPC UA link is in `opcua_commissioning.py` (asyncua
-is imported only where OPC UA is used).
+decision is encoded by the actuators' own functions and written in the same single request,
+so it is what the line writes. Every failure (unreachable PLC, refused request, no answer) is
+a `PlcLinkError` whose message is meant for the integrator. This module is the part every
+protocol shares; each protocol's link is its `link.py` (core/plc/modbus, core/plc/opcua),
+found through core/plc/protocols.py.
 """
 from dataclasses import dataclass
 import socket
 import time
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple
 
-from acnn_ros.core.plc.actuators import (NOT_READY_PART_ID, VERDICT_ACCEPT, VERDICT_NONE,
-                                         VERDICT_REJECT)
-from acnn_ros.core.plc.modbus import decision_registers, PlcConfig
-from acnn_ros.core.plc.validity import words_ms
-from pymodbus.client import ModbusTcpClient
-from pymodbus.exceptions import ModbusException
+from acnn_ros.core.plc.contract import (NOT_READY_PART_ID, VERDICT_ACCEPT, VERDICT_NONE,
+                                        VERDICT_REJECT)
 
 VERDICT_NAMES = {VERDICT_NONE: 'none', VERDICT_ACCEPT: 'accept', VERDICT_REJECT: 'reject'}
-# Modbus exception codes a PLC answers with, for the integrator.
-MODBUS_EXCEPTIONS = {1: 'illegal function', 2: 'illegal data address', 3: 'illegal data value',
-                     4: 'device failure', 6: 'device busy', 10: 'gateway path unavailable',
-                     11: 'gateway target device failed to respond'}
 
 
 # How long a decision written by hand stays valid for the PLC (its clock, milliseconds).
@@ -106,7 +98,7 @@ class PlcLink:
         raise PlcLinkError(f'backend {self.backend} has no reject coil')
 
 
-def _check_reachable(host: str, port: int, timeout_s: float, what: str) -> None:
+def check_reachable(host: str, port: int, timeout_s: float, what: str) -> None:
     """Open and close a TCP connection, to tell the integrator why a connect fails."""
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
@@ -123,164 +115,8 @@ def _check_reachable(host: str, port: int, timeout_s: float, what: str) -> None:
                            f'{exc.strerror or exc}; check {what}') from None
 
 
-class ModbusLink(PlcLink):
-    """The PLC over Modbus TCP (pymodbus' synchronous client), configured addresses only."""
-
-    backend = 'modbus'
-
-    def __init__(self, config: PlcConfig, timeout_s: float = 1.0):
-        self.config = config
-        self.timeout_s = timeout_s
-        self.has_coil = config.reject_coil >= 0
-        self.has_heartbeat = config.heartbeat_register >= 0
-        self._client = ModbusTcpClient(config.host, port=config.port, timeout=timeout_s,
-                                       retries=0, reconnect_delay=0)
-
-    def where(self) -> str:
-        """Return host:port and unit."""
-        return f'{self.config.host}:{self.config.port} unit {self.config.unit}'
-
-    def connect(self) -> None:
-        """Connect, or raise PlcLinkError saying why not."""
-        _check_reachable(self.config.host, self.config.port, self.timeout_s,
-                         'plc_host / plc_port')
-        if not self._client.connect():
-            raise PlcLinkError(f'cannot connect to the PLC at {self.where()} (Modbus TCP)')
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._client.close()
-
-    def _call(self, what: str, request, address: int, **kwargs):
-        try:
-            response = request(address, device_id=self.config.unit, **kwargs)
-        except ModbusException as exc:
-            raise PlcLinkError(f'{what}: no answer from the PLC at {self.where()} within '
-                               f'{self.timeout_s:g} s ({exc})') from None
-        if response.isError():
-            code = getattr(response, 'exception_code', None)
-            text = MODBUS_EXCEPTIONS.get(code, f'exception code {code}')
-            raise PlcLinkError(f'{what}: the PLC at {self.where()} refused the request '
-                               f'({text}); is address {address} mapped on unit '
-                               f'{self.config.unit}?')
-        return response
-
-    def read_heartbeat(self) -> int:
-        """Return the heartbeat register's value."""
-        if not self.has_heartbeat:
-            raise PlcLinkError('no heartbeat register configured (plc_heartbeat_register -1)')
-        address = self.config.heartbeat_register
-        return self._call(f'read heartbeat register {address}',
-                          self._client.read_holding_registers, address, count=1).registers[0]
-
-    def write_decision(self, decision: Decision) -> None:
-        """
-        Write the decision block in one request (function 16), as the actuator.
-
-        With a PLC clock register the block carries a valid-until stamp like the actuator's:
-        the PLC's counter now + COMMISSIONING_VALIDITY_MS (a hand-made decision is looked at
-        for a while, not acted on at a part's due time).
-        """
-        address = self.config.decision_register
-        stamp = None
-        if self.config.clock_register >= 0:
-            clock = self.config.clock_register
-            words = self._call(f'read PLC clock registers {clock}..{clock + 1}',
-                               self._client.read_holding_registers, clock, count=2).registers
-            stamp = words_ms(*words) + COMMISSIONING_VALIDITY_MS
-        values = decision_registers(*decision, stamp)
-        self._call(f'write decision registers {address}..{address + len(values) - 1}',
-                   self._client.write_registers, address, values=values)
-
-    def read_decision(self) -> Decision:
-        """Read the 4 decision registers back."""
-        address = self.config.decision_register
-        words = self._call(f'read decision registers {address}..{address + 3}',
-                           self._client.read_holding_registers, address, count=4).registers
-        return Decision((words[0] << 16) | words[1], words[2], words[3])
-
-    def set_coil(self, on: bool) -> None:
-        """Write the reject coil (function 5, as the actuator)."""
-        if not self.has_coil:
-            raise PlcLinkError('no reject coil configured (plc_reject_coil -1)')
-        self._call(f'write reject coil {self.config.reject_coil}', self._client.write_coil,
-                   self.config.reject_coil, value=bool(on))
-
-    def read_coil(self) -> bool:
-        """Return the reject coil's state."""
-        if not self.has_coil:
-            raise PlcLinkError('no reject coil configured (plc_reject_coil -1)')
-        return bool(self._call(f'read reject coil {self.config.reject_coil}',
-                               self._client.read_coils, self.config.reject_coil,
-                               count=1).bits[0])
-
-
-def register_map(config) -> List[MapEntry]:
-    """Return what reject_actuator_node writes with `config` (a RejectActuatorConfig)."""
-    if config.actuator == 'modbus':
-        plc = PlcConfig.from_reject_config(config)
-        base = plc.decision_register
-        block = 'once per part, one request (function 16)'
-        entries = [
-            MapEntry('holding register', str(base), 'uint16', block, 'part id, high 16 bits'),
-            MapEntry('holding register', str(base + 1), 'uint16', block, 'part id, low 16 bits'),
-            MapEntry('holding register', str(base + 2), 'uint16', block,
-                     'verdict: 1 accept, 2 reject (0: no verdict yet)'),
-            MapEntry('holding register', str(base + 3), 'uint16', block,
-                     'reason: RejectEvent.REASON_* (0 none ... 6 no result)')]
-        if plc.clock_register >= 0:
-            entries += [
-                MapEntry('holding register', str(base + 4), 'uint16', block,
-                         'valid until (PLC clock ms), high 16 bits: ignore the block after it'),
-                MapEntry('holding register', str(base + 5), 'uint16', block,
-                         'valid until (PLC clock ms), low 16 bits'),
-                MapEntry('holding register', f'{plc.clock_register}..{plc.clock_register + 1}',
-                         'uint32', 'read by vision (function 3)',
-                         "PLC's free-running millisecond counter, high word first (PLC writes)")]
-        if plc.reject_coil >= 0:
-            entries.append(MapEntry('coil', str(plc.reject_coil), 'bool',
-                                    'per reject, fixed_delay timing (function 5)',
-                                    f'ejector: ON at the due time, OFF {config.pulse_width_s:g} '
-                                    's later'))
-        if plc.heartbeat_register >= 0:
-            entries.append(MapEntry('holding register', str(plc.heartbeat_register), 'uint16',
-                                    f'every {plc.heartbeat_period_s:g} s (function 6)',
-                                    'heartbeat: toggles 0 / 1 while vision runs'))
-        return entries
-    if config.actuator == 'opcua':
-        from acnn_ros.core.plc.opcua import OpcUaConfig
-        opc = OpcUaConfig.from_reject_config(config)
-        block = 'once per part, one Write request'
-        entries = [
-            MapEntry('variable', opc.part_id_node, 'UInt32', block, 'part id'),
-            MapEntry('variable', opc.verdict_node, 'UInt16', block, 'verdict: 1 accept, 2 reject'),
-            MapEntry('variable', opc.reason_node, 'UInt16', block,
-                     'reason: RejectEvent.REASON_* (0 none ... 6 no result)')]
-        if opc.valid_until_node:
-            entries.append(MapEntry('variable', opc.valid_until_node, 'UtcTime', block,
-                                    'valid until: ignore the decision after it'))
-        if opc.heartbeat_node:
-            entries.append(MapEntry('variable', opc.heartbeat_node, 'Boolean',
-                                    f'every {opc.heartbeat_period_s:g} s',
-                                    'heartbeat: toggles while vision runs'))
-        return entries
-    return []
-
-
 NOT_READY_NOTE = ('vision not ready (reject_actuator_node deactivated or shutting down): the '
                   'heartbeat stops and the decision is set to part id 0, verdict 0, reason 0')
-
-
-def open_link(config, timeout_s: float = 1.0) -> PlcLink:
-    """Return a link (not connected yet) to the PLC of `config` (a RejectActuatorConfig)."""
-    if config.actuator == 'modbus':
-        return ModbusLink(PlcConfig.from_reject_config(config), timeout_s)
-    if config.actuator == 'opcua':
-        from acnn_ros.core.plc.opcua import OpcUaConfig
-        from acnn_ros.core.plc.opcua_commissioning import OpcUaLink
-        return OpcUaLink(OpcUaConfig.from_reject_config(config), timeout_s)
-    raise PlcLinkError(f'actuator {config.actuator!r} has no PLC (set actuator: modbus or '
-                       'opcua in the params file, or -p actuator=modbus)')
 
 
 # -- heartbeat -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Callable, List, Optional, Set
 
-from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport, Actuator, DoneCallback
+from acnn_ros.core.plc.contract import ActuationCommand, ActuationReport, Actuator, DoneCallback
 
 # Consecutive failed requests after which the connection is dropped and made again (a PLC
 # that keeps the socket open but stopped answering is not "connected" in any useful sense).

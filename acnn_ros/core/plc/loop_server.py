@@ -6,9 +6,17 @@ Start, stop and restart from any thread; the record of writes survives a restart
 can stop the "PLC", start it again and read everything it received.
 """
 import asyncio
+import socket
 import threading
 import time
 from typing import Any, List, Optional
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 class LoopThreadServer:

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Mapping, Tuple
 
 from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
+from acnn_ros.core.plc import protocols
+from acnn_ros.core.plc.protocols import ACTUATORS, PROTOCOLS
 from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.reject.realtime import IsolationSettings
 
-ACTUATORS = ('modbus', 'opcua', 'gpio', 'topic')
 NO_CPU_AFFINITY = -1
 TIMINGS = ('fixed_delay', 'plc_tracking')
 
@@ -62,23 +63,9 @@ class RejectActuatorConfig:
     max_fire_lateness_s: float = 0.05
     timing: str = 'fixed_delay'
     actuator: str = 'modbus'
-    plc_host: str = '127.0.0.1'
-    plc_port: int = 502
-    plc_unit: int = 1
-    plc_decision_register: int = 0
-    plc_reject_coil: int = 0
-    plc_heartbeat_register: int = 10
-    plc_clock_register: int = 12
-    plc_heartbeat_period_s: float = 1.0
-    plc_timeout_s: float = 0.1
-    plc_reconnect_max_s: float = 2.0
-    opcua_endpoint: str = 'opc.tcp://127.0.0.1:4840'
-    opcua_namespace: str = 'urn:acnn_ros:vision'
-    opcua_part_id_node: str = 's=Vision.PartId'
-    opcua_verdict_node: str = 's=Vision.Verdict'
-    opcua_reason_node: str = 's=Vision.Reason'
-    opcua_heartbeat_node: str = 's=Vision.Heartbeat'
-    opcua_valid_until_node: str = 's=Vision.ValidUntil'
+    # The settings of the PLC protocol named by `actuator` (core/plc/<protocol>/config.py),
+    # None for an output without a PLC; built from the plc_* / opcua_* parameters.
+    plc: Any = None
     gpio_chip: str = '/dev/gpiochip0'
     gpio_line: int = 0
     archive_dir: str = ''
@@ -92,7 +79,8 @@ class RejectActuatorConfig:
 
     def __post_init__(self):
         for spec in PARAMETERS:
-            value = getattr(self, spec.name, None)   # policy entries are checked by RejectPolicy
+            # Policy entries are checked by RejectPolicy, protocol ones by their settings.
+            value = getattr(self, spec.name, None)
             if value is not None and not spec.in_range(value):
                 raise ValueError(f'{spec.name} must be in [{spec.low}, {spec.high}], '
                                  f'got {value}')
@@ -106,31 +94,26 @@ class RejectActuatorConfig:
                 f'inspection_window_s ({self.inspection_window_s}) must be shorter than '
                 f'reject_delay_s ({self.reject_delay_s}): the fail-safe reject must be decided '
                 'before the part reaches the ejector')
-        words = 6 if self.plc_clock_register >= 0 else 4
-        block = set(range(self.plc_decision_register, self.plc_decision_register + words))
-        if self.plc_heartbeat_register in block:
-            raise ValueError(f'plc_heartbeat_register {self.plc_heartbeat_register} overlaps '
-                             f'the decision registers {sorted(block)}')
-        clock = {self.plc_clock_register, self.plc_clock_register + 1}
-        if self.plc_clock_register >= 0 and (clock & block or
-                                             self.plc_heartbeat_register in clock):
-            raise ValueError(f'plc_clock_register {self.plc_clock_register} (2 registers) '
-                             f'overlaps the decision registers {sorted(block)} or the '
-                             'heartbeat register')
-        if self.actuator == 'opcua':
-            # asyncua is imported only by lines that use OPC UA; its parser checks the node ids.
-            from acnn_ros.core.plc.opcua import OpcUaConfig
-            OpcUaConfig.from_reject_config(self)
+        if self.actuator in PROTOCOLS:
+            settings = protocols.protocol(self.actuator).CONFIG
+            if self.plc is None:
+                object.__setattr__(self, 'plc', settings())
+            elif not isinstance(self.plc, settings):
+                raise ValueError(f'actuator {self.actuator} needs plc settings of type '
+                                 f'{settings.__name__}, got {type(self.plc).__name__}')
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> 'RejectActuatorConfig':
         """Build from a {parameter name: value} mapping (missing names keep defaults)."""
-        own = {f.name for f in fields(cls)} - {'policy'}
+        own = {f.name for f in fields(cls)} - {'policy', 'plc'}
         kwargs = {name: _DEFAULT_TYPES[name](values[name])
                   for name in own if name in values}
         if 'cpu_affinity' in kwargs:
             kwargs['cpu_affinity'] = tuple(int(cpu) for cpu in kwargs['cpu_affinity']
                                            if int(cpu) != NO_CPU_AFFINITY)
+        actuator = kwargs.get('actuator', cls.actuator)
+        if actuator in PROTOCOLS:   # only the protocol in use is built (and its library loaded)
+            kwargs['plc'] = protocols.config_of(actuator, values)
         return cls(policy=policy_from_values(values), **kwargs)
 
 
@@ -170,38 +153,7 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
            'fixed_delay: vision fires at the due time | plc_tracking: the verdict is written '
            'at once and the PLC tracks the part by encoder'),
     _field('actuator', 'output backend: modbus | opcua | gpio | topic (no hardware)'),
-    _field('plc_host', 'PLC address (Modbus TCP)'),
-    _field('plc_port', 'PLC Modbus TCP port', 1, 65535),
-    _field('plc_unit', 'Modbus unit / device id of the PLC', 0, 247),
-    _field('plc_decision_register',
-           'first of 6 holding registers: part id high, part id low, verdict, reason, valid '
-           'until high, low (4 without plc_clock_register)', 0, 65530),
-    _field('plc_reject_coil',
-           'coil pulsed for pulse_width_s at the due time of a reject; -1: none', -1, 65535),
-    _field('plc_heartbeat_register',
-           'holding register toggled 0/1 every heartbeat period; -1: none', -1, 65535),
-    _field('plc_clock_register',
-           "first of 2 holding registers with the PLC's free-running millisecond counter; "
-           'decisions carry their deadline in it and the PLC ignores a stale one; -1: none '
-           '(no protection against a stalled PLC applying old decisions)', -1, 65534),
-    _field('plc_heartbeat_period_s', 'heartbeat toggle period (modbus, opcua)', 0.05, 60.0),
-    _field('plc_timeout_s',
-           'longest wait for one PLC reply (shortened to the time left before the '
-           'ejector; modbus, opcua)', 0.005, 10.0),
-    _field('plc_reconnect_max_s',
-           'longest back-off between reconnection attempts (modbus, opcua)', 0.05, 60.0),
-    _field('opcua_endpoint', 'OPC UA server of the PLC, opc.tcp://host:port[/path] (opcua)'),
-    _field('opcua_namespace',
-           "namespace URI (or index) of the node ids below; '': node ids carry ns= (opcua)"),
-    _field('opcua_part_id_node', 'UInt32 variable: part id of the decision'),
-    _field('opcua_verdict_node',
-           'UInt16 variable: 1 accept, 2 reject (same write as the part id)'),
-    _field('opcua_reason_node', 'UInt16 variable: RejectEvent reason (same write as the part id)'),
-    _field('opcua_heartbeat_node',
-           "Boolean variable toggled every plc_heartbeat_period_s; '': none"),
-    _field('opcua_valid_until_node',
-           "UtcTime variable: the decision's deadline, same write as the part id; the PLC "
-           "ignores a decision whose ValidUntil passed (clocks synchronised); '': none"),
+    *protocols.parameters(),   # plc_* (Modbus and the shared link timing), opcua_*
     _field('gpio_chip', 'GPIO chip of the ejector output (gpio)'),
     _field('gpio_line', 'GPIO line offset of the ejector output (gpio)', 0, 1023),
     _field('archive_dir', "directory of the rejected-part archive; '': off"),

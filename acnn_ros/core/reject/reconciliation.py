@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import VERDICT_REJECT
+from acnn_ros.core.plc.contract import VERDICT_REJECT
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectReason
 

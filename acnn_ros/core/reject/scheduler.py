@@ -43,7 +43,7 @@ import logging
 from typing import Dict, List, NamedTuple, Optional
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import ActuationCommand, ActuationReport, NOT_READY_PART_ID
+from acnn_ros.core.plc.contract import ActuationCommand, ActuationReport, NOT_READY_PART_ID
 from acnn_ros.core.reject.counters import Delivery, LineTally
 from acnn_ros.core.reject.decision import decide, Decision, RejectPolicy, RejectReason
 from acnn_ros.core.reject.fault_episodes import FaultEpisode

@@ -24,7 +24,7 @@ import time
 from typing import Callable, List, Optional
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.actuators import ActuationReport, Actuator
+from acnn_ros.core.plc.contract import ActuationReport, Actuator
 from acnn_ros.core.reject.counters import LineTally
 from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.reject.realtime import (isolate_executor, isolate_threads,

@@ -14,17 +14,16 @@ Used by the tests, the reject timing benchmark and the one-process demo::
     sim.heartbeat_toggles()            # times the heartbeat register changed value
     sim.stop()
 
-or from a shell: `python -m acnn_ros.core.plc.modbus_simulator --port 5020` (prints every write).
-The register map is the one of core/plc/modbus.py (docs/LINE_INTEGRATION.md). The simulated
-PLC has a free-running millisecond counter at `clock_register` (refreshed at every read, as a
-PLC program copies its tick counter every scan) and applies the contract's validity rule
+or from a shell: `python -m acnn_ros.core.plc.modbus.simulator --port 5020` (prints every write).
+The register map is a ModbusConfig (core/plc/modbus/config.py, docs/LINE_INTEGRATION.md). The
+simulated PLC has a free-running millisecond counter at `clock_register` (refreshed at every
+read, as a PLC program copies its tick counter every scan) and applies the contract's validity rule
 (core/plc/validity.py) to what it receives: a decision block whose valid-until stamp has passed
 at receipt is recorded but not applied, and a reject-coil edge fires only while the last block
 is a valid reject.
 """
 import argparse
 import asyncio
-from dataclasses import dataclass
 import logging
 import socket
 import sys
@@ -32,7 +31,8 @@ import threading
 import time
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-from acnn_ros.core.plc.loop_server import LoopThreadServer
+from acnn_ros.core.plc.loop_server import free_port, LoopThreadServer
+from acnn_ros.core.plc.modbus.config import ModbusConfig
 from acnn_ros.core.plc.validity import clock_words, still_valid, words_ms
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -76,33 +76,17 @@ class PlcDecision(NamedTuple):
     valid: Optional[bool] = None
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class RegisterMap:
-    """Addresses the simulated PLC interprets (defaults equal core/plc/modbus.py's)."""
-
-    decision_register: int = 0
-    reject_coil: int = 0
-    heartbeat_register: int = 10
-    clock_register: int = 12         # -1: none (the vision system writes 4-register blocks)
-
-
 class PlcSimulator(LoopThreadServer):
     """Modbus TCP server on 127.0.0.1 recording writes; start/stop/restart from any thread."""
 
     label = 'PLC simulator'
     thread_name = 'plc-simulator'
 
-    def __init__(self, port: int = 0, register_map: Optional[RegisterMap] = None,
+    def __init__(self, port: int = 0, register_map: Optional[ModbusConfig] = None,
                  size: int = 256, host: str = '127.0.0.1'):
         super().__init__(port or free_port(), host)
-        self.map = register_map or RegisterMap()
+        # The addresses it interprets: those of the vision system's configuration.
+        self.map = register_map or ModbusConfig()
         self.size = size
 
     # -- records -----------------------------------------------------------------------------
@@ -279,8 +263,9 @@ def main(argv=None) -> int:
     parser.add_argument('--clock-register', type=int, default=12)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    sim = PlcSimulator(args.port, RegisterMap(args.decision_register, args.reject_coil,
-                                              args.heartbeat_register, args.clock_register))
+    sim = PlcSimulator(args.port, ModbusConfig(
+        decision_register=args.decision_register, reject_coil=args.reject_coil,
+        heartbeat_register=args.heartbeat_register, clock_register=args.clock_register))
 
     def show(write: PlcWrite) -> None:
         kind = 'coil' if write.is_coil else 'register'

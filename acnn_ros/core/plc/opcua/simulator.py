@@ -12,8 +12,9 @@ Used by the tests and by hand::
     sim.heartbeat_toggles()            # times the heartbeat variable changed value
     sim.stop()                         # or sim.restart(): same port, records kept
 
-or from a shell: `python -m acnn_ros.core.plc.opcua_simulator --port 4840` (prints every write).
-The variables are those of docs/LINE_INTEGRATION.md "OPC UA backend" (core/plc/opcua.py defaults):
+or from a shell: `python -m acnn_ros.core.plc.opcua.simulator --port 4840` (prints every write).
+The variables are those of docs/LINE_INTEGRATION.md "OPC UA backend" (core/plc/opcua/config.py
+defaults):
 namespace `urn:acnn_ros:vision`, string node ids Vision.PartId (UInt32), Vision.Verdict
 (UInt16), Vision.Reason (UInt16), Vision.Heartbeat (Boolean).
 """
@@ -25,8 +26,7 @@ import sys
 import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from acnn_ros.core.plc.loop_server import LoopThreadServer
-from acnn_ros.core.plc.modbus_simulator import free_port
+from acnn_ros.core.plc.loop_server import free_port, LoopThreadServer
 from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
 

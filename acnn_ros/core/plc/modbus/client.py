@@ -34,15 +34,15 @@ drops the connection at once: a stalled PLC buffers what it is sent, so nothing 
 into that connection (the validity stamp makes what it still holds harmless).
 """
 import asyncio
-from dataclasses import dataclass
 import logging
 import time
 from typing import Callable, Optional
 
-from acnn_ros.core.plc.actuators import (ActuationCommand, ActuationReport, ActuatorStatus,
-                                         DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
+from acnn_ros.core.plc.contract import (ActuationCommand, ActuationReport, ActuatorStatus,
+                                        DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
 from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
                                              PlcUnavailable)
+from acnn_ros.core.plc.modbus.config import ModbusConfig
 from acnn_ros.core.plc.validity import clock_words, PlcClock, words_ms
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -50,34 +50,6 @@ from pymodbus.exceptions import ModbusException
 # pymodbus logs its own 'Failed to connect' / 'Repeating....' lines and frame dumps; every
 # consequence is said by this client in the node's log instead (once per outage).
 logging.getLogger('pymodbus').setLevel(logging.CRITICAL)
-
-
-@dataclass(frozen=True)
-class PlcConfig:
-    """Where the PLC is and which addresses belong to the vision system."""
-
-    host: str = '127.0.0.1'
-    port: int = 502
-    unit: int = 1
-    decision_register: int = 0
-    reject_coil: int = 0                 # -1: no coil
-    heartbeat_register: int = 10         # -1: no heartbeat
-    clock_register: int = 12             # -1: no PLC clock, no validity stamp
-    heartbeat_period_s: float = 1.0
-    timeout_s: float = 0.1
-    reconnect_min_s: float = 0.05
-    reconnect_max_s: float = 2.0
-
-    @classmethod
-    def from_reject_config(cls, config) -> 'PlcConfig':
-        """Take the plc_* fields of a RejectActuatorConfig."""
-        return cls(host=config.plc_host, port=config.plc_port, unit=config.plc_unit,
-                   decision_register=config.plc_decision_register,
-                   reject_coil=config.plc_reject_coil,
-                   heartbeat_register=config.plc_heartbeat_register,
-                   clock_register=config.plc_clock_register,
-                   heartbeat_period_s=config.plc_heartbeat_period_s,
-                   timeout_s=config.plc_timeout_s, reconnect_max_s=config.plc_reconnect_max_s)
 
 
 def decision_registers(part_id: int, verdict: int, reason: int,
@@ -96,7 +68,7 @@ class ModbusActuator(LoopThreadActuator):
     thread_name = 'plc-modbus'
     sends_accepts = True
 
-    def __init__(self, config: PlcConfig, clock: Callable[[], float] = time.time,
+    def __init__(self, config: ModbusConfig, clock: Callable[[], float] = time.time,
                  logger: Optional[logging.Logger] = None):
         super().__init__(clock, logger or logging.getLogger('acnn_ros.plc'),
                          stop_timeout_s=2.0 + config.timeout_s,

@@ -3,15 +3,17 @@
 Commissioning link to the PLC's OPC UA server (`acnn plc`): the configured variables only.
 
 Runs asyncua's client on a private event loop, one bounded call at a time (a command-line
-tool needs no thread). Node ids are resolved as the actuator resolves them (core/plc/opcua.py):
+tool needs no thread). Node ids are resolved as the actuator resolves them
+(core/plc/opcua/client.py):
 without `ns=` in `namespace` (a URI looked up on the server, or an index).
 """
 import asyncio
 from typing import Dict, List
 
-from acnn_ros.core.plc.commissioning import Decision, PlcLink, PlcLinkError
-from acnn_ros.core.plc.opcua import (decision_values, OpcUaConfig, resolve_decision_nodes,
-                                     UnknownNamespace)
+from acnn_ros.core.plc.commissioning import Decision, MapEntry, PlcLink, PlcLinkError
+from acnn_ros.core.plc.opcua.client import (decision_values, resolve_decision_nodes,
+                                            UnknownNamespace)
+from acnn_ros.core.plc.opcua.config import OpcUaConfig
 from asyncua import Client, ua
 
 DECISION_ROLES = ('part_id', 'verdict', 'reason')
@@ -131,3 +133,21 @@ class OpcUaLink(PlcLink):
     def read_decision(self) -> Decision:
         """Read PartId, Verdict and Reason back."""
         return Decision(*(int(v or 0) for v in self._read(DECISION_ROLES)))
+
+
+def register_map(opc: OpcUaConfig, pulse_width_s: float) -> List[MapEntry]:
+    """Return the variables reject_actuator_node writes with `opc`."""
+    block = 'once per part, one Write request'
+    entries = [
+        MapEntry('variable', opc.part_id_node, 'UInt32', block, 'part id'),
+        MapEntry('variable', opc.verdict_node, 'UInt16', block, 'verdict: 1 accept, 2 reject'),
+        MapEntry('variable', opc.reason_node, 'UInt16', block,
+                 'reason: RejectEvent.REASON_* (0 none ... 6 no result)')]
+    if opc.valid_until_node:
+        entries.append(MapEntry('variable', opc.valid_until_node, 'UtcTime', block,
+                                'valid until: ignore the decision after it'))
+    if opc.heartbeat_node:
+        entries.append(MapEntry('variable', opc.heartbeat_node, 'Boolean',
+                                f'every {opc.heartbeat_period_s:g} s',
+                                'heartbeat: toggles while vision runs'))
+    return entries

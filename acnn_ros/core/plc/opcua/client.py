@@ -30,17 +30,16 @@ bounded exponential back-off loop (asyncua's auto_reconnect is off: one mechanis
 write during its reconnection fails anyway).
 """
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime, timezone
 import logging
 import time
 from typing import Callable, Dict, List, Optional
-from urllib.parse import urlparse
 
-from acnn_ros.core.plc.actuators import (ActuationCommand, ActuationReport, ActuatorStatus,
-                                         DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
+from acnn_ros.core.plc.contract import (ActuationCommand, ActuationReport, ActuatorStatus,
+                                        DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
 from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
                                              PlcUnavailable)
+from acnn_ros.core.plc.opcua.config import OpcUaConfig
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 
@@ -65,76 +64,6 @@ VERDICT_TYPE = ua.VariantType.UInt16
 REASON_TYPE = ua.VariantType.UInt16
 HEARTBEAT_TYPE = ua.VariantType.Boolean
 VALID_UNTIL_TYPE = ua.VariantType.DateTime
-
-
-def _check_node_id(role: str, node_id: str, namespace: str) -> None:
-    if not node_id:
-        raise ValueError(f'{role} must name a node id, e.g. s=Vision.PartId')
-    text = node_id if node_id.startswith('ns=') else f'ns=0;{node_id}'
-    try:
-        if ua.NodeId.from_string(text).Identifier in ('', None):
-            raise ValueError('empty identifier')
-    except (ua.UaStringParsingError, ValueError) as exc:
-        raise ValueError(f'{role} {node_id!r} is not an OPC UA node id '
-                         f"('s=Name', 'i=1001' or 'ns=2;s=Name'): {exc}") from None
-    if not namespace and not node_id.startswith('ns='):
-        raise ValueError(f"{role} {node_id!r} has no 'ns=' and opcua_namespace is empty: "
-                         'give the namespace URI (or index) or a full node id')
-
-
-@dataclass(frozen=True)
-class OpcUaConfig:
-    """Where the OPC UA server is and which variables belong to the vision system."""
-
-    endpoint: str = 'opc.tcp://127.0.0.1:4840'
-    namespace: str = 'urn:acnn_ros:vision'   # URI, or an index ('2'); '': node ids carry ns=
-    part_id_node: str = 's=Vision.PartId'
-    verdict_node: str = 's=Vision.Verdict'
-    reason_node: str = 's=Vision.Reason'
-    heartbeat_node: str = 's=Vision.Heartbeat'   # '': no heartbeat
-    valid_until_node: str = 's=Vision.ValidUntil'   # '': no validity stamp
-    heartbeat_period_s: float = 1.0
-    timeout_s: float = 0.1
-    reconnect_min_s: float = 0.05
-    reconnect_max_s: float = 2.0
-
-    def __post_init__(self):
-        url = urlparse(self.endpoint)
-        try:
-            port = url.port
-        except ValueError as exc:
-            raise ValueError(f'opcua_endpoint {self.endpoint!r}: {exc}') from None
-        if url.scheme != 'opc.tcp' or not url.hostname or port is None:
-            raise ValueError(f'opcua_endpoint {self.endpoint!r} must look like '
-                             "'opc.tcp://host:port[/path]'")
-        for role in ('part_id_node', 'verdict_node', 'reason_node'):
-            _check_node_id(f'opcua_{role}', getattr(self, role), self.namespace)
-        for role in ('heartbeat_node', 'valid_until_node'):
-            if getattr(self, role):
-                _check_node_id(f'opcua_{role}', getattr(self, role), self.namespace)
-        roles = [self.part_id_node, self.verdict_node, self.reason_node, self.heartbeat_node,
-                 self.valid_until_node]
-        roles = [node for node in roles if node]
-        if len(set(roles)) != len(roles):
-            raise ValueError(f'OPC UA decision and heartbeat nodes must differ, got {roles}')
-        if self.heartbeat_period_s <= 0 or self.timeout_s <= 0:
-            raise ValueError('heartbeat_period_s and timeout_s must be positive')
-        if not 0 < self.reconnect_min_s <= self.reconnect_max_s:
-            raise ValueError('need 0 < reconnect_min_s <= reconnect_max_s')
-
-    @classmethod
-    def from_reject_config(cls, config) -> 'OpcUaConfig':
-        """Take the opcua_* (and the shared plc_* timing) fields of a RejectActuatorConfig."""
-        return cls(endpoint=config.opcua_endpoint, namespace=config.opcua_namespace,
-                   part_id_node=config.opcua_part_id_node,
-                   verdict_node=config.opcua_verdict_node,
-                   reason_node=config.opcua_reason_node,
-                   heartbeat_node=config.opcua_heartbeat_node,
-                   valid_until_node=config.opcua_valid_until_node,
-                   heartbeat_period_s=config.plc_heartbeat_period_s,
-                   timeout_s=config.plc_timeout_s,
-                   reconnect_min_s=min(0.05, config.plc_reconnect_max_s),
-                   reconnect_max_s=config.plc_reconnect_max_s)
 
 
 def decision_values(part_id: int, verdict: int, reason: int,
