@@ -40,7 +40,7 @@ def timed(function, runs: int):
 
 def serde_rows(runs: int):
     """Return (label, median ms, p90 ms) of each conversion of one 640x480 bgr8 frame."""
-    from acnn_ros.core.image_wire import array_image_cdr, image_from_cdr
+    from acnn_ros.core.image_cdr import array_image_cdr, image_from_cdr
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import Image
     bgr = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
@@ -107,7 +107,7 @@ class RoundTrip:
 
     def one(self, bgr):
         """Serialize + publish one frame, wait for its result; (e2e ms, result) or None."""
-        from acnn_ros.core.image_wire import array_image_cdr
+        from acnn_ros.core.image_cdr import array_image_cdr
         self.sequence += 1
         key = (self.sequence, 'bench')
         start = time.perf_counter()
@@ -135,7 +135,7 @@ import numpy as np
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
-from acnn_ros.core.image_wire import image_from_cdr
+from acnn_ros.core.image_cdr import image_from_cdr
 from acnn_ros.core.messages import stamp_ns
 raw_path = sys.argv[1] == 'raw'
 rclpy.init()
@@ -173,7 +173,7 @@ def receive_rows(frames: int, rate_hz: float = 20.0):
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
-    from acnn_ros.core.image_wire import array_image_cdr
+    from acnn_ros.core.image_cdr import array_image_cdr
     env = dict(os.environ, PYTHONPATH=f'{REPO_DIR}:' + os.environ.get('PYTHONPATH', ''))
     subscribers = {kind: subprocess.Popen(
         [sys.executable, '-c', SUBSCRIBER, kind, str(frames)], stdout=subprocess.PIPE,

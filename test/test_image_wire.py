@@ -2,19 +2,20 @@
 """
 The image fast path: rosbags CDR against rclpy's, and raw nodes against plain rclpy over DDS.
 
-core/image_wire.py must write the bytes rclpy's serialize_message writes (every encoding the
+core/image_cdr.py must write the bytes rclpy's serialize_message writes (every encoding the
 inference node supports, padded rows, the big-endian flag, JPEG / PNG) and read what rclpy
 writes; the nodes (raw subscriptions and publications) must interoperate with plain rclpy
 publishers and subscribers in other processes.
 """
 import struct
 
-from acnn_ros.core.image_codec import encode_image, SUPPORTED_ENCODINGS
-from acnn_ros.core.image_wire import (array_image_cdr, compressed_cdr, image_cdr,
-                                      image_from_cdr, ImageWireError, message_cdr, read_header,
-                                      typestore, UnreadableImage)
-from acnn_ros.core.messages import (COMPRESSED_IMAGE_TYPE, decode_image_message, frame_key,
-                                    IMAGE_TYPE, inspect_image_message, stamp_ns)
+from acnn_ros.core.image_cdr import (array_image_cdr, compressed_cdr, image_cdr,
+                                     image_from_cdr, ImageWireError, message_cdr, read_header,
+                                     typestore, UnreadableImage)
+from acnn_ros.core.image_codec import (decode_image_message, encode_image,
+                                       SUPPORTED_ENCODINGS)
+from acnn_ros.core.messages import (COMPRESSED_IMAGE_TYPE, frame_key, IMAGE_TYPE,
+                                    inspect_image_message, stamp_ns)
 from acnn_ros.msg import InspectionResult
 from acnn_ros.runtime.pipeline import InspectionPipeline
 from builtin_interfaces.msg import Time

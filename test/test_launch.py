@@ -142,7 +142,7 @@ def test_every_reference_exists():
         # LifecycleNode actions start managed nodes (get_state / change_state services).
         assert [n for n in tree.body if isinstance(n, ast.ClassDef) and
                 'ManagedNode' in {getattr(b, 'id', None) for b in n.bases}], spec.name
-        # Topic names may live in a nodes/ helper the node imports (image_transport.py).
+        # Topic names may live in a nodes/ helper the node imports (image_topics.py).
         helpers = [ast.parse(node_module(i.module.split('.')[-1]).read_text(encoding='utf-8'))
                    for i in tree.body if isinstance(i, ast.ImportFrom)
                    and (i.module or '').startswith('acnn_ros.nodes.')]

@@ -37,7 +37,7 @@ def test_three_starts_of_the_line_drop_none_of_their_first_ten_parts(tmp_path):
 
 def test_warmup_runs_the_engine_then_one_frame_through_the_received_image_path(
         tmp_path, monkeypatch):
-    from acnn_ros.core.image_wire import image_from_cdr
+    from acnn_ros.core.image_cdr import image_from_cdr
     from acnn_ros.runtime import pipeline as pipeline_module
     model = export_contract_model(tmp_path)
     deserialized = []

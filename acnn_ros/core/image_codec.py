@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-Decode camera images (sensor_msgs/Image and CompressedImage fields) to BGR uint8 arrays.
+The image codec: sensor_msgs/Image and CompressedImage fields <-> BGR uint8 arrays.
 
-The functions take the primitive message fields, not a message, so they serve rclpy messages in
-the inference node and rosbags messages in the offline tools alike. Colour conversion is done
+The one place that decodes camera images (`decode_image`, `decode_compressed`, and
+`decode_image_message` for a whole message) and encodes a BGR frame in an Image encoding
+(`encode_image`: bag writers, simulated cameras, tests). The decoders take the primitive message
+fields (or a duck-typed message), so they serve rclpy messages in the nodes and rosbags messages
+in the offline tools alike; CDR bytes are core/image_cdr's. Colour conversion is done
 by rosbags-image (which uses OpenCV); this module adds what it leaves to the caller: checking
 that the fields are consistent (a padded `step`, short data, a zero size or an unknown encoding
 would otherwise give a garbled image or a numpy exception) and a clear `ImageDecodeError`.
@@ -250,13 +253,37 @@ def decode_compressed(fmt: str, data,
     return bgr
 
 
+def is_compressed(msg) -> bool:
+    """Return whether an image message is a sensor_msgs/CompressedImage (it has `format`)."""
+    return hasattr(msg, 'format')
+
+
+def decode_image_message(msg, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """
+    Decode a sensor_msgs/Image or CompressedImage into BGR uint8 (ImageDecodeError if not).
+
+    rclpy and rosbags messages alike (duck-typed). An image over `max_pixels` (width x height
+    from the fields, or from the JPEG / PNG header before decoding; None: no budget) is
+    refused, as is a side over 65536 px; so is a core/image_cdr.UnreadableImage.
+    """
+    if hasattr(msg, 'unreadable'):
+        raise ImageDecodeError(f'bad image message: {msg.unreadable}')
+    if is_compressed(msg):
+        return decode_compressed(msg.format, msg.data, max_pixels=max_pixels)
+    return decode_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), msg.data,
+                        bool(msg.is_bigendian), max_pixels=max_pixels)
+
+
 def encode_image(bgr: np.ndarray, encoding: str) -> Tuple[int, bytes]:
     """
     Return (step, data) of a BGR uint8 image in `encoding`; the inverse of decode_image.
 
-    For test frames and simulated cameras: Bayer mosaics are sampled from the colour image,
-    16-bit encodings scale 0..255 to 0..65535 (little endian).
+    For bags, test frames and simulated cameras: Bayer mosaics are sampled from the colour
+    image, 16-bit encodings scale 0..255 to 0..65535 (little endian). Raises ValueError for an
+    array that is not H x W x 3 uint8, ImageDecodeError (a ValueError) for an unknown encoding.
     """
+    if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
+        raise ValueError(f'expected a BGR uint8 HxWx3 array, got {bgr.dtype} {bgr.shape}')
     encoding = str(encoding).strip().lower()
     if encoding not in ENCODINGS:
         raise ImageDecodeError(f'unsupported image encoding {encoding!r}')

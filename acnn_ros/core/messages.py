@@ -13,8 +13,9 @@ Rules kept here and nowhere else:
 - an InspectionResult carries an ROI when it is OK and its `roi` has a non-zero width and height;
 - a status or reason value outside the enums is garbage: it becomes an ERROR outcome that names
   the value (fail-safe), never an exception;
-- an image message is compressed when it has a `format` field (sensor_msgs/CompressedImage);
-  image messages are rclpy or rosbags messages alike (core/image_wire: the nodes' raw path);
+- an image message is inspected through the pipeline's decoder of its kind (raw or
+  compressed: core/image_codec.is_compressed); image messages are rclpy or rosbags messages
+  alike (core/image_cdr: the nodes' raw path; core/image_codec decodes their fields);
 - a RejectEvent carries the exact header of its frame (from the frame key, not a float time).
 
 The enums of the core (InspectionStatus, RejectReason, Delivery) equal the .msg constants by
@@ -23,10 +24,8 @@ value, so fields are plain `int(enum)`; test/test_message_conversion.py keeps th
 from typing import Dict, Optional, Tuple
 
 from acnn_ros.core.frame_key import FrameKey, NS_PER_S
-from acnn_ros.core.image_codec import (decode_compressed, decode_image, DEFAULT_MAX_PIXELS,
-                                       ImageDecodeError)
+from acnn_ros.core.image_codec import DEFAULT_MAX_PIXELS, is_compressed
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
-import numpy as np
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE_TYPE = 'sensor_msgs/msg/CompressedImage'
@@ -131,26 +130,6 @@ def reject_event_fields(record) -> Tuple[Dict, Dict[str, Dict[str, int]]]:
     return fields, times
 
 
-def is_compressed(msg) -> bool:
-    """Return whether an image message is a sensor_msgs/CompressedImage."""
-    return hasattr(msg, 'format')
-
-
-def decode_image_message(msg, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """
-    Decode a sensor_msgs/Image or CompressedImage into BGR uint8 (ImageDecodeError if not).
-
-    An image over `max_pixels` (width x height from the fields, or from the JPEG / PNG header
-    before decoding; None: no budget) is refused, as is a side over 65536 px.
-    """
-    if hasattr(msg, 'unreadable'):
-        raise ImageDecodeError(f'bad image message: {msg.unreadable}')
-    if is_compressed(msg):
-        return decode_compressed(msg.format, msg.data, max_pixels=max_pixels)
-    return decode_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), msg.data,
-                        bool(msg.is_bigendian), max_pixels=max_pixels)
-
-
 def inspect_image_message(pipeline, msg, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS):
     """
     Inspect an Image or CompressedImage with an InspectionPipeline: (outcome, BGR or None).
@@ -158,8 +137,8 @@ def inspect_image_message(pipeline, msg, max_pixels: Optional[int] = DEFAULT_MAX
     The pipeline decodes the message's fields itself (`inspect_compressed` / `inspect_image`),
     so the decode time counts in preprocess_ms and an undecodable image is an ERROR outcome,
     the same in the inference node and in offline evaluation. An image over `max_pixels`
-    (decode_image_message) is such an ERROR, refused before it is decoded. A message that
-    arrived as bytes that did not deserialize (core/image_wire.UnreadableImage: header and
+    (core/image_codec) is such an ERROR, refused before it is decoded. A message that
+    arrived as bytes that did not deserialize (core/image_cdr.UnreadableImage: header and
     reason) is an ERROR.
     """
     if hasattr(msg, 'unreadable'):

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from acnn_ros.core.image_wire import message_cdr
+from acnn_ros.core.image_cdr import message_cdr
 from acnn_ros.core.messages import frame_key, header_fields
 from acnn_ros.core.replay import bag_io
 from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS, ReplayPacer,

@@ -26,7 +26,7 @@ from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import PartTrigger
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
-from acnn_ros.nodes.image_transport import image_bytes
+from acnn_ros.nodes.image_topics import image_bytes
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters

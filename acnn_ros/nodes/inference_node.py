@@ -22,7 +22,7 @@ from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
-from acnn_ros.nodes.image_transport import image_bytes, ros_header, subscribe_images
+from acnn_ros.nodes.image_topics import image_bytes, ros_header, subscribe_images
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
@@ -220,7 +220,7 @@ class InferenceNode(ManagedNode):
         qos = QoSProfile(depth=config.image_qos_depth, reliability=(
             ReliabilityPolicy.BEST_EFFORT if config.image_qos == 'sensor_data'
             else ReliabilityPolicy.RELIABLE))
-        # Serialized messages, deserialized by rosbags (nodes/image_transport.py).
+        # Serialized messages, deserialized by rosbags (nodes/image_topics.py).
         self._image_subscriptions = subscribe_images(self, config.image_transport,
                                                      self._on_image, qos)
         self.get_logger().info(f'inspecting {config.image_transport} images from '

@@ -12,9 +12,9 @@ import threading
 import time
 from typing import Optional, Sequence, Tuple, Union
 
+from acnn_ros.core.image_cdr import array_image_cdr, image_from_cdr
 from acnn_ros.core.image_codec import (decode_compressed, decode_image, DEFAULT_MAX_PIXELS,
                                        ImageDecodeError)
-from acnn_ros.core.image_wire import array_image_cdr, image_from_cdr
 from acnn_ros.core.messages import inspect_image_message
 from acnn_ros.core.model_card import card_path_for, file_hash, ModelCard, ModelCardError
 from acnn_ros.core.preprocess import preprocess, PreprocessError

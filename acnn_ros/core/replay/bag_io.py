@@ -8,8 +8,9 @@ the standard ROS 2 types plus this package's messages are used; Iron and later: 
 definitions) or written by this package.
 
 This module is also the one import of the bag subsystem: it re-exports the typestore and
-message builders (bag_messages.py) and the writer (bag_writer.py). Frame identity and message
-fields come from `acnn_ros.core.messages`.
+message builders (bag_messages.py; headers from core/image_cdr) and the writer (bag_writer.py).
+Frame identity and message fields come from `acnn_ros.core.messages`, image decoding from
+`acnn_ros.core.image_codec`.
 """
 from dataclasses import dataclass
 import functools
@@ -17,15 +18,15 @@ from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.messages import (COMPRESSED_IMAGE_TYPE, decode_image_message, frame_key,
-                                    IMAGE_TYPE, IMAGE_TYPES)
+from acnn_ros.core.image_cdr import make_header, stamp_message
+from acnn_ros.core.image_codec import decode_image_message
+from acnn_ros.core.messages import COMPRESSED_IMAGE_TYPE, frame_key, IMAGE_TYPE, IMAGE_TYPES
 from acnn_ros.core.replay.bag_messages import (BagError, compressed_image_message,
                                                ground_truth_message, GROUND_TRUTH_MODEL_ID,
                                                image_message, inspection_result_message,
                                                INSPECTION_RESULT_TYPE, LINE_COUNTERS_TYPE,
-                                               make_header, PART_TRIGGER_TYPE,
-                                               project_msg_dir, project_typestore,
-                                               REJECT_EVENT_TYPE, stamp_message)
+                                               PART_TRIGGER_TYPE, project_msg_dir,
+                                               project_typestore, REJECT_EVENT_TYPE)
 from acnn_ros.core.replay.bag_writer import (BAG_FORMAT_VERSION, BagWriter, offered_qos,
                                              RELIABLE_QOS, SENSOR_DATA_QOS, STORAGES)
 import numpy as np
@@ -37,7 +38,7 @@ __all__ = [
     # reading (this module)
     'BagMessage', 'bag_topics', 'count_messages', 'ImageFrame', 'image_topics',
     'iter_image_frames', 'iter_messages', 'select_image_topic', 'TopicSummary',
-    # message types and builders (bag_messages.py, core/messages.py)
+    # message types and builders (bag_messages.py, core/messages.py, core/image_cdr.py)
     'BagError', 'COMPRESSED_IMAGE_TYPE', 'compressed_image_message', 'GROUND_TRUTH_MODEL_ID',
     'ground_truth_message', 'IMAGE_TYPE', 'IMAGE_TYPES', 'image_message',
     'INSPECTION_RESULT_TYPE', 'inspection_result_message', 'LINE_COUNTERS_TYPE', 'make_header',

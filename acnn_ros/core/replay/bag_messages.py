@@ -1,21 +1,25 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-The message types of a bag: the `rosbags` typestore and builders of rosbags messages.
+The message types of a bag: this package's messages in the project's typestore, and builders.
 
-The typestore holds the ROS 2 Kilted types plus this package's messages, registered from their
+The project has one `rosbags` typestore (core/image_cdr.typestore: the ROS 2 Kilted types, also
+the image wire's); `project_typestore` registers this package's messages into it from their
 .msg files, so bags holding InspectionResult, RejectEvent, PartTrigger or LineCounters read
 and write without ROS. The builders take their field values from `acnn_ros.core.messages`
-(the one conversion between messages and core types) and only supply the rosbags classes.
+(the one conversion between messages and core types), pixels from core/image_codec
+(`encode_image`) and headers and image messages from core/image_cdr (`make_header`,
+`make_image`, `make_compressed`).
 """
 import functools
 from pathlib import Path
 from typing import Optional
 
-from acnn_ros.core.messages import (COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, result_fields,
-                                    stamp_fields)
+from acnn_ros.core.image_cdr import make_compressed, make_header, make_image, typestore
+from acnn_ros.core.image_codec import encode_image
+from acnn_ros.core.messages import result_fields
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 import numpy as np
-from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+from rosbags.typesys import get_types_from_msg
 from rosbags.typesys.store import Typestore
 
 PACKAGE = 'acnn_ros'
@@ -47,8 +51,12 @@ def project_msg_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def project_typestore() -> Typestore:
-    """Return a typestore with the ROS 2 Kilted types plus this package's messages."""
-    store = get_typestore(Stores.ROS2_KILTED)
+    """
+    Return the project's typestore (core/image_cdr) with this package's messages registered.
+
+    The ROS 2 Kilted types plus acnn_ros/msg/*: the same store object the image wire uses.
+    """
+    store = typestore()
     types = {}
     for path in sorted(project_msg_dir().glob('*.msg')):
         types.update(get_types_from_msg(path.read_text(encoding='utf-8'),
@@ -57,44 +65,21 @@ def project_typestore() -> Typestore:
     return store
 
 
-def stamp_message(stamp_ns: int):
-    """Build a builtin_interfaces/Time (rosbags class) for a time in nanoseconds."""
-    return project_typestore().types['builtin_interfaces/msg/Time'](**stamp_fields(stamp_ns))
-
-
-def make_header(stamp_ns: int, frame_id: str):
-    """Build a std_msgs/Header (rosbags class) for a capture time in nanoseconds."""
-    return project_typestore().types['std_msgs/msg/Header'](stamp=stamp_message(stamp_ns),
-                                                            frame_id=frame_id)
-
-
 def image_message(bgr: np.ndarray, stamp_ns: int, frame_id: str, encoding: str = 'bgr8'):
-    """Build a sensor_msgs/Image (rosbags class) from a BGR uint8 frame."""
-    if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
-        raise ValueError(f'expected a BGR uint8 HxWx3 array, got {bgr.dtype} {bgr.shape}')
-    if encoding == 'bgr8':
-        pixels = bgr
-    elif encoding == 'rgb8':
-        pixels = bgr[:, :, ::-1]
-    elif encoding == 'mono8':
-        pixels = (bgr.astype(np.float32) @ np.float32([0.114, 0.587, 0.299])).round()
-        pixels = pixels.astype(np.uint8)
-    else:
-        raise ValueError(f'unsupported encoding {encoding!r} (bgr8, rgb8, mono8)')
-    pixels = np.ascontiguousarray(pixels)
-    height, width = pixels.shape[:2]
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    return project_typestore().types[IMAGE_TYPE](
-        header=make_header(stamp_ns, frame_id), height=height, width=width, encoding=encoding,
-        is_bigendian=0, step=width * channels, data=pixels.reshape(-1))
+    """
+    Build a sensor_msgs/Image (rosbags class) from a BGR uint8 frame.
+
+    `encoding` is any of core/image_codec.SUPPORTED_ENCODINGS (`encode_image` converts).
+    """
+    step, data = encode_image(bgr, encoding)
+    height, width = bgr.shape[:2]
+    return make_image(stamp_ns, frame_id, encoding, width, height, step, data)
 
 
 def compressed_image_message(jpeg_bytes: bytes, stamp_ns: int, frame_id: str,
                              fmt: str = 'jpeg'):
     """Build a sensor_msgs/CompressedImage (rosbags class) from encoded bytes."""
-    return project_typestore().types[COMPRESSED_IMAGE_TYPE](
-        header=make_header(stamp_ns, frame_id), format=fmt,
-        data=np.frombuffer(jpeg_bytes, dtype=np.uint8))
+    return make_compressed(stamp_ns, frame_id, fmt, jpeg_bytes)
 
 
 def inspection_result_message(stamp_ns: int, frame_id: str, outcome: InspectionOutcome,

@@ -1,6 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-The wire format of camera images: sensor_msgs/Image and CompressedImage <-> CDR bytes.
+The project's rosbags typestore and the wire format of camera images (CDR bytes).
+
+One typestore (`typestore()`: ROS 2 Kilted types) serves the image wire and the bags; the bag
+subsystem registers this package's messages into that same store (core/replay/bag_messages:
+`project_typestore`), so the image path needs no .msg file. `stamp_message` / `make_header`
+are the one builder of builtin_interfaces/Time and std_msgs/Header (rosbags classes);
+`make_image` / `make_compressed` build sensor_msgs/Image / CompressedImage from their fields.
 
 rclpy converts a 640x480 bgr8 Image between its Python object and CDR in ~2 ms each way;
 `rosbags`' CDR serde does it in ~0.03 ms and hands the pixels over as a numpy view of the
@@ -14,8 +20,8 @@ publisher or subscriber on the other side sees the same message (test/test_image
 The frame type is rosbags' message dataclass of the type (ROS-free): `header.stamp.sec /
 .nanosec`, `header.frame_id`, `encoding`, `width`, `height`, `step`, `is_bigendian`, `data` (a
 read-only uint8 numpy view of the received bytes), or `format` and `data` for a
-CompressedImage. `core/messages.py` (frame_key, decode_image_message, inspect_image_message)
-takes it like an rclpy message.
+CompressedImage. `core/messages.py` (frame_key, inspect_image_message) and
+`core/image_codec.py` (decode_image_message) take it like an rclpy message.
 
 sensor_msgs/Image, CompressedImage, std_msgs/Header and builtin_interfaces/Time are the same
 on Humble, Jazzy and Kilted, so one typestore (Kilted) serves every distribution.
@@ -75,7 +81,12 @@ class ImageWireError(ValueError):
 
 @functools.lru_cache(maxsize=1)
 def typestore() -> Typestore:
-    """Return the rosbags typestore of the image types (the same on Humble, Jazzy, Kilted)."""
+    """
+    Return the project's one rosbags typestore: the ROS 2 Kilted types.
+
+    The image types are the same on Humble, Jazzy and Kilted. core/replay/bag_messages
+    registers this package's messages into this same store (`project_typestore`).
+    """
     return get_typestore(Stores.ROS2_KILTED)
 
 
@@ -86,11 +97,30 @@ def _uint8(data) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8)
 
 
-def _header(stamp_ns: int, frame_id: str):
-    types = typestore().types
-    return types['std_msgs/msg/Header'](
-        stamp=types['builtin_interfaces/msg/Time'](**stamp_fields(stamp_ns)),
-        frame_id=str(frame_id))
+def stamp_message(stamp_ns: int):
+    """Build a builtin_interfaces/Time (rosbags class) for a time in nanoseconds."""
+    return typestore().types['builtin_interfaces/msg/Time'](**stamp_fields(stamp_ns))
+
+
+def make_header(stamp_ns: int, frame_id: str):
+    """Build a std_msgs/Header (rosbags class) for a capture time in nanoseconds."""
+    return typestore().types['std_msgs/msg/Header'](stamp=stamp_message(stamp_ns),
+                                                    frame_id=str(frame_id))
+
+
+def make_image(stamp_ns: int, frame_id: str, encoding: str, width: int, height: int,
+               step: int, data, is_bigendian: bool = False):
+    """Build a sensor_msgs/Image (rosbags class); `data` (bytes or array) as flat uint8."""
+    return typestore().types[IMAGE_TYPE](
+        header=make_header(stamp_ns, frame_id), height=int(height), width=int(width),
+        encoding=str(encoding), is_bigendian=int(bool(is_bigendian)), step=int(step),
+        data=_uint8(data))
+
+
+def make_compressed(stamp_ns: int, frame_id: str, fmt: str, data):
+    """Build a sensor_msgs/CompressedImage (rosbags class; `fmt`: 'jpeg', 'png', ...)."""
+    return typestore().types[COMPRESSED_IMAGE_TYPE](
+        header=make_header(stamp_ns, frame_id), format=str(fmt), data=_uint8(data))
 
 
 def _serialize(message, msgtype: str, data) -> bytes:
@@ -116,10 +146,8 @@ def image_cdr(stamp_ns: int, frame_id: str, encoding: str, width: int, height: i
     `data` is bytes or a numpy array holding `step * height` bytes (row padding included); it
     is copied once into the message buffer, never element by element.
     """
-    message = typestore().types[IMAGE_TYPE](
-        header=_header(stamp_ns, frame_id), height=int(height), width=int(width),
-        encoding=str(encoding), is_bigendian=int(bool(is_bigendian)), step=int(step),
-        data=_NO_DATA)
+    message = make_image(stamp_ns, frame_id, encoding, width, height, step, _NO_DATA,
+                         is_bigendian)
     return _serialize(message, IMAGE_TYPE, data)
 
 
@@ -138,8 +166,7 @@ def array_image_cdr(pixels: np.ndarray, encoding: str, stamp_ns: int, frame_id: 
 
 def compressed_cdr(stamp_ns: int, frame_id: str, fmt: str, data) -> bytes:
     """Return the CDR bytes of a sensor_msgs/CompressedImage (`fmt`: 'jpeg', 'png', ...)."""
-    message = typestore().types[COMPRESSED_IMAGE_TYPE](
-        header=_header(stamp_ns, frame_id), format=str(fmt), data=_NO_DATA)
+    message = make_compressed(stamp_ns, frame_id, fmt, _NO_DATA)
     return _serialize(message, COMPRESSED_IMAGE_TYPE, data)
 
 

@@ -1,19 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-Images on the wire without rclpy's message conversion: raw subscriptions and publications.
+The image topics of the nodes: serialized subscriptions and publications of camera images.
 
-A subscription created here is an rclpy `raw=True` subscription of sensor_msgs/Image or
-CompressedImage: rclpy hands over the CDR bytes and `acnn_ros.core.image_wire` turns them into
-the frame (rosbags dataclass, pixels a numpy view), several times faster than rclpy's own
-deserialization. Publishers stay ordinary (lifecycle) publishers of the message type; they are
-given the CDR bytes (`publisher.publish(image_bytes(...))`), which rclpy sends as they are. The
-topic type, QoS and the bytes on the wire are those of sensor_msgs, so plain rclpy (or C++)
-publishers and subscribers on the other side interoperate.
+Images go on the wire without rclpy's message conversion. A subscription created here is an
+rclpy `raw=True` subscription of sensor_msgs/Image or CompressedImage: rclpy hands over the CDR
+bytes and `acnn_ros.core.image_cdr` turns them into the frame (rosbags dataclass, pixels a numpy
+view), several times faster than rclpy's own deserialization. Publishers stay ordinary
+(lifecycle) publishers of the message type; they are given the CDR bytes
+(`publisher.publish(image_bytes(...))`), which rclpy sends as they are. The topic type, QoS and
+the bytes on the wire are those of sensor_msgs, so plain rclpy (or C++) publishers and
+subscribers on the other side interoperate (the ROS image_transport package is not used).
 """
 from typing import Callable
 
-from acnn_ros.core.image_wire import (array_image_cdr, image_from_cdr, ImageWireError,
-                                      UnreadableImage)
+from acnn_ros.core.image_cdr import (array_image_cdr, image_from_cdr, ImageWireError,
+                                     UnreadableImage)
 from acnn_ros.core.messages import COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, stamp_ns
 from builtin_interfaces.msg import Time
 import numpy as np
@@ -43,7 +44,7 @@ def subscribe_images(node, transport: str, callback: Callable, qos,
     Subscribe to serialized `image` (Image) and / or `image/compressed` (CompressedImage).
 
     `transport` is 'raw', 'compressed' or 'both'. `callback(frame)` gets each frame
-    deserialized by core/image_wire. A buffer that does not deserialize but starts with a
+    deserialized by core/image_cdr. A buffer that does not deserialize but starts with a
     header becomes an `UnreadableImage` for the callback (core/messages inspects it as an ERROR
     with the reason), so the frame is still answered; one without a readable header cannot be
     answered (no frame identity): it is logged and counted (`.unreadable`). Other keyword
