@@ -20,7 +20,7 @@ from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_c
 from acnn_ros.core.camera.source import CameraSourceError, create_source, FrameSource
 from acnn_ros.core.camera.start_gate import missing_topics, READY, StartGate
 from acnn_ros.core.camera.supervisor import capture_health, CaptureSupervisor
-from acnn_ros.core.health import LEVEL_WARN
+from acnn_ros.core.health import LEVEL_OK, LEVEL_WARN
 from acnn_ros.core.rate_monitor import rated_speed_check, RateMonitor
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import PartTrigger
@@ -29,6 +29,7 @@ from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.image_topics import image_bytes
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
+from acnn_ros.nodes.ros_logging import log_at
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
@@ -120,10 +121,7 @@ class CameraNode(ManagedNode):
             f'up in {warmup_ms:.0f} ms; {describe_dds()}')
         level, line = rated_speed_check(config.frame_rate_hz, config.rated_rate_hz,
                                         config.rated_rate_source)
-        if level == LEVEL_WARN:      # two call sites: an rclpy log call keeps one severity
-            self.get_logger().warning(line)
-        else:
-            self.get_logger().info(line)
+        log_at(self.get_logger(), level, line)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start capturing and publishing."""
@@ -215,10 +213,7 @@ class CameraNode(ManagedNode):
             min_part_subscribers=self.config.min_part_subscribers), time.monotonic())
         if event is not None:
             line = f'{event.message}; first part {self.part_id + 1}'
-            if event.state == READY:   # two call sites: an rclpy log call keeps one severity
-                self.get_logger().info(line)
-            else:
-                self.get_logger().warning(line)
+            log_at(self.get_logger(), LEVEL_OK if event.state == READY else LEVEL_WARN, line)
             self.rate.restart(time.monotonic())
         return self.gate.is_open
 

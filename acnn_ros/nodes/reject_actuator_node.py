@@ -6,7 +6,6 @@ A managed node (nodes/managed_node.py): vision is "ready" for the PLC only while
 (heartbeat on); deactivate, shutdown and Ctrl-C tell the PLC "not ready"
 (docs/LINE_INTEGRATION.md, "Vision ready").
 """
-import logging
 import sys
 
 from acnn_ros.core.health import LEVEL_ERROR, LEVEL_WARN
@@ -29,6 +28,7 @@ from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
+from acnn_ros.nodes.ros_logging import core_logger, log_at
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
@@ -44,24 +44,6 @@ RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 def _stamp(seconds) -> Time:
     return Time(**seconds_stamp_fields(seconds))
-
-
-class _RosLogHandler(logging.Handler):
-    """Forward the core's Python logging to the node's ROS logger."""
-
-    def __init__(self, logger):
-        super().__init__()
-        self._logger = logger
-
-    def emit(self, record):
-        # rclpy wants one severity per call site: one call per level.
-        text = self.format(record)
-        if record.levelno >= logging.ERROR:
-            self._logger.error(text)
-        elif record.levelno >= logging.WARNING:
-            self._logger.warning(text)
-        else:
-            self._logger.info(text)
 
 
 class RejectActuatorNode(ManagedNode):
@@ -92,10 +74,7 @@ class RejectActuatorNode(ManagedNode):
         self.inactive_parts = InactiveParts()
         self._switch_interval_before = None   # restored at release (process-wide setting)
         self._values = declare_parameters(self, PARAMETERS)
-        self._py_log = logging.getLogger(f'acnn_ros.{self.get_name()}.{id(self)}')
-        self._py_log.setLevel(logging.INFO)
-        self._py_log.addHandler(_RosLogHandler(self.get_logger()))
-        self._py_log.propagate = False
+        self._py_log = core_logger(self)
         self._rejects = self.create_lifecycle_publisher(RejectEvent, 'reject', RELIABLE)
         self._counters = self.create_lifecycle_publisher(LineCounters, '~/counters', QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -206,12 +185,8 @@ class RejectActuatorNode(ManagedNode):
     def _on_trigger(self, msg: PartTrigger) -> None:
         note = self.without_inference.note(
             msg.part_id, self._line_subscriptions[0].get_publisher_count() > 0)
-        if note is not None:       # two call sites: an rclpy log call keeps one severity
-            level, line = note
-            if level == LEVEL_WARN:
-                self.get_logger().warning(line)
-            else:
-                self.get_logger().info(line)
+        if note is not None:
+            log_at(self.get_logger(), *note)
         gap = self.inactive_parts.part(msg.part_id)
         if gap is not None:
             self._py_log.warning(gap)
