@@ -36,3 +36,13 @@ def aoi_samples_dir():
     if not (AOI_SAMPLES_DIR / 'images' / 'train').is_dir():
         pytest.skip(f'real AOI samples not present at {AOI_SAMPLES_DIR} (fresh clone)')
     return AOI_SAMPLES_DIR
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its module's tier (test/tiers.py), and slow where listed."""
+    from tiers import SLOW_MODULES, tier_of
+    for item in items:
+        module = item.path.stem
+        item.add_marker(getattr(pytest.mark, tier_of(module)))
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
