@@ -4,7 +4,7 @@ The image fast path, measured in one run: rclpy vs rosbags CDR, and the node rou
 
 1. In this process: serialize / deserialize a 640x480 bgr8 sensor_msgs/Image with rclpy
    (`serialize_message` of an Image built from the frame, `deserialize_message`) and with
-   core/image_wire (rosbags' serde), plus copying the frame's bytes as the floor.
+   core/image_cdr (rosbags' serde), plus copying the frame's bytes as the floor.
 2. Round trip frame -> inference_node (its own process, over DDS) -> InspectionResult, one frame
    in flight: the node of this checkout (raw subscription, rosbags) against the node of git
    `--before` (default HEAD; rclpy message subscription), both fed the same pre-serialized
