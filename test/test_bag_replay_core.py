@@ -3,7 +3,8 @@
 import threading
 
 from acnn_ros.core.replay.player import (BagPlayerConfig, ReplayConfigError, ReplayPacer,
-                                         ResultRecorderConfig, ResultWaiter)
+                                         ResultWaiter)
+from acnn_ros.core.replay.recorder_config import ResultRecorderConfig
 from acnn_ros.core.results import InspectionStatus
 import pytest
 

@@ -15,8 +15,8 @@ from acnn_ros.core.plc.modbus.config import ModbusConfig
 from acnn_ros.core.reject.config import (PARAMETERS as REJECT_PARAMETERS, policy_from_values,
                                          RejectActuatorConfig)
 from acnn_ros.core.reject.decision import decide, RejectPolicy, RejectReason
-from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS,
-                                         RECORDER_PARAMETERS, ResultRecorderConfig)
+from acnn_ros.core.replay.player import BagPlayerConfig, PLAYER_PARAMETERS
+from acnn_ros.core.replay.recorder_config import RECORDER_PARAMETERS, ResultRecorderConfig
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 from acnn_ros.nodes.managed_node import AUTOSTART
 from acnn_ros.offline.eval_cli import add_policy_arguments, policy_from_args

@@ -11,7 +11,7 @@ when the node shuts down, Ctrl-C included, so a shift's bag holds frames and ver
 import sys
 
 from acnn_ros.core.replay import bag_io
-from acnn_ros.core.replay.player import RECORDER_PARAMETERS, ResultRecorderConfig
+from acnn_ros.core.replay.recorder_config import RECORDER_PARAMETERS, ResultRecorderConfig
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.nodes.message_types import message_class
 from acnn_ros.nodes.node_main import run_node

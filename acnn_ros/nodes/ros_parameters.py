@@ -16,7 +16,8 @@ import weakref
 from acnn_ros.core.camera.config import PARAMETERS as CAMERA_PARAMETERS
 from acnn_ros.core.parameter_spec import ParameterSpec
 from acnn_ros.core.reject.config import PARAMETERS as REJECT_PARAMETERS
-from acnn_ros.core.replay.player import PLAYER_PARAMETERS, RECORDER_PARAMETERS
+from acnn_ros.core.replay.player import PLAYER_PARAMETERS
+from acnn_ros.core.replay.recorder_config import RECORDER_PARAMETERS
 from acnn_ros.runtime.inference_config import PARAMETER_SPECS as INFERENCE_PARAMETERS
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
