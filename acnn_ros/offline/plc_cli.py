@@ -21,7 +21,7 @@ import sys
 import time
 
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
-from acnn_ros.core.plc.commissioning import (Decision, NOT_READY_NOTE, PlcLinkError,
+from acnn_ros.core.plc.commissioning import (NOT_READY_NOTE, PlcDecisionBlock, PlcLinkError,
                                              VERDICT_NAMES, watch_heartbeat)
 from acnn_ros.core.plc.contract import VERDICT_ACCEPT, VERDICT_REJECT
 from acnn_ros.core.plc.protocols import open_link, register_map
@@ -144,7 +144,7 @@ def _reason(text, verdict: int) -> int:
     return int(reason)
 
 
-def _describe(decision: Decision) -> str:
+def _describe(decision: PlcDecisionBlock) -> str:
     reason = RejectReason(decision.reason).name.lower() if decision.reason in list(
         RejectReason) else str(decision.reason)
     text = (f'part id {decision.part_id}, verdict {decision.verdict} '
@@ -201,12 +201,12 @@ def heartbeat(link, config: RejectActuatorConfig, args: argparse.Namespace,
     return EXIT_OK if ok else EXIT_CHECK_FAILED
 
 
-def requested_decision(args: argparse.Namespace) -> Decision:
+def requested_decision(args: argparse.Namespace) -> PlcDecisionBlock:
     """Return the decision of --part-id / --verdict / --reason, checked like the actuator's."""
     if not 0 <= args.part_id <= 0xFFFFFFFF:
         raise CommandError(f'--part-id {args.part_id}: the PLC holds 0..{0xFFFFFFFF} (32 bits)')
     verdict = VERDICT_REJECT if args.verdict == 'reject' else VERDICT_ACCEPT
-    return Decision(args.part_id, verdict, _reason(args.reason, verdict))
+    return PlcDecisionBlock(args.part_id, verdict, _reason(args.reason, verdict))
 
 
 def test_decision(link, config: RejectActuatorConfig, args: argparse.Namespace) -> int:

@@ -29,8 +29,8 @@ class PlcLinkError(Exception):
     """The PLC cannot be reached, did not answer, or refused a request."""
 
 
-class Decision(NamedTuple):
-    """A decision as written to / read back from the PLC."""
+class PlcDecisionBlock(NamedTuple):
+    """The decision block as written to / read back from the PLC (its registers / variables)."""
 
     part_id: int
     verdict: int
@@ -81,11 +81,11 @@ class PlcLink:
         """Return the heartbeat's current value."""
         raise NotImplementedError
 
-    def write_decision(self, decision: Decision) -> None:
+    def write_decision(self, decision: PlcDecisionBlock) -> None:
         """Write one decision exactly as the actuator does (one request)."""
         raise NotImplementedError
 
-    def read_decision(self) -> Decision:
+    def read_decision(self) -> PlcDecisionBlock:
         """Read the decision block / variables back."""
         raise NotImplementedError
 

@@ -9,7 +9,20 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Any, List, Optional
+from typing import Any, List, NamedTuple, Optional
+
+
+class ReceivedDecision(NamedTuple):
+    """A simulator's record of one decision the vision system wrote (part id + verdict code)."""
+
+    time: float
+    part_id: int
+    verdict: Optional[int]   # the verdict code (contract VERDICT_*); OPC UA: None when absent
+    reason: Optional[int]    # the reject reason code; OPC UA: None when absent
+    # The contract's check at receipt: None without a valid-until stamp (Modbus: a 4-register
+    # block; OPC UA: no ValidUntil in the request), else whether it had not passed (False: a
+    # stale decision, ignored by the PLC).
+    valid: Optional[bool] = None
 
 
 def free_port() -> int:

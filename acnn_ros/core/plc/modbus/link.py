@@ -3,7 +3,7 @@
 from typing import List
 
 from acnn_ros.core.plc.commissioning import (check_reachable, COMMISSIONING_VALIDITY_MS,
-                                             Decision, MapEntry, PlcLink, PlcLinkError)
+                                             MapEntry, PlcDecisionBlock, PlcLink, PlcLinkError)
 from acnn_ros.core.plc.modbus.client import decision_registers
 from acnn_ros.core.plc.modbus.config import ModbusConfig
 from acnn_ros.core.plc.validity import words_ms
@@ -66,7 +66,7 @@ class ModbusLink(PlcLink):
         return self._call(f'read heartbeat register {address}',
                           self._client.read_holding_registers, address, count=1).registers[0]
 
-    def write_decision(self, decision: Decision) -> None:
+    def write_decision(self, decision: PlcDecisionBlock) -> None:
         """
         Write the decision block in one request (function 16), as the actuator.
 
@@ -85,12 +85,12 @@ class ModbusLink(PlcLink):
         self._call(f'write decision registers {address}..{address + len(values) - 1}',
                    self._client.write_registers, address, values=values)
 
-    def read_decision(self) -> Decision:
+    def read_decision(self) -> PlcDecisionBlock:
         """Read the 4 decision registers back."""
         address = self.config.decision_register
         words = self._call(f'read decision registers {address}..{address + 3}',
                            self._client.read_holding_registers, address, count=4).registers
-        return Decision((words[0] << 16) | words[1], words[2], words[3])
+        return PlcDecisionBlock((words[0] << 16) | words[1], words[2], words[3])
 
     def set_coil(self, on: bool) -> None:
         """Write the reject coil (function 5, as the actuator)."""

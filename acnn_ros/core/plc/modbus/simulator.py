@@ -7,7 +7,7 @@ Used by the tests, the reject timing benchmark and the one-process demo::
     sim = PlcSimulator(port=5020)      # port=0: a free port is picked, see sim.port
     sim.start()                        # serves in a background thread
     ...
-    sim.decisions()                    # [PlcDecision(time, part_id, verdict, reason, valid)]
+    sim.decisions()                    # [ReceivedDecision(time, part_id, verdict, reason, valid)]
     sim.applied_decisions()            # those a PLC following the contract applies
     sim.coil_pulses()                  # [(on_time, off_time or None), ...]
     sim.applied_pulses()               # rising edges the contract lets fire the ejector
@@ -31,7 +31,7 @@ import threading
 import time
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-from acnn_ros.core.plc.loop_server import free_port, LoopThreadServer
+from acnn_ros.core.plc.loop_server import free_port, LoopThreadServer, ReceivedDecision
 from acnn_ros.core.plc.modbus.config import ModbusConfig
 from acnn_ros.core.plc.validity import clock_words, still_valid, words_ms
 from pymodbus.server import ModbusTcpServer
@@ -64,18 +64,6 @@ class PlcWrite(NamedTuple):
         return self.function_code in COILS
 
 
-class PlcDecision(NamedTuple):
-    """A decision block (part id + verdict + reason) written by the vision system."""
-
-    time: float
-    part_id: int
-    verdict: int
-    reason: int
-    # The contract's check at receipt: None for a 4-register block (no stamp), else whether
-    # its valid-until stamp had not passed (False: a stale block, ignored by the PLC).
-    valid: Optional[bool] = None
-
-
 class PlcSimulator(LoopThreadServer):
     """Modbus TCP server on 127.0.0.1 recording writes; start/stop/restart from any thread."""
 
@@ -91,13 +79,13 @@ class PlcSimulator(LoopThreadServer):
 
     # -- records -----------------------------------------------------------------------------
 
-    def decisions(self) -> List[PlcDecision]:
+    def decisions(self) -> List[ReceivedDecision]:
         """Return the decision blocks written (4 or 6 registers at decision_register)."""
         base = self.map.decision_register
         return [self._decision(w) for w in self.writes()
                 if not w.is_coil and w.address == base and len(w.values) >= 4]
 
-    def applied_decisions(self) -> List[PlcDecision]:
+    def applied_decisions(self) -> List[ReceivedDecision]:
         """Return the blocks a PLC following the contract applies (stale ones ignored)."""
         return [d for d in self.decisions() if d.valid is not False]
 
@@ -128,11 +116,11 @@ class PlcSimulator(LoopThreadServer):
         return fired
 
     @staticmethod
-    def _decision(w: PlcWrite) -> PlcDecision:
+    def _decision(w: PlcWrite) -> ReceivedDecision:
         valid = (still_valid(words_ms(*w.values[4:6]), w.plc_ms) if len(w.values) >= 6
                  else None)
-        return PlcDecision(w.time, (w.values[0] << 16) | w.values[1], w.values[2], w.values[3],
-                           valid)
+        return ReceivedDecision(w.time, (w.values[0] << 16) | w.values[1], w.values[2],
+                                w.values[3], valid)
 
     def coil_pulses(self) -> List[Tuple[float, Optional[float]]]:
         """Return (on_time, off_time) of each rising edge of the reject coil."""

@@ -10,7 +10,7 @@ without `ns=` in `namespace` (a URI looked up on the server, or an index).
 import asyncio
 from typing import Dict, List
 
-from acnn_ros.core.plc.commissioning import Decision, MapEntry, PlcLink, PlcLinkError
+from acnn_ros.core.plc.commissioning import MapEntry, PlcDecisionBlock, PlcLink, PlcLinkError
 from acnn_ros.core.plc.opcua.client import (decision_values, resolve_decision_nodes,
                                             UnknownNamespace)
 from acnn_ros.core.plc.opcua.config import OpcUaConfig
@@ -124,15 +124,15 @@ class OpcUaLink(PlcLink):
             raise PlcLinkError("no heartbeat variable configured (opcua_heartbeat_node '')")
         return self._read(('heartbeat',))[0]
 
-    def write_decision(self, decision: Decision) -> None:
+    def write_decision(self, decision: PlcDecisionBlock) -> None:
         """Write PartId, Verdict and Reason in one Write request, as the actuator."""
         nodes = [self._nodes[role] for role in DECISION_ROLES]
         self._run('write the decision variables',
                   self._client.write_values(nodes, decision_values(*decision)))
 
-    def read_decision(self) -> Decision:
+    def read_decision(self) -> PlcDecisionBlock:
         """Read PartId, Verdict and Reason back."""
-        return Decision(*(int(v or 0) for v in self._read(DECISION_ROLES)))
+        return PlcDecisionBlock(*(int(v or 0) for v in self._read(DECISION_ROLES)))
 
 
 def register_map(opc: OpcUaConfig, pulse_width_s: float) -> List[MapEntry]:

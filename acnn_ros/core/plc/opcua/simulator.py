@@ -8,7 +8,7 @@ Used by the tests and by hand::
     sim.start()                        # serves in a background thread (~1 s to start)
     sim.endpoint                       # 'opc.tcp://127.0.0.1:<port>/acnn_ros/'
     ...
-    sim.decisions()                    # [OpcUaDecision(time, part_id, verdict, reason), ...]
+    sim.decisions()                    # [ReceivedDecision(time, part_id, verdict, reason, valid)]
     sim.heartbeat_toggles()            # times the heartbeat variable changed value
     sim.stop()                         # or sim.restart(): same port, records kept
 
@@ -26,7 +26,7 @@ import sys
 import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from acnn_ros.core.plc.loop_server import free_port, LoopThreadServer
+from acnn_ros.core.plc.loop_server import free_port, LoopThreadServer, ReceivedDecision
 from asyncua import Server, ua
 from asyncua.common.callback import CallbackType
 
@@ -51,18 +51,6 @@ class OpcUaWrite(NamedTuple):
     def as_dict(self) -> Dict[str, Any]:
         """Return {string node id: value} of this request."""
         return dict(self.values)
-
-
-class OpcUaDecision(NamedTuple):
-    """A decision (part id + verdict + reason) written in one request."""
-
-    time: float
-    part_id: int
-    verdict: Optional[int]   # None: not in the same request as the part id
-    reason: Optional[int]
-    # The contract's check at receipt: None without a ValidUntil in the request, else whether
-    # it had not passed (False: a stale decision, ignored by the PLC).
-    valid: Optional[bool] = None
 
 
 class OpcUaSimulator(LoopThreadServer):
@@ -102,7 +90,7 @@ class OpcUaSimulator(LoopThreadServer):
 
     # -- records -----------------------------------------------------------------------------
 
-    def decisions(self) -> List[OpcUaDecision]:
+    def decisions(self) -> List[ReceivedDecision]:
         """Return the decisions written: each good request that set Vision.PartId."""
         found = []
         for write in self.writes():
@@ -111,13 +99,13 @@ class OpcUaSimulator(LoopThreadServer):
                 valid_until = values.get('Vision.ValidUntil')
                 if valid_until is not None and valid_until.tzinfo is None:
                     valid_until = valid_until.replace(tzinfo=timezone.utc)
-                found.append(OpcUaDecision(
+                found.append(ReceivedDecision(
                     write.time, values['Vision.PartId'], values.get('Vision.Verdict'),
                     values.get('Vision.Reason'),
                     None if valid_until is None else write.time <= valid_until.timestamp()))
         return found
 
-    def applied_decisions(self) -> List[OpcUaDecision]:
+    def applied_decisions(self) -> List[ReceivedDecision]:
         """Return the decisions a PLC following the contract applies (stale ones ignored)."""
         return [d for d in self.decisions() if d.valid is not False]
 
