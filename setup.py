@@ -3,9 +3,9 @@
 pip install path for the ROS-free parts (training, export, offline evaluation).
 
 On a GPU workstation without ROS: `pip install .[train,report]` gives the `acnn` command
-(synthetic data, train, evaluate, export, eval-bag, compare). The ROS build is ament_cmake
-(CMakeLists.txt), which generates the messages; never put a pip-installed acnn_ros and the
-colcon-installed one on the same sys.path (only the colcon one has acnn_ros.msg).
+(synthetic data, train, eval-checkpoint, export, eval-recording, compare). The ROS build is
+ament_cmake (CMakeLists.txt), which generates the messages; never put a pip-installed acnn_ros
+and the colcon-installed one on the same sys.path (only the colcon one has acnn_ros.msg).
 
 Dependencies are ranges that resolve on Python 3.10 (Humble, JetPack 6) to 3.12 (Jazzy);
 the development venv pins exact versions in requirements.txt. install_requires is what the
@@ -38,7 +38,7 @@ setup(
         # matplotlib + Pillow: `acnn synth --backgrounds` prints codes in matplotlib's DejaVu.
         'train': ['torch>=2.1,<3', 'onnx>=1.16,<2', 'tqdm>=4.66,<5', 'matplotlib>=3.8,<4',
                   'pillow>=9.1,<14'],
-        # acnn eval-bag / compare reports (plots, progress bars).
+        # acnn eval-recording / compare reports (plots, progress bars).
         'report': ['matplotlib>=3.8,<4', 'tqdm>=4.66,<5'],
         # reject_actuator_node with `actuator: opcua`.
         'opcua': ['asyncua>=1.1,<3'],

@@ -4,8 +4,8 @@ Replay benchmark: offline evaluation throughput and replay-through-the-graph thr
 
     python -m benchmarks.replay_benchmark [--model M] [--frames 200] [--write-docs]
 
-1. Offline: `acnn eval-bag`'s work on a synthetic bag (bag read + decode + pipeline + policy),
-   frames per second, and the whole command including the report (plots, tables).
+1. Offline: `acnn eval-recording`'s work on a synthetic bag (bag read + decode + pipeline +
+   policy), frames per second, and the whole command including the report (plots, tables).
 2. Live: bag_player_node -> inference_node (separate processes, real DDS) in lockstep pace:
    frames per second with zero dropped or missing results; then the same bag at `fast` pace
    (no waiting) to show what the inference node drops when frames come faster than it runs;
@@ -50,7 +50,7 @@ def make_bag(path: Path, frames: int, seed: int) -> Path:
 
 
 def offline(model: Path, bag: Path, out: Path) -> dict:
-    """Time the evaluation loop, then the whole `acnn eval-bag` command."""
+    """Time the evaluation loop, then the whole `acnn eval-recording` command."""
     from acnn_ros.core.reject.decision import RejectPolicy
     from acnn_ros.runtime.pipeline import InspectionPipeline
     from acnn_ros.offline.evaluation import BagSource, run_pipeline
@@ -60,7 +60,7 @@ def offline(model: Path, bag: Path, out: Path) -> dict:
     verdicts = run_pipeline(pipeline, source.frames(), RejectPolicy(), progress=False)
     loop_s = time.perf_counter() - start
     start = time.perf_counter()
-    subprocess.run([sys.executable, '-m', 'acnn_ros.cli', 'eval-bag', '--model', str(model),
+    subprocess.run([sys.executable, '-m', 'acnn_ros.cli', 'eval-recording', '--model', str(model),
                     '--bag', str(bag), '--out', str(out), '--no-progress'], cwd=REPO_DIR,
                    check=True, capture_output=True)
     command_s = time.perf_counter() - start
@@ -137,7 +137,7 @@ def section(results: dict, args) -> str:
         '| measurement | result |', '|---|---|',
         f'| offline evaluation loop (read + decode + pipeline + policy) | '
         f'{off["loop_fps"]:.1f} frames/s |',
-        f'| `acnn eval-bag` whole command incl. start-up and report | '
+        f'| `acnn eval-recording` whole command incl. start-up and report | '
         f'{off["command_s"]:.1f} s for {off["frames"]} frames |',
         f'| replay through inference_node, lockstep pace | {lock["frames_per_s"]:.1f} frames/s,'
         f' {lock["results"]}/{lock["published"]} results, {lock["dropped"]} dropped, '

@@ -76,7 +76,7 @@ def test_foreign_files_exit_2_with_one_line_naming_the_file(tmp_path, capsys):
     for path, reason in cases.items():
         assert acnn(['export', str(path), str(tmp_path / 'out.onnx')]) == 2, path
         _assert_one_line_error(capsys, path, reason)
-    assert acnn(['evaluate', str(text), str(tmp_path / 'no_dataset')]) == 2
+    assert acnn(['eval-checkpoint', str(text), str(tmp_path / 'no_dataset')]) == 2
     _assert_one_line_error(capsys, text, 'not a PyTorch file')
 
 

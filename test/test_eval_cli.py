@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""acnn make-bag / eval-bag / compare end to end, with a model whose right answers are known."""
+"""acnn make-bag / eval-recording / compare end to end, with a model whose answers are known."""
 import csv
 import json
 
@@ -55,8 +55,9 @@ def _rows(path):
 
 def test_eval_bag_writes_a_report_with_the_true_verdicts(model, blob_bag, tmp_path, capsys):
     out = tmp_path / 'report'
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--out', str(out),
-                 '--reject-classes', 'blue', '--min-confidence', '0.5', '--worst', '4']) == 0
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(blob_bag), '--out',
+                 str(out), '--reject-classes', 'blue', '--min-confidence', '0.5',
+                 '--worst', '4']) == 0
     assert 'accuracy 100.00 % (9/9)' in capsys.readouterr().out
     summary = json.loads((out / 'summary.json').read_text())
     assert (summary['frames'], summary['labelled'], summary['correct']) == (9, 9, 9)
@@ -83,9 +84,9 @@ def test_eval_bag_writes_a_report_with_the_true_verdicts(model, blob_bag, tmp_pa
 
 def test_sidecar_labels_and_image_folders_give_the_same_verdicts(model, blob_bag, tmp_path):
     by_topic, by_sidecar, by_folder = tmp_path / 'a', tmp_path / 'b', tmp_path / 'c'
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--out',
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(blob_bag), '--out',
                  str(by_topic)]) == 0
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--out',
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(blob_bag), '--out',
                  str(by_sidecar), '--labels', str(blob_bag / 'labels.csv'),
                  '--truth-topic', '']) == 0
     dataset = tmp_path / 'dataset'
@@ -95,8 +96,8 @@ def test_sidecar_labels_and_image_folders_give_the_same_verdicts(model, blob_bag
         cv2.imwrite(str(dataset / 'images' / 'test' / f'f{i}.png'), blob(name, cx, cy, mix))
         (dataset / 'labels' / 'test' / f'f{i}.txt').write_text(
             f'{CLASS_NAMES.index(name)} {cx / WIDTH} {cy / HEIGHT} {16 / WIDTH} {16 / HEIGHT}\n')
-    assert acnn(['eval-bag', '--model', str(model), '--images', str(dataset), '--split', 'test',
-                 '--out', str(by_folder)]) == 0
+    assert acnn(['eval-recording', '--model', str(model), '--images', str(dataset),
+                 '--split', 'test', '--out', str(by_folder)]) == 0
     columns = ('class_name', 'confidence', 'true_class_name', 'roi_error_px', 'decision')
     reference = [[r[c] for c in columns] for r in _rows(by_topic / 'frames.csv')]
     assert [[r[c] for c in columns] for r in _rows(by_sidecar / 'frames.csv')] == reference
@@ -142,16 +143,16 @@ def test_compare_two_models(model, blob_bag, tmp_path):
 
 
 def test_bad_inputs_give_clear_errors(model, blob_bag, tmp_path, capsys):
-    assert acnn(['eval-bag', '--model', str(tmp_path / 'none.onnx'), '--bag', str(blob_bag),
+    assert acnn(['eval-recording', '--model', str(tmp_path / 'none.onnx'), '--bag', str(blob_bag),
                  '--out', str(tmp_path / 'r')]) == 2
     assert 'model file not found' in capsys.readouterr().err
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(tmp_path / 'nobag'),
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(tmp_path / 'nobag'),
                  '--out', str(tmp_path / 'r')]) == 2
     assert 'bag not found' in capsys.readouterr().err
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--image-topic',
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(blob_bag), '--image-topic',
                  'ground_truth', '--out', str(tmp_path / 'r')]) == 2
     assert 'not an image type' in capsys.readouterr().err
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--out',
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(blob_bag), '--out',
                  str(tmp_path / 'r'), '--min-confidence', '1.5']) == 2
     assert 'min_confidence' in capsys.readouterr().err
     assert acnn(['compare', '--model-a', str(model), '--bag', str(blob_bag), '--out',
@@ -199,7 +200,8 @@ def test_undecodable_frames_get_an_error_verdict_and_a_fail_safe_reject(model, t
                                                data=msg.data[:len(msg.data) // 4])
             writer.write('image', msg, i * 1000)
     out = tmp_path / 'report'
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(bag), '--out', str(out)]) == 0
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(bag),
+                 '--out', str(out)]) == 0
     rows = _rows(out / 'frames.csv')
     assert [r['status'] for r in rows] == ['OK', 'ERROR', 'OK']
     assert rows[1]['detail'].startswith('bad image') and rows[1]['reason'] == 'ERROR_RESULT'
@@ -218,8 +220,8 @@ def test_policy_comes_from_the_reject_actuator_parameters(model, blob_bag, tmp_p
                       '    min_confidence: 0.3\n'
                       "    min_confidence_per_class: ['red=0.999']\n")
     out = tmp_path / 'report'
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--out', str(out),
-                 '--params-file', str(params)]) == 0
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(blob_bag), '--out',
+                 str(out), '--params-file', str(params)]) == 0
     meta = json.loads((out / 'summary.json').read_text())['meta']
     assert meta['policy'] == 'min_confidence=0.3 reject=green red>=0.999'
     for row in _rows(out / 'frames.csv'):
@@ -228,7 +230,7 @@ def test_policy_comes_from_the_reject_actuator_parameters(model, blob_bag, tmp_p
                     and float(row['confidence']) < 0.999 else 'NONE')
         assert row['reason'] == expected, row
     # A flag overrides the file.
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(blob_bag), '--out',
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(blob_bag), '--out',
                  str(tmp_path / 'r2'), '--params-file', str(params), '--reject-classes']) == 0
     assert json.loads((tmp_path / 'r2' / 'summary.json').read_text())['meta']['policy'] == \
         'min_confidence=0.3 red>=0.999'

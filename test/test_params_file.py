@@ -3,8 +3,8 @@
 The one params-YAML reader (core/params_file.py) applies sections exactly as rclpy does.
 
 Every case writes a real parameters file, starts a real rclpy node with `--params-file` and
-compares what the node was given with `node_parameters`: the demo and `acnn eval-bag` then read
-a file the way `ros2 run` and `ros2 launch` do.
+compares what the node was given with `node_parameters`: the demo and `acnn eval-recording` then
+read a file the way `ros2 run` and `ros2 launch` do.
 """
 from acnn_ros.core.params_file import load_params_file, node_parameters
 import pytest

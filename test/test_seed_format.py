@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The seed format has one owner: the camera, eval-bag and the trainer read the same files."""
+"""The seed format has one owner: the camera, eval-recording and the trainer read one format."""
 from pathlib import Path
 
 from acnn_ros.core.camera.source import ImageFolderSource, read_truth_class
@@ -58,7 +58,7 @@ def test_one_strict_yolo_parser_for_every_reader(tmp_path, text, reason):
     label.parent.mkdir()
     label.write_text(text)
     with pytest.raises(LabelError, match=f'a.txt: .*{reason}'):
-        yolo_truth(image, ['good', 'bad'], 640, 480)    # eval-bag / make-bag stop, file named
+        yolo_truth(image, ['good', 'bad'], 640, 480)  # eval-recording / make-bag stop, file named
     assert read_truth_class(image) is None                # the camera shows it unlabelled
     label.write_text('1 0.5 0.5 0.1 0.1\n')
     assert read_truth_class(image) == 1

@@ -3,7 +3,7 @@
 Read a ROS 2 parameters YAML (`--params-file`) without ROS: the one reader of the package.
 
 Runners that build nodes in one process (the demo) pass the result to each node class as
-`parameter_overrides`; `acnn eval-bag --params-file` takes the reject policy from it.
+`parameter_overrides`; `acnn eval-recording --params-file` takes the reject policy from it.
 
 Sections are matched by rcl's rules (test_params_file.py checks them against rclpy): a section
 key is a node name with its namespace, written as one key (`/ns/node_name`) or as nested

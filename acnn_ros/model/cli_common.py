@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Options shared by `acnn train` and `acnn evaluate` (dataset reading)."""
+"""Options shared by `acnn train` and `acnn eval-checkpoint` (dataset reading)."""
 import argparse
 import shlex
 import sys

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`acnn evaluate`: accuracy and ROI centre error of a checkpoint on a dataset split."""
+"""`acnn eval-checkpoint`: accuracy and ROI centre error of a checkpoint on a dataset split."""
 import argparse
 import json
 from pathlib import Path
@@ -9,7 +9,7 @@ from acnn_ros.model.cli_common import add_dataset_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the options of `acnn evaluate`."""
+    """Register the options of `acnn eval-checkpoint`."""
     parser.add_argument('checkpoint', type=Path,
                         help='best.pt or last.pt written by acnn train')
     add_dataset_arguments(parser)

@@ -1,2 +1,2 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Offline tools of the acnn CLI: eval-bag, compare, make-bag, reports."""
+"""Offline tools of the acnn CLI: eval-recording, compare, make-bag, reports."""

@@ -13,7 +13,7 @@ Class of each frame, from one source:
   the frame with the same header; or std_msgs/String: the product the line is running, as
   the MES / PLC publishes it at each changeover; a frame takes the last String logged at or
   before its stamp ('' = no product: skipped);
-- `--labels-csv F`: the sidecar CSV of `acnn eval-bag --labels` (core/dataset/labels.py);
+- `--labels-csv F`: the sidecar CSV of `acnn eval-recording --labels` (core/dataset/labels.py);
 - `--schedule F`: time ranges -> class (core/dataset/schedule.py);
 - an image folder without any of these: the name of the sub-folder holding the image.
 The pure steps (skip reasons, near-duplicates, time-block split, writing) are

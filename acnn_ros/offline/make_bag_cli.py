@@ -11,9 +11,9 @@ The bag holds what a real recording of the line holds, plus the truth:
   driver's SensorDataQoS, one frame every 1/`--rate-hz` s, header frame_id `--frame-id`;
 - `/ground_truth` (acnn_ros/InspectionResult, reliable): for each frame, the same header, the
   true class (class_id, class_name, confidence 1) and the true ROI (roi + roi_center_x/y, width 0
-  when unboxed), model_id 'ground_truth'. `acnn eval-bag` reads it by default;
+  when unboxed), model_id 'ground_truth'. `acnn eval-recording` reads it by default;
 - `labels.csv` beside metadata.yaml: the same truth as a sidecar table (stamp_ns, index,
-  image, class, cx, cy, w, h normalised), readable with `acnn eval-bag --labels`.
+  image, class, cx, cy, w, h normalised), readable with `acnn eval-recording --labels`.
 """
 import argparse
 import csv

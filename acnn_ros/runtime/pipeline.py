@@ -2,7 +2,7 @@
 """
 The per-frame inspection pipeline: decode -> preprocess -> engine -> postprocess.
 
-`InspectionPipeline` is what the inference node, `acnn eval-bag`, the benchmarks and the demo
+`InspectionPipeline` is what the inference node, `acnn eval-recording`, the benchmarks and the demo
 all call; it has no ROS dependency. A pipeline never changes once built (class names included),
 so a product changeover is the atomic replacement of one pipeline object by another in a
 `PipelineHolder`: a frame is inspected entirely by the model it started with.

@@ -6,7 +6,7 @@ A YOLO label file holds one object, `class cx cy w h` (normalised to the frame),
 `class` for an image without a box; blank lines and `#` comments are skipped. The class is an
 integer id. Anything else (two objects, 2-4 or 6+ fields, a box that is not a positive size
 inside the frame) is a `LabelError` naming the reason: the trainer reports and skips the file,
-`acnn eval-bag` / `make-bag` stop with it, the camera's image folder treats it as unlabelled.
+`acnn eval-recording` / `make-bag` stop with it, the camera's image folder treats it as unlabelled.
 """
 import csv
 from dataclasses import dataclass

@@ -9,7 +9,7 @@ The seed dataset layout: which files are images, where their labels and class na
 `acnn dataset` writes all three splits (core/dataset/dataset_builder.py); without `val`, the
 trainer carves its validation frames out of `train`.
 
-The trainer, `acnn eval-bag --images`, `acnn make-bag --images` and the camera's image-folder
+The trainer, `acnn eval-recording --images`, `acnn make-bag --images` and the camera's image-folder
 source all list folders and find labels through this module, so they read the same files.
 The content of a label file is `acnn_ros.core.dataset.labels`.
 """
