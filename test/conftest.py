@@ -38,6 +38,19 @@ def aoi_samples_dir():
     return AOI_SAMPLES_DIR
 
 
+@pytest.fixture
+def own_domain_env(monkeypatch):
+    """
+    Put this test in a DDS domain of its own (150..229); return the environment for children.
+
+    Outside the 10..99 that this file and scripts/test.sh pick for whole runs, so a parallel
+    run's nodes cannot reach the test's processes. Set in os.environ for the test (restored
+    after it): its own RosClient and every child started by ros_processes share the domain.
+    """
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(random.randint(150, 229)))
+    return dict(os.environ)
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark every test with its module's tier (test/tiers.py), and slow where listed."""
     from tiers import SLOW_MODULES, tier_of

@@ -1,12 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Start inference_node in its own process and talk to it over real DDS, for tests."""
+"""inference_node for tests: start it in its own process, talk to it over real DDS."""
 import array
 import os
-from pathlib import Path
-import subprocess
-import sys
-import tempfile
-import time
 from typing import Dict, List, Optional, Tuple
 
 from acnn_ros.core.frame_key import FrameKey
@@ -14,81 +9,38 @@ from acnn_ros.core.image_codec import encode_image
 from acnn_ros.core.messages import frame_key
 from acnn_ros.msg import InspectionResult
 from diagnostic_msgs.msg import DiagnosticArray
-from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 from rcl_interfaces.srv import SetParameters
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from ros_client import RosClient
+from ros_processes import NodeProcess
 from sensor_msgs.msg import CompressedImage, Image
 
-REPO_DIR = Path(__file__).resolve().parents[1]
+NODE = 'inference_node'
 
 
-class NodeProcess:
-    """`python -m acnn_ros.nodes.inference_node` with parameters; output goes to a file."""
-
-    def __init__(self, parameters: Dict[str, str], extra_args: Tuple[str, ...] = ()):
-        self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
-        # extra_args (a --params-file) first: later -p values override the file's.
-        args = [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args']
-        args += list(extra_args)
-        for name, value in parameters.items():
-            args += ['-p', f'{name}:={value}']
-        self._final_output = None
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                        cwd=str(REPO_DIR), env=dict(os.environ))
-
-    def output(self) -> str:
-        """Return everything the node printed so far."""
-        if self._final_output is not None:
-            return self._final_output
-        return Path(self.log.name).read_text(encoding='utf-8', errors='replace')
-
-    def wait_for_log(self, text: str, timeout_s: float = 20.0) -> bool:
-        """Wait until `text` appears in the node's output (False if it exits or times out)."""
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if text in self.output():
-                return True
-            if self.process.poll() is not None:
-                return text in self.output()
-            time.sleep(0.05)
-        return False
-
-    def stop(self) -> int:
-        """Interrupt the node (SIGINT, as Ctrl-C) and return its exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(2)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self._final_output is None:
-            self._final_output = self.output()
-            self.log.close()
-            os.unlink(self.log.name)
-        return self.process.returncode
+def start_inference_node(parameters: Dict[str, str],
+                         extra_args: Tuple[str, ...] = ()) -> NodeProcess:
+    """Start `python -m acnn_ros.nodes.inference_node` with parameters (stop: interrupt(10.0))."""
+    # extra_args (a --params-file) first: later -p values override the file's.
+    args = list(extra_args)
+    for name, value in parameters.items():
+        args += ['-p', f'{name}:={value}']
+    return NodeProcess.node(NODE, *args)
 
 
-class InferenceClient:
+class InferenceClient(RosClient):
     """Publishes images and collects results, overlays and diagnostics in this process."""
 
-    def __init__(self, name: str = 'inference_test_client', node_name: str = 'inference_node',
+    def __init__(self, name: str = 'inference_test_client', node_name: str = NODE,
                  model_prefix: str = ''):
         # Frames carry a frame_id of this process and only results with it are collected, and
         # only diagnostics of a model id starting with model_prefix: another test run that
         # happens to share the DDS domain cannot disturb the counts.
         self.frame_prefix = f'test{os.getpid()}_'
         self.model_prefix = model_prefix
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node(name, context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        super().__init__(name)
         reliable = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
         self.images = self.node.create_publisher(Image, 'image', reliable)
         self.compressed = self.node.create_publisher(CompressedImage, 'image/compressed',
@@ -109,27 +61,6 @@ class InferenceClient:
     def _on_result(self, msg) -> None:
         if msg.header.frame_id.startswith(self.frame_prefix):
             self.results.append(msg)
-
-    def close(self) -> None:
-        """Destroy the node and shut this test's context down."""
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
-
-    def spin_for(self, seconds: float) -> None:
-        """Process callbacks for a while."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def spin_until(self, predicate, timeout_s: float = 10.0) -> bool:
-        """Process callbacks until predicate() is true; return whether it became true."""
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            self.executor.spin_once(timeout_sec=0.02)
-        return predicate()
 
     def wait_connected(self, compressed: bool = False, timeout_s: float = 20.0) -> bool:
         """Wait until the node subscribes to our images and publishes results to us."""
@@ -209,28 +140,9 @@ class InferenceClient:
         arrays = wanted() or ours()
         return arrays[-1].status[0] if arrays else None
 
-    def call(self, service_type, name: str, request, timeout_s: float = 30.0):
-        """Call the node's service `name` (e.g. 'change_state'); return the response."""
-        client = self.node.create_client(service_type, f'/{self.node_name}/{name}')
-        try:
-            assert client.wait_for_service(timeout_sec=20.0), f'no service {client.srv_name}'
-            future = client.call_async(request)
-            assert self.spin_until(future.done, timeout_s), f'{client.srv_name}: no answer'
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
-
-    def get_state(self) -> str:
-        """Return the node's lifecycle state label (lifecycle_msgs/srv/GetState)."""
-        return self.call(GetState, 'get_state', GetState.Request()).current_state.label
-
-    def change_state(self, transition_id: int) -> bool:
-        """Run a lifecycle transition (lifecycle_msgs/msg/Transition id) with ChangeState."""
-        request = ChangeState.Request(transition=Transition(id=transition_id))
-        return self.call(ChangeState, 'change_state', request).success
-
     def set_parameters(self, **values):
         """Set the node's parameters in one call; return rcl_interfaces SetParametersResults."""
         request = SetParameters.Request(parameters=[
             Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
-        return self.call(SetParameters, 'set_parameters', request).results
+        return self.call(SetParameters, f'/{self.node_name}/set_parameters', request,
+                         timeout_s=30.0).results

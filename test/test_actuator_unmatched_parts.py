@@ -11,8 +11,9 @@ import time
 
 from acnn_ros.msg import PartTrigger, RejectEvent
 from diagnostic_msgs.msg import DiagnosticArray
-from lifecycle_client import NodeProcess, RosClient
 import pytest
+from ros_client import RosClient
+from ros_processes import NodeProcess
 from std_msgs.msg import Header
 
 pytestmark = pytest.mark.timeout(90)
@@ -23,8 +24,8 @@ def test_parts_without_inference_are_rejected_counted_and_logged():
     decisions = client.record(RejectEvent, 'reject', 100)
     diagnostics = client.record(DiagnosticArray, '/diagnostics', 50)
     parts = client.node.create_publisher(PartTrigger, 'part', 100)
-    actuator = NodeProcess('reject_actuator_node', '-p', 'actuator:=topic',
-                           '-p', 'reject_delay_s:=0.3', '-p', 'inspection_window_s:=0.1')
+    actuator = NodeProcess.node('reject_actuator_node', '-p', 'actuator:=topic',
+                                '-p', 'reject_delay_s:=0.3', '-p', 'inspection_window_s:=0.1')
     try:
         assert client.spin_until(lambda: parts.get_subscription_count() > 0
                                  and client.node.count_publishers('reject') > 0, 30), \

@@ -6,13 +6,11 @@ from acnn_ros.core.messages import stamp_ns
 from acnn_ros.msg import PartTrigger
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from lifecycle_client import NodeProcess
 import numpy as np
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from ros_client import RosClient
+from ros_processes import NodeProcess
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import SetBool
 from test_camera_source import CALIBRATION_YAML
@@ -20,57 +18,29 @@ from test_camera_source import CALIBRATION_YAML
 pytestmark = pytest.mark.timeout(60)
 
 
-class CameraProcess(NodeProcess):
-    """`python -m acnn_ros.nodes.camera_node` with its output collected by a thread."""
-
-    def __init__(self, *ros_args):
-        super().__init__('camera_node', *ros_args)
-
-    def stop(self) -> int:
-        """Send SIGINT and return the exit status (killed after 10 s)."""
-        return self.interrupt(timeout_s=10.0)
+def start_camera(*ros_args) -> NodeProcess:
+    """Start `python -m acnn_ros.nodes.camera_node` with `ros_args` (stop: interrupt(10.0))."""
+    return NodeProcess.node('camera_node', *ros_args)
 
 
-class Listener:
+class Listener(RosClient):
     """A node of this process subscribed to everything camera_node publishes."""
 
     def __init__(self):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = Node('camera_test_listener', context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.images, self.parts, self.infos, self.diagnostics = [], [], [], []
-        self.node.create_subscription(Image, 'image', self.images.append,
-                                      qos_profile_sensor_data)
-        self.node.create_subscription(CameraInfo, 'camera_info', self.infos.append,
-                                      qos_profile_sensor_data)
-        self.node.create_subscription(PartTrigger, 'part', self.parts.append, 100)
+        super().__init__('camera_test_listener', spin_step_s=0.05)
+        self.images = self.record(Image, 'image', qos_profile_sensor_data)
+        self.infos = self.record(CameraInfo, 'camera_info', qos_profile_sensor_data)
+        self.parts = self.record(PartTrigger, 'part', 100)
+        self.diagnostics = []
         self.node.create_subscription(DiagnosticArray, '/diagnostics',
                                       self._on_diagnostics, 10)
-        self.enable = self.node.create_client(SetBool, '/camera_node/enable')
 
     def _on_diagnostics(self, msg):
         self.diagnostics.extend(s for s in msg.status if s.name.startswith('/camera_node: '))
 
-    def spin_until(self, condition, timeout_s: float) -> bool:
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if condition():
-                return True
-            self.executor.spin_once(timeout_sec=0.05)
-        return condition()
-
     def call_enable(self, value: bool) -> SetBool.Response:
-        assert self.enable.wait_for_service(timeout_sec=15), 'no /camera_node/enable service'
-        future = self.enable.call_async(SetBool.Request(data=value))
-        assert self.spin_until(future.done, 10)
-        return future.result()
-
-    def close(self):
-        self.node.destroy_node()
-        self.executor.shutdown()
-        rclpy.shutdown(context=self.context)
+        return self.call(SetBool, '/camera_node/enable', SetBool.Request(data=value),
+                         timeout_s=10, wait_s=15)
 
 
 @pytest.fixture
@@ -90,9 +60,9 @@ def test_publishes_images_and_part_triggers_with_one_header(tmp_path, listener):
     write_frames(tmp_path / 'frames', 4)
     calibration = tmp_path / 'camera.yaml'
     calibration.write_text(CALIBRATION_YAML)
-    camera = CameraProcess('-p', f'source:={tmp_path / "frames"}', '-p', 'frame_rate_hz:=10.0',
-                           '-p', 'enabled:=false', '-p', 'frame_id:=line_cam',
-                           '-p', f'camera_info_file:={calibration}')
+    camera = start_camera('-p', f'source:={tmp_path / "frames"}', '-p', 'frame_rate_hz:=10.0',
+                          '-p', 'enabled:=false', '-p', 'frame_id:=line_cam',
+                          '-p', f'camera_info_file:={calibration}')
     try:
         # Capture starts only when enabled, so the first trigger this test sees is part 1.
         assert listener.spin_until(lambda: listener.node.count_publishers('part') > 0, 15), \
@@ -102,12 +72,12 @@ def test_publishes_images_and_part_triggers_with_one_header(tmp_path, listener):
         assert listener.spin_until(lambda: len(listener.parts) >= 12, 15), camera.output
         response = listener.call_enable(False)
         assert response.success and 'disabled' in response.message
-        listener.spin_until(lambda: False, 0.5)           # let in-flight messages arrive
+        listener.spin_for(0.5)           # let in-flight messages arrive
         stopped_at = len(listener.parts)
-        listener.spin_until(lambda: False, 1.0)
+        listener.spin_for(1.0)
         assert len(listener.parts) == stopped_at, 'frames kept coming after ~/enable false'
     finally:
-        assert camera.stop() == 0, camera.output
+        assert camera.interrupt(timeout_s=10.0) == 0, camera.output
 
     ids = [p.part_id for p in listener.parts]
     assert ids == list(range(1, len(ids) + 1))
@@ -136,9 +106,9 @@ def test_publishes_images_and_part_triggers_with_one_header(tmp_path, listener):
 def test_folder_vanishes_and_returns_without_restart(tmp_path, listener):
     folder = tmp_path / 'frames'
     write_frames(folder, 3)
-    camera = CameraProcess('-p', f'source:={folder}', '-p', 'frame_rate_hz:=20.0',
-                           '-p', 'reconnect_initial_s:=0.1', '-p', 'reconnect_max_s:=0.4',
-                           '-p', 'diagnostics_period_s:=0.2')
+    camera = start_camera('-p', f'source:={folder}', '-p', 'frame_rate_hz:=20.0',
+                          '-p', 'reconnect_initial_s:=0.1', '-p', 'reconnect_max_s:=0.4',
+                          '-p', 'diagnostics_period_s:=0.2')
     try:
         assert listener.spin_until(lambda: len(listener.parts) >= 5, 20), camera.output
         folder.rename(tmp_path / 'unplugged')
@@ -149,7 +119,7 @@ def test_folder_vanishes_and_returns_without_restart(tmp_path, listener):
                        for s in listener.diagnostics)
         assert listener.spin_until(error_reported, 10), camera.output
         gone_at = len(listener.parts)
-        listener.spin_until(lambda: False, 1.0)
+        listener.spin_for(1.0)
         assert len(listener.parts) == gone_at, 'frames while the folder was away'
         (tmp_path / 'unplugged').rename(folder)
         assert listener.spin_until(lambda: len(listener.parts) >= gone_at + 5, 10), \
@@ -158,7 +128,7 @@ def test_folder_vanishes_and_returns_without_restart(tmp_path, listener):
             lambda: listener.diagnostics[-1].level == DiagnosticStatus.OK, 5)
         assert camera.process.poll() is None, 'the node exited'
     finally:
-        assert camera.stop() == 0, camera.output
+        assert camera.interrupt(timeout_s=10.0) == 0, camera.output
     ids = [p.part_id for p in listener.parts]
     assert ids == list(range(ids[0], ids[0] + len(ids))), 'part ids restarted or skipped'
     lost = [line for line in camera.lines if 'camera source lost' in line]
@@ -173,7 +143,7 @@ def test_folder_vanishes_and_returns_without_restart(tmp_path, listener):
 
 
 def test_bad_parameters_exit_with_a_clear_error():
-    camera = CameraProcess('-p', 'source:=synthetic', '-p', 'image_qos:=fastest')
+    camera = start_camera('-p', 'source:=synthetic', '-p', 'image_qos:=fastest')
     assert camera.process.wait(timeout=20) == 2
     time.sleep(0.2)
     assert "image_qos must be one of ('sensor_data', 'reliable'), got 'fastest'" in \

@@ -7,15 +7,12 @@ camera_node (synthetic, 5 fps), inference_node (the demo model) and reject_actua
 each gets SIGINT, the actuator first, while parts are still on their way to the ejector: it
 reports each of them fail-safe (counted, logged), tells the PLC "vision not ready" and exits 0.
 """
-import os
-import random
 import re
 import time
 
 from acnn_ros.core.plc.modbus.simulator import PlcSimulator
-from lifecycle_client import NodeProcess
 import pytest
-from ros_processes import REPO_DIR
+from ros_processes import NodeProcess, REPO_DIR
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -23,17 +20,17 @@ ROS_ERRORS = ('Traceback', 'context is invalid', 'InvalidHandle', 'Unable to sta
               'Failed to publish log message')
 
 
-def test_sigint_while_frames_flow_ends_every_node_cleanly():
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(150, 229)))
+def test_sigint_while_frames_flow_ends_every_node_cleanly(own_domain_env):
+    env = own_domain_env
     params = ('--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'))
     sim = PlcSimulator().start()
     nodes = {}
     try:
-        nodes['reject_actuator_node'] = NodeProcess(
+        nodes['reject_actuator_node'] = NodeProcess.node(
             'reject_actuator_node', *params, '-p', f'plc_port:={sim.port}',
             '-p', 'reject_delay_s:=2.0', '-p', 'inspection_window_s:=1.5', env=env)
-        nodes['inference_node'] = NodeProcess('inference_node', *params, env=env)
-        nodes['camera_node'] = NodeProcess(
+        nodes['inference_node'] = NodeProcess.node('inference_node', *params, env=env)
+        nodes['camera_node'] = NodeProcess.node(
             'camera_node', *params, '-p', 'source:=synthetic', '-p', 'frame_rate_hz:=5.0',
             env=env)
         end = time.monotonic() + 90

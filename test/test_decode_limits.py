@@ -22,7 +22,7 @@ from acnn_ros.runtime.inference_config import (ConfigError, INACTIVE_ONLY_PARAME
                                                InferenceConfig, PARAMETER_SPECS)
 from contract_model import blob_frame, export_contract_model
 import cv2
-from inference_node_client import InferenceClient, NodeProcess
+from inference_node_client import InferenceClient, start_inference_node
 import numpy as np
 from PIL import Image
 import pytest
@@ -171,25 +171,25 @@ def test_the_bomb_on_the_compressed_topic_is_one_error_and_the_node_stays_small(
         tmp_path_factory, png_bomb):
     model = export_contract_model(tmp_path_factory.mktemp('decode_limits_model'))
     # A budget below 1280x960 (1.2 MP) shows the parameter reaches the raw path too.
-    node = NodeProcess({'model_path': str(model), 'image_transport': 'both',
-                        'image_qos': 'reliable', 'warmup_runs': '1',
-                        'max_image_pixels': '1000000'})
+    node = start_inference_node({'model_path': str(model), 'image_transport': 'both',
+                                 'image_qos': 'reliable', 'warmup_runs': '1',
+                                 'max_image_pixels': '1000000'})
     try:
-        assert node.wait_for_log('inspecting both images'), node.output()
+        assert node.wait_for_log('inspecting both images'), node.output
         client = InferenceClient(name='decode_limits_client', model_prefix='contract@')
         try:
             assert client.wait_connected() and client.wait_connected(compressed=True), \
-                node.output()
+                node.output
             normal = cv2.imencode('.png', blob_frame(640, 480, 100, 380, 'blue'))[1].tobytes()
             for _ in range(3):     # warm: the first frames allocate the working buffers
                 first = client.result_for(client.publish_compressed('png', normal))
-                assert first is not None and first.status == OK, node.output()
+                assert first is not None and first.status == OK, node.output
             rss_before = _rss_mb(node.process.pid)
             sent = time.perf_counter()
             bomb = client.publish_compressed('png', png_bomb)
             result = client.result_for(bomb)
             answer_s = time.perf_counter() - sent
-            assert result is not None, node.output()
+            assert result is not None, node.output
             assert result.status == ERROR and result.class_id == -1, result.detail
             assert f'{BOMB_DETAIL} 1 MP (PNG header)' in result.detail, result.detail
             after = client.result_for(client.publish_compressed('png', normal))
@@ -210,4 +210,4 @@ def test_the_bomb_on_the_compressed_topic_is_one_error_and_the_node_stays_small(
         finally:
             client.close()
     finally:
-        assert node.stop() == 0, node.output()
+        assert node.interrupt(timeout_s=10.0) == 0, node.output

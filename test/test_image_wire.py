@@ -27,7 +27,7 @@ from rclpy.serialization import deserialize_message, serialize_message
 from rosbags.typesys import get_typestore, Stores
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
-from test_camera_node import CameraProcess, Listener
+from test_camera_node import Listener, start_camera
 import test_inference_node
 from test_inference_node import _inspect
 
@@ -230,8 +230,8 @@ def test_compressed_from_plain_rclpy_and_bad_buffers_get_one_error(node, client)
         timeout_s=10, after=len(client.diagnostics),
         until=lambda s: {v.key: v.value for v in s.values}.get('unreadable_images') == '1')
     assert status is not None and {v.key: v.value for v in status.values}[
-        'unreadable_images'] == '1', node.output()
-    assert 'no header: the frame cannot be answered' in node.output()
+        'unreadable_images'] == '1', node.output
+    assert 'no header: the frame cannot be answered' in node.output
     key = client.publish_bgr(bgr)
     assert _inspect(client, key, node).status == OK
     assert len(client.results) == before + 1
@@ -261,12 +261,12 @@ def test_camera_frames_reach_a_plain_rclpy_subscriber_unchanged(tmp_path):
     for index, frame in enumerate(frames):
         cv2.imwrite(str(folder / f'{index}.png'), frame)
     listener = Listener()
-    camera = CameraProcess('-p', f'source:={folder}', '-p', 'frame_rate_hz:=20.0',
-                           '-p', 'frame_id:=wire_cam')
+    camera = start_camera('-p', f'source:={folder}', '-p', 'frame_rate_hz:=20.0',
+                          '-p', 'frame_id:=wire_cam')
     try:
         assert listener.spin_until(lambda: len(listener.images) >= 6, 20), camera.output
     finally:
-        assert camera.stop() == 0, camera.output
+        assert camera.interrupt(timeout_s=10.0) == 0, camera.output
         listener.close()
     parts = {frame_key(p.header): p.part_id for p in listener.parts}
     checked = 0

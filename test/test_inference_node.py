@@ -11,7 +11,7 @@ from acnn_ros.msg import InspectionResult
 from contract_model import (blob_frame, export_contract_model, INPUT_HEIGHT, INPUT_WIDTH,
                             ROI_HEIGHT_PX, ROI_WIDTH_PX)
 import cv2
-from inference_node_client import InferenceClient, NodeProcess
+from inference_node_client import InferenceClient, start_inference_node
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
@@ -27,31 +27,31 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def node(model_path):
-    process = NodeProcess({'model_path': str(model_path), 'image_transport': 'both',
-                           'image_qos': 'reliable', 'image_qos_depth': '50',
-                           'diagnostics_period_s': '0.5', 'warmup_runs': '1'})
-    assert process.wait_for_log('inspecting both images'), process.output()
+    process = start_inference_node({'model_path': str(model_path), 'image_transport': 'both',
+                                    'image_qos': 'reliable', 'image_qos_depth': '50',
+                                    'diagnostics_period_s': '0.5', 'warmup_runs': '1'})
+    assert process.wait_for_log('inspecting both images'), process.output
     yield process
-    assert process.stop() == 0, process.output()
+    assert process.interrupt(timeout_s=10.0) == 0, process.output
 
 
 @pytest.fixture(scope='module')
 def client(node):
     ros = InferenceClient(model_prefix='contract@')
-    assert ros.wait_connected() and ros.wait_connected(compressed=True), node.output()
+    assert ros.wait_connected() and ros.wait_connected(compressed=True), node.output
     yield ros
     ros.close()
 
 
 def _inspect(client, key, node):
     result = client.result_for(key)
-    assert result is not None, f'no result for frame {key}\n{node.output()}'
+    assert result is not None, f'no result for frame {key}\n{node.output}'
     return result
 
 
 def test_start_up_logs_the_active_provider_once(node, client):
-    lines = [line for line in node.output().splitlines() if 'active provider' in line]
-    assert len(lines) == 1, node.output()
+    lines = [line for line in node.output.splitlines() if 'active provider' in line]
+    assert len(lines) == 1, node.output
     assert 'active provider CPUExecutionProvider' in lines[0]
     assert 'not in this build: TensorrtExecutionProvider, CUDAExecutionProvider' in lines[0]
 
@@ -132,7 +132,7 @@ def test_bad_images_give_error_results_and_the_node_stays_up(node, client):
                                   until=lambda s: errors(s) >= len(sends))
     assert status is not None and status.level[0] >= 1, status
     assert errors(status) >= len(sends)
-    assert 'unsupported' in node.output() or 'bad image' in node.output()
+    assert 'unsupported' in node.output or 'bad image' in node.output
     good = client.publish_bgr(blob_frame(640, 480, 50, 50, 'red'))
     assert _inspect(client, good, node).status == OK
     assert node.process.poll() is None
@@ -181,8 +181,6 @@ def test_overlay_is_published_only_while_subscribed(node, client):
 
 
 def _set(client, **values):
-    service = client.node.create_client(SetParameters, '/inference_node/set_parameters')
-    assert service.wait_for_service(timeout_sec=10)
     parameters = []
     for name, value in values.items():
         if isinstance(value, list):
@@ -192,10 +190,9 @@ def _set(client, **values):
         else:
             v = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=value)
         parameters.append(Parameter(name=name, value=v))
-    future = service.call_async(SetParameters.Request(parameters=parameters))
-    assert client.spin_until(future.done, 10)
-    client.node.destroy_client(service)
-    return future.result().results[0]
+    response = client.call(SetParameters, '/inference_node/set_parameters',
+                           SetParameters.Request(parameters=parameters), timeout_s=10, wait_s=10)
+    return response.results[0]
 
 
 def test_class_names_change_at_run_time_and_bad_values_are_refused(node, client):

@@ -13,7 +13,7 @@ from acnn_ros.core.messages import frame_key
 from acnn_ros.msg import InspectionResult
 from acnn_ros.runtime.inference_config import InferenceConfig
 from contract_model import blob_frame, export_contract_model
-from inference_node_client import InferenceClient, NodeProcess
+from inference_node_client import InferenceClient, start_inference_node
 import pytest
 
 pytestmark = pytest.mark.timeout(90)
@@ -24,16 +24,16 @@ RATE_HZ = 60.0
 @pytest.fixture(scope='module')
 def node(tmp_path_factory):
     model = export_contract_model(tmp_path_factory.mktemp('no_loss_model'))
-    process = NodeProcess({'model_path': str(model)})     # every other parameter: default
-    assert process.wait_for_log('inspecting raw images'), process.output()
+    process = start_inference_node({'model_path': str(model)})     # every other parameter: default
+    assert process.wait_for_log('inspecting raw images'), process.output
     yield process
-    assert process.stop() == 0, process.output()
+    assert process.interrupt(timeout_s=10.0) == 0, process.output
 
 
 @pytest.fixture(scope='module')
 def client(node):
     ros = InferenceClient('no_loss_test_client')
-    assert ros.wait_connected(), node.output()
+    assert ros.wait_connected(), node.output
     yield ros
     ros.close()
 
@@ -43,7 +43,7 @@ def test_a_60_fps_camera_gets_one_result_per_frame(node, client):
     assert (defaults.image_qos, defaults.intra_op_threads) == ('sensor_data', 1)
     frame = blob_frame(640, 480, 320, 240, 'red')
     client.publish_bgr(frame)                         # discovery settled, first allocations
-    assert client.spin_until(lambda: len(client.results) == 1, timeout_s=10), node.output()
+    assert client.spin_until(lambda: len(client.results) == 1, timeout_s=10), node.output
     client.results.clear()
     keys = []
     next_time = time.monotonic()
@@ -53,7 +53,7 @@ def test_a_60_fps_camera_gets_one_result_per_frame(node, client):
         while time.monotonic() < next_time:
             client.executor.spin_once(timeout_sec=max(0.0, next_time - time.monotonic()))
     assert client.spin_until(lambda: len(client.results) >= FRAMES, timeout_s=15), \
-        f'{FRAMES - len(client.results)} of {FRAMES} frames got no result\n{node.output()}'
+        f'{FRAMES - len(client.results)} of {FRAMES} frames got no result\n{node.output}'
     client.spin_for(0.5)                              # a duplicate would arrive now
     assert sorted(frame_key(r.header) for r in client.results) == sorted(keys)
     ok = sum(r.status == InspectionResult.STATUS_OK for r in client.results)

@@ -9,7 +9,7 @@ as DDS takes them: the node must not queue them all, and must not lose any.
 from acnn_ros.core.messages import frame_key
 from acnn_ros.msg import InspectionResult
 from contract_model import blob_frame, export_contract_model
-from inference_node_client import InferenceClient, NodeProcess
+from inference_node_client import InferenceClient, start_inference_node
 import pytest
 
 pytestmark = pytest.mark.timeout(60)
@@ -20,18 +20,18 @@ BURST = 40
 def node(tmp_path_factory):
     model = export_contract_model(tmp_path_factory.mktemp('slow_model'), stem='slow',
                                   slow_layers=3)
-    process = NodeProcess({'model_path': str(model), 'image_qos': 'reliable',
-                           'image_qos_depth': str(BURST), 'diagnostics_period_s': '0.5',
-                           'intra_op_threads': '1', 'warmup_runs': '1'})
-    assert process.wait_for_log('inspecting raw images'), process.output()
+    process = start_inference_node({'model_path': str(model), 'image_qos': 'reliable',
+                                    'image_qos_depth': str(BURST), 'diagnostics_period_s': '0.5',
+                                    'intra_op_threads': '1', 'warmup_runs': '1'})
+    assert process.wait_for_log('inspecting raw images'), process.output
     yield process
-    assert process.stop() == 0, process.output()
+    assert process.interrupt(timeout_s=10.0) == 0, process.output
 
 
 @pytest.fixture(scope='module')
 def client(node):
     ros = InferenceClient('overload_test_client', model_prefix='slow@')
-    assert ros.wait_connected(), node.output()
+    assert ros.wait_connected(), node.output
     yield ros
     ros.close()
 
@@ -40,7 +40,7 @@ def test_a_burst_gets_exactly_one_result_per_frame_some_dropped(node, client):
     frame = blob_frame(640, 480, 320, 240, 'red')
     keys = [client.publish_bgr(frame) for _ in range(BURST)]
     assert client.spin_until(lambda: len(client.results) >= BURST, timeout_s=20), \
-        f'{len(client.results)} results for {BURST} frames\n{node.output()}'
+        f'{len(client.results)} results for {BURST} frames\n{node.output}'
     client.spin_for(1.0)  # anything extra (a duplicate) would arrive now
     got = [frame_key(r.header) for r in client.results]
     assert sorted(got) == sorted(keys)  # every frame once, no duplicates, headers verbatim

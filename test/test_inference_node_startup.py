@@ -3,7 +3,7 @@
 from acnn_ros.msg import InspectionResult
 from acnn_ros.srv import LoadModel
 from contract_model import blob_frame, export_contract_model
-from inference_node_client import InferenceClient, NodeProcess
+from inference_node_client import InferenceClient, start_inference_node
 import pytest
 from rclpy.qos import ReliabilityPolicy
 
@@ -38,25 +38,25 @@ def test_bad_parameters_stop_the_node_with_a_clear_message(models, tmp_path):
         ({'model_path': good, 'image_qos_depth': '0'}, 'image_qos_depth'),
         ({'model_path': good, 'class_names': '[a, b]'}, '2 class names given'),
     ]
-    processes = [(NodeProcess(params), expected) for params, expected in cases]
+    processes = [(start_inference_node(params), expected) for params, expected in cases]
     for process, expected in processes:
         try:
             process.process.wait(timeout=30)
-            output = process.output()
+            output = process.output
         finally:
-            code = process.stop()
+            code = process.interrupt(timeout_s=10.0)
         assert code == 2, output
         assert 'cannot start' in output and expected in output, output
 
 
 def test_the_shipped_parameter_file_starts_the_node(models):
-    node = NodeProcess({'model_path': str(models['contract'])},
-                       extra_args=('--params-file', 'config/inspect.yaml'))
+    node = start_inference_node({'model_path': str(models['contract'])},
+                                extra_args=('--params-file', 'config/inspect.yaml'))
     client = None
     try:
-        assert node.wait_for_log('inspecting raw images'), node.output()
+        assert node.wait_for_log('inspecting raw images'), node.output
         client = InferenceClient('params_file_test_client')
-        assert client.wait_connected(), node.output()
+        assert client.wait_connected(), node.output
         # Default image QoS is SensorDataQoS (best effort), results are reliable.
         # (This test client subscribes to no /image, so every subscription there is the node's.)
         subscriptions = client.node.get_subscriptions_info_by_topic('/image')
@@ -74,20 +74,20 @@ def test_the_shipped_parameter_file_starts_the_node(models):
     finally:
         if client is not None:
             client.close()
-        assert node.stop() == 0, node.output()
+        assert node.interrupt(timeout_s=10.0) == 0, node.output
 
 
 def test_load_model_swaps_products_and_keeps_the_old_model_on_failure(models):
-    node = NodeProcess({'model_path': str(models['contract']), 'image_qos': 'reliable',
-                        'warmup_runs': '1'})
+    node = start_inference_node({'model_path': str(models['contract']), 'image_qos': 'reliable',
+                                 'warmup_runs': '1'})
     client = None
     try:
-        assert node.wait_for_log('inspecting raw images'), node.output()
+        assert node.wait_for_log('inspecting raw images'), node.output
         client = InferenceClient('changeover_test_client')
-        assert client.wait_connected(), node.output()
+        assert client.wait_connected(), node.output
 
         def call(path, class_names=()):
-            return client.call(LoadModel, 'load_model', LoadModel.Request(
+            return client.call(LoadModel, '/inference_node/load_model', LoadModel.Request(
                 model_path=str(path), class_names=list(class_names)), timeout_s=20)
 
         def inspect():
@@ -109,12 +109,12 @@ def test_load_model_swaps_products_and_keeps_the_old_model_on_failure(models):
         response = call('/nonexistent/model.onnx')
         assert not response.success and 'model file not found' in response.message
         assert inspect().class_name == 'z'  # the old model (and its class names) stayed
-        assert 'model changeover: replaced contract@' in node.output()
-        assert 'model changeover: load failed' in node.output()
+        assert 'model changeover: replaced contract@' in node.output
+        assert 'model changeover: load failed' in node.output
     finally:
         if client is not None:
             client.close()
-        assert node.stop() == 0, node.output()
+        assert node.interrupt(timeout_s=10.0) == 0, node.output
 
 
 def test_the_node_composes_into_a_shared_executor(models):

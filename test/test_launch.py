@@ -15,7 +15,6 @@ import ast
 import os
 import signal
 import subprocess
-import sys
 import time
 
 from acnn_ros.msg import PartTrigger, RejectEvent
@@ -29,7 +28,7 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from ros_processes import REPO_DIR
+from ros_processes import NodeProcess, REPO_DIR
 import yaml
 
 EXPECTED_ARGUMENTS = {'camera', 'camera_source', 'model', 'params_file', 'plc_host',
@@ -46,41 +45,18 @@ EXTERNAL_EXECUTABLES = {('rviz2', 'rviz2')}
 ONE_PROCESS = 'inspection_line'    # line:=one_process | two_processes (test_launch_line_forms)
 
 
-LAUNCH_RUNNER = """
-import sys
-
-import launch
-from launch.actions import IncludeLaunchDescription
-from launch.launch_description_sources import PythonLaunchDescriptionSource
-
-service = launch.LaunchService()
-service.include_launch_description(launch.LaunchDescription([IncludeLaunchDescription(
-    PythonLaunchDescriptionSource(sys.argv[1]),
-    launch_arguments=[('camera_source', 'synthetic'), ('namespace', 'launch_test'),
-                      ('params_file', sys.argv[2])])]))
-sys.exit(service.run())
-"""
-
-
 def test_real_launch_starts_the_graph():
     reason = ('launch/launch_ros are not installable here (no PyPI wheels, no apt ROS 2); '
               'test_launch_nodes_start_without_ros2_launch starts the same nodes instead')
     pytest.importorskip('launch', reason=reason)
     pytest.importorskip('launch_ros', reason=reason)
-    process = subprocess.Popen([sys.executable, '-c', LAUNCH_RUNNER, str(LAUNCH_FILE),
-                                str(PARAMS_FILE)], cwd=str(REPO_DIR),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = NodeProcess.script('launch_runner', str(LAUNCH_FILE), str(PARAMS_FILE))
     try:
         expected = {'camera_node', 'inference_node', 'reject_actuator_node'}
         names = wait_for_graph('/launch_test', expected, 60)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            output = process.communicate(timeout=30)[0]
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output = process.communicate()[0]
-    assert expected <= names, output
+        process.interrupt(timeout_s=30)
+    assert expected <= names, process.output
 
 
 def test_declared_arguments():

@@ -8,17 +8,15 @@ results, and checks what the simulated PLC received: no heartbeat before activat
 ready" (decision block part id 0, verdict 0) and a silent heartbeat after deactivate, the
 heartbeat again after activate, and the part pending at deactivate reported fail-safe.
 """
-import os
-import random
 import time
 
 from acnn_ros.core.plc.modbus.simulator import PlcSimulator
 from acnn_ros.core.plc.opcua.simulator import OpcUaSimulator
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
-from lifecycle_client import NodeProcess, RosClient
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_processes import REPO_DIR
+from ros_client import RosClient
+from ros_processes import NodeProcess, REPO_DIR
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -40,12 +38,11 @@ def toggles_after(sim, since: float) -> int:
 
 
 @pytest.mark.parametrize('backend', ['modbus', 'opcua'])
-def test_every_transition_and_what_the_plc_sees(backend, monkeypatch):
+def test_every_transition_and_what_the_plc_sees(backend, own_domain_env):
     # A domain of this test's own (the client context below reads it too).
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(random.randint(150, 229)))
-    env = dict(os.environ)
+    env = own_domain_env
     sim, plc_args = start_simulator(backend)
-    node = NodeProcess(
+    node = NodeProcess.node(
         NODE, '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'), *plc_args,
         '-p', 'autostart:=false', '-p', f'plc_heartbeat_period_s:={HEARTBEAT_S}',
         '-p', 'reject_delay_s:=1.5', '-p', 'inspection_window_s:=1.0',

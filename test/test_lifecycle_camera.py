@@ -7,13 +7,12 @@ lifecycle_msgs/srv/ChangeState and GetState and records `part`, `image` and `cam
 Part ids must run 1, 2, 3, ... without a gap or a repeat across deactivate / activate,
 cleanup / configure and the `~/enable` gate.
 """
-import random
-
 from acnn_ros.core.messages import stamp_ns
 from acnn_ros.msg import PartTrigger
-from lifecycle_client import NodeProcess, RosClient
 import pytest
 from rclpy.qos import qos_profile_sensor_data
+from ros_client import RosClient
+from ros_processes import NodeProcess
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import SetBool
 from test_camera_node import write_frames
@@ -24,8 +23,7 @@ NODE = 'camera_node'
 
 
 @pytest.fixture
-def client(monkeypatch):
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(random.randint(150, 229)))
+def client(own_domain_env):
     client = RosClient('camera_lifecycle_client')
     yield client
     client.close()
@@ -38,8 +36,9 @@ def test_frames_flow_only_while_active_and_part_ids_continue(tmp_path, client):
     parts = client.record(PartTrigger, 'part', 100)
     images = client.record(Image, 'image', qos_profile_sensor_data)
     infos = client.record(CameraInfo, 'camera_info', qos_profile_sensor_data)
-    camera = NodeProcess(NODE, '-p', 'autostart:=false', '-p', f'source:={tmp_path / "frames"}',
-                         '-p', 'frame_rate_hz:=20.0', '-p', f'camera_info_file:={calibration}')
+    camera = NodeProcess.node(NODE, '-p', 'autostart:=false',
+                              '-p', f'source:={tmp_path / "frames"}', '-p', 'frame_rate_hz:=20.0',
+                              '-p', f'camera_info_file:={calibration}')
     try:
         assert client.get_state(NODE) == 'unconfigured', camera.output
         assert client.change_state(NODE, 'configure'), camera.output
@@ -70,14 +69,14 @@ def test_frames_flow_only_while_active_and_part_ids_continue(tmp_path, client):
         assert client.change_state(NODE, 'configure')
         run_for_parts(5)
         # ~/enable is a capture gate inside the active state.
-        enable = client.node.create_client(SetBool, f'/{NODE}/enable')
-        response = client.call(enable, SetBool.Request(data=False))
+        enable = f'/{NODE}/enable'
+        response = client.call(SetBool, enable, SetBool.Request(data=False))
         assert response.success and 'node active' in response.message, response.message
         client.spin_for(0.5)
         count = len(parts)
         client.spin_for(1.0)
         assert len(parts) == count, 'frames kept coming after ~/enable false'
-        assert client.call(enable, SetBool.Request(data=True)).success
+        assert client.call(SetBool, enable, SetBool.Request(data=True)).success
         assert client.spin_until(lambda: len(parts) >= count + 5, 15)
         assert client.change_state(NODE, 'shutdown')   # from active
         assert client.get_state(NODE) == 'finalized'
@@ -99,8 +98,8 @@ def test_frames_flow_only_while_active_and_part_ids_continue(tmp_path, client):
 
 
 def test_a_configuration_error_fails_configure_and_the_node_stays_up(client):
-    camera = NodeProcess(NODE, '-p', 'autostart:=false', '-p', 'source:=synthetic',
-                         '-p', 'image_qos:=fastest')
+    camera = NodeProcess.node(NODE, '-p', 'autostart:=false', '-p', 'source:=synthetic',
+                              '-p', 'image_qos:=fastest')
     try:
         assert client.get_state(NODE) == 'unconfigured', camera.output
         assert client.change_state(NODE, 'configure') is False

@@ -11,7 +11,7 @@ results after the changeover.
 from acnn_ros.core.messages import frame_key
 from acnn_ros.msg import InspectionResult
 from contract_model import blob_frame, export_contract_model
-from inference_node_client import InferenceClient, NodeProcess
+from inference_node_client import InferenceClient, start_inference_node
 from lifecycle_msgs.msg import Transition
 import pytest
 
@@ -35,9 +35,9 @@ def models(tmp_path_factory):
 
 
 def start(model_path, client_name):
-    node = NodeProcess({'autostart': 'false', 'model_path': str(model_path),
-                        'image_qos': 'reliable', 'image_qos_depth': '50', 'warmup_runs': '1',
-                        'diagnostics_period_s': '0.3'})
+    node = start_inference_node({'autostart': 'false', 'model_path': str(model_path),
+                                 'image_qos': 'reliable', 'image_qos_depth': '50',
+                                 'warmup_runs': '1', 'diagnostics_period_s': '0.3'})
     return node, InferenceClient(client_name)
 
 
@@ -60,14 +60,14 @@ def state_reported(client, state, level=None):
 
 
 def transition(client, node, transition_id, expected_state, success=True):
-    assert client.change_state(transition_id) is success, node.output()
-    assert client.get_state() == expected_state, node.output()
+    assert client.change_state(client.node_name, transition_id) is success, node.output
+    assert client.get_state(client.node_name) == expected_state, node.output
 
 
 def test_every_transition_and_a_changeover_answer_each_frame_once(models):
     node, client = start(models['slow'], 'lifecycle_changeover_client')
     try:
-        assert client.get_state() == 'unconfigured', node.output()
+        assert client.get_state(client.node_name) == 'unconfigured', node.output
         assert client.node.count_publishers('/inspection') == 0
         status = state_reported(client, 'unconfigured')
         assert status is not None and status.level[0] == 1 and \
@@ -75,11 +75,11 @@ def test_every_transition_and_a_changeover_answer_each_frame_once(models):
 
         transition(client, node, Transition.TRANSITION_CONFIGURE, 'inactive')
         assert client.spin_until(lambda: client.node.count_publishers('/inspection') == 1)
-        assert 'loaded model slow@' in node.output()
+        assert 'loaded model slow@' in node.output
         inactive_keys = [client.publish_bgr(frame()) for _ in range(3)]
 
         transition(client, node, Transition.TRANSITION_ACTIVATE, 'active')
-        assert client.wait_connected(), node.output()
+        assert client.wait_connected(), node.output
         assert state_reported(client, 'active') is not None
         refused = client.set_parameters(model_path=str(models['alt']))[0]
         assert not refused.successful and 'not active' in refused.reason, refused.reason
@@ -88,12 +88,12 @@ def test_every_transition_and_a_changeover_answer_each_frame_once(models):
         # the rest: deactivate must answer them before it returns.
         burst = [client.publish_bgr(frame()) for _ in range(BURST)]
         assert client.spin_until(lambda: sum(r.status == DROPPED for r in results_for(
-            client, burst)) >= BURST - 3), node.output()
+            client, burst)) >= BURST - 3), node.output
         before = len(results_for(client, burst))
         transition(client, node, Transition.TRANSITION_DEACTIVATE, 'inactive')
         client.spin_until(lambda: len(results_for(client, burst)) >= BURST, 5.0)
         answered = results_for(client, burst)
-        assert sorted(frame_key(r.header) for r in answered) == sorted(burst), node.output()
+        assert sorted(frame_key(r.header) for r in answered) == sorted(burst), node.output
         assert len(answered) > before      # frames were in hand when deactivate came
         assert answered[-1].status == OK and frame_key(answered[-1].header) == burst[-1]
         assert client.images.get_subscription_count() == 0
@@ -104,13 +104,13 @@ def test_every_transition_and_a_changeover_answer_each_frame_once(models):
         # The product changeover: model parameters set while inactive, loaded at activate.
         assert all(r.successful for r in client.set_parameters(model_path=str(models['alt'])))
         transition(client, node, Transition.TRANSITION_ACTIVATE, 'active')
-        assert 'product changeover: replaced slow@' in node.output()
-        assert client.wait_connected(), node.output()
+        assert 'product changeover: replaced slow@' in node.output
+        assert client.wait_connected(), node.output
         after = []
         for _ in range(3):      # one at a time: none displaced
             after.append(client.publish_bgr(frame()))
             result = client.result_for(after[-1])
-            assert result is not None and result.status == OK, node.output()
+            assert result is not None and result.status == OK, node.output
             assert result.model_id.startswith('alt@') and result.class_name == 'p3'
         client.spin_for(1.0)        # a late or doubled answer would arrive now
         assert not results_for(client, inactive_keys)
@@ -124,16 +124,16 @@ def test_every_transition_and_a_changeover_answer_each_frame_once(models):
         assert node.process.poll() is None        # finalized, still answering (until Ctrl-C)
     finally:
         client.close()
-        code = node.stop()
-    assert code == 0, node.output()
-    assert 'Traceback' not in node.output() and 'ERROR' not in node.output(), node.output()
+        code = node.interrupt(timeout_s=10.0)
+    assert code == 0, node.output
+    assert 'Traceback' not in node.output and 'ERROR' not in node.output, node.output
 
 
 def test_failed_configure_and_failed_activate_keep_the_node_up_with_the_reason(models):
     node, client = start('/nonexistent/model.onnx', 'lifecycle_failure_client')
     try:
         transition(client, node, Transition.TRANSITION_CONFIGURE, 'unconfigured', success=False)
-        assert 'configure failed: model file not found: /nonexistent/model.onnx' in node.output()
+        assert 'configure failed: model file not found: /nonexistent/model.onnx' in node.output
         status = state_reported(client, 'unconfigured', level=2)
         assert status is not None and 'model file not found' in status.message, status
         # Not a valid transition from here: refused, the node stays up.
@@ -142,15 +142,15 @@ def test_failed_configure_and_failed_activate_keep_the_node_up_with_the_reason(m
         assert client.set_parameters(model_path=str(models['contract']))[0].successful
         transition(client, node, Transition.TRANSITION_CONFIGURE, 'inactive')
         transition(client, node, Transition.TRANSITION_ACTIVATE, 'active')
-        assert client.wait_connected(), node.output()
+        assert client.wait_connected(), node.output
         result = client.result_for(client.publish_bgr(frame()))
         assert result is not None and result.model_id.startswith('contract@')
 
         transition(client, node, Transition.TRANSITION_DEACTIVATE, 'inactive')
         assert client.set_parameters(model_path=str(models['wrong_size']))[0].successful
         transition(client, node, Transition.TRANSITION_ACTIVATE, 'inactive', success=False)
-        assert 'activate failed, still using contract@' in node.output()
-        assert '640x480' in node.output()
+        assert 'activate failed, still using contract@' in node.output
+        assert '640x480' in node.output
         status = state_reported(client, 'inactive', level=2)
         assert status is not None and 'still using contract@' in status.message, status
         assert status.hardware_id.startswith('contract@')   # the old model stayed
@@ -160,12 +160,12 @@ def test_failed_configure_and_failed_activate_keep_the_node_up_with_the_reason(m
                                         class_names=['x', 'y', 'z'])
         assert all(r.successful for r in results)
         transition(client, node, Transition.TRANSITION_ACTIVATE, 'active')
-        assert client.wait_connected(), node.output()
+        assert client.wait_connected(), node.output
         result = client.result_for(client.publish_bgr(frame('blue')))
-        assert result is not None and result.status == OK, node.output()
+        assert result is not None and result.status == OK, node.output
         assert result.model_id.startswith('contract@') and result.class_name == 'z'
     finally:
         client.close()
-        code = node.stop()
-    assert code == 0, node.output()
-    assert 'Traceback' not in node.output(), node.output()
+        code = node.interrupt(timeout_s=10.0)
+    assert code == 0, node.output
+    assert 'Traceback' not in node.output, node.output

@@ -16,7 +16,7 @@ from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 from acnn_ros.msg import InspectionResult
 from acnn_ros.runtime.inference_config import ConfigError, InferenceConfig, PARAMETER_SPECS
 from contract_model import blob_frame, export_contract_model
-from inference_node_client import InferenceClient, NodeProcess
+from inference_node_client import InferenceClient, start_inference_node
 import numpy as np
 import pytest
 from ros_processes import REPO_DIR
@@ -82,14 +82,14 @@ def test_the_shipped_yaml_gives_both_nodes_the_same_thresholds():
 def test_the_node_draws_a_verdict_below_its_class_threshold_orange(tmp_path_factory):
     model = export_contract_model(tmp_path_factory.mktemp('low_confidence_model'))
     # The contract model is ~0.9999 sure of a red blob: over min_confidence 0.6, under red's.
-    node = NodeProcess({'model_path': str(model), 'image_qos': 'reliable', 'warmup_runs': '1',
-                        'diagnostics_period_s': '0.5',
-                        'min_confidence_per_class': "['red=0.99999999']"})
+    node = start_inference_node({'model_path': str(model), 'image_qos': 'reliable',
+                                 'warmup_runs': '1', 'diagnostics_period_s': '0.5',
+                                 'min_confidence_per_class': "['red=0.99999999']"})
     try:
-        assert node.wait_for_log('inspecting raw images'), node.output()
+        assert node.wait_for_log('inspecting raw images'), node.output
         client = InferenceClient(name='low_confidence_client', model_prefix='contract@')
         try:
-            assert client.wait_connected(), node.output()
+            assert client.wait_connected(), node.output
             client.subscribe_overlay(True)
             assert client.spin_until(
                 lambda: client.node.count_subscribers(client.overlay_topic) > 0)
@@ -113,4 +113,4 @@ def test_the_node_draws_a_verdict_below_its_class_threshold_orange(tmp_path_fact
         finally:
             client.close()
     finally:
-        assert node.stop() == 0, node.output()
+        assert node.interrupt(timeout_s=10.0) == 0, node.output

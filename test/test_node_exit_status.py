@@ -1,10 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Every node executable ends a bad `-p` with exit status 2 and a fatal line, no traceback."""
-import subprocess
-import sys
-
 import pytest
-from ros_processes import finish, REPO_DIR
+from ros_processes import NodeProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,10 +20,8 @@ BAD_PARAMETERS = {
 @pytest.mark.parametrize('node', sorted(BAD_PARAMETERS))
 def test_a_bad_parameter_exits_with_status_2_and_a_fatal_line(node):
     parameter, reason = BAD_PARAMETERS[node]
-    process = subprocess.Popen(
-        [sys.executable, '-m', f'acnn_ros.nodes.{node}', '--ros-args', '-p', parameter],
-        cwd=str(REPO_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = finish(process, 30)
+    process = NodeProcess.node(node, '-p', parameter)
+    output = process.finish(30)
     assert process.returncode == 2, output
     assert 'Traceback' not in output, output
     fatal = [line for line in output.splitlines() if line.startswith('[FATAL]')]
@@ -46,12 +41,8 @@ CONFIGURE_ERRORS = {
 @pytest.mark.parametrize('node', sorted(CONFIGURE_ERRORS))
 def test_a_configure_error_at_autostart_is_one_fatal_line(node):
     parameters, reason = CONFIGURE_ERRORS[node]
-    command = [sys.executable, '-m', f'acnn_ros.nodes.{node}', '--ros-args']
-    for parameter in parameters:
-        command += ['-p', parameter]
-    process = subprocess.Popen(command, cwd=str(REPO_DIR), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    output = finish(process, 30)
+    process = NodeProcess.node(node, *[part for p in parameters for part in ('-p', p)])
+    output = process.finish(30)
     assert process.returncode == 2, output
     assert 'Traceback' not in output and '[ERROR]' not in output, output
     lines = [line for line in output.splitlines() if reason in line]

@@ -17,12 +17,12 @@ from acnn_ros.core.params_file import load_params_file, node_parameters
 from acnn_ros.core.results import InspectionStatus
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
 from acnn_ros.nodes.inspection_line import Line
-from lifecycle_client import NodeProcess, RosClient
 import numpy as np
 import pytest
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
-from ros_processes import REPO_DIR
+from ros_client import RosClient
+from ros_processes import NodeProcess, REPO_DIR
 from sensor_msgs.msg import Image
 import yaml
 
@@ -213,8 +213,8 @@ def line_params_file(tmp_path, **inference):
 @pytest.mark.timeout(150)
 def test_inspection_line_executable_runs_managed_nodes_with_frames_in_memory(tmp_path):
     namespace = f'il_{os.getpid()}'
-    line = NodeProcess('inspection_line', '--params-file', str(line_params_file(tmp_path)),
-                       '-r', f'__ns:=/{namespace}')
+    line = NodeProcess.node('inspection_line', '--params-file', str(line_params_file(tmp_path)),
+                            '-r', f'__ns:=/{namespace}')
     client = RosClient()
     try:
         verdicts = client.record(InspectionResult, f'/{namespace}/inspection', 100)
@@ -243,8 +243,8 @@ def test_inspection_line_executable_runs_managed_nodes_with_frames_in_memory(tmp
 @pytest.mark.timeout(60)
 def test_inspection_line_executable_exits_2_on_a_bad_configuration(tmp_path):
     missing = tmp_path / 'missing.onnx'
-    line = NodeProcess('inspection_line', '--params-file',
-                       str(line_params_file(tmp_path, model_path=str(missing))))
+    line = NodeProcess.node('inspection_line', '--params-file',
+                            str(line_params_file(tmp_path, model_path=str(missing))))
     try:
         code = line.process.wait(timeout=45)
     finally:
@@ -257,10 +257,10 @@ def test_inspection_line_executable_exits_2_on_a_bad_configuration(tmp_path):
 def test_inspection_line_without_actuator_leaves_it_to_its_own_process(tmp_path):
     namespace = f'il2_{os.getpid()}'
     params = str(line_params_file(tmp_path))
-    actuator = NodeProcess('reject_actuator_node', '--params-file', params,
-                           '-r', f'__ns:=/{namespace}')
-    line = NodeProcess('inspection_line', '--params-file', params, '-r', f'__ns:=/{namespace}',
-                       '--', '--no-actuator')
+    actuator = NodeProcess.node('reject_actuator_node', '--params-file', params,
+                                '-r', f'__ns:=/{namespace}')
+    line = NodeProcess.node('inspection_line', '--params-file', params,
+                            '-r', f'__ns:=/{namespace}', '--', '--no-actuator')
     client = RosClient()
     try:
         rejects = client.record(RejectEvent, f'/{namespace}/reject', 100)

@@ -1,8 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The OPC UA PLC client against a real asyncua server (and a hung one) on 127.0.0.1."""
 import json
-import os
-import random
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from acnn_ros.core.plc.protocols import make_actuator
 from acnn_ros.core.reject.config import RejectActuatorConfig
 from actuator_reports import Reports, wait_until
 import pytest
-from ros_processes import finish, REPO_DIR, start_python
+from ros_processes import NodeProcess, REPO_DIR
 
 
 def command(part_id, reject=True, reason=1, in_s=0.0, budget_s=0.5):
@@ -275,69 +274,20 @@ def test_reject_config_accepts_opcua_and_rejects_a_malformed_endpoint():
                                           'opcua_endpoint': 'opc.tcp//127.0.0.1:4840'})
 
 
-NODE_CLIENT = r"""
-import json, time
-import rclpy
-from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
-
-rclpy.init()
-node = Node('opcua_test_client')
-reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-parts = node.create_publisher(PartTrigger, 'part', reliable)
-results = node.create_publisher(InspectionResult, 'inspection', reliable)
-events = []
-node.create_subscription(RejectEvent, 'reject', events.append, reliable)
-
-def spin_until(predicate, timeout_s):
-    end = time.time() + timeout_s
-    while not predicate() and time.time() < end:
-        rclpy.spin_once(node, timeout_sec=0.02)
-    return predicate()
-
-assert spin_until(lambda: node.count_subscribers('part') and
-                  node.count_subscribers('inspection') and node.count_publishers('reject'),
-                  20), 'actuator node not found'
-time.sleep(0.5)
-# part 1 accepted, part 2 a reject class, part 3 never gets a result (fail-safe reject).
-for part_id, name in ((1, 'p3707'), (2, 'p1069'), (3, None)):
-    trigger = PartTrigger(part_id=part_id)
-    trigger.header.stamp = node.get_clock().now().to_msg()
-    trigger.header.frame_id = 'camera_optical_frame'
-    parts.publish(trigger)
-    if name is not None:
-        result = InspectionResult(status=0, class_name=name, confidence=0.95, class_id=1)
-        result.header = trigger.header
-        results.publish(result)
-    rclpy.spin_once(node, timeout_sec=0.05)
-assert spin_until(lambda: len(events) >= 3, 10), f'only {len(events)} events'
-for e in events:
-    print('EVENT', json.dumps({'part_id': e.part_id, 'decision': e.decision,
-                               'reason': e.reason, 'delivery': e.delivery,
-                               'actuator': e.actuator}), flush=True)
-node.destroy_node()
-rclpy.shutdown()
-"""
-
-
-def test_actuator_node_over_dds_writes_every_decision_to_the_opcua_server(simulator):
+def test_actuator_node_over_dds_writes_every_decision_to_the_opcua_server(
+        simulator, own_domain_env):
     simulator.clear()
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(150, 229)))
-    node = subprocess.Popen(
-        [sys.executable, '-m', 'acnn_ros.nodes.reject_actuator_node', '--ros-args',
-         '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'),
-         '-p', 'actuator:=opcua', '-p', f'opcua_endpoint:={simulator.endpoint}',
-         '-p', 'reject_delay_s:=0.6', '-p', 'inspection_window_s:=0.3',
-         '-p', 'max_fire_lateness_s:=0.1', '-p', 'plc_heartbeat_period_s:=0.2'],
-        cwd=str(REPO_DIR), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+    node = NodeProcess.node(
+        'reject_actuator_node', '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'),
+        '-p', 'actuator:=opcua', '-p', f'opcua_endpoint:={simulator.endpoint}',
+        '-p', 'reject_delay_s:=0.6', '-p', 'inspection_window_s:=0.3',
+        '-p', 'max_fire_lateness_s:=0.1', '-p', 'plc_heartbeat_period_s:=0.2')
     try:
-        client = start_python(NODE_CLIENT, env=env)
-        client_out = finish(client, timeout_s=40)
+        client = NodeProcess.script('opcua_reject_client')
+        client_out = client.finish(timeout_s=40)
     finally:
-        node.terminate()
-        node_out = finish(node, timeout_s=10)
+        node.interrupt(timeout_s=10, sig=signal.SIGTERM)
+        node_out = node.output
     assert client.returncode == 0, client_out + '\n--- node ---\n' + node_out
     events = [json.loads(line[6:]) for line in client_out.splitlines()
               if line.startswith('EVENT ')]

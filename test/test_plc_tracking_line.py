@@ -4,113 +4,31 @@
 
 The real reject_actuator_node process drives the real simulators on 127.0.0.1.
 
-A client process publishes PartTrigger + InspectionResult like camera_node and inference_node:
-parts on time (accepts and rejects), one whose result comes 0.6 s after capture (the window
-rejects it fail-safe first), and one whose trigger and result both arrive 0.7 s after capture
-(the vision process stalled: its part passed the ejector). The test checks that every verdict
-on time was written to the PLC exactly once, with its verdict, before its due time (capture +
-reject_delay_s) and without a coil pulse; that the stalled part is LATE once (RejectEvent,
-`late` counter, `late_results` in the diagnostics) and never written, so the PLC falls back to
-its own "no verdict = reject"; and the firing-path isolation of the node process: real-time
-threads where allowed, one clear warning and a working line where the OS refuses.
+A client process (test/clients/plc_tracking_client.py) publishes PartTrigger + InspectionResult
+like camera_node and inference_node: parts on time (accepts and rejects), one whose result
+comes 0.6 s after capture (the window rejects it fail-safe first), and one whose trigger and
+result both arrive 0.7 s after capture (the vision process stalled: its part passed the
+ejector). The test checks that every verdict on time was written to the PLC exactly once, with
+its verdict, before its due time (capture + reject_delay_s) and without a coil pulse; that the
+stalled part is LATE once (RejectEvent, `late` counter, `late_results` in the diagnostics) and
+never written, so the PLC falls back to its own "no verdict = reject"; and the firing-path
+isolation of the node process: real-time threads where allowed, one clear warning and a working
+line where the OS refuses.
 """
 import json
 import os
 from pathlib import Path
-import random
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 
 from acnn_ros.core.plc.modbus.simulator import PlcSimulator
 from acnn_ros.core.plc.opcua.simulator import OpcUaSimulator
 from acnn_ros.core.reject.realtime import HOW_TO_ALLOW, isolate_threads, IsolationSettings
 import pytest
-from ros_processes import finish, REPO_DIR, start_python
+from ros_processes import NodeProcess, REPO_DIR
 
 DELAY_S = 0.5
 WINDOW_S = 0.25
-
-CLIENT = r"""
-import json, sys, time
-import rclpy
-from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
-from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray
-
-rclpy.init()
-node = Node('plc_tracking_client')
-reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-parts = node.create_publisher(PartTrigger, 'part', reliable)
-results = node.create_publisher(InspectionResult, 'inspection', reliable)
-events, diagnostics = [], []
-node.create_subscription(RejectEvent, 'reject', events.append, reliable)
-node.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
-
-def spin_until(predicate, timeout_s):
-    end = time.time() + timeout_s
-    while not predicate() and time.time() < end:
-        rclpy.spin_once(node, timeout_sec=0.02)
-    return predicate()
-
-assert spin_until(lambda: node.count_subscribers('inspection') and
-                  node.count_subscribers('part') and node.count_publishers('reject'), 30)
-time.sleep(0.5)
-
-def header(msg, stamp_s):
-    msg.header.stamp = Time(sec=int(stamp_s), nanosec=int(round((stamp_s % 1) * 1e9)) % 10**9)
-    msg.header.frame_id = 'camera'
-
-def result(stamp_s, name):
-    msg = InspectionResult(status=0, class_name=name, confidence=0.9, class_id=1)
-    header(msg, stamp_s)
-    return msg
-
-def trigger(stamp_s, part_id):
-    msg = PartTrigger(part_id=part_id)
-    header(msg, stamp_s)
-    return msg
-
-# Parts 1..12 on time (20 parts/s, result 20 ms after capture); p1071 is rejected.
-plan = {i: ('p1071' if i % 3 == 0 else 'p3707') for i in range(1, 13)}
-for part_id, name in plan.items():
-    stamp = time.time()
-    parts.publish(trigger(stamp, part_id))
-    time.sleep(0.02)
-    results.publish(result(stamp, name))
-    rclpy.spin_once(node, timeout_sec=0.0)
-    time.sleep(0.03)
-# Part 13: its result comes 0.6 s after capture, after the window and after its due time.
-stamp13 = time.time()
-parts.publish(trigger(stamp13, 13))
-spin_until(lambda: False, 0.6)
-results.publish(result(stamp13, 'p3707'))
-# Part 14: trigger and result both 0.7 s after capture: the part passed the ejector. Its
-# window expired long ago, so the trigger alone decides it (LATE); the result comes after
-# that decision was published (a result overtaking its trigger would be decided as part 0).
-stale = time.time() - 0.7
-parts.publish(trigger(stale, 14))
-assert spin_until(lambda: any(e.part_id == 14 for e in events), 10), 'part 14 not decided'
-results.publish(result(stale, 'p1071'))
-assert spin_until(lambda: len(events) >= 14, 15), f'only {len(events)} events'
-def actuator_values():
-    found = [d.status[0] for d in diagnostics if d.status[0].name.startswith('/reject_actuator')]
-    return {kv.key: kv.value for kv in found[-1].values} if found else {}
-spin_until(lambda: actuator_values().get('late_results') == '2', 5)
-print('DIAG', json.dumps(actuator_values()), flush=True)
-for e in events:
-    print('EVENT', json.dumps({
-        'part_id': e.part_id, 'decision': e.decision, 'reason': e.reason,
-        'delivery': e.delivery,
-        'due': e.due_time.sec + e.due_time.nanosec * 1e-9,
-        'capture': e.header.stamp.sec + e.header.stamp.nanosec * 1e-9}), flush=True)
-node.destroy_node()
-rclpy.shutdown()
-"""
 
 
 def may_use_realtime() -> bool:
@@ -138,27 +56,27 @@ def fifo_threads(pid: int):
 
 
 def run_line(backend: str, sim, prefix=(), extra=()):
-    """Run the node (under `prefix`, e.g. setpriv) and the client; return their outputs."""
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(150, 229)))
+    """
+    Run the node (under `prefix`, e.g. setpriv) and the client; return their outputs.
+
+    The caller's test takes own_domain_env: both processes share a domain of its own.
+    """
     plc = (['-p', 'actuator:=modbus', '-p', f'plc_port:={sim.port}'] if backend == 'modbus'
            else ['-p', 'actuator:=opcua', '-p', f'opcua_endpoint:={sim.endpoint}'])
-    node = subprocess.Popen(
-        [*prefix, sys.executable, '-m', 'acnn_ros.nodes.reject_actuator_node', '--ros-args',
-         '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'),
-         '-p', 'timing:=plc_tracking', '-p', f'reject_delay_s:={DELAY_S}',
-         '-p', f'inspection_window_s:={WINDOW_S}', '-p', 'counters_period_s:=0.2',
-         '-p', 'plc_heartbeat_period_s:=0.2', *plc, *extra],
-        cwd=str(REPO_DIR), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+    node = NodeProcess.node(
+        'reject_actuator_node', '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'),
+        '-p', 'timing:=plc_tracking', '-p', f'reject_delay_s:={DELAY_S}',
+        '-p', f'inspection_window_s:={WINDOW_S}', '-p', 'counters_period_s:=0.2',
+        '-p', 'plc_heartbeat_period_s:=0.2', *plc, *extra, prefix=prefix)
     threads = None
     try:
-        client = start_python(CLIENT, env=env)
-        client_out = finish(client, timeout_s=90)
-        if node.poll() is None:
+        client = NodeProcess.script('plc_tracking_client')
+        client_out = client.finish(timeout_s=90)
+        if node.running():
             threads = fifo_threads(node.pid)
     finally:
-        node.send_signal(signal.SIGINT)
-        node_out = finish(node, timeout_s=20)
+        node.interrupt(timeout_s=20)
+        node_out = node.output
     assert client.returncode == 0, client_out + '\n--- node ---\n' + node_out
     assert node.returncode == 0 and 'Traceback' not in node_out, node_out
     return client_out, node_out, threads
@@ -219,7 +137,8 @@ def modbus_plc():
     sim.stop()
 
 
-def test_plc_tracking_over_modbus_writes_each_verdict_once_before_its_part_arrives(modbus_plc):
+def test_plc_tracking_over_modbus_writes_each_verdict_once_before_its_part_arrives(
+        modbus_plc, own_domain_env):
     # realtime_executor: the actuator has this process of its own.
     client_out, node_out, threads = run_line('modbus', modbus_plc,
                                              extra=('-p', 'realtime_executor:=true'))
@@ -238,7 +157,7 @@ def test_plc_tracking_over_modbus_writes_each_verdict_once_before_its_part_arriv
 
 
 @pytest.mark.skipif(shutil.which('setpriv') is None, reason='needs setpriv (util-linux)')
-def test_plc_tracking_over_opcua_without_real_time_rights_warns_once_and_runs():
+def test_plc_tracking_over_opcua_without_real_time_rights_warns_once_and_runs(own_domain_env):
     # The node process without CAP_SYS_NICE: what a line PC's normal user gets.
     sim = OpcUaSimulator().start()
     try:

@@ -28,7 +28,7 @@ from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from actuator_reports import wait_until
 import pytest
-from ros_processes import REPO_DIR
+from ros_processes import CLIENTS_DIR, REPO_DIR
 
 IMPOSSIBLE_CPU = 4095   # beyond any machine these tests run on
 
@@ -115,23 +115,14 @@ def test_refusals_say_why_and_change_nothing_else():
         idle.close()
 
 
-REFUSED_CHILD = r"""
-import threading
-from acnn_ros.core.reject.realtime import IsolationSettings, isolate_threads, thread_scheduling
-tid = threading.get_native_id()
-result = isolate_threads(IsolationSettings('fifo', 40, (), False), [tid])
-print('OK' if result.ok else 'REFUSED', thread_scheduling(tid)[0])
-print(result.warning)
-"""
-
-
 @pytest.mark.skipif(shutil.which('setpriv') is None, reason='needs setpriv (util-linux)')
 def test_without_cap_sys_nice_the_warning_says_what_to_set():
     # A process without CAP_SYS_NICE (dropped by setpriv) and this shell's rtprio limit: what a
     # line PC's normal user gets. Skipped where that user may use real-time scheduling anyway.
     child = subprocess.run(
-        ['setpriv', '--inh-caps=-sys_nice', '--bounding-set=-sys_nice', sys.executable, '-c',
-         REFUSED_CHILD], capture_output=True, text=True, cwd=str(REPO_DIR), timeout=60)
+        ['setpriv', '--inh-caps=-sys_nice', '--bounding-set=-sys_nice', sys.executable,
+         str(CLIENTS_DIR / 'realtime_refused.py')], capture_output=True, text=True,
+        cwd=str(REPO_DIR), timeout=60)
     assert child.returncode == 0, child.stderr
     first, warning = child.stdout.splitlines()[:2]
     if first.startswith('OK'):

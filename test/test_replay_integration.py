@@ -7,15 +7,12 @@ written to a bag; bag_player_node -> inference_node -> reject_actuator_node (top
 as separate processes over real DDS, result_recorder_node records the verdicts, triggers and
 rejects (and the frames). Every frame must get exactly one verdict, every part exactly one
 RejectEvent, the rejected parts must be the ones of the reject class, nothing may be dropped in
-lockstep, `acnn eval-bag` on the same bag must give the same per-frame verdicts and decisions,
-and `acnn eval-bag` on the recorded shift bag must agree with the live verdicts in it.
+lockstep, `acnn eval-recording` on the same bag must give the same per-frame results and
+decisions, and `acnn eval-recording` on the recorded shift bag must agree with the live results
+in it.
 """
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 
 from acnn_ros.cli import main as acnn
@@ -27,7 +24,7 @@ from acnn_ros.offline.make_bag_cli import write_image_bag
 from contract_model import CLASS_NAMES, export_contract_model
 import numpy as np
 import pytest
-from ros_processes import finish, REPO_DIR
+from ros_processes import NodeProcess, REPO_DIR
 
 # (class, blob centre x, y) in 640x480 frames; 'blue' is the reject class.
 PARTS = [('red', 80, 60), ('blue', 320, 240), ('green', 600, 420), ('blue', 40, 400),
@@ -50,37 +47,28 @@ def _frame(name, cx, cy):
 
 
 def _node(name, params):
-    command = [sys.executable, '-m', f'acnn_ros.nodes.{name}', '--ros-args']
+    args = []
     for key, value in params.items():
-        command += ['-p', f'{key}:={json.dumps(value) if isinstance(value, list) else value}']
+        args += ['-p', f'{key}:={json.dumps(value) if isinstance(value, list) else value}']
     # 0.9 MB frames to two subscribers (inference, recorder): through shared memory, as
     # docs/REPLAY.md recommends; over UDP fragments they stall on a loaded machine.
-    # A domain outside the 10..99 of whole test runs: no cross-talk with a parallel run.
-    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(LARGE_IMAGES_PROFILE),
-               ROS_DOMAIN_ID=str(100 + os.getpid() % 100))
-    return subprocess.Popen(command, cwd=str(REPO_DIR), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+    return NodeProcess.node(
+        name, *args, env={'FASTDDS_DEFAULT_PROFILES_FILE': str(LARGE_IMAGES_PROFILE)})
 
 
 def _wait_for_line(process, text, timeout_s=20.0):
-    deadline, seen = time.monotonic() + timeout_s, []
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return
-    pytest.fail(f'no "{text}" from {process.args[2]}:\n' + ''.join(seen))
+    if process.wait_for_line(text, timeout_s) is None:
+        pytest.fail(f'no "{text}" from {process.process.args[2]}:\n' + process.output)
 
 
 def _stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    return finish(process, 15)
+    process.interrupt(timeout_s=15)
+    return process.output
 
 
-def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_path):
+def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_path,
+                                                                          own_domain_env):
+    # A domain outside the 10..99 of whole test runs: no cross-talk with a parallel run.
     model = export_contract_model(tmp_path / 'model')
     bag = tmp_path / 'shift'
     items = [(_frame(*part), GroundTruth(CLASS_NAMES.index(part[0]), part[0],
@@ -107,12 +95,12 @@ def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_pa
             'restamp': True, 'result_timeout_s': INSPECTION_WINDOW_S, 'summary_path': str(summary),
             'min_image_subscribers': 2, 'min_part_subscribers': 2})
         processes.append(player)
-        player_out = finish(player, 60)
+        player_out = player.finish(60)
         assert player.returncode == 0, player_out
         # Rejects are published once fired at capture + reject_delay_s.
         time.sleep(REJECT_DELAY_S + 0.5)
     finally:
-        outputs = {p.args[2]: _stop(p) for p in processes}
+        outputs = {p.process.args[2]: _stop(p) for p in processes}
     stats = json.loads(summary.read_text())
     assert (stats['published'], stats['results'], stats['dropped'], stats['errors'],
             stats['missing'], stats['duplicates'], stats['unmatched']) == \
@@ -139,7 +127,7 @@ def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_pa
             assert event.reason == 0
 
     report = tmp_path / 'offline'
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(bag), '--out', str(report),
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(bag), '--out', str(report),
                  '--reject-classes', REJECT_CLASS, '--min-confidence', '0.5']) == 0
     with open(report / 'frames.csv', newline='') as stream:
         offline = list(csv.DictReader(stream))
@@ -160,7 +148,7 @@ def test_replayed_bag_gives_the_offline_verdicts_and_the_expected_rejects(tmp_pa
     # it offline compares the two frame by frame.
     assert bag_io.count_messages(recorded, 'image') == len(PARTS)
     shift_report = tmp_path / 'shift_report'
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(recorded), '--out',
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(recorded), '--out',
                  str(shift_report)]) == 0
     meta = json.loads((shift_report / 'summary.json').read_text())['meta']
     assert meta['live_agreement'] == f'{len(PARTS)}/{len(PARTS)}'

@@ -10,13 +10,10 @@ ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, and only the domain is left unset.
 import ast
 import os
 import re
-import signal
-import subprocess
-import sys
 import textwrap
 
 from acnn_ros.core.ros_env import describe_dds
-from ros_processes import finish, REPO_DIR, start_python
+from ros_processes import NodeProcess, REPO_DIR
 
 PACKAGE_DIR = REPO_DIR / 'acnn_ros'
 # The variables that choose where DDS traffic goes (ROS, RMW, the DDS vendors' own).
@@ -122,26 +119,6 @@ def test_describe_dds_names_the_defaults_in_force():
         'DDS: ROS_DOMAIN_ID=0 (default) ROS_LOCALHOST_ONLY=0 (default)'
 
 
-# A client that lists the graph until it sees the node (or gives up after argv[2] seconds).
-GRAPH_CLIENT = """
-import sys
-import rclpy
-from rclpy.node import Node
-
-wanted, wait_s = sys.argv[1], float(sys.argv[2])
-rclpy.init()
-node = Node('graph_client')
-end = node.get_clock().now().nanoseconds + int(wait_s * 10**9)
-seen = []
-while wanted not in seen and node.get_clock().now().nanoseconds < end:
-    rclpy.spin_once(node, timeout_sec=0.2)
-    seen = [ns.rstrip('/') + '/' + name for name, ns in node.get_node_names_and_namespaces()]
-print('SEEN', sorted(seen), flush=True)
-node.destroy_node()
-rclpy.shutdown()
-"""
-
-
 def _default_domain_env():
     """Return this run's environment with ROS_DOMAIN_ID unset and discovery on loopback."""
     env = {k: v for k, v in os.environ.items() if k != 'ROS_DOMAIN_ID'}
@@ -155,27 +132,23 @@ def test_a_node_started_without_a_domain_is_seen_in_the_default_domain(tmp_path)
     namespace = f'/env_test_{os.getpid()}'
     env = _default_domain_env()
     assert 'ROS_DOMAIN_ID' not in env and os.environ['ROS_DOMAIN_ID'] != '0'
-    node = subprocess.Popen(
-        [sys.executable, '-m', 'acnn_ros.nodes.result_recorder_node', '--ros-args',
-         '-r', f'__ns:={namespace}', '-p', f'bag_path:={tmp_path / "bag"}'],
-        cwd=str(REPO_DIR), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    node = NodeProcess.node('result_recorder_node', '-r', f'__ns:={namespace}',
+                            '-p', f'bag_path:={tmp_path / "bag"}', environ=env)
     try:
-        started = ''
-        while 'recording' not in started and node.poll() is None:
-            started = node.stdout.readline()
-        assert node.poll() is None, started + node.stdout.read()
+        started = node.wait_for_line('recording', 60) or ''
+        assert node.running(), node.output
         # A client in the default domain, and the control: the same client in this test run's
         # domain, which must not see it (seeing it proves the domain, not a leak).
-        default_client = subprocess.Popen(
-            [sys.executable, '-c', GRAPH_CLIENT, f'{namespace}/result_recorder_node', '30'],
-            cwd=str(REPO_DIR), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
-        own_client = start_python(GRAPH_CLIENT, [f'{namespace}/result_recorder_node', '5'])
-        default_out = finish(default_client, 45)
-        own_out = finish(own_client, 30)
+        # (test/clients/graph_client.py lists the graph until it sees the node.)
+        default_client = NodeProcess.script('graph_client', f'{namespace}/result_recorder_node',
+                                            '30', environ=env)
+        own_client = NodeProcess.script('graph_client', f'{namespace}/result_recorder_node',
+                                        '5')
+        default_out = default_client.finish(45)
+        own_out = own_client.finish(30)
     finally:
-        node.send_signal(signal.SIGINT)
-        node_out = started + finish(node, 20)
+        node.interrupt(timeout_s=20)
+        node_out = node.output
     assert default_client.returncode == 0, default_out
     assert f"'{namespace}/result_recorder_node'" in default_out, default_out + node_out
     assert own_client.returncode == 0 and own_out.startswith('SEEN'), own_out

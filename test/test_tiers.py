@@ -14,8 +14,7 @@ from tiers import SLOW_MODULES, SYSTEM_MODULES, tier_of, UNIT_MODULES
 TEST_DIR = Path(__file__).resolve().parent
 # What a unit test module must not use: DDS, processes, the test helpers that start nodes.
 NOT_UNIT = re.compile(r'\b(rclpy\.init|create_node|subprocess|Popen|NodeProcess|RosClient|'
-                      r'start_python|'
-                      r'multiprocessing|FaultRig|inference_node_client|lifecycle_client|'
+                      r'multiprocessing|FaultRig|inference_node_client|ros_client|'
                       r'ros_processes|test_camera_node|PlcSimulator|OpcUaSimulator)\b')
 
 

@@ -5,7 +5,7 @@ docs/TUTORIAL.md on small data: a recorded shift to a validated, exported, deplo
 The same commands as the tutorial, in its order, through the `acnn` entry point: make-bag
 (the recorded shift and a held-out shift) -> dataset -> box labels for ~5 % of train through
 the label server's HTTP API (what the page sends; the browser itself is test_label_page.py) ->
-train with validation -> export -> thresholds (operating point into the card) -> eval-bag on
+train with validation -> export -> thresholds (operating point into the card) -> eval-recording on
 the held-out bag with that threshold -> changeover: a running inference_node loads the new
 model through ~/load_model (real DDS). Tiny on purpose (60 frames, 2 epochs): it checks that
 every step takes the previous step's output, not the model's quality.
@@ -23,7 +23,7 @@ from acnn_ros.core.replay import bag_io
 from acnn_ros.offline.label_server import LabelServer
 from acnn_ros.runtime.pipeline import InspectionPipeline
 from acnn_ros.srv import LoadModel
-from inference_node_client import InferenceClient, NodeProcess
+from inference_node_client import InferenceClient, start_inference_node
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 START_NS = 1_800_000_000_000_000_000
@@ -97,7 +97,7 @@ def test_the_tutorial_from_a_recorded_shift_to_a_deployed_model(tmp_path, capsys
 
     # 7. The held-out shift with the line's parameters and the chosen threshold.
     report = tmp_path / 'held_out_report'
-    assert acnn(['eval-bag', '--model', str(model), '--bag', str(held_out), '--out',
+    assert acnn(['eval-recording', '--model', str(model), '--bag', str(held_out), '--out',
                  str(report), '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'),
                  '--min-confidence', f"{point['min_confidence']:.3f}", '--no-progress']) == 0
     result = json.loads((report / 'summary.json').read_text())
@@ -109,18 +109,20 @@ def test_the_tutorial_from_a_recorded_shift_to_a_deployed_model(tmp_path, capsys
     assert list(InspectionPipeline.from_model_path(model).class_names) == \
         read_class_names(data)
     frame = next(bag_io.iter_image_frames(held_out)).decode()
-    node = NodeProcess({'model_path': str(REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'),
-                        'image_qos': 'reliable', 'warmup_runs': '1'})
+    demo_model = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
+    node = start_inference_node({'model_path': str(demo_model), 'image_qos': 'reliable',
+                                 'warmup_runs': '1'})
     client = None
     try:
-        assert node.wait_for_log('inspecting raw images'), node.output()
+        assert node.wait_for_log('inspecting raw images'), node.output
         client = InferenceClient('tutorial_changeover_client')
-        assert client.wait_connected(), node.output()
-        response = client.call(LoadModel, 'load_model', LoadModel.Request(model_path=str(model)))
+        assert client.wait_connected(), node.output
+        response = client.call(LoadModel, '/inference_node/load_model',
+                               LoadModel.Request(model_path=str(model)), timeout_s=30.0)
         assert response.success, response.message
         result = client.result_for(client.publish_bgr(frame))
         assert result is not None and result.model_id == card.model_id
     finally:
         if client is not None:
             client.close()
-        assert node.stop() == 0, node.output()
+        assert node.interrupt(timeout_s=10.0) == 0, node.output
