@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """A misspelled `-p` / params-file name is named once at start, with the closest real name."""
-import random
 import time
 
 from acnn_ros.core.parameter_spec import ParameterSpec
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.ros_parameters import declare_parameters, warn_unknown_parameters
-from lifecycle_client import NodeProcess, RosClient
 import pytest
 import rclpy
 from rclpy.parameter import Parameter
+from ros_client import RosClient
+from ros_processes import NodeProcess
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -19,8 +19,7 @@ def _warnings(output, name):
 
 
 @pytest.fixture
-def client(monkeypatch):
-    monkeypatch.setenv('ROS_DOMAIN_ID', str(random.randint(150, 229)))
+def client(own_domain_env):
     client = RosClient('unknown_parameters_client')
     yield client
     client.close()
@@ -30,9 +29,10 @@ def test_camera_node_warns_once_per_misspelled_name_and_still_comes_up(tmp_path,
     params = tmp_path / 'params.yaml'
     params.write_text('/**/camera_node:\n  ros__parameters:\n    max_framez: 3\n'
                       '/**:\n  ros__parameters:\n    min_confidence: 0.5\n    autostart: true\n')
-    camera = NodeProcess('camera_node', '--params-file', str(params), '-p', 'source:=synthetic',
-                         '-p', 'frame_rate_hzz:=5.0', '-p', 'use_sim_time:=false',
-                         '-p', 'qos_overrides./image.publisher.depth:=3')
+    camera = NodeProcess.node('camera_node', '--params-file', str(params),
+                              '-p', 'source:=synthetic', '-p', 'frame_rate_hzz:=5.0',
+                              '-p', 'use_sim_time:=false',
+                              '-p', 'qos_overrides./image.publisher.depth:=3')
     try:
         assert client.get_state('camera_node') == 'active', camera.output
         # A product changeover's configure again: no second warning.
@@ -54,8 +54,8 @@ def test_camera_node_warns_once_per_misspelled_name_and_still_comes_up(tmp_path,
 
 
 def test_a_plain_node_warns_too(tmp_path, client):
-    recorder = NodeProcess('result_recorder_node', '-p', f'bag_path:={tmp_path / "bag"}',
-                           '-p', 'record_imagee:=true')
+    recorder = NodeProcess.node('result_recorder_node', '-p', f'bag_path:={tmp_path / "bag"}',
+                                '-p', 'record_imagee:=true')
     try:
         end = time.monotonic() + 30
         while 'recording' not in recorder.output and recorder.process.poll() is None \
