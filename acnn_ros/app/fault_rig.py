@@ -205,19 +205,28 @@ def image_message(bgr: np.ndarray, stamp: float, frame_id: str) -> Image:
 
 
 class FaultRig:
-    """A PLC simulator process, reject_actuator_node, optionally inference_node, an observer."""
+    """A PLC simulator (Modbus process or OPC UA), reject_actuator_node, inference, observer."""
 
     def __init__(self, inference: bool = False, actuator: Optional[Dict[str, object]] = None,
                  plc: bool = True, plc_port: Optional[int] = None,
-                 inference_parameters: Optional[Dict[str, object]] = None):
+                 inference_parameters: Optional[Dict[str, object]] = None,
+                 protocol: str = 'modbus'):
         self.plc_port = plc_port or free_port()
-        self.plc: Optional[PlcSimulatorProcess] = None
-        if plc:
+        self.plc = None
+        parameters = {}
+        if protocol == 'opcua':
+            # The asyncua simulator in a thread of this process: `freeze` blocks its loop
+            # while its TCP connections stay open, as a stalled PLC task does.
+            from acnn_ros.core.plc.opcua.simulator import OpcUaSimulator
+            self.plc = OpcUaSimulator(self.plc_port).start()
+            parameters = {'actuator': 'opcua', 'opcua_endpoint': self.plc.endpoint}
+        elif plc:
             self.start_plc()
-        parameters = {'plc_port': self.plc_port, 'realtime_policy': 'none',
-                      'reject_delay_s': REJECT_DELAY_S, 'inspection_window_s': 0.25,
-                      'max_fire_lateness_s': MAX_FIRE_LATENESS_S, 'counters_period_s': 0.2,
-                      'plc_heartbeat_period_s': 0.2}
+        parameters.update({
+            'plc_port': self.plc_port, 'realtime_policy': 'none',
+            'reject_delay_s': REJECT_DELAY_S, 'inspection_window_s': 0.25,
+            'max_fire_lateness_s': MAX_FIRE_LATENESS_S, 'counters_period_s': 0.2,
+            'plc_heartbeat_period_s': 0.2})
         parameters.update(actuator or {})
         self.actuator = NodeProcess('reject_actuator_node', parameters)
         self.inference = (NodeProcess('inference_node', inference_parameters or {})

@@ -107,10 +107,11 @@ def stray_publisher(parts: int = 20, rate_hz: float = 4.0) -> ScenarioResult:
 
 
 def plc_stall(mode: str = 'stop', stall_s: float = 3.0, rate_hz: float = 20.0) -> ScenarioResult:
-    """Stop the PLC process (SIGSTOP / SIGCONT) or kill it and start it again."""
-    result = ScenarioResult(f'PLC {"SIGSTOP/SIGCONT" if mode == "stop" else "killed"} '
-                            f'{stall_s:g} s')
-    rig = FaultRig()
+    """Stall the PLC: SIGSTOP / SIGCONT, kill and restart (Modbus), or freeze (OPC UA)."""
+    names = {'stop': 'PLC SIGSTOP/SIGCONT', 'kill': 'PLC killed',
+             'freeze': 'OPC UA server frozen'}
+    result = ScenarioResult(f'{names[mode]} {stall_s:g} s')
+    rig = FaultRig(protocol='opcua' if mode == 'freeze' else 'modbus')
     observer = rig.observer
 
     def classes(i):
@@ -118,18 +119,22 @@ def plc_stall(mode: str = 'stop', stall_s: float = 3.0, rate_hz: float = 20.0) -
     try:
         result.check('line came up', observer.wait_for_actuator(), rig.actuator.lines)
         observer.run_parts(int(1.5 * rate_hz), rate_hz, class_name=classes)
-        rig.signal_plc(signal.SIGSTOP if mode == 'stop' else signal.SIGKILL)
+        if mode == 'freeze':
+            rig.plc.freeze(stall_s)
+        else:
+            rig.signal_plc(signal.SIGSTOP if mode == 'stop' else signal.SIGKILL)
         stalled_from = observer.part_id + 1
         observer.run_parts(int(stall_s * rate_hz), rate_hz, class_name=classes)
         if mode == 'stop':
             rig.signal_plc(signal.SIGCONT)
-        else:
+        elif mode == 'kill':
             rig.start_plc()
         stalled_to = observer.part_id
         observer.run_parts(int(2.0 * rate_hz), rate_hz, class_name=classes)
         observer.spin_until(lambda: len(observer.events) >= observer.part_id, 20.0)
         observer.spin_for(1.0)
-        decisions, applied, pulses = _plc_records(rig)
+        decisions, applied = rig.plc.decisions(), rig.plc.applied_decisions()
+        pulses = rig.plc.applied_pulses() if mode != 'freeze' else []
     finally:
         result.numbers['exit'] = rig.close()
     _one_event_per_part(result, rig)
@@ -141,7 +146,7 @@ def plc_stall(mode: str = 'stop', stall_s: float = 3.0, rate_hz: float = 20.0) -
                  not stale_applied, stale_applied[:10])
     late_pulses = [(p, round(t - due[p], 3)) for t, p in pulses if t > due[p] + limit]
     result.check('no ejector pulse the PLC applied was stale', not late_pulses, late_pulses[:10])
-    where = f'127.0.0.1:{rig.plc_port}'
+    where = rig.plc.endpoint if mode == 'freeze' else f'127.0.0.1:{rig.plc_port}'
     lost = rig.actuator.matching(where, ' lost: ')
     back = rig.actuator.matching(where, 'answering again after')
     result.check('the outage said once: lost, then back with its cost',
@@ -315,6 +320,7 @@ SCENARIOS: Dict[str, Callable[[], ScenarioResult]] = {
     'stray_publisher': stray_publisher,
     'plc_sigstop': lambda: plc_stall('stop'),
     'plc_killed': lambda: plc_stall('kill'),
+    'opcua_frozen': lambda: plc_stall('freeze'),
     'bomb_frame': bomb_frame,
     'inference_killed': inference_killed,
     'plc_unreachable': plc_unreachable,
