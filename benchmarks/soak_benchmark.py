@@ -198,7 +198,7 @@ def run_soak(args) -> dict:
                 if elapsed >= next_print:
                     ledger = observer.node.ledger()
                     print(f'[{elapsed:6.0f} s] parts {len(ledger.captured)}, verdicts '
-                          f'{len(ledger.verdicts)}, decisions {len(ledger.decisions)}',
+                          f'{len(ledger.results)}, decisions {len(ledger.decisions)}',
                           flush=True)
                     next_print += args.print_s
             if what == 'end':

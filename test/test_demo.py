@@ -14,8 +14,8 @@ from acnn_ros.core.camera.source import BadFrameError, EndOfStreamError
 from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
 from acnn_ros.core.reject.counters import Delivery
-from acnn_ros.core.reject.reconciliation import (CapturedPart, LineLedger, PartDecision,
-                                                 reconcile)
+from acnn_ros.core.reject.reconciliation import (CapturedPart, LineLedger, reconcile,
+                                                 RejectEventRecord)
 import cv2
 import numpy as np
 import pytest
@@ -70,10 +70,10 @@ def clean_ledger(n=6):
     for i in range(1, n + 1):
         defective = i % 3 == 0
         ledger.captured.append(CapturedPart(i, header(i), 'bad' if defective else 'good'))
-        ledger.verdicts.append((header(i), 0))
-        ledger.decisions.append(PartDecision(i, header(i), defective, 1 if defective else 0,
-                                             Delivery.FIRED if defective
-                                             else Delivery.NOT_REQUIRED))
+        ledger.results.append((header(i), 0))
+        ledger.decisions.append(RejectEventRecord(i, header(i), defective, 1 if defective else 0,
+                                                  Delivery.FIRED if defective
+                                                  else Delivery.NOT_REQUIRED))
         ledger.plc_decisions.append((i, 2 if defective else 1))
     ledger.plc_coil_pulses = 2
     return ledger
@@ -88,17 +88,17 @@ def test_reconciliation_passes_a_clean_run():
 
 
 @pytest.mark.parametrize('damage, failing', [
-    (lambda led: led.verdicts.pop(), 'one verdict per frame'),
-    (lambda led: led.verdicts.append(led.verdicts[0]), 'one verdict per frame'),
+    (lambda led: led.results.pop(), 'one verdict per frame'),
+    (lambda led: led.results.append(led.results[0]), 'one verdict per frame'),
     (lambda led: led.decisions.pop(0), 'one decision per part'),
     (lambda led: led.decisions.append(led.decisions[2]), 'one decision per part'),
     (lambda led: led.plc_decisions.append((3, 2)), 'every fired reject written to the PLC once'),
     (lambda led: led.plc_decisions.remove((6, 2)), 'every fired reject written to the PLC once'),
     (lambda led: led.decisions.__setitem__(
-        2, PartDecision(3, header(3), True, 6, Delivery.LATE)),
+        2, RejectEventRecord(3, header(3), True, 6, Delivery.LATE)),
      'every reject fired in time'),
     (lambda led: led.decisions.__setitem__(
-        0, PartDecision(1, header(9), False, 0, 0)),
+        0, RejectEventRecord(1, header(9), False, 0, 0)),
      'decisions carry the capture header'),
     (lambda led: led.captured.pop(0), 'part ids 1..N'),
     (lambda led: setattr(led, 'plc_coil_pulses', 1), 'one ejector pulse per fired reject'),
@@ -115,7 +115,7 @@ def test_reconciliation_catches_each_accounting_fault(damage, failing):
 @pytest.mark.parametrize('pulses', [1, 2])    # the late reject's coil write made it, or not
 def test_a_late_plc_write_for_a_missed_reject_is_counted_once(pulses):
     ledger = clean_ledger()
-    ledger.decisions[2] = PartDecision(3, header(3), True, 1, Delivery.LATE)
+    ledger.decisions[2] = RejectEventRecord(3, header(3), True, 1, Delivery.LATE)
     ledger.plc_coil_pulses = pulses
     result = reconcile(ledger, ['bad'])     # part 3 still reached the PLC, too late
     assert [c.name for c in result.checks if not c.ok] == ['every reject fired in time']
@@ -123,9 +123,10 @@ def test_a_late_plc_write_for_a_missed_reject_is_counted_once(pulses):
 
 def test_model_errors_are_reported_not_failed():
     ledger = clean_ledger()
-    ledger.decisions[2] = PartDecision(3, header(3), False, 0, Delivery.NOT_REQUIRED)  # escape
+    ledger.decisions[2] = RejectEventRecord(3, header(3), False, 0,
+                                            Delivery.NOT_REQUIRED)  # escape
     ledger.plc_decisions[2] = (3, 1)
-    ledger.decisions[0] = PartDecision(1, header(1), True, 2, Delivery.FIRED)  # false reject
+    ledger.decisions[0] = RejectEventRecord(1, header(1), True, 2, Delivery.FIRED)  # false reject
     ledger.plc_decisions[0] = (1, 2)
     result = reconcile(ledger, ['bad'])
     assert result.ok, result.checks

@@ -5,8 +5,8 @@ import math
 from acnn_ros.core.dataset.labels import (class_from_token, GroundTruth, LabelError, LabelTable,
                                           sidecar_row, yolo_truth)
 from acnn_ros.core.reject.decision import RejectPolicy, RejectReason
-from acnn_ros.core.replay.metrics import (FrameRef, judge_frame, NO_VERDICT, summarize,
-                                          verdict_changes, worst_frames)
+from acnn_ros.core.replay.metrics import (frame_changes, FrameRef, judge_frame, NO_RESULT,
+                                          summarize, worst_frames)
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox, StageTimes
 import pytest
 
@@ -58,7 +58,7 @@ def test_summary_counts_confusion_and_distributions():
     assert (summary.frames, summary.ok, summary.errors, summary.labelled, summary.correct) == \
         (6, 5, 1, 5, 3)
     assert summary.accuracy == pytest.approx(0.6)
-    assert summary.confusion_columns == NAMES + (NO_VERDICT,)
+    assert summary.confusion_columns == NAMES + (NO_RESULT,)
     assert summary.confusion == ((2, 0, 0, 0), (1, 1, 0, 0), (0, 0, 0, 1))
     assert (summary.rejected, summary.expected_rejects, summary.escapes,
             summary.false_rejects) == (3, 2, 1, 2)
@@ -90,12 +90,12 @@ def test_verdict_changes_between_two_policies():
     run_a = _run()
     stricter = RejectPolicy(reject_classes=('scratch',), min_confidence=0.92)
     run_b = [judge_frame(v.ref, v.outcome, stricter, v.truth) for v in run_a]
-    changes = verdict_changes(run_a, run_b)
+    changes = frame_changes(run_a, run_b)
     assert [c.a.ref.index for c in changes] == [0, 5]
     assert changes[1].what == 'accept -> reject'
-    assert verdict_changes(run_a, run_a) == []
+    assert frame_changes(run_a, run_a) == []
     with pytest.raises(ValueError, match='different frames'):
-        verdict_changes(run_a, run_b[:-1])
+        frame_changes(run_a, run_b[:-1])
 
 
 def test_labels_from_yolo_files_and_sidecar_tables(tmp_path):

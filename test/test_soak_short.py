@@ -55,20 +55,21 @@ def test_soak_short_reconciles_exactly_across_plc_and_inference_restarts(tmp_pat
 
 def test_soak_checks_catch_a_lost_decision_and_a_double_plc_write():
     from acnn_ros.core.frame_key import FrameKey
-    from acnn_ros.core.reject.reconciliation import CapturedPart, LineLedger, PartDecision
+    from acnn_ros.core.reject.reconciliation import CapturedPart, LineLedger, RejectEventRecord
     keys = [FrameKey(i * 100, 'cam') for i in range(1, 5)]
     ledger = LineLedger(
         captured=[CapturedPart(i + 1, k) for i, k in enumerate(keys)],
-        verdicts=[(k, 0) for k in keys[:3]],
-        decisions=[PartDecision(1, keys[0], True, 1, 1), PartDecision(2, keys[1], False, 0, 0),
-                   PartDecision(4, keys[3], True, 6, 2)],
+        results=[(k, 0) for k in keys[:3]],
+        decisions=[RejectEventRecord(1, keys[0], True, 1, 1),
+                   RejectEventRecord(2, keys[1], False, 0, 0),
+                   RejectEventRecord(4, keys[3], True, 6, 2)],
         plc_decisions=[(1, 2), (2, 1)])
     checks, counts = soak_checks(ledger, accepts_undelivered=0)
     result = {c.name: c.ok for c in checks}
     assert not result['one decision per part']               # part 3 has none
     assert result['rejects fired + missed = rejected']
     assert result['decisions = PLC writes + decisions not written (missed, not delivered)']
-    ledger.decisions.append(PartDecision(3, keys[2], False, 0, 0))
+    ledger.decisions.append(RejectEventRecord(3, keys[2], False, 0, 0))
     ledger.plc_decisions.append((2, 1))          # an idempotent repeat: allowed
     checks, counts = soak_checks(ledger, accepts_undelivered=1)
     result = {c.name: c.ok for c in checks}

@@ -7,7 +7,7 @@ from acnn_ros.cli import main as acnn
 from acnn_ros.core.dataset.labels import GroundTruth
 from acnn_ros.core.model_card import ModelCard
 from acnn_ros.core.reject.decision import decide, RejectPolicy
-from acnn_ros.core.replay.metrics import FrameRef, FrameVerdict
+from acnn_ros.core.replay.metrics import FrameEvaluation, FrameRef
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.offline.evaluation import FolderSource, run_pipeline
 from acnn_ros.offline.make_bag_cli import write_image_bag
@@ -38,8 +38,8 @@ def _verdicts(count, seed=0, top=1.0):
         truth_name = str(rng.choice(CLASSES))
         truth = GroundTruth(CLASSES.index(truth_name), truth_name) if rng.random() < 0.9 \
             else None
-        verdicts.append(FrameVerdict(FrameRef(i), outcome, decide(outcome, RejectPolicy()),
-                                     truth))
+        verdicts.append(FrameEvaluation(FrameRef(i), outcome, decide(outcome, RejectPolicy()),
+                                        truth))
     return verdicts
 
 
@@ -100,8 +100,8 @@ def test_choose_threshold_takes_the_middle_of_the_best_plateau():
 
 def test_an_escape_at_full_confidence_is_infeasible():
     outcome = InspectionOutcome(status=InspectionStatus.OK, class_name='ok_a', confidence=1.0)
-    verdict = FrameVerdict(FrameRef(0), outcome, decide(outcome, RejectPolicy()),
-                           GroundTruth(2, 'bad_x'))
+    verdict = FrameEvaluation(FrameRef(0), outcome, decide(outcome, RejectPolicy()),
+                              GroundTruth(2, 'bad_x'))
     point, _ = choose_operating_point([verdict], POLICIES[0])
     assert not point.feasible and point.escapes == 1
 

@@ -133,7 +133,7 @@ class DemoRun:
         """Return the one-line live summary."""
         ledger = self.snapshot()
         statuses = [0, 0, 0]
-        for _, status in ledger.verdicts:
+        for _, status in ledger.results:
             statuses[min(status, 2)] += 1
         rejects = sum(d.reject for d in ledger.decisions)
         plc = ''
@@ -144,7 +144,7 @@ class DemoRun:
                    f'{len(self.simulator.heartbeat_toggles())} heartbeats')
         return (f'[{elapsed_s:6.1f} s] frames {len(ledger.captured):5d} '
                 f'({fps:4.1f} fps) | verdicts '
-                f'{len(ledger.verdicts)} (' + ', '.join(
+                f'{len(ledger.results)} (' + ', '.join(
                     f'{n} {s}' for n, s in zip(statuses, STATUS_NAMES)) + ') | decisions '
                 f'{len(ledger.decisions)}: {len(ledger.decisions) - rejects} accept, '
                 f'{rejects} reject' + plc)
@@ -304,7 +304,7 @@ def _run_line(demo: DemoRun, args, overrides) -> int:
     deadline = time.monotonic() + drain_s
     while time.monotonic() < deadline:
         ledger = demo.snapshot()
-        if len(ledger.decisions) >= len(ledger.captured) and len(ledger.verdicts) >= len(
+        if len(ledger.decisions) >= len(ledger.captured) and len(ledger.results) >= len(
                 ledger.captured):
             time.sleep(0.3)   # late duplicates and the last PLC replies would show up now
             break

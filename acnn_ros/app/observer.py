@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence
 from acnn_ros.core.camera.config import CameraConfig
 from acnn_ros.core.camera.source import CameraSourceError, create_source, Frame, FrameSource
 from acnn_ros.core.messages import frame_key
-from acnn_ros.core.reject.reconciliation import CapturedPart, LineLedger, PartDecision
+from acnn_ros.core.reject.reconciliation import CapturedPart, LineLedger, RejectEventRecord
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
@@ -94,32 +94,32 @@ class LineObserver(Node):
         self.truth = truth
         self._lock = threading.Lock()
         self._parts = []          # (part id, frame key) of each PartTrigger
-        self._verdicts = []       # (frame key, status) of each InspectionResult
-        self._decisions = []      # PartDecision of each RejectEvent
+        self._results = []        # (frame key, status) of each InspectionResult
+        self._decisions = []      # RejectEventRecord of each RejectEvent
         qos = QoSProfile(depth=1000)
         self.create_subscription(PartTrigger, 'part', self._on_part, qos)
-        self.create_subscription(InspectionResult, 'inspection', self._on_verdict, qos)
+        self.create_subscription(InspectionResult, 'inspection', self._on_result, qos)
         self.create_subscription(RejectEvent, 'reject', self._on_decision, qos)
 
     def _on_part(self, msg):
         with self._lock:
             self._parts.append((int(msg.part_id), frame_key(msg.header)))
 
-    def _on_verdict(self, msg):
+    def _on_result(self, msg):
         with self._lock:
-            self._verdicts.append((frame_key(msg.header), int(msg.status)))
+            self._results.append((frame_key(msg.header), int(msg.status)))
 
     def _on_decision(self, msg):
         with self._lock:
-            self._decisions.append(PartDecision(
+            self._decisions.append(RejectEventRecord(
                 int(msg.part_id), frame_key(msg.header), msg.decision == msg.DECISION_REJECT,
                 int(msg.reason), int(msg.delivery)))
 
     def ledger(self) -> LineLedger:
         """Return a copy of what was seen so far (captured parts with their ground truth)."""
         with self._lock:
-            parts, verdicts = list(self._parts), list(self._verdicts)
+            parts, results = list(self._parts), list(self._results)
             decisions = list(self._decisions)
         captured = [CapturedPart(part_id, key, self.truth.class_name(part_id))
                     for part_id, key in parts]
-        return LineLedger(captured, verdicts, decisions)
+        return LineLedger(captured, results, decisions)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-`acnn compare`: list the frames of a bag whose verdict changes between two models or policies.
+`acnn compare`: the frames of a bag whose result or decision changes between two runs.
 
     acnn compare --model-a old.onnx --model-b new.onnx --bag shift.bag --out cmp/
     acnn compare --model-a m.onnx --min-confidence 0.5 --min-confidence-b 0.8 --bag b --out cmp/
@@ -20,7 +20,7 @@ import sys
 from acnn_ros.core.dataset.labels import LabelError, LabelTable
 from acnn_ros.core.model_card import ModelCardError
 from acnn_ros.core.replay.bag_io import BagError
-from acnn_ros.core.replay.metrics import judge_frame, summarize, verdict_changes
+from acnn_ros.core.replay.metrics import frame_changes, judge_frame, summarize
 from acnn_ros.offline.eval_cli import (add_model_arguments, add_policy_arguments,
                                        add_source_arguments, describe_policy, load_pipeline,
                                        open_source, policy_from_args)
@@ -44,12 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
-def _side(verdict) -> dict:
-    outcome = verdict.outcome
-    return {'class': outcome.class_name if verdict.ok else outcome.status.name,
+def _side(evaluation) -> dict:
+    outcome = evaluation.outcome
+    return {'class': outcome.class_name if evaluation.ok else outcome.status.name,
             'confidence': round(float(outcome.confidence), 4),
-            'decision': 'reject' if verdict.decision.reject else 'accept',
-            'reason': verdict.decision.reason.name}
+            'decision': 'reject' if evaluation.decision.reject else 'accept',
+            'reason': evaluation.decision.reason.name}
 
 
 def write_changes_csv(changes, path: Path) -> None:
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             pipeline_b = load_pipeline(model_b, args)
             run_b = run_pipeline(pipeline_b, source.frames(), policy_b, labels, progress,
                                  source.count, 'side B')
-        changes = verdict_changes(run_a, run_b)
+        changes = frame_changes(run_a, run_b)
         out = Path(args.out)
         (out / 'changed').mkdir(parents=True, exist_ok=True)
         write_frames_table(run_a, out, 'frames_a')

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-`acnn eval-bag`: evaluate a model on a rosbag2 or an image folder and write a report.
+`acnn eval-recording`: evaluate a model on a rosbag2 or an image folder and write a report.
 
-    acnn eval-bag --model resource/models/acnn_demo.onnx --bag shift.bag --out report/
-    acnn eval-bag --model m.onnx --images data/synth --split test --out report/
+    acnn eval-recording --model resource/models/acnn_demo.onnx --bag shift.bag --out report/
+    acnn eval-recording --model m.onnx --images data/synth --split test --out report/
 
 Labels come from (first found): `--labels` sidecar CSV, the bag's ground-truth topic
 (`--truth-topic`, written by `acnn make-bag`), or YOLO label files beside folder images.
@@ -63,7 +63,7 @@ def add_policy_arguments(parser: argparse.ArgumentParser, suffix: str = '',
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the engine options shared by eval-bag and compare."""
+    """Add the engine options shared by eval-recording and compare."""
     parser.add_argument('--backend', default='onnxruntime', choices=('onnxruntime', 'torch'))
     parser.add_argument('--providers', nargs='*', default=['cpu'],
                         help='onnxruntime providers in order of preference (cpu, cuda, tensorrt)')
@@ -74,7 +74,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the eval-bag options."""
+    """Register the eval-recording options."""
     parser.add_argument('--model', type=Path, required=True,
                         help='model .onnx (its .json card beside it)')
     add_source_arguments(parser)
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and write the report; return 0, or 2 with a message on bad input."""
     from acnn_ros.core.image_codec import ImageDecodeError
     from acnn_ros.runtime.engines import EngineError
-    from acnn_ros.offline.evaluation import recorded_verdicts, run_pipeline
+    from acnn_ros.offline.evaluation import recorded_results, run_pipeline
     from acnn_ros.offline.report import recorded_section, write_report
     try:
         policy = policy_from_args(args)
@@ -171,27 +171,27 @@ def run(args: argparse.Namespace) -> int:
         for warning in pipeline.warnings:
             print(f'warning: {warning}', file=sys.stderr)
         start = time.perf_counter()
-        verdicts = run_pipeline(pipeline, source.frames(), policy, labels,
-                                progress=not args.no_progress and sys.stderr.isatty(),
-                                total=source.count)
+        evaluations = run_pipeline(pipeline, source.frames(), policy, labels,
+                                   progress=not args.no_progress and sys.stderr.isatty(),
+                                   total=source.count)
         elapsed = time.perf_counter() - start
-        summary = summarize(verdicts, pipeline.class_names, pipeline.model_id)
+        summary = summarize(evaluations, pipeline.class_names, pipeline.model_id)
         truth = ('sidecar ' + str(args.labels) if labels else
                  'bag topic ' + args.truth_topic if args.bag and source.has_truth else
                  'YOLO label files' if args.images and source.has_truth else 'none')
         meta = {'model': str(args.model), 'model_id': pipeline.model_id,
                 'engine': pipeline.provider_report, 'source': source.description,
                 'labels': truth, 'policy': describe_policy(policy),
-                'frames_per_s': round(len(verdicts) / elapsed, 2) if elapsed > 0 else 0.0}
+                'frames_per_s': round(len(evaluations) / elapsed, 2) if elapsed > 0 else 0.0}
         extra = []
         if args.bag is not None and args.recorded_topic:
-            recorded = recorded_verdicts(args.bag, args.recorded_topic)
+            recorded = recorded_results(args.bag, args.recorded_topic)
             if recorded:
-                comparison = compare_recorded(verdicts, recorded)
+                comparison = compare_recorded(evaluations, recorded)
                 args.out.mkdir(parents=True, exist_ok=True)
                 extra = recorded_section(comparison, args.recorded_topic, args.out)
                 meta['live_agreement'] = f'{comparison.agree}/{comparison.matched}'
-        report = write_report(args.out, verdicts, summary, source.load_images, meta,
+        report = write_report(args.out, evaluations, summary, source.load_images, meta,
                               worst_count=args.worst, extra_lines=extra)
     except (BagError, LabelError, ModelCardError, EngineError, ImageDecodeError, ValueError,
             FileNotFoundError) as exc:

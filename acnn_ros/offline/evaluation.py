@@ -2,9 +2,9 @@
 """
 Run the inspection pipeline over a bag or an image folder, frame by frame, without ROS.
 
-Shared by `acnn eval-bag`, `acnn compare` and the replay benchmark. Bag frames go through
+Shared by `acnn eval-recording`, `acnn compare` and the replay benchmark. Bag frames go through
 `core.messages.inspect_image_message`, exactly as the inference node feeds them, so offline
-verdicts equal the live ones for the same bag and model; frames, truths and recorded verdicts
+results equal the live ones for the same bag and model; frames, truths and recorded results
 are joined by `core.messages.frame_key` of their headers.
 """
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.messages import frame_key, inspect_image_message, roi_from_result
 from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.replay import bag_io
-from acnn_ros.core.replay.metrics import FrameRef, FrameVerdict, judge_frame, RecordedVerdict
+from acnn_ros.core.replay.metrics import FrameEvaluation, FrameRef, judge_frame, RecordedResult
 from acnn_ros.core.results import InspectionOutcome
 import cv2
 import numpy as np
@@ -59,19 +59,19 @@ def _truth_table(bag: Path, truth_topic: str) -> Dict[FrameKey, GroundTruth]:
     return table
 
 
-def recorded_verdicts(bag: Path, topic: str) -> Dict[FrameKey, RecordedVerdict]:
-    """Read the live verdicts a bag recorded on `topic` (InspectionResult), by frame header."""
-    verdicts = {}
+def recorded_results(bag: Path, topic: str) -> Dict[FrameKey, RecordedResult]:
+    """Read the live results a bag recorded on `topic` (InspectionResult), by frame header."""
+    results = {}
     if not topic or bag_io.count_messages(bag, topic) == 0:
-        return verdicts
+        return results
     for message in bag_io.iter_messages(bag, [topic]):
         msg = message.msg
         if message.msgtype != bag_io.INSPECTION_RESULT_TYPE \
                 or msg.model_id == bag_io.GROUND_TRUTH_MODEL_ID:
             continue
-        verdicts[frame_key(msg.header)] = RecordedVerdict(
+        results[frame_key(msg.header)] = RecordedResult(
             int(msg.status), str(msg.class_name), float(msg.confidence), str(msg.model_id))
-    return verdicts
+    return results
 
 
 def bag_frames(bag: Path, image_topic: Optional[str] = None,
@@ -172,10 +172,10 @@ class FolderSource:
 def run_pipeline(pipeline, frames: Iterable[SourceFrame], policy: RejectPolicy,
                  labels: Optional[LabelTable] = None, progress: bool = True,
                  total: Optional[int] = None,
-                 description: str = 'inspecting') -> List[FrameVerdict]:
+                 description: str = 'inspecting') -> List[FrameEvaluation]:
     """Inspect every frame and judge it with the policy; a progress bar on a terminal."""
     from tqdm import tqdm
-    verdicts = []
+    evaluations = []
     names = pipeline.class_names
     for frame in tqdm(frames, desc=description, unit='frame', disable=not progress,
                       total=total, leave=False):
@@ -189,5 +189,5 @@ def run_pipeline(pipeline, frames: Iterable[SourceFrame], policy: RejectPolicy,
             truth = frame.truth
         elif frame.truth_lookup is not None:
             truth = frame.truth_lookup(names, width, height)
-        verdicts.append(judge_frame(frame.ref, outcome, policy, truth))
-    return verdicts
+        evaluations.append(judge_frame(frame.ref, outcome, policy, truth))
+    return evaluations

@@ -5,7 +5,7 @@ Evaluation reports: Markdown summary, per-frame CSV/JSON and PNG plots (matplotl
 A report directory holds:
 - `summary.md`: what was evaluated, headline numbers, decisions, confusion matrix, worst frames
 - `summary.json`: the same numbers, machine-readable
-- `frames.csv`, `frames.json`: one row per frame (verdict, truth, decision, ROI, timings)
+- `frames.csv`, `frames.json`: one row per frame (result, truth, decision, ROI, timings)
 - `confusion_matrix.png`, `latency_histogram.png`, `worst_frames.png` (ROI drawn, zoomed)
 """
 import csv
@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from acnn_ros.core.replay.metrics import (EvalSummary, FrameVerdict, NO_VERDICT,
+from acnn_ros.core.replay.metrics import (EvalSummary, FrameEvaluation, NO_RESULT,
                                           RecordedComparison, worst_frames)
 import cv2
 import matplotlib
@@ -37,11 +37,11 @@ def _fmt(value, digits: int = 1, unit: str = '') -> str:
     return f'{value:.{digits}f}{unit}'
 
 
-def write_frames_table(verdicts: Sequence[FrameVerdict], out_dir: Path,
+def write_frames_table(evaluations: Sequence[FrameEvaluation], out_dir: Path,
                        stem: str = 'frames') -> List[Path]:
-    """Write the per-frame verdict table as CSV and JSON; return the paths."""
+    """Write the per-frame table as CSV and JSON; return the paths."""
     out_dir = Path(out_dir)
-    rows = [v.row() for v in verdicts]
+    rows = [v.row() for v in evaluations]
     csv_path, json_path = out_dir / f'{stem}.csv', out_dir / f'{stem}.json'
     fieldnames = list(rows[0]) if rows else ['index']
     with open(csv_path, 'w', newline='', encoding='utf-8') as stream:
@@ -95,9 +95,9 @@ def plot_confusion(summary: EvalSummary, path: Path) -> Path:
     return path
 
 
-def plot_latency(verdicts: Sequence[FrameVerdict], summary: EvalSummary, path: Path) -> Path:
+def plot_latency(evaluations: Sequence[FrameEvaluation], summary: EvalSummary, path: Path) -> Path:
     """Draw the histogram of per-frame pipeline time, with p50/p95 marked."""
-    values = [v.outcome.times.pipeline_ms for v in verdicts if v.ok]
+    values = [v.outcome.times.pipeline_ms for v in evaluations if v.ok]
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     if values:
         ax.hist(values, bins=min(40, max(5, len(values) // 4)), color='#4477aa')
@@ -121,26 +121,26 @@ def _roi_rect(box, colour: str, linewidth: float = 1.5) -> Rectangle:
                      box.width, box.height, fill=False, edgecolor=colour, linewidth=linewidth)
 
 
-def _frame_title(verdict: FrameVerdict) -> str:
-    outcome = verdict.outcome
-    got = (f'{outcome.class_name} {outcome.confidence:.2f}' if verdict.ok
+def _frame_title(evaluation: FrameEvaluation) -> str:
+    outcome = evaluation.outcome
+    got = (f'{outcome.class_name} {outcome.confidence:.2f}' if evaluation.ok
            else outcome.status.name)
-    truth = f'true {verdict.truth.class_name}, ' if verdict.labelled else ''
-    decision = 'REJECT' if verdict.decision.reject else 'accept'
-    flag = ' ESCAPE' if verdict.escape else ''
-    return f'#{verdict.ref.index}: {truth}got {got}\n{decision} ({verdict.decision.reason.name})' \
-           f'{flag}'
+    truth = f'true {evaluation.truth.class_name}, ' if evaluation.labelled else ''
+    decision = 'REJECT' if evaluation.decision.reject else 'accept'
+    flag = ' ESCAPE' if evaluation.escape else ''
+    return f'#{evaluation.ref.index}: {truth}got {got}\n{decision} ' \
+           f'({evaluation.decision.reason.name}){flag}'
 
 
-def draw_frame(ax_full, ax_zoom, image: np.ndarray, verdict: FrameVerdict,
-               other: Optional[FrameVerdict] = None, preview_width: int = 320) -> None:
+def draw_frame(ax_full, ax_zoom, image: np.ndarray, evaluation: FrameEvaluation,
+               other: Optional[FrameEvaluation] = None, preview_width: int = 320) -> None:
     """Show a frame with its ROI (red: predicted, green: true, blue: `other` run) and a zoom."""
     height, width = image.shape[:2]
     boxes = []
-    if verdict.ok and verdict.outcome.roi is not None:
-        boxes.append((verdict.outcome.roi, PRED_COLOUR))
-    if verdict.truth is not None and verdict.truth.roi is not None:
-        boxes.append((verdict.truth.roi, TRUE_COLOUR))
+    if evaluation.ok and evaluation.outcome.roi is not None:
+        boxes.append((evaluation.outcome.roi, PRED_COLOUR))
+    if evaluation.truth is not None and evaluation.truth.roi is not None:
+        boxes.append((evaluation.truth.roi, TRUE_COLOUR))
     if other is not None and other.ok and other.outcome.roi is not None:
         boxes.append((other.outcome.roi, '#2255ff'))
     # Plots stay in source pixel coordinates; only the pixels drawn are reduced (speed).
@@ -167,13 +167,13 @@ def draw_frame(ax_full, ax_zoom, image: np.ndarray, verdict: FrameVerdict,
     if centre is not None:
         ax_zoom.set_xlim(x0 - 0.5, x1 - 0.5)
         ax_zoom.set_ylim(y1 - 0.5, y0 - 0.5)
-    ax_full.set_title(_frame_title(verdict), fontsize=7)
+    ax_full.set_title(_frame_title(evaluation), fontsize=7)
 
 
-def plot_contact_sheet(verdicts: Sequence[FrameVerdict], images: Mapping[int, np.ndarray],
+def plot_contact_sheet(evaluations: Sequence[FrameEvaluation], images: Mapping[int, np.ndarray],
                        path: Path, title: str, columns: int = 3) -> Optional[Path]:
     """Draw frames (full view + ROI zoom each) in a grid; None when there is nothing to show."""
-    shown = list(verdicts)
+    shown = list(evaluations)
     if not shown:
         return None
     rows = math.ceil(len(shown) / columns)
@@ -181,17 +181,17 @@ def plot_contact_sheet(verdicts: Sequence[FrameVerdict], images: Mapping[int, np
                              squeeze=False, gridspec_kw={'width_ratios': [1.6, 1] * columns})
     for ax in axes.flat:
         ax.axis('off')
-    for n, verdict in enumerate(shown):
+    for n, evaluation in enumerate(shown):
         ax_full, ax_zoom = axes[n // columns, 2 * (n % columns)], \
             axes[n // columns, 2 * (n % columns) + 1]
         ax_full.axis('on')
         ax_zoom.axis('on')
-        image = images.get(verdict.ref.index)
+        image = images.get(evaluation.ref.index)
         if image is None:   # undecodable frame: a grey card with its error verdict
             image = np.full((480, 640, 3), 128, np.uint8)
-            ax_full.text(320, 240, verdict.outcome.detail[:60] or 'no image', ha='center',
+            ax_full.text(320, 240, evaluation.outcome.detail[:60] or 'no image', ha='center',
                          va='center', fontsize=6, wrap=True)
-        draw_frame(ax_full, ax_zoom, image, verdict)
+        draw_frame(ax_full, ax_zoom, image, evaluation)
     fig.suptitle(f'{title}  (red: predicted ROI, green: true ROI)', fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -215,11 +215,11 @@ def recorded_section(comparison: RecordedComparison, topic: str, out_dir: Path,
         writer.writerow(['index', 'stamp_ns', 'frame_id', 'live_status', 'live_class',
                          'live_confidence', 'live_model_id', 'offline_status', 'offline_class',
                          'offline_confidence'])
-        for verdict, live in comparison.disagreements:
-            writer.writerow([verdict.ref.index, verdict.ref.stamp_ns, verdict.ref.frame_id,
+        for offline, live in comparison.disagreements:
+            writer.writerow([offline.ref.index, offline.ref.stamp_ns, offline.ref.frame_id,
                              live.status, live.class_name, round(live.confidence, 6),
-                             live.model_id, int(verdict.outcome.status),
-                             verdict.outcome.class_name, round(verdict.outcome.confidence, 6)])
+                             live.model_id, int(offline.outcome.status),
+                             offline.outcome.class_name, round(offline.outcome.confidence, 6)])
     lines = ['', f'## Live verdicts recorded in the bag ({topic})', '',
              f'{comparison.matched} frames have a verdict recorded live (models: '
              f'{", ".join(comparison.model_ids) or "?"}); this evaluation agrees on '
@@ -236,20 +236,20 @@ def recorded_section(comparison: RecordedComparison, topic: str, out_dir: Path,
     return lines
 
 
-def write_report(out_dir: Path, verdicts: Sequence[FrameVerdict], summary: EvalSummary,
+def write_report(out_dir: Path, evaluations: Sequence[FrameEvaluation], summary: EvalSummary,
                  load_images: Optional[ImageLoader], meta: Mapping[str, object],
                  worst_count: int = 12, extra_lines: Sequence[str] = ()) -> Path:
     """Write the whole report directory; return the path of summary.md."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_frames_table(verdicts, out_dir)
+    write_frames_table(evaluations, out_dir)
     (out_dir / 'summary.json').write_text(
         json.dumps(summary_dict(summary, meta), indent=1) + '\n', encoding='utf-8')
-    plot_latency(verdicts, summary, out_dir / 'latency_histogram.png')
+    plot_latency(evaluations, summary, out_dir / 'latency_histogram.png')
     has_labels = summary.labelled > 0
     if has_labels:
         plot_confusion(summary, out_dir / 'confusion_matrix.png')
-    worst = worst_frames(verdicts, worst_count)
+    worst = worst_frames(evaluations, worst_count)
     sheet = None
     if worst and load_images is not None:
         images = load_images([v.ref.index for v in worst])
@@ -308,7 +308,7 @@ def write_report(out_dir: Path, verdicts: Sequence[FrameVerdict], summary: EvalS
           v.decision.reason.name, _fmt(v.roi_error_px)) for v in worst])
     lines += list(extra_lines)
     lines += ['', 'Per-frame verdicts: [frames.csv](frames.csv), [frames.json](frames.json); '
-              f'numbers: [summary.json](summary.json). `{NO_VERDICT}`: the frame got an error '
+              f'numbers: [summary.json](summary.json). `{NO_RESULT}`: the frame got an error '
               'or dropped verdict (the line rejects such parts, fail-safe).', '']
     path = out_dir / 'summary.md'
     path.write_text('\n'.join(lines), encoding='utf-8')

@@ -24,7 +24,7 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from acnn_ros.core.reject.decision import decide, RejectPolicy
-from acnn_ros.core.replay.metrics import FrameVerdict, judge_frame
+from acnn_ros.core.replay.metrics import FrameEvaluation, judge_frame
 import numpy as np
 
 THRESHOLDS = np.round(np.arange(1001) / 1000.0, 3)
@@ -58,16 +58,17 @@ class Curve:
         return self.false_rejects / max(self.good, 1)
 
 
-def sweep_frames(verdicts: Sequence[FrameVerdict], policy: RejectPolicy) -> List[SweepFrame]:
+def sweep_frames(evaluations: Sequence[FrameEvaluation], policy: RejectPolicy) -> List[SweepFrame]:
     """Return the labelled frames of an evaluation, judged under `policy` at threshold 0."""
     at_zero = replace(policy, min_confidence=0.0, min_confidence_per_class={})
     frames = []
-    for verdict in verdicts:
-        judged = judge_frame(verdict.ref, verdict.outcome, policy, verdict.truth)
+    for evaluation in evaluations:
+        judged = judge_frame(evaluation.ref, evaluation.outcome, policy, evaluation.truth)
         if judged.expected is None:
             continue
-        frames.append(SweepFrame(verdict.outcome.class_name, float(verdict.outcome.confidence),
-                                 not decide(verdict.outcome, at_zero).reject,
+        outcome = evaluation.outcome
+        frames.append(SweepFrame(outcome.class_name, float(outcome.confidence),
+                                 not decide(outcome, at_zero).reject,
                                  judged.expected.reject))
     return frames
 
@@ -139,9 +140,9 @@ class OperatingPoint:
         return self.false_rejects / max(self.good, 1)
 
 
-def check_policy(verdicts: Sequence[FrameVerdict], policy: RejectPolicy) -> OperatingPoint:
+def check_policy(evaluations: Sequence[FrameEvaluation], policy: RejectPolicy) -> OperatingPoint:
     """Judge every labelled frame with `decide` under `policy`; count escapes, false rejects."""
-    judged = [judge_frame(v.ref, v.outcome, policy, v.truth) for v in verdicts]
+    judged = [judge_frame(v.ref, v.outcome, policy, v.truth) for v in evaluations]
     judged = [j for j in judged if j.expected is not None]
     defective = sum(j.expected.reject for j in judged)
     return OperatingPoint(policy, True, sum(j.escape for j in judged),
@@ -149,7 +150,7 @@ def check_policy(verdicts: Sequence[FrameVerdict], policy: RejectPolicy) -> Oper
                           len(judged) - defective)
 
 
-def choose_operating_point(verdicts: Sequence[FrameVerdict], policy: RejectPolicy,
+def choose_operating_point(evaluations: Sequence[FrameEvaluation], policy: RejectPolicy,
                            max_escape_rate: float = 0.0, threshold: Optional[float] = None,
                            per_class: bool = False) -> Tuple[OperatingPoint, Dict[str, Curve]]:
     """
@@ -162,7 +163,7 @@ def choose_operating_point(verdicts: Sequence[FrameVerdict], policy: RejectPolic
     stays the overall choice.
     Returns the point (checked with `decide`) and the curves: '' overall, then per class.
     """
-    frames = sweep_frames(verdicts, policy)
+    frames = sweep_frames(evaluations, policy)
     curves = {'': curve(frames)}
     for name in sorted({f.class_name for f in frames if f.thresholded}):
         curves[name] = curve(frames, name)
@@ -182,5 +183,5 @@ def choose_operating_point(verdicts: Sequence[FrameVerdict], policy: RejectPolic
             per_class_values[name] = float(THRESHOLDS[index if index is not None else -1])
     chosen_policy = replace(policy, min_confidence=chosen,
                             min_confidence_per_class=per_class_values)
-    point = check_policy(verdicts, chosen_policy)
+    point = check_policy(evaluations, chosen_policy)
     return replace(point, feasible=point.escapes <= allowed), curves

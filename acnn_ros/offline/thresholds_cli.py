@@ -7,7 +7,7 @@ r"""
         --max-escape-rate 0.001 --per-class --out thr --write-card
 
 Runs the model over DATA's `--split` (default val; a seed dataset with YOLO labels) or over a
-bag with a ground-truth topic / sidecar labels (like eval-bag), then sweeps min_confidence:
+bag with a ground-truth topic / sidecar labels (like eval-recording), then sweeps min_confidence:
 escape rate (defective parts accepted) and false-reject rate (good parts rejected), overall and
 per predicted class, with the line's reject rule (offline/thresholds.py). The operating point:
 `--threshold T`, or the lowest false-reject rate whose escape rate is at most
@@ -110,10 +110,10 @@ def run(args: argparse.Namespace) -> int:
         labels = LabelTable.load(args.labels) if args.labels else None
         source = open_data(args)
         pipeline = load_pipeline(args.model, args)
-        verdicts = run_pipeline(pipeline, source.frames(), policy, labels,
-                                progress=not args.no_progress and sys.stderr.isatty(),
-                                total=source.count, description='validation')
-        point, curves = choose_operating_point(verdicts, policy, args.max_escape_rate,
+        evaluations = run_pipeline(pipeline, source.frames(), policy, labels,
+                                   progress=not args.no_progress and sys.stderr.isatty(),
+                                   total=source.count, description='validation')
+        point, curves = choose_operating_point(evaluations, policy, args.max_escape_rate,
                                                args.threshold, args.per_class)
         if not point.defective + point.good:
             raise ValueError(f'no labelled frames in {source.description}')

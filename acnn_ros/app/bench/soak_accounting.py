@@ -8,7 +8,7 @@ cannot hold for the frames captured while inference was down; those parts must b
 fail-safe (no result) instead. Every identity is exact:
 
     every part id 1..N captured once, decided once, with the capture header;
-    every frame has one verdict, or its part was rejected fail-safe for lack of a result;
+    every frame has one result, or its part was rejected fail-safe for lack of a result;
     every PLC decision block matches the part's decision (a repeat: same verdict, idempotent);
     decisions == PLC writes + decisions not written, each of those counted missed (a reject) or
     not delivered (an accept) by the actuator (a write given up at its deadline may still reach
@@ -39,7 +39,7 @@ def soak_checks(ledger: LineLedger, accepts_undelivered: int) -> Tuple[List[Chec
     repeated = [p.part_id for p in ledger.captured if p.part_id in parts
                 or parts.setdefault(p.part_id, p) is not p]
     ids = sorted(parts)
-    verdicts = Counter(key for key, _ in ledger.verdicts)
+    results = Counter(key for key, _ in ledger.results)
     decisions = {}
     for d in ledger.decisions:
         decisions.setdefault(d.part_id, []).append(d)
@@ -58,24 +58,24 @@ def soak_checks(ledger: LineLedger, accepts_undelivered: int) -> Tuple[List[Chec
                     d.header != parts[pid].header]
     checks.append(Check('decisions carry the capture header', not wrong_header,
                         f'{len(wrong_header)} mismatched'))
-    unseen = [pid for pid in ids if verdicts[parts[pid].header] == 0]
-    # A decision made on a result proves the verdict (the actuator received it) when this
+    unseen = [pid for pid in ids if results[parts[pid].header] == 0]
+    # A decision made on a result proves the result (the actuator received it) when this
     # observer missed it: its reader matches a restarted inference_node a moment after the
     # actuator's does (volatile topic). Counted apart; the line lost nothing there.
     observer_missed = [pid for pid in unseen if pid in once and
                        once[pid].reason != RejectReason.NO_RESULT]
-    no_verdict = [pid for pid in unseen if pid not in observer_missed]
-    unexplained = [pid for pid in no_verdict if pid in once and not (
+    no_result = [pid for pid in unseen if pid not in observer_missed]
+    unexplained = [pid for pid in no_result if pid in once and not (
         once[pid].reject and once[pid].reason == RejectReason.NO_RESULT)]
-    verdict_twice = [key for key, n in verdicts.items() if n > 1]
+    answered_twice = [key for key, n in results.items() if n > 1]
     checks.append(Check('one verdict per frame, or rejected fail-safe (no result)',
-                        not unexplained and not verdict_twice,
-                        f'{len(ledger.verdicts)} verdicts seen + {len(observer_missed)} proven '
-                        f'by their decision, {len(no_verdict)} frames without one (inference '
+                        not unexplained and not answered_twice,
+                        f'{len(ledger.results)} verdicts seen + {len(observer_missed)} proven '
+                        f'by their decision, {len(no_result)} frames without one (inference '
                         f'down), {len(unexplained)} of them not rejected'
                         + (f' ({_ids(unexplained)})' if unexplained else '')
-                        + (f'; {len(verdict_twice)} frames answered twice'
-                           if verdict_twice else '')))
+                        + (f'; {len(answered_twice)} frames answered twice'
+                           if answered_twice else '')))
     plc = Counter(pid for pid, _ in ledger.plc_decisions)
     # The decision write is idempotent (part id + verdict, docs/LINE_INTEGRATION.md): a write
     # repeated after a reconnect is allowed when it carries the same verdict.
@@ -112,12 +112,12 @@ def soak_checks(ledger: LineLedger, accepts_undelivered: int) -> Tuple[List[Chec
                         len(fired) + missed == len(rejects),
                         f'{len(fired)} fired + {missed} missed = {len(rejects)} rejected'))
     not_ok = not_ok_part_ids(ledger)
-    counts = {'frames': len(ids), 'verdicts': len(ledger.verdicts),
+    counts = {'frames': len(ids), 'verdicts': len(ledger.results),
               'decisions': len(ledger.decisions), 'plc_writes': len(ledger.plc_decisions),
               'rejected': len(rejects), 'fired': len(fired), 'missed': missed,
               'accepts_undelivered': accepts_undelivered, 'late_plc_writes': late_writes,
               'repeated_plc_writes': len(repeated),
-              'frames_without_verdict': len(no_verdict),
+              'frames_without_verdict': len(no_result),
               'verdicts_observer_missed': len(observer_missed),
               'frames_not_answered_ok': len(not_ok),
               'rejects_by_reason': dict(Counter(RejectReason(d.reason).name.lower()
@@ -127,7 +127,7 @@ def soak_checks(ledger: LineLedger, accepts_undelivered: int) -> Tuple[List[Chec
 
 def not_ok_part_ids(ledger: LineLedger) -> List[int]:
     """Return the parts whose frame was not answered OK (seen, or proven by the decision)."""
-    status = dict(ledger.verdicts)
+    status = dict(ledger.results)
     reason = {d.part_id: d.reason for d in ledger.decisions}
     failed = (RejectReason.NO_RESULT, RejectReason.DROPPED_FRAME, RejectReason.ERROR_RESULT)
     return [p.part_id for p in ledger.captured if status.get(p.header) != InspectionStatus.OK

@@ -2,7 +2,7 @@
 """
 Reconcile what a run of the line did, part by part.
 
-Every frame must get one verdict, every part one decision, every fired reject one PLC write;
+Every frame must get one result, every part one decision, every fired reject one PLC write;
 where the ground truth is known, the defective parts are compared with the rejected ones.
 
 The accounting checks decide pass/fail. The ground-truth comparison measures the model (a
@@ -28,7 +28,7 @@ class CapturedPart:
 
 
 @dataclass(frozen=True)
-class PartDecision:
+class RejectEventRecord:
     """A RejectEvent, reduced to what is reconciled."""
 
     part_id: int
@@ -43,9 +43,9 @@ class LineLedger:
     """Everything seen during a run; filled by the runner, read by `reconcile`."""
 
     captured: List[CapturedPart] = field(default_factory=list)
-    verdicts: List[Tuple[FrameKey, int]] = field(default_factory=list)   # (header, status)
-    decisions: List[PartDecision] = field(default_factory=list)
-    plc_decisions: List[Tuple[int, int]] = field(default_factory=list)    # (part id, verdict)
+    results: List[Tuple[FrameKey, int]] = field(default_factory=list)    # (header, status)
+    decisions: List[RejectEventRecord] = field(default_factory=list)
+    plc_decisions: List[Tuple[int, int]] = field(default_factory=list)    # (part id, verdict code)
     # Rising edges of the reject coil; None when no coil is pulsed (no coil, tracked timing).
     plc_coil_pulses: Optional[int] = None
 
@@ -99,7 +99,7 @@ def reconcile(ledger: LineLedger, defective_classes: Iterable[str],
         Check('part ids 1..N', sorted(parts) == list(range(1, len(parts) + 1)),
               f'{len(parts)} frames captured'),
         _exactly_once('one verdict per frame', (p.header for p in parts.values()),
-                      (h for h, _ in ledger.verdicts), 'verdicts'),
+                      (h for h, _ in ledger.results), 'verdicts'),
         _exactly_once('one decision per part', parts, (d.part_id for d in ledger.decisions),
                       'decisions'),
     ]

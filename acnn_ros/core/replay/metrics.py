@@ -2,7 +2,7 @@
 """
 Offline evaluation metrics over a sequence of inspected frames (no ROS, no I/O of bags).
 
-A run of the pipeline over a bag or an image folder gives one `FrameVerdict` per frame: the
+A run of the pipeline over a bag or an image folder gives one `FrameEvaluation` per frame: the
 pipeline's outcome, the reject decision `core.decision.decide` takes for it, and the ground
 truth when labels exist. `summarize` turns them into accuracy, a confusion matrix, ROI-centre
 errors, latency statistics and the reject decisions the line would have taken (including
@@ -19,7 +19,7 @@ from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.roi import center_error_px
 import numpy as np
 
-NO_VERDICT = '(no verdict)'     # confusion-matrix column for ERROR/DROPPED frames
+NO_RESULT = '(no verdict)'      # confusion-matrix column for ERROR/DROPPED frames
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class FrameRef:
 
 
 @dataclass(frozen=True)
-class FrameVerdict:
+class FrameEvaluation:
     """Everything known about one frame after inspection."""
 
     ref: FrameRef
@@ -50,7 +50,7 @@ class FrameVerdict:
 
     @property
     def ok(self) -> bool:
-        """Return True when the model produced a verdict."""
+        """Return True when the model produced a result."""
         return self.outcome.status == InspectionStatus.OK
 
     @property
@@ -126,7 +126,7 @@ def _round(value: Optional[float], digits: int = 3):
 
 
 def expected_decision(truth: Optional[GroundTruth], policy: RejectPolicy) -> Optional[Decision]:
-    """Return the decision the policy takes for a perfect verdict of the true class."""
+    """Return the decision the policy takes for a perfect result of the true class."""
     if truth is None or not truth.class_name:
         return None
     perfect = InspectionOutcome(status=InspectionStatus.OK, class_id=truth.class_id,
@@ -135,10 +135,10 @@ def expected_decision(truth: Optional[GroundTruth], policy: RejectPolicy) -> Opt
 
 
 def judge_frame(ref: FrameRef, outcome: InspectionOutcome, policy: RejectPolicy,
-                truth: Optional[GroundTruth] = None) -> FrameVerdict:
+                truth: Optional[GroundTruth] = None) -> FrameEvaluation:
     """Apply the reject policy to one outcome and attach its ground truth."""
-    return FrameVerdict(ref, outcome, decide(outcome, policy), truth,
-                        expected_decision(truth, policy))
+    return FrameEvaluation(ref, outcome, decide(outcome, policy), truth,
+                           expected_decision(truth, policy))
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class EvalSummary:
     labelled: int
     correct: int
     class_names: Tuple[str, ...]
-    confusion: Tuple[Tuple[int, ...], ...]     # rows: true class; columns: predicted + NO_VERDICT
+    confusion: Tuple[Tuple[int, ...], ...]     # rows: true class; columns: predicted + NO_RESULT
     roi_error_px: Distribution
     pipeline_ms: Distribution
     inference_ms: Distribution
@@ -198,7 +198,7 @@ class EvalSummary:
     @property
     def confusion_columns(self) -> Tuple[str, ...]:
         """Return the confusion-matrix column names."""
-        return self.class_names + (NO_VERDICT,)
+        return self.class_names + (NO_RESULT,)
 
     def per_class_recall(self) -> Dict[str, float]:
         """Return recall per true class (NaN for a class without frames)."""
@@ -210,77 +210,77 @@ class EvalSummary:
         return recall
 
 
-def summarize(verdicts: Sequence[FrameVerdict], class_names: Sequence[str],
+def summarize(frames: Sequence[FrameEvaluation], class_names: Sequence[str],
               model_id: str = '') -> EvalSummary:
-    """Aggregate per-frame verdicts; true classes unknown to the model get their own row."""
+    """Aggregate per-frame evaluations; true classes unknown to the model get their own row."""
     names = list(class_names)
-    for verdict in verdicts:
-        if verdict.labelled and verdict.truth.class_name not in names:
-            names.append(verdict.truth.class_name)
-    columns = names + [NO_VERDICT]
+    for frame in frames:
+        if frame.labelled and frame.truth.class_name not in names:
+            names.append(frame.truth.class_name)
+    columns = names + [NO_RESULT]
     matrix = np.zeros((len(names), len(columns)), dtype=np.int64)
     decisions: Dict[str, int] = {reason.name: 0 for reason in RejectReason}
-    for verdict in verdicts:
-        decisions[verdict.decision.reason.name] += 1
-        if not verdict.labelled:
+    for frame in frames:
+        decisions[frame.decision.reason.name] += 1
+        if not frame.labelled:
             continue
-        predicted = verdict.outcome.class_name if verdict.ok else NO_VERDICT
+        predicted = frame.outcome.class_name if frame.ok else NO_RESULT
         column = columns.index(predicted) if predicted in columns else len(columns) - 1
-        matrix[names.index(verdict.truth.class_name), column] += 1
-    status = [v.outcome.status for v in verdicts]
-    ok_frames = [v for v in verdicts if v.ok]
+        matrix[names.index(frame.truth.class_name), column] += 1
+    status = [v.outcome.status for v in frames]
+    ok_frames = [v for v in frames if v.ok]
     return EvalSummary(
-        frames=len(verdicts),
+        frames=len(frames),
         ok=status.count(InspectionStatus.OK),
         errors=status.count(InspectionStatus.ERROR),
         dropped=status.count(InspectionStatus.DROPPED),
-        labelled=sum(1 for v in verdicts if v.labelled),
-        correct=sum(1 for v in verdicts if v.correct),
+        labelled=sum(1 for v in frames if v.labelled),
+        correct=sum(1 for v in frames if v.correct),
         class_names=tuple(names),
         confusion=tuple(tuple(int(c) for c in row) for row in matrix),
-        roi_error_px=Distribution.of([v.roi_error_px for v in verdicts]),
+        roi_error_px=Distribution.of([v.roi_error_px for v in frames]),
         pipeline_ms=Distribution.of([v.outcome.times.pipeline_ms for v in ok_frames]),
         inference_ms=Distribution.of([v.outcome.times.inference_ms for v in ok_frames]),
         decisions=decisions,
-        rejected=sum(1 for v in verdicts if v.decision.reject),
-        expected_rejects=sum(1 for v in verdicts if v.expected and v.expected.reject),
-        escapes=sum(1 for v in verdicts if v.escape),
-        false_rejects=sum(1 for v in verdicts if v.false_reject),
+        rejected=sum(1 for v in frames if v.decision.reject),
+        expected_rejects=sum(1 for v in frames if v.expected and v.expected.reject),
+        escapes=sum(1 for v in frames if v.escape),
+        false_rejects=sum(1 for v in frames if v.false_reject),
         model_id=model_id)
 
 
-def badness(verdict: FrameVerdict) -> Tuple[float, ...]:
+def badness(frame: FrameEvaluation) -> Tuple[float, ...]:
     """
     Return a sort key: larger is worse.
 
-    Order: escapes, wrong classes (by confidence), no verdict, false rejects, then correct
+    Order: escapes, wrong classes (by confidence), no result, false rejects, then correct
     frames by low confidence and ROI error.
     """
-    roi_error = verdict.roi_error_px or 0.0
-    confidence = float(verdict.outcome.confidence)
-    if verdict.escape:
+    roi_error = frame.roi_error_px or 0.0
+    confidence = float(frame.outcome.confidence)
+    if frame.escape:
         return (5.0, confidence, roi_error)
-    if verdict.correct is False and verdict.ok:
+    if frame.correct is False and frame.ok:
         return (4.0, confidence, roi_error)
-    if not verdict.ok:
+    if not frame.ok:
         return (3.0, 0.0, 0.0)
-    if verdict.false_reject or (verdict.expected is None and verdict.decision.reject):
+    if frame.false_reject or (frame.expected is None and frame.decision.reject):
         return (2.0, 1.0 - confidence, roi_error)
     return (1.0, 1.0 - confidence, roi_error)
 
 
-def worst_frames(verdicts: Sequence[FrameVerdict], count: int) -> List[FrameVerdict]:
+def worst_frames(frames: Sequence[FrameEvaluation], count: int) -> List[FrameEvaluation]:
     """Return the `count` worst frames, worst first (ties keep bag order)."""
-    ranked = sorted(verdicts, key=lambda v: tuple(-x for x in badness(v)) + (v.ref.index,))
+    ranked = sorted(frames, key=lambda v: tuple(-x for x in badness(v)) + (v.ref.index,))
     return ranked[:max(0, count)]
 
 
 @dataclass(frozen=True)
-class VerdictChange:
-    """One frame whose verdict differs between two runs (models or policies)."""
+class FrameChange:
+    """One frame whose result or decision differs between two runs (models or policies)."""
 
-    a: FrameVerdict
-    b: FrameVerdict
+    a: FrameEvaluation
+    b: FrameEvaluation
 
     @property
     def what(self) -> str:
@@ -296,16 +296,16 @@ class VerdictChange:
         return '; '.join(parts)
 
 
-def _class_label(verdict: FrameVerdict) -> str:
-    return verdict.outcome.class_name if verdict.ok else verdict.outcome.status.name
+def _class_label(frame: FrameEvaluation) -> str:
+    return frame.outcome.class_name if frame.ok else frame.outcome.status.name
 
 
-def _decision_label(verdict: FrameVerdict) -> str:
-    return 'reject' if verdict.decision.reject else 'accept'
+def _decision_label(frame: FrameEvaluation) -> str:
+    return 'reject' if frame.decision.reject else 'accept'
 
 
-def verdict_changes(run_a: Sequence[FrameVerdict],
-                    run_b: Sequence[FrameVerdict]) -> List[VerdictChange]:
+def frame_changes(run_a: Sequence[FrameEvaluation],
+                  run_b: Sequence[FrameEvaluation]) -> List[FrameChange]:
     """Return the frames whose class, decision or reject reason differ between two runs."""
     if len(run_a) != len(run_b):
         raise ValueError(f'runs cover different frames: {len(run_a)} vs {len(run_b)}')
@@ -315,16 +315,16 @@ def verdict_changes(run_a: Sequence[FrameVerdict],
             raise ValueError(f'runs are not aligned at frame {a.ref.index} / {b.ref.index}')
         if (_class_label(a) != _class_label(b) or a.decision.reject != b.decision.reject
                 or a.decision.reason != b.decision.reason):
-            changes.append(VerdictChange(a, b))
+            changes.append(FrameChange(a, b))
     return changes
 
 
-# ---------------------------------------------------------------- verdicts recorded live
+# ----------------------------------------------------------------- results recorded live
 
 
 @dataclass(frozen=True)
-class RecordedVerdict:
-    """A verdict the live line published for a frame (recorded InspectionResult)."""
+class RecordedResult:
+    """A result the live line published for a frame (a recorded InspectionResult)."""
 
     status: int
     class_name: str
@@ -334,11 +334,11 @@ class RecordedVerdict:
 
 @dataclass(frozen=True)
 class RecordedComparison:
-    """Offline verdicts against the verdicts recorded live for the same frames."""
+    """Offline results against the results recorded live for the same frames."""
 
-    matched: int                                   # frames with a recorded verdict
+    matched: int                                   # frames with a recorded result
     agree: int                                     # same status and class
-    disagreements: Tuple[Tuple[FrameVerdict, RecordedVerdict], ...]
+    disagreements: Tuple[Tuple[FrameEvaluation, RecordedResult], ...]
     model_ids: Tuple[str, ...]                     # models the line ran
 
     @property
@@ -347,19 +347,19 @@ class RecordedComparison:
         return self.agree / self.matched if self.matched else math.nan
 
 
-def compare_recorded(verdicts: Sequence[FrameVerdict],
-                     recorded: Mapping[FrameKey, RecordedVerdict]) -> RecordedComparison:
-    """Join offline verdicts with recorded live ones by frame key and compare classes."""
+def compare_recorded(frames: Sequence[FrameEvaluation],
+                     recorded: Mapping[FrameKey, RecordedResult]) -> RecordedComparison:
+    """Join offline results with recorded live ones by frame key and compare classes."""
     matched, agree, disagreements, models = 0, 0, [], set()
-    for verdict in verdicts:
-        live = recorded.get(verdict.ref.key)
+    for frame in frames:
+        live = recorded.get(frame.ref.key)
         if live is None:
             continue
         matched += 1
         models.add(live.model_id)
-        same_status = int(verdict.outcome.status) == int(live.status)
-        if same_status and (not verdict.ok or verdict.outcome.class_name == live.class_name):
+        same_status = int(frame.outcome.status) == int(live.status)
+        if same_status and (not frame.ok or frame.outcome.class_name == live.class_name):
             agree += 1
         else:
-            disagreements.append((verdict, live))
+            disagreements.append((frame, live))
     return RecordedComparison(matched, agree, tuple(disagreements), tuple(sorted(models)))
