@@ -303,8 +303,12 @@ def test_opcua_test_decision_is_one_write_of_the_configured_variables(opcua, tmp
                                 '--verdict', 'reject', '--reason', 'low_confidence', '--yes')
     assert status == 0, err
     assert 'read:   part id 70001, verdict 2 (reject), reason 2 (low_confidence)' in out
-    assert [(w.values, w.good) for w in opcua.writes()] == [
-        ((('Vision.PartId', 70001), ('Vision.Verdict', 2), ('Vision.Reason', 2)), True)]
+    # The same request as the actuator's: the decision and its ValidUntil (10 s ahead).
+    [write] = opcua.writes()
+    assert write.good and write.values[:3] == (
+        ('Vision.PartId', 70001), ('Vision.Verdict', 2), ('Vision.Reason', 2))
+    assert [name for name, _ in write.values[3:]] == ['Vision.ValidUntil']
+    assert [d.valid for d in opcua.decisions()] == [True]
 
 
 def test_opcua_heartbeat_and_pulse(opcua, tmp_path, capsys):

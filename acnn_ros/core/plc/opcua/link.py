@@ -8,9 +8,11 @@ tool needs no thread). Node ids are resolved as the actuator resolves them
 without `ns=` in `namespace` (a URI looked up on the server, or an index).
 """
 import asyncio
+import time
 from typing import Dict, List
 
-from acnn_ros.core.plc.commissioning import MapEntry, PlcDecisionBlock, PlcLink, PlcLinkError
+from acnn_ros.core.plc.commissioning import (COMMISSIONING_VALIDITY_MS, MapEntry,
+                                             PlcDecisionBlock, PlcLink, PlcLinkError)
 from acnn_ros.core.plc.opcua.client import (decision_values, resolve_decision_nodes,
                                             UnknownNamespace)
 from acnn_ros.core.plc.opcua.config import OpcUaConfig
@@ -125,10 +127,19 @@ class OpcUaLink(PlcLink):
         return self._read(('heartbeat',))[0]
 
     def write_decision(self, decision: PlcDecisionBlock) -> None:
-        """Write PartId, Verdict and Reason in one Write request, as the actuator."""
-        nodes = [self._nodes[role] for role in DECISION_ROLES]
+        """
+        Write PartId, Verdict, Reason (+ ValidUntil) in one Write request, as the actuator.
+
+        ValidUntil is now + COMMISSIONING_VALIDITY_MS: a hand-made decision is looked at for a
+        while, not acted on at a part's due time.
+        """
+        roles, valid_until = DECISION_ROLES, None
+        if self.config.valid_until_node:
+            roles = DECISION_ROLES + ('valid_until',)
+            valid_until = time.time() + COMMISSIONING_VALIDITY_MS / 1000.0
+        nodes = [self._nodes[role] for role in roles]
         self._run('write the decision variables',
-                  self._client.write_values(nodes, decision_values(*decision)))
+                  self._client.write_values(nodes, decision_values(*decision, valid_until)))
 
     def read_decision(self) -> PlcDecisionBlock:
         """Read PartId, Verdict and Reason back."""
