@@ -19,6 +19,17 @@ from benchmarks.common import keep_dds_local, replace_section
 REPO_DIR = Path(__file__).resolve().parents[1]
 
 MARKER = '## Fault injection on the real processes (issue 19)'
+# Measured once on the code before issue 19 (commit ccc6e20, same scenarios, this machine,
+# 2026-12-06): what each check caught then. Kept beside the table as its baseline.
+BASELINE = (
+    'Before issue 19 (commit ccc6e20, the same scenarios on this machine, 2026-12-06) they '
+    'failed: the stray publisher\'s 20 frames reached the PLC as 20 decisions of part 0 with a '
+    'verdict and a reject pulse each; after a 3-s SIGSTOP the PLC applied 6 decision blocks '
+    '0.7-3.0 s after their parts were due and fired 10 ejector pulses 0.4-4.1 s late, with a '
+    'log line per part; a PLC with no listener printed pymodbus\'s raw `Failed to connect` / '
+    '`Repeating....` and never its own line; a killed inference_node left 12 NO_RESULT rejects '
+    'with no log line and diagnostics at WARN; 20 parts while the actuator was inactive were '
+    'not accounted.')
 
 
 def _cell(value) -> str:
@@ -42,7 +53,7 @@ def table(results, seconds) -> str:
         numbers = {k: v for k, v in result.numbers.items() if k not in ('lines', 'exit')}
         lines.append(f'| {_cell(result.name)} | {held}/{len(result.checks)}'
                      f'{"" if result.passed else " FAIL"} | {took:.0f} | {_cell(numbers)} |')
-    lines += ['', 'What the actuator said (one line each):', '']
+    lines += ['', BASELINE, '', 'What the actuator said (one line each):', '']
     for name, (result, _) in results.items():
         for line in result.numbers.get('lines', []):
             lines.append(f'- {name}: `{line.split("]: ", 1)[-1]}`')
