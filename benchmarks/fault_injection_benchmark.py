@@ -23,10 +23,10 @@ MARKER = '## Fault injection on the real processes (issue 19)'
 # 2026-12-06): what each check caught then. Kept beside the table as its baseline.
 BASELINE = (
     'Before issue 19 (commit ccc6e20, the same scenarios on this machine, 2026-12-06) they '
-    'failed: the stray publisher\'s 20 frames reached the PLC as 20 decisions of part 0 with a '
+    "failed: the stray publisher's 20 frames reached the PLC as 20 decisions of part 0 with a "
     'verdict and a reject pulse each; after a 3-s SIGSTOP the PLC applied 6 decision blocks '
     '0.7-3.0 s after their parts were due and fired 10 ejector pulses 0.4-4.1 s late, with a '
-    'log line per part; a PLC with no listener printed pymodbus\'s raw `Failed to connect` / '
+    "log line per part; a PLC with no listener printed pymodbus's raw `Failed to connect` / "
     '`Repeating....` and never its own line; a killed inference_node left 12 NO_RESULT rejects '
     'with no log line and diagnostics at WARN; 20 parts while the actuator was inactive were '
     'not accounted.')
