@@ -3,9 +3,11 @@
 The registry of the ejector outputs: one line per PLC protocol, one place that switches.
 
 A PLC protocol is a sub-package of core/plc (modbus/, opcua/) whose `__init__` names its
-settings (`CONFIG`, a LinkTiming dataclass; `PARAMETERS` with their `PREFIX`) and makes its
-actuator, its commissioning link and its register map. Adding a protocol is a new folder and
-one line in `PROTOCOLS`. The outputs without a PLC (topic, GPIO) are core/plc/local.py.
+settings (`CONFIG`, a LinkTiming dataclass; `PARAMETERS` with their `PREFIX`), its actuator
+class in `client.py` (`ACTUATOR`) and its commissioning link class in `link.py` (`LINK`, with
+`register_map` beside it); client and link are imported only when used (their libraries with
+them). Adding a protocol is a new folder and one line in `PROTOCOLS`. The outputs without a
+PLC (topic, GPIO) are core/plc/local.py.
 """
 import importlib
 import time
@@ -28,6 +30,10 @@ ACTUATORS = tuple(PROTOCOLS) + LOCAL_OUTPUTS
 def protocol(name: str):
     """Return the package of PLC protocol `name` (KeyError for an output without a PLC)."""
     return importlib.import_module(PROTOCOLS[name])
+
+
+def _part(name: str, module: str):
+    return importlib.import_module(f'{PROTOCOLS[name]}.{module}')
 
 
 def parameters() -> Tuple[ParameterSpec, ...]:
@@ -53,7 +59,9 @@ def make_actuator(config, clock: Callable[[], float] = time.time, logger=None) -
     if config.actuator == 'gpio':
         from acnn_ros.core.plc.local import GpioActuator
         return GpioActuator(config.gpio_chip, config.gpio_line, clock)
-    return protocol(config.actuator).make_actuator(config.plc, clock, logger)
+    client = _part(config.actuator, 'client')
+    return getattr(client, protocol(config.actuator).ACTUATOR)(config.plc, clock=clock,
+                                                               logger=logger)
 
 
 def open_link(config, timeout_s: float = 1.0) -> PlcLink:
@@ -62,11 +70,12 @@ def open_link(config, timeout_s: float = 1.0) -> PlcLink:
         raise PlcLinkError(f'actuator {config.actuator!r} has no PLC (set actuator: '
                            f'{" or ".join(PROTOCOLS)} in the params file, or -p '
                            'actuator:=modbus)')
-    return protocol(config.actuator).open_link(config.plc, timeout_s)
+    link = _part(config.actuator, 'link')
+    return getattr(link, protocol(config.actuator).LINK)(config.plc, timeout_s)
 
 
 def register_map(config) -> List[MapEntry]:
     """Return what reject_actuator_node writes with `config` (empty without a PLC)."""
     if config.actuator not in PROTOCOLS:
         return []
-    return protocol(config.actuator).register_map(config.plc, config.pulse_width_s)
+    return _part(config.actuator, 'link').register_map(config.plc, config.pulse_width_s)
