@@ -93,7 +93,7 @@ def test_the_configs_the_nodes_build_from_the_file_are_the_defaults():
 def test_shared_parameters_are_set_once_for_the_nodes_that_declare_them():
     shared = sections()[SHARED_SECTION]
     assert shared == {'min_confidence': RejectPolicy.min_confidence,
-                      'autostart': AUTOSTART.default}
+                      'min_confidence_per_class': [''], 'autostart': AUTOSTART.default}
     for name in shared:
         owners = [node for node in NODE_SPECS if name in declared(node)]
         assert len(owners) >= 2, f'{name} is declared by {owners} only: give it their section'
