@@ -64,8 +64,10 @@ def _one_event_per_part(result: ScenarioResult, rig: FaultRig) -> None:
 
 
 def _plc_records(rig: FaultRig) -> Tuple[list, list, list]:
+    """Return what the PLC received, applied, and the ejector pulses it fired (OPC UA: none)."""
     plc = rig.plc
-    return plc.decisions(), plc.applied_decisions(), plc.applied_pulses()
+    pulses = plc.applied_pulses() if hasattr(plc, 'applied_pulses') else []
+    return plc.decisions(), plc.applied_decisions(), pulses
 
 
 def stray_publisher(parts: int = 20, rate_hz: float = 4.0) -> ScenarioResult:
@@ -133,8 +135,7 @@ def plc_stall(mode: str = 'stop', stall_s: float = 3.0, rate_hz: float = 20.0) -
         observer.run_parts(int(2.0 * rate_hz), rate_hz, class_name=classes)
         observer.spin_until(lambda: len(observer.events) >= observer.part_id, 20.0)
         observer.spin_for(1.0)
-        decisions, applied = rig.plc.decisions(), rig.plc.applied_decisions()
-        pulses = rig.plc.applied_pulses() if mode != 'freeze' else []
+        decisions, applied, pulses = _plc_records(rig)
     finally:
         result.numbers['exit'] = rig.close()
     _one_event_per_part(result, rig)

@@ -24,6 +24,12 @@ def protocol_spec(config_cls: Type, prefix: str, name: str, description: str,
     return ParameterSpec(prefix + name, spec.default, description, low, high)
 
 
+def field_name(parameter: str, prefix: str) -> str:
+    """Return the dataclass field of a protocol parameter (its prefix or plc_ stripped)."""
+    head = prefix if parameter.startswith(prefix) else TIMING_PREFIX
+    return parameter[len(head):]
+
+
 def timing_parameters() -> Tuple[ParameterSpec, ...]:
     """Return the link timing parameters every protocol shares."""
     return (
@@ -42,23 +48,14 @@ def config_from_values(config_cls: Type, prefix: str, specs: Sequence[ParameterS
                        values: Mapping[str, Any]):
     """Build `config_cls` from parameter values (missing names keep the field defaults)."""
     own = {f.name for f in fields(config_cls)}
-    kwargs = {}
-    for spec in specs:
-        if spec.name not in values:
-            continue
-        for head in (prefix, TIMING_PREFIX):
-            name = spec.name[len(head):] if spec.name.startswith(head) else None
-            if name in own:
-                kwargs[name] = type(spec.default)(values[spec.name])
-                break
-    return config_cls(**kwargs)
+    kwargs = {field_name(spec.name, prefix): type(spec.default)(values[spec.name])
+              for spec in specs if spec.name in values}
+    return config_cls(**{name: value for name, value in kwargs.items() if name in own})
 
 
 def check_ranges(config, prefix: str, specs: Sequence[ParameterSpec]) -> None:
     """Raise ValueError naming the parameter when a value lies outside its spec's range."""
     for spec in specs:
-        name = spec.name[len(prefix):] if spec.name.startswith(prefix) else \
-            spec.name[len(TIMING_PREFIX):]
-        value = getattr(config, name, None)
+        value = getattr(config, field_name(spec.name, prefix), None)
         if value is not None and not spec.in_range(value):
             raise ValueError(f'{spec.name} must be in [{spec.low}, {spec.high}], got {value}')

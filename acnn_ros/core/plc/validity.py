@@ -54,7 +54,6 @@ class PlcClock:
         self._max_round_trip_s = max_round_trip_s
         self._lock = threading.Lock()
         self._offset_ms: Optional[float] = None     # PLC ms - vision ms
-        self.round_trip_s: Optional[float] = None
 
     def observe(self, plc_ms: int, sent_at: float, answered_at: float) -> bool:
         """Take one read of the PLC counter; return whether it was used."""
@@ -68,20 +67,12 @@ class PlcClock:
                 # The counter wraps: keep the offset continuous (nearest to the last one).
                 offset -= round((offset - self._offset_ms) / WRAP) * WRAP
             self._offset_ms = offset
-            self.round_trip_s = round_trip
         return True
-
-    @property
-    def known(self) -> bool:
-        """Return whether at least one read was taken."""
-        with self._lock:
-            return self._offset_ms is not None
 
     def forget(self) -> None:
         """Drop the mapping (a new connection may reach a restarted PLC)."""
         with self._lock:
             self._offset_ms = None
-            self.round_trip_s = None
 
     def plc_ms(self, vision_time_s: float) -> int:
         """Return the PLC counter value at the vision time `vision_time_s` (mod 2**32)."""

@@ -123,7 +123,8 @@ class ModbusActuator(LoopThreadActuator):
         delay = self.config.reconnect_min_s
         while True:
             if self._client.connected and self._failures < FAILURES_BEFORE_RECONNECT:
-                if self._clock() - self._clock_read_at >= self.config.heartbeat_period_s:
+                if (self.config.clock_register >= 0 and self._clock() - self._clock_read_at
+                        >= self.config.heartbeat_period_s):
                     await self._probe()      # keeps the PLC clock mapping fresh
                 await asyncio.sleep(0.02)
                 continue
@@ -197,6 +198,10 @@ class ModbusActuator(LoopThreadActuator):
                 raise PlcUnavailable(self.last_error or 'deadline passed')
             try:
                 await asyncio.wait_for(self._connected.wait(), timeout=left)
+            except asyncio.TimeoutError:
+                # No connection until the deadline: nothing was sent, no request is pending.
+                raise PlcUnavailable(self.last_error or 'not connected') from None
+            try:
                 left = deadline - self._clock()
                 response = await asyncio.wait_for(call(), timeout=min(self.config.timeout_s,
                                                                       max(left, 0.0)))
