@@ -86,6 +86,7 @@ class LoopThreadActuator(Actuator):
         # The link's story, said once each (issue 19): unreachable at start, lost, back.
         self._ever_answered = False
         self._outage_since: Optional[float] = None
+        self._back_since: Optional[float] = None   # answering again, not yet for long
         self._outage_stats = dict(self.stats)
 
     # -- life cycle (caller's thread) ----------------------------------------------------
@@ -214,6 +215,7 @@ class LoopThreadActuator(Actuator):
     def _link_failed(self, reason: str) -> None:
         """Say once per outage that the PLC cannot be reached (at start) or was lost."""
         if self._outage_since is not None:
+            self._back_since = None    # it answered but did not hold: the same outage goes on
             return
         self._outage_since = self._clock()
         self._outage_stats = dict(self.stats)
@@ -223,17 +225,32 @@ class LoopThreadActuator(Actuator):
                         'the PLC rejects by its default')
 
     def _link_up(self) -> None:
-        """Say that the PLC answers: at the first connection, or after an outage with its cost."""
+        """
+        Note that the PLC answers: said at the first connection; after an outage, once it holds.
+
+        A PLC that resumes from a stall is slow for a moment while it works off its backlog: a
+        request unanswered right after it came back is the same outage, not a second one.
+        """
         if self._outage_since is not None:
-            lost = {k: self.stats[k] - self._outage_stats[k] for k in self.stats}
-            self._log.warning(
-                f'{self.label} {self.where()} answering again after '
-                f'{self._clock() - self._outage_since:.1f} s: {lost["write_failures"]} '
-                f'decisions not delivered meanwhile ({lost["rejects_not_written"]} of them '
-                f'rejects), {lost["heartbeat_failures"]} heartbeats missed')
-        elif not self._ever_answered:
+            if self._back_since is None:
+                self._back_since = self._clock()
+            return
+        if not self._ever_answered:
             self._log.info(f'{self.label} {self.where()} connected and answering')
-        self._outage_since = None
+        self._ever_answered = True
+
+    def _link_settle(self) -> None:
+        """Once the PLC has answered for a heartbeat period: say the outage ended, its cost."""
+        back = self._back_since
+        if back is None or self._clock() - back < self._heartbeat_period_s:
+            return
+        lost = {k: self.stats[k] - self._outage_stats[k] for k in self.stats}
+        self._log.warning(
+            f'{self.label} {self.where()} answering again after '
+            f'{back - self._outage_since:.1f} s: {lost["write_failures"]} '
+            f'decisions not delivered meanwhile ({lost["rejects_not_written"]} of them '
+            f'rejects), {lost["heartbeat_failures"]} heartbeats missed')
+        self._outage_since = self._back_since = None
         self._ever_answered = True
 
     def _count_undelivered(self, command: ActuationCommand) -> None:

@@ -123,6 +123,7 @@ class ModbusActuator(LoopThreadActuator):
         delay = self.config.reconnect_min_s
         while True:
             if self._client.connected and self._failures < FAILURES_BEFORE_RECONNECT:
+                self._link_settle()
                 if (self.config.clock_register >= 0 and self._clock() - self._clock_read_at
                         >= self.config.heartbeat_period_s):
                     await self._probe()      # keeps the PLC clock mapping fresh

@@ -185,6 +185,7 @@ class OpcUaActuator(LoopThreadActuator):
             if client is not None:
                 if (client.state is UaClientState.CONNECTED
                         and self._failures < FAILURES_BEFORE_RECONNECT):
+                    self._link_settle()
                     await asyncio.sleep(0.02)
                     continue
                 self._link_failed(f'{client.state.value}, {self._failures} requests '
