@@ -3,8 +3,8 @@
 Base of the PLC backends (Modbus TCP, OPC UA) whose I/O runs on an asyncio loop of its own.
 
 The caller's side never blocks: `actuate` hands the command to the loop thread and returns.
-Every command is reported exactly once: by the backend's `_deliver`, or by this base with
-delivered=False when the loop is not running or stops before the command was done.
+Every command is reported exactly once: when the backend's `_send_decision` returns or fails,
+or with delivered=False when the loop is not running or stops before the command was done.
 """
 import asyncio
 import concurrent.futures
@@ -13,7 +13,8 @@ import threading
 import time
 from typing import Callable, List, Optional, Set
 
-from acnn_ros.core.plc.contract import ActuationCommand, ActuationReport, Actuator, DoneCallback
+from acnn_ros.core.plc.contract import (ActuationCommand, ActuationReport, Actuator,
+                                        ActuatorStatus, DoneCallback)
 
 # Consecutive failed requests after which the connection is dropped and made again (a PLC
 # that keeps the socket open but stopped answering is not "connected" in any useful sense).
@@ -49,23 +50,31 @@ class LoopThreadActuator(Actuator):
     """
     An actuator whose requests run on an asyncio loop in a thread of its own.
 
-    Subclasses set `label` and `thread_name` and implement the coroutines `_open` (create the
+    Subclasses set `name`, `label` and `target` and implement the coroutines `_open` (create the
     client on the loop), `_keep_connected`, `_write_heartbeat(value, deadline)` (when
-    `_heartbeat_enabled()`), `_deliver(command, done)` and `_close`; they keep `_connected`,
-    `_failures`, `stats`, `last_error` and `responding` up to date for `status()`.
+    `_heartbeat_enabled()`), `_send_decision(command)` and `_close`; they keep `_connected`,
+    `_failures`, `stats`, `last_error` and `responding` up to date for `status()`
+    (`_answered` / `_unanswered` after each request).
     """
 
     label = 'PLC'               # names the backend in reports
-    thread_name = 'plc'
+    target = 'PLC'              # what a delivered decision was written to
+    sends_accepts = True        # the PLC is told every decision, accepts included
 
-    def __init__(self, clock: Callable[[], float] = time.time,
-                 logger: Optional[logging.Logger] = None, stop_timeout_s: float = 2.0,
-                 heartbeat_period_s: float = 1.0, request_timeout_s: float = 0.1):
+    @property
+    def thread_name(self) -> str:
+        """Name the I/O thread after the protocol (plc-modbus, plc-opcua)."""
+        return f'plc-{self.name}'
+
+    def __init__(self, config, clock: Callable[[], float] = time.time,
+                 logger: Optional[logging.Logger] = None):
+        """Take the protocol's config (its `timeout_s` and `heartbeat_period_s` are used here)."""
+        self.config = config
         self._clock = clock
-        self._log = logger or logging.getLogger(f'acnn_ros.{self.thread_name}')
-        self._stop_timeout_s = stop_timeout_s
-        self._heartbeat_period_s = heartbeat_period_s
-        self._request_timeout_s = request_timeout_s
+        self._log = logger or logging.getLogger(f'acnn_ros.{self.name}')
+        self._stop_timeout_s = 2.0 + config.timeout_s
+        self._heartbeat_period_s = config.heartbeat_period_s
+        self._request_timeout_s = config.timeout_s
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._started = threading.Event()
@@ -253,10 +262,66 @@ class LoopThreadActuator(Actuator):
         self._outage_since = self._back_since = None
         self._ever_answered = True
 
-    def _count_undelivered(self, command: ActuationCommand) -> None:
-        self.stats['write_failures'] += 1
-        if command.reject:
-            self.stats['rejects_not_written'] += 1
+    def status(self) -> ActuatorStatus:
+        """Return connection health (for diagnostics)."""
+        where = self._status_where()
+        if not self._is_connected():
+            return ActuatorStatus(False, f'{self.label} {where} not connected: {self.last_error}')
+        if self.responding is False:
+            return ActuatorStatus(False, f'{self.label} {where} not answering: {self.last_error}')
+        return ActuatorStatus(True, f'{self.label} {where} connected')
+
+    def _status_where(self) -> str:
+        return self.where()
+
+    def _is_connected(self) -> bool:
+        return self._connected is not None and self._connected.is_set()
+
+    # -- one request (loop thread) ---------------------------------------------------------
+
+    async def _wait_for_link(self, deadline: float) -> float:
+        """Wait until connected; return the time left, or raise PlcUnavailable at the deadline."""
+        left = deadline - self._clock()
+        if left <= 0:
+            raise PlcUnavailable(self.last_error or 'deadline passed')
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout=left)
+        except asyncio.TimeoutError:
+            # No connection until the deadline: nothing was sent, no request is pending.
+            raise PlcUnavailable(self.last_error or 'not connected') from None
+        return deadline - self._clock()
+
+    def _answered(self) -> None:
+        self._failures = 0
+        self.responding = True
+
+    def _unanswered(self, exc: BaseException) -> None:
+        """Count a failed request; one left unanswered condemns the connection."""
+        self._failures += 1
+        self.responding = False
+        self.last_error = f'{type(exc).__name__}: {exc}'.strip(': ')
+        if isinstance(exc, asyncio.TimeoutError):
+            # Unanswered: the PLC may still hold it. Send nothing more on this connection;
+            # _keep_connected drops it and makes a new one.
+            self.last_error = f'no answer within {self._request_timeout_s:g} s'
+            self._failures = FAILURES_BEFORE_RECONNECT
+            self._connected.clear()
+
+    async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
+        """Send one decision by `_send_decision`; report it exactly once."""
+        try:
+            fire_time = await self._send_decision(command)
+        except PlcUnavailable as exc:
+            self.stats['write_failures'] += 1
+            if command.reject:
+                self.stats['rejects_not_written'] += 1
+            done(ActuationReport(command.part_id, False, None, f'{self.label}: {exc}'))
+            return
+        except asyncio.CancelledError:
+            done(ActuationReport(command.part_id, False, None, f'{self.label} client stopped'))
+            raise
+        self.stats['writes'] += 1
+        done(ActuationReport(command.part_id, True, fire_time, f'written to the {self.target}'))
 
     # -- what a backend implements ---------------------------------------------------------
 
@@ -276,7 +341,8 @@ class LoopThreadActuator(Actuator):
         """Write the heartbeat `value` by `deadline`; raise PlcUnavailable if it cannot."""
         raise NotImplementedError
 
-    async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
+    async def _send_decision(self, command: ActuationCommand) -> float:
+        """Write the decision of `command`; return when it was issued, or raise PlcUnavailable."""
         raise NotImplementedError
 
     async def _write_not_ready(self, deadline: float) -> None:

@@ -38,8 +38,8 @@ import logging
 import time
 from typing import Callable, Optional
 
-from acnn_ros.core.plc.contract import (ActuationCommand, ActuationReport, ActuatorStatus,
-                                        DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
+from acnn_ros.core.plc.contract import (ActuationCommand, NOT_READY_PART_ID,
+                                        VERDICT_NONE)
 from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
                                              PlcUnavailable)
 from acnn_ros.core.plc.modbus.config import ModbusConfig
@@ -65,16 +65,10 @@ class ModbusActuator(LoopThreadActuator):
 
     name = 'modbus'
     label = 'PLC'
-    thread_name = 'plc-modbus'
-    sends_accepts = True
 
     def __init__(self, config: ModbusConfig, clock: Callable[[], float] = time.time,
                  logger: Optional[logging.Logger] = None):
-        super().__init__(clock, logger or logging.getLogger('acnn_ros.plc'),
-                         stop_timeout_s=2.0 + config.timeout_s,
-                         heartbeat_period_s=config.heartbeat_period_s,
-                         request_timeout_s=config.timeout_s)
-        self.config = config
+        super().__init__(config, clock, logger)
         self._client: Optional[AsyncModbusTcpClient] = None
         self._pulse_generation = 0
         self._coil_on = False
@@ -86,15 +80,11 @@ class ModbusActuator(LoopThreadActuator):
         """Return host:port of the PLC."""
         return f'{self.config.host}:{self.config.port}'
 
-    def status(self) -> ActuatorStatus:
-        """Return connection health (for diagnostics)."""
-        where = f'{self.config.host}:{self.config.port} unit {self.config.unit}'
-        connected = self._client is not None and self._client.connected
-        if not connected:
-            return ActuatorStatus(False, f'PLC {where} not connected: {self.last_error}')
-        if self.responding is False:
-            return ActuatorStatus(False, f'PLC {where} not answering: {self.last_error}')
-        return ActuatorStatus(True, f'PLC {where} connected')
+    def _status_where(self) -> str:
+        return f'{self.where()} unit {self.config.unit}'
+
+    def _is_connected(self) -> bool:
+        return self._client is not None and self._client.connected
 
     # -- loop thread -----------------------------------------------------------------------
 
@@ -194,70 +184,44 @@ class ModbusActuator(LoopThreadActuator):
     async def _request(self, call, deadline: float):
         """Run one Modbus call within min(timeout_s, time left); retry until the deadline."""
         while True:
-            left = deadline - self._clock()
-            if left <= 0:
-                raise PlcUnavailable(self.last_error or 'deadline passed')
+            left = await self._wait_for_link(deadline)
             try:
-                await asyncio.wait_for(self._connected.wait(), timeout=left)
-            except asyncio.TimeoutError:
-                # No connection until the deadline: nothing was sent, no request is pending.
-                raise PlcUnavailable(self.last_error or 'not connected') from None
-            try:
-                left = deadline - self._clock()
                 response = await asyncio.wait_for(call(), timeout=min(self.config.timeout_s,
                                                                       max(left, 0.0)))
                 if response.isError():
                     raise ModbusException(f'PLC answered with an error: {response}')
             except (asyncio.TimeoutError, ModbusException, OSError) as exc:
-                self._failures += 1
-                self.responding = False
-                self.last_error = f'{type(exc).__name__}: {exc}'.strip(': ')
-                if isinstance(exc, asyncio.TimeoutError):
-                    # Unanswered: the PLC may still hold it. Send nothing more on this
-                    # connection; _keep_connected drops it and makes a new one.
-                    self.last_error = f'no answer within {self.config.timeout_s:g} s'
-                    self._failures = FAILURES_BEFORE_RECONNECT
-                    self._connected.clear()
+                self._unanswered(exc)
                 if not self._client.connected:
                     self._connected.clear()
                 if self._clock() >= deadline:
                     raise PlcUnavailable(self.last_error)
                 await asyncio.sleep(0.005)
                 continue
-            self._failures = 0
-            self.responding = True
+            self._answered()
             return response
 
-    async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
+    async def _send_decision(self, command: ActuationCommand) -> float:
         unit = self.config.unit
-        try:
-            # The block is made once connected: its stamp needs the PLC clock of this link.
-            await self._request(lambda: self._client.write_registers(
-                self.config.decision_register, self._block(
-                    command.part_id, command.verdict, command.reason, command.deadline),
-                device_id=unit), command.deadline)
-            fire_time = self._clock()
-            if command.pulse and self.config.reject_coil >= 0:
-                async with self._coil_lock:   # rejects due together still get an edge each
-                    if self._coil_on:
-                        await self._request(lambda: self._client.write_coil(
-                            self.config.reject_coil, False, device_id=unit), command.deadline)
-                    self._coil_on = True   # also when the write fails: clear it at shutdown
+        # The block is made once connected: its stamp needs the PLC clock of this link.
+        await self._request(lambda: self._client.write_registers(
+            self.config.decision_register, self._block(
+                command.part_id, command.verdict, command.reason, command.deadline),
+            device_id=unit), command.deadline)
+        fire_time = self._clock()
+        if command.pulse and self.config.reject_coil >= 0:
+            async with self._coil_lock:   # rejects due together still get an edge each
+                if self._coil_on:
                     await self._request(lambda: self._client.write_coil(
-                        self.config.reject_coil, True, device_id=unit), command.deadline)
-                    fire_time = self._clock()
-                    self._pulse_generation += 1
-                    asyncio.get_running_loop().create_task(
-                        self._end_pulse(self._pulse_generation, command.pulse_width_s))
-        except PlcUnavailable as exc:
-            self._count_undelivered(command)
-            done(ActuationReport(command.part_id, False, None, f'PLC: {exc}'))
-            return
-        except asyncio.CancelledError:
-            done(ActuationReport(command.part_id, False, None, 'PLC client stopped'))
-            raise
-        self.stats['writes'] += 1
-        done(ActuationReport(command.part_id, True, fire_time, 'written to the PLC'))
+                        self.config.reject_coil, False, device_id=unit), command.deadline)
+                self._coil_on = True   # also when the write fails: clear it at shutdown
+                await self._request(lambda: self._client.write_coil(
+                    self.config.reject_coil, True, device_id=unit), command.deadline)
+                fire_time = self._clock()
+                self._pulse_generation += 1
+                asyncio.get_running_loop().create_task(
+                    self._end_pulse(self._pulse_generation, command.pulse_width_s))
+        return fire_time
 
     async def _end_pulse(self, generation: int, width_s: float) -> None:
         await asyncio.sleep(width_s)

@@ -35,8 +35,8 @@ import logging
 import time
 from typing import Callable, Dict, List, Optional
 
-from acnn_ros.core.plc.contract import (ActuationCommand, ActuationReport, ActuatorStatus,
-                                        DoneCallback, NOT_READY_PART_ID, VERDICT_NONE)
+from acnn_ros.core.plc.contract import (ActuationCommand, NOT_READY_PART_ID,
+                                        VERDICT_NONE)
 from acnn_ros.core.plc.loop_actuator import (FAILURES_BEFORE_RECONNECT, LoopThreadActuator,
                                              PlcUnavailable)
 from acnn_ros.core.plc.opcua.config import OpcUaConfig
@@ -114,15 +114,11 @@ class OpcUaActuator(LoopThreadActuator):
 
     name = 'opcua'
     label = 'OPC UA'
-    thread_name = 'plc-opcua'
-    sends_accepts = True
+    target = 'OPC UA server'
 
     def __init__(self, config: OpcUaConfig, clock: Callable[[], float] = time.time,
                  logger: Optional[logging.Logger] = None):
-        super().__init__(clock, logger or logging.getLogger('acnn_ros.opcua'),
-                         heartbeat_period_s=config.heartbeat_period_s,
-                         request_timeout_s=config.timeout_s)
-        self.config = config
+        super().__init__(config, clock, logger)
         self._client: Optional[Client] = None
         self._nodes: Dict[str, object] = {}
         self._skew_said = False
@@ -131,15 +127,6 @@ class OpcUaActuator(LoopThreadActuator):
     def where(self) -> str:
         """Return the endpoint."""
         return self.config.endpoint
-
-    def status(self) -> ActuatorStatus:
-        """Return connection health (for diagnostics)."""
-        where = self.config.endpoint
-        if self._connected is None or not self._connected.is_set():
-            return ActuatorStatus(False, f'OPC UA {where} not connected: {self.last_error}')
-        if self.responding is False:
-            return ActuatorStatus(False, f'OPC UA {where} not answering: {self.last_error}')
-        return ActuatorStatus(True, f'OPC UA {where} connected')
 
     # -- loop thread -----------------------------------------------------------------------
 
@@ -234,13 +221,7 @@ class OpcUaActuator(LoopThreadActuator):
     async def _write(self, roles, values, deadline: float) -> None:
         """Write `values` to the nodes of `roles` in one request; retry until the deadline."""
         while True:
-            left = deadline - self._clock()
-            if left <= 0:
-                raise PlcUnavailable(self.last_error or 'deadline passed')
-            try:
-                await asyncio.wait_for(self._connected.wait(), timeout=left)
-            except asyncio.TimeoutError:
-                raise PlcUnavailable(self.last_error or 'not connected') from None
+            await self._wait_for_link(deadline)
             client, nodes = self._client, [self._nodes[role] for role in roles]
             left = deadline - self._clock()
             if left <= 0:
@@ -254,42 +235,21 @@ class OpcUaActuator(LoopThreadActuator):
                     self._connected.clear()
                     self.last_error = f'session lost: {type(exc).__name__}'
                     continue
-                self._failures = 0   # it answered: no connection problem
-                self.responding = True
+                self._answered()   # it answered: no connection problem
                 raise _Refused(f'server refused the write: {exc}') from None
             except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
-                self._failures += 1
-                self.responding = False
-                self.last_error = f'{type(exc).__name__}: {exc}'.strip(': ')
-                if isinstance(exc, asyncio.TimeoutError):
-                    # Unanswered: the server may still hold it. Send nothing more on this
-                    # connection; _keep_connected drops it and makes a new one.
-                    self.last_error = f'no answer within {self.config.timeout_s:g} s'
-                    self._failures = FAILURES_BEFORE_RECONNECT
-                    self._connected.clear()
+                self._unanswered(exc)
                 if client.state is not UaClientState.CONNECTED:
                     self._connected.clear()
                 await asyncio.sleep(0.005)
                 continue
-            self._failures = 0
-            self.responding = True
+            self._answered()
             return
 
-    async def _deliver(self, command: ActuationCommand, done: DoneCallback) -> None:
-        roles, values = self._decision(command.part_id, command.verdict, command.reason,
-                                       command.deadline)
-        try:
-            await self._write(roles, values, command.deadline)
-        except PlcUnavailable as exc:
-            self._count_undelivered(command)
-            done(ActuationReport(command.part_id, False, None, f'OPC UA: {exc}'))
-            return
-        except asyncio.CancelledError:
-            done(ActuationReport(command.part_id, False, None, 'OPC UA client stopped'))
-            raise
-        self.stats['writes'] += 1
-        done(ActuationReport(command.part_id, True, self._clock(),
-                             'written to the OPC UA server'))
+    async def _send_decision(self, command: ActuationCommand) -> float:
+        await self._write(*self._decision(command.part_id, command.verdict, command.reason,
+                                          command.deadline), command.deadline)
+        return self._clock()
 
     def _decision(self, part_id: int, verdict: int, reason: int, valid_until: float):
         """Return the roles and values of one decision (ValidUntil when configured)."""
