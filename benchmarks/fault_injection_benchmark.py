@@ -14,7 +14,7 @@ from pathlib import Path
 import sys
 import time
 
-from benchmarks.common import keep_dds_local, replace_section
+from benchmarks.common import keep_dds_local, report_section
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 
@@ -78,9 +78,7 @@ def main(argv=None) -> int:
         if not result.passed:
             print(result.failures(), flush=True)
     text = table(results, time.monotonic() - start)
-    print(text)
-    if not args.no_docs:
-        replace_section(MARKER, text)
+    report_section(MARKER, text, not args.no_docs)
     return 0 if all(r.passed for r, _ in results.values()) else 1
 
 

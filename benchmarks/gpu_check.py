@@ -27,6 +27,7 @@ import sys
 import time
 
 from acnn_ros.core.stats import percentiles
+from benchmarks.common import wall_times_ms
 import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -117,13 +118,7 @@ class DeviceTorchEngine:
 
 def timed(function, iterations: int):
     """Return p50 / p99 / mean ms of `function()` over `iterations` calls after 10 warm-ups."""
-    for _ in range(10):
-        function()
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000.0)
+    times = wall_times_ms(function, iterations, warmup=10)
     stats = percentiles(times)
     return {'p50_ms': stats['p50'], 'p99_ms': stats['p99'], 'mean_ms': float(np.mean(times)),
             'n': iterations}

@@ -23,18 +23,16 @@ import time
 
 import numpy as np
 
+from benchmarks.common import wall_times_ms
+from benchmarks.inference_node_driver import NodeDriver
+
 REPO_DIR = Path(__file__).resolve().parents[1]
 MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
 
 
 def timed(function, runs: int):
     """Return the median and p90 wall time of `function()` in ms."""
-    function()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - start) * 1000.0)
+    times = wall_times_ms(function, runs, warmup=1)
     return float(np.median(times)), float(np.percentile(times, 90))
 
 
@@ -60,73 +58,34 @@ def serde_rows(runs: int):
     ]
 
 
-class RoundTrip:
+class RoundTrip(NodeDriver):
     """One inference_node process (a script path) and a raw publisher of frames to it."""
 
-    def __init__(self, label, script: Path, model: Path, domain: str):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from acnn_ros.msg import InspectionResult
-        from sensor_msgs.msg import Image
+    def __init__(self, label, script: Path, model: Path):
+        super().__init__(model, script=script)
         self.label = label
-        self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
-        env = dict(os.environ, ROS_DOMAIN_ID=domain, PYTHONPATH=f'{REPO_DIR}:'
-                   + os.environ.get('PYTHONPATH', ''))
-        self.process = subprocess.Popen(
-            [sys.executable, str(script), '--ros-args', '-p', f'model_path:={model}',
-             '-p', 'image_qos:=reliable', '-p', 'image_qos_depth:=10'],
-            cwd=str(REPO_DIR), stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        os.environ['ROS_DOMAIN_ID'] = domain
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('image_wire_benchmark', context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.publisher = self.node.create_publisher(Image, 'image', qos)
-        self.received = {}
-        self.node.create_subscription(
-            InspectionResult, 'inspection', lambda msg: self.received.setdefault(
-                (msg.header.stamp.sec, msg.header.frame_id), (time.perf_counter(), msg)),
-            QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-        self._rclpy, self.sequence = rclpy, 0
-        end = time.monotonic() + 90.0
-        while not (self.publisher.get_subscription_count()
-                   and self.node.count_publishers('inspection')):
-            if time.monotonic() > end or self.process.poll() is not None:
-                raise RuntimeError(f'{label} node did not start:\n'
-                                   + Path(self.log.name).read_text())
-            self.executor.spin_once(timeout_sec=0.05)
-        self.spin(1.0)      # discovery completes per endpoint pair
+        self.wait_ready(90.0)
+        self.spin_for(1.0)      # discovery completes per endpoint pair
 
-    def spin(self, seconds):
+    def spin_for(self, seconds):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.01)
+            self.spin(0.01)
 
     def one(self, bgr):
         """Serialize + publish one frame, wait for its result; (e2e ms, result) or None."""
         from acnn_ros.core.image_cdr import array_image_cdr
-        self.sequence += 1
-        key = (self.sequence, 'bench')
+        self._sequence += 1
+        key = self._sequence * 10**9
         start = time.perf_counter()
-        self.publisher.publish(array_image_cdr(bgr, 'bgr8', self.sequence * 10**9, 'bench'))
+        self.publisher.publish(array_image_cdr(bgr, 'bgr8', key, 'bench'))
         end = time.monotonic() + 5.0
         while key not in self.received and time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.05)
+            self.spin(0.05)
         if key not in self.received:
             return None
         arrived, msg = self.received[key]
         return (arrived - start) * 1000.0, msg
-
-    def close(self):
-        self.process.send_signal(2)
-        self.process.wait(timeout=20)
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self._rclpy.shutdown(context=self.context)
-        os.unlink(self.log.name)
 
 
 SUBSCRIBER = r"""
@@ -214,12 +173,11 @@ def round_trip_rows(before: str, model: Path, frames: int):
                                   cwd=REPO_DIR, check=True, capture_output=True,
                                   text=True).stdout)
     new = REPO_DIR / 'acnn_ros' / 'nodes' / 'inference_node.py'
-    domain = os.environ.get('ROS_DOMAIN_ID', '42')
     bgr = np.random.default_rng(1).integers(0, 256, (480, 640, 3), np.uint8)
     rows = []
     for label, script in ((f'before ({before}): rclpy Image subscription', old),
                           ('after: raw subscription + rosbags', new)):
-        trip = RoundTrip(label, script, model, domain)
+        trip = RoundTrip(label, script, model)
         try:
             for _ in range(10):
                 trip.one(bgr)

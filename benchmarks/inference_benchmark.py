@@ -28,7 +28,7 @@ import time
 
 from acnn_ros.app.proc_status import rss_mib
 from acnn_ros.core.stats import percentiles
-from benchmarks.common import replace_section
+from benchmarks.common import report_section
 from benchmarks.inference_node_driver import NodeDriver
 import numpy as np
 
@@ -252,9 +252,7 @@ def main(argv=None) -> int:
         print(json.dumps(results, indent=2))
         texts.append(markdown(results, first=index == 0))
     text = '\n'.join(texts)
-    print(text)
-    if args.write_docs:
-        replace_section(SECTION, text)
+    report_section(SECTION, text, args.write_docs)
     return 0
 
 

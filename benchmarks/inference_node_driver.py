@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 from acnn_ros.app.proc_status import memory_mib
 from benchmarks.common import keep_dds_local
@@ -22,7 +23,9 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 class NodeDriver:
     """inference_node in a subprocess, driven from this process over DDS."""
 
-    def __init__(self, model: Path, threads: int, providers=('cpu',)):
+    def __init__(self, model: Path, threads: int = 0, providers=('cpu',),
+                 script: Optional[Path] = None):
+        """Start the node (this checkout's, or the node file `script`) and a client for it."""
         from acnn_ros.core.messages import stamp_ns
         from acnn_ros.msg import InspectionResult
         import rclpy
@@ -31,12 +34,18 @@ class NodeDriver:
         from sensor_msgs.msg import Image
         keep_dds_local(42)
         self.log = tempfile.NamedTemporaryFile('w+', suffix='.log', delete=False)
+        node = ['-m', 'acnn_ros.nodes.inference_node'] if script is None else [str(script)]
+        parameters = [f'model_path:={model}', 'image_qos:=reliable', 'image_qos_depth:=10']
+        if threads:
+            parameters += [f'intra_op_threads:={threads}',
+                           f'providers:=[{", ".join(providers)}]']
+        # A node file outside the package (an older revision) still imports this checkout's.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [str(REPO_DIR), os.environ.get('PYTHONPATH', '')])))
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'acnn_ros.nodes.inference_node', '--ros-args',
-             '-p', f'model_path:={model}', '-p', f'intra_op_threads:={threads}',
-             '-p', f'providers:=[{", ".join(providers)}]',
-             '-p', 'image_qos:=reliable', '-p', 'image_qos_depth:=10'],
-            cwd=str(REPO_DIR), stdout=self.log, stderr=subprocess.STDOUT)
+            [sys.executable, *node, '--ros-args',
+             *[word for parameter in parameters for word in ('-p', parameter)]],
+            cwd=str(REPO_DIR), stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node('inference_benchmark', context=self.context)

@@ -32,7 +32,7 @@ from acnn_ros.app.bench.line_rate_report import markdown, rated_rate_yaml, SECTI
 from acnn_ros.app.bench.rate_search import find_max_rate, Probe, ProcessUsage
 from acnn_ros.core.messages import stamp_ns
 from acnn_ros.core.stats import percentiles
-from benchmarks.common import keep_dds_local, replace_section
+from benchmarks.common import keep_dds_local, report_section
 from benchmarks.inference_benchmark import test_frame
 from benchmarks.line_process_probe import line_probe
 import numpy as np
@@ -289,10 +289,8 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=float))
     text = markdown(report)
-    print(text)
+    report_section(SECTION, text, args.write_docs)
     print(rated_rate_yaml(report))
-    if args.write_docs:
-        replace_section(SECTION, text)
     return 0
 
 

@@ -15,7 +15,6 @@ draws where the ROI lands.
 The table goes to stdout, to <runs>/results.json and, with --write-docs, into the
 ``<!-- section:model -->`` section of docs/BENCHMARKS.md.
 """
-import argparse
 import json
 from pathlib import Path
 import platform
@@ -28,7 +27,7 @@ from acnn_ros.model.export import export_onnx
 from acnn_ros.model.flops import count_flops, count_parameters
 from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint,
                                   train, TrainConfig, training_stages)
-from benchmarks.common import latency_ms, replace_section
+from benchmarks.common import latency_ms, report_section, training_parser
 import numpy as np
 import torch
 
@@ -201,33 +200,21 @@ def markdown(results, real, args, machine) -> str:
 
 def main() -> int:
     """Run the benchmark; return the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument('--data', type=Path, default=Path('runs/synth_v1'))
-    parser.add_argument('--runs', type=Path, default=Path('runs/bench'))
-    parser.add_argument('--rows', default=','.join(r[0] for r in ROWS),
-                        help='comma-separated subset of: ' + ', '.join(r[0] for r in ROWS))
+    names = [r[0] for r in ROWS]
+    parser = training_parser(__doc__, 'runs/synth_v1', 'runs/bench', names, ','.join(names))
     parser.add_argument('--epochs', type=int, default=10)
     parser.add_argument('--epochs-heavy', type=int, default=4,
                         help='epochs for the expensive rows (acnn_base, acnn_best, plain_full)')
-    parser.add_argument('--max-train', type=int, default=None,
-                        help='a fixed random subset of N training images (CPU budget)')
     parser.add_argument('--checkpoint', action='append', default=[], metavar='ROW=PATH',
                         help='use this trained checkpoint for a row instead of training it '
                              '(e.g. acnn_opt=runs/demo/last.pt, the shipped demo model)')
-    parser.add_argument('--measure-only', default='',
-                        help='comma-separated rows to measure (params, FLOPs, latency) '
-                             'without training them')
     parser.add_argument('--labeled-fraction', type=float, default=0.05)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--repeats', type=int, default=30)
     parser.add_argument('--real-checkpoint', type=Path, default=Path('runs/demo/last.pt'),
                         help='A-CNN checkpoint run on the real frames')
     parser.add_argument('--real-samples', type=Path,
                         default=REPO_DIR.parent / 'shared' / 'data' / 'aoi_samples')
     parser.add_argument('--shipped-row', default='',
                         help='row whose --checkpoint is the shipped demo model (marked so)')
-    parser.add_argument('--write-docs', action='store_true')
-    parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args()
     torch.set_num_threads(2)
     wanted = [r for r in ROWS if r[0] in args.rows.split(',')]
@@ -256,9 +243,7 @@ def main() -> int:
     (args.runs / 'results.json').write_text(json.dumps({'rows': results, 'real': real},
                                                        indent=2) + '\n', encoding='utf-8')
     text = markdown(results, real, args, machine)
-    print(text)
-    if args.write_docs:
-        replace_section(SECTION, text)
+    report_section(SECTION, text, args.write_docs)
     return 0
 
 

@@ -32,7 +32,7 @@ from acnn_ros.core.reject.scheduler import SchedulerSettings
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.stats import percentiles
-from benchmarks.common import replace_section
+from benchmarks.common import report_section
 import numpy as np
 
 DOCS = Path(__file__).resolve().parents[1] / 'docs' / 'BENCHMARKS.md'
@@ -180,9 +180,7 @@ def main(argv=None) -> int:
                      f'{stats["p50"]:.2f} | {stats["p99"]:.2f} | {stats["max"]:.2f} | '
                      f'{counters.fired} | {counters.missed} |')
     text = '\n'.join(lines) + '\n'
-    print(text)
-    if args.write_docs:
-        replace_section(MARKER, text)
+    report_section(MARKER, text, args.write_docs)
     return 0
 
 

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks.common import keep_dds_local, replace_section
+from benchmarks.common import keep_dds_local, report_section
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 SECTION = '<!-- section:replay -->'
@@ -187,9 +187,7 @@ def main(argv=None) -> int:
         }
     print(json.dumps(results, indent=1))
     text = section(results, args)
-    print(text)
-    if args.write_docs:
-        replace_section(SECTION, text)
+    report_section(SECTION, text, args.write_docs)
     return 0
 
 
