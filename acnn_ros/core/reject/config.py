@@ -12,6 +12,7 @@ from acnn_ros.core.parameter_spec import field_spec, ParameterSpec
 from acnn_ros.core.plc import protocols
 from acnn_ros.core.plc.protocols import ACTUATORS, PROTOCOLS
 from acnn_ros.core.reject.decision import RejectPolicy
+from acnn_ros.core.reject.fusion import FUSIONS
 from acnn_ros.core.reject.realtime import IsolationSettings
 
 NO_CPU_AFFINITY = -1
@@ -76,6 +77,9 @@ class RejectActuatorConfig:
     realtime_priority: int = 40
     cpu_affinity: Tuple[int, ...] = ()
     realtime_executor: bool = False
+    # The station's camera names (frame_ids) whose views of a part are fused; (): one camera.
+    cameras: Tuple[str, ...] = ()
+    fusion: str = 'best_view'
 
     def __post_init__(self):
         for spec in PARAMETERS:
@@ -89,6 +93,12 @@ class RejectActuatorConfig:
         if self.timing not in TIMINGS:
             raise ValueError(f'timing must be one of {TIMINGS}, got {self.timing!r}')
         IsolationSettings.from_config(self)   # policy name and CPU numbers
+        if self.fusion not in FUSIONS:
+            raise ValueError(f'fusion must be one of {FUSIONS}, got {self.fusion!r}')
+        if len(set(self.cameras)) != len(self.cameras) or (
+                self.cameras and not self.use_part_trigger):
+            raise ValueError(f'cameras {list(self.cameras)}: names must differ, and several '
+                             "cameras need use_part_trigger (a part is its trigger's stamp)")
         if self.use_part_trigger and self.inspection_window_s >= self.reject_delay_s:
             raise ValueError(
                 f'inspection_window_s ({self.inspection_window_s}) must be shorter than '
@@ -108,6 +118,8 @@ class RejectActuatorConfig:
         own = {f.name for f in fields(cls)} - {'policy', 'plc'}
         kwargs = {name: _DEFAULT_TYPES[name](values[name])
                   for name in own if name in values}
+        if 'cameras' in kwargs:
+            kwargs['cameras'] = _names(kwargs['cameras'])
         if 'cpu_affinity' in kwargs:
             kwargs['cpu_affinity'] = tuple(int(cpu) for cpu in kwargs['cpu_affinity']
                                            if int(cpu) != NO_CPU_AFFINITY)
@@ -173,6 +185,13 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     # () in the dataclass; ROS cannot declare an empty integer array: [-1] means "unchanged".
     ParameterSpec('cpu_affinity', [NO_CPU_AFFINITY],
                   'CPUs of the firing path threads, e.g. [1]; [-1]: unchanged'),
+    # () in the dataclass; ROS cannot declare an empty string array: [''] means "one camera".
+    ParameterSpec('cameras', [''],
+                  "camera names (frame_ids) of the station, e.g. ['cam0', 'cam1', 'cam2']: a "
+                  "part is decided from all their views; ['']: one camera"),
+    _field('fusion',
+           'how the views of a part decide it: best_view (the most confident) | any_reject | '
+           'all_agree (reject unless all views accept one class)'),
     _field('realtime_executor',
            'also run the thread that activates the node (its ROS executor) at realtime_policy, '
            'one priority below: vision then cannot preempt the other GIL holder of the process. '

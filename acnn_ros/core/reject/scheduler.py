@@ -18,6 +18,9 @@ outcomes (`add_result`: frame key + InspectionOutcome); a frame key is the image
   its frame_id, never decided, so nothing about it reaches the PLC (part id 0 is never sent with
   a verdict).
 
+With several cameras (`settings.cameras`) a part is every frame of its trigger's stamp (one per
+frame_id), decided by `fuse_views` (core/reject/fusion.py) once all are in or at its window.
+
 Faults that repeat part after part (decisions the actuator could not deliver, parts without a
 result, late decisions, results without a trigger) are said once per episode
 (core/reject/fault_episodes.py): `active_faults()` lists the open ones for the diagnostics.
@@ -36,83 +39,39 @@ commands to issue and the records they made final; `next_due()` says when to adv
 outcome of each command comes back through `on_report`. The thread, the lock, the clock and the
 actuator belong to the driver, core/reject/scheduler_thread.py.
 """
-from dataclasses import dataclass
 import heapq
 import itertools
 import logging
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, Optional
 
 from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.plc.contract import ActuationCommand, ActuationReport, NOT_READY_PART_ID
 from acnn_ros.core.reject.counters import Delivery, LineTally
 from acnn_ros.core.reject.decision import decide, Decision, RejectPolicy, RejectReason
 from acnn_ros.core.reject.fault_episodes import FaultEpisode
+from acnn_ros.core.reject.fusion import CameraCounters, fuse_views
+from acnn_ros.core.reject.scheduler_contract import (Actuation, Due, PartRecord,
+                                                     SchedulerSettings)
 from acnn_ros.core.results import InspectionOutcome
 
 # Decided frame keys remembered to recognise duplicate results.
 REMEMBERED_PARTS = 20000
 
 
-@dataclass(frozen=True)
-class SchedulerSettings:
-    """Timing of the line (see RejectActuatorConfig, the one owner of their defaults)."""
-
-    reject_delay_s: float
-    pulse_width_s: float
-    inspection_window_s: float
-    max_fire_lateness_s: float
-    use_part_trigger: bool
-    timing: str
-
-    @classmethod
-    def from_config(cls, config) -> 'SchedulerSettings':
-        """Take the timing fields of a RejectActuatorConfig."""
-        return cls(config.reject_delay_s, config.pulse_width_s, config.inspection_window_s,
-                   config.max_fire_lateness_s, config.use_part_trigger, config.timing)
-
-
-@dataclass(frozen=True)
-class PartRecord:
-    """Final outcome of one part: what the node publishes as a RejectEvent."""
-
-    part_id: int
-    key: FrameKey
-    decision: Decision
-    outcome: Optional[InspectionOutcome]
-    due_time: float
-    decided_time: float
-    delivery: Delivery
-    fire_time: Optional[float]
-    actuator: str
-    delivery_detail: str = ''
-
-
 class _Part:
-    __slots__ = ('part_id', 'key', 'outcome', 'triggered', 'decision', 'decided_time',
-                 'issued')
+    __slots__ = ('part_id', 'key', 'header', 'outcome', 'views', 'triggered', 'decision',
+                 'decided_time', 'issued')
 
     def __init__(self, key: FrameKey, part_id: int = 0):
         self.key = key
+        self.header = key          # the trigger's key with several cameras
+        self.views = {}            # camera -> outcome (several cameras), then the ViewRecords
         self.part_id = part_id
         self.outcome: Optional[InspectionOutcome] = None
         self.triggered = False
         self.decision: Optional[Decision] = None
         self.decided_time = 0.0
         self.issued = False        # its command went to the actuator (a report will come)
-
-
-class Actuation(NamedTuple):
-    """A command to issue now; its report goes back with it to `RejectScheduler.on_report`."""
-
-    command: ActuationCommand
-    part: _Part
-
-
-class Due(NamedTuple):
-    """What `advance` found due: commands to issue (in due order) and final part records."""
-
-    actuations: List[Actuation]
-    records: List[PartRecord]
 
 
 class RejectScheduler:
@@ -132,6 +91,7 @@ class RejectScheduler:
         self._decided: Dict[FrameKey, bool] = {}
         self._next_part_id = 1
         self.counters = LineTally(since=now)
+        self.camera_counters = CameraCounters(tuple(settings.cameras))
         log = self._log
         self.undelivered = FaultEpisode(log, 'PLC not taking decisions')
         self.no_result = FaultEpisode(
@@ -165,6 +125,7 @@ class RejectScheduler:
         """Zero the counters (since `now`); return their values before the reset."""
         before = self.counters.snapshot()
         self.counters.reset(now)
+        self.camera_counters = CameraCounters(tuple(self.settings.cameras))
         return before
 
     def active_faults(self) -> List[str]:
@@ -201,7 +162,7 @@ class RejectScheduler:
             if part.issued and not include_issued:
                 continue
             if part.decision is None:
-                part.decision = decide(None, self._policy)
+                part.decision = self._judge(part, None)
                 part.decided_time = now
                 self._decided[part.key] = False
             if not part.decision.reject:
@@ -227,13 +188,15 @@ class RejectScheduler:
                               f'start at 1, {NOT_READY_PART_ID} means "vision not ready" to '
                               'the PLC')
             return None
+        header, key = key, self._part_key(key)
         if key in self._decided or (key in self._parts and self._parts[key].triggered):
-            self._log.warning(f'duplicate trigger for part {part_id} ({key}): ignored')
+            self._log.warning(f'duplicate trigger for part {part_id} ({header}): ignored')
             return None
         part = self._parts.setdefault(key, _Part(key))
         part.part_id = part_id
+        part.header = header
         part.triggered = True
-        if part.outcome is not None:
+        if self._complete(part):
             return self._decide(part, part.outcome, now)
         self._add_timer(key.capture_time + self.settings.inspection_window_s, 'window', key)
         return None
@@ -247,17 +210,25 @@ class RejectScheduler:
                             f'{now - key.capture_time:.3f} s after capture (reject_delay_s '
                             f'{self.settings.reject_delay_s})',
                             'late results')
+        frame, key = key, self._part_key(key)
+        if self.settings.cameras and frame.frame_id not in self.settings.cameras:
+            self.counters.results_without_trigger += 1
+            self.orphans.fault(None, now, f'result of frame_id {frame.frame_id!r} ignored: not '
+                               f'one of the cameras {list(self.settings.cameras)}', 'results')
+            return None
         if key in self._decided:
             if self._decided[key]:
                 self.counters.duplicate_results += 1
-                self._log.warning(f'second result for the part of frame {key}: ignored '
+                self._log.warning(f'second result for the part of frame {frame}: ignored '
                                   '(exactly one decision per part)')
             else:
-                self._decided[key] = True
-                self.no_result.fault(None, now, f'result for frame {key} came after its '
+                self._decided[key] = not self.settings.cameras   # more late views may come
+                self.no_result.fault(None, now, f'result for frame {frame} came after its '
                                      'inspection window: the part was already rejected',
                                      'results after the window')
             return None
+        if self.settings.cameras:
+            return self._add_view(key, frame.frame_id, outcome, now)
         if not self.settings.use_part_trigger:
             part = _Part(key, self._next_part_id)
             self._next_part_id += 1
@@ -313,8 +284,9 @@ class RejectScheduler:
                 # Not a part the camera announced: never a decision, never a PLC write.
                 self._parts.pop(key, None)
                 self.counters.results_without_trigger += 1
-                self.orphans.fault(None, now, f'result of frame_id {key.frame_id!r} ({key}) had '
-                                   'no PartTrigger within inspection_window_s', 'results')
+                self.orphans.fault(None, now, f'result of frame_id {part.header.frame_id!r} '
+                                   f'({part.header}) had no PartTrigger within '
+                                   'inspection_window_s', 'results')
             elif action == 'fire':
                 due.actuations.append(self._fire(part))
             if record is not None:
@@ -324,21 +296,49 @@ class RejectScheduler:
     def _add_timer(self, when: float, action: str, key: FrameKey) -> None:
         heapq.heappush(self._timers, (when, next(self._seq), action, key))
 
+    # -- several cameras ---------------------------------------------------------------------
+
+    def _part_key(self, key: FrameKey) -> FrameKey:
+        """Return the key of the part of a frame: the frame's, or its stamp (several cameras)."""
+        return FrameKey(key.stamp_ns, '') if self.settings.cameras else key
+
+    def _complete(self, part: _Part) -> bool:
+        if self.settings.cameras:
+            return len(part.views) == len(self.settings.cameras)
+        return part.outcome is not None
+
+    def _add_view(self, key: FrameKey, camera: str, outcome: InspectionOutcome,
+                  now: float) -> Optional[PartRecord]:
+        part = self._parts.setdefault(key, _Part(key))
+        if not part.triggered and not part.views:   # its header until the trigger comes
+            part.header = FrameKey(key.stamp_ns, camera)
+        if camera in part.views:
+            self.counters.duplicate_results += 1
+            return None
+        part.views[camera] = outcome
+        if part.triggered:
+            return self._decide(part, None, now) if self._complete(part) else None
+        if len(part.views) == 1:   # views before their trigger: wait for it a while
+            self._add_timer(key.capture_time + self.settings.inspection_window_s, 'orphan', key)
+        return None
+
     # -- decisions ---------------------------------------------------------------------------
 
     def _decide(self, part: _Part, outcome: Optional[InspectionOutcome],
                 now: float) -> Optional[PartRecord]:
-        decision = decide(outcome, self._policy)
-        part.decision = decision
+        complete = self._complete(part) if outcome is None else True
+        part.decision = decision = self._judge(part, outcome)
         part.decided_time = now
-        self._decided[part.key] = outcome is not None
+        self._decided[part.key] = complete
         while len(self._decided) > REMEMBERED_PARTS:
             del self._decided[next(iter(self._decided))]
         due = part.key.capture_time + self.settings.reject_delay_s
-        if outcome is None:
+        if not complete:
+            missing = ', '.join(view.camera for view in part.views if view.outcome is None)
             self.no_result.fault(part.part_id, now, f'part {part.part_id}: no result within '
                                  f'inspection_window_s ({self.settings.inspection_window_s} s), '
-                                 'rejected fail-safe', 'parts rejected')
+                                 f'rejected fail-safe{f" (camera {missing})" if missing else ""}',
+                                 'parts rejected')
         elif decision.reason != RejectReason.NO_RESULT:
             self.no_result.recovered(now)
         if now > self._deadline(due):
@@ -355,6 +355,15 @@ class RejectScheduler:
             # Accepted parts are final when decided (their PLC write, if any, follows).
             return self._finish(part, Delivery.NOT_REQUIRED, None, '', keep=self._sends_accepts)
         return None
+
+    def _judge(self, part: _Part, outcome: Optional[InspectionOutcome]) -> Decision:
+        """Return the decision for the part: its outcome's, or its views' fused (counted)."""
+        if not self.settings.cameras:
+            return decide(outcome, self._policy)
+        fused = fuse_views(self.settings.cameras, part.views, self._policy, self.settings.fusion)
+        self.camera_counters.count(fused)
+        part.outcome, part.views = fused.outcome, fused.views
+        return fused.decision
 
     def _deadline(self, due: float) -> float:
         if self.settings.timing == 'fixed_delay':
@@ -384,6 +393,7 @@ class RejectScheduler:
                                    f'{part.part_id} ({decision.reason.name}): {detail}',
                                    'rejects missed')
         return PartRecord(
-            part.part_id, part.key, decision, part.outcome,
+            part.part_id, part.header, decision, part.outcome,
             part.key.capture_time + self.settings.reject_delay_s, part.decided_time, delivery,
-            fire_time, self._actuator_name, detail)
+            fire_time, self._actuator_name, detail,
+            part.views if self.settings.cameras else ())

@@ -27,6 +27,7 @@ from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.plc.contract import ActuationReport, Actuator
 from acnn_ros.core.reject.counters import LineTally
 from acnn_ros.core.reject.decision import RejectPolicy
+from acnn_ros.core.reject.fusion import CameraCounters
 from acnn_ros.core.reject.realtime import (isolate_executor, isolate_threads,
                                            IsolationResult, IsolationSettings)
 from acnn_ros.core.reject.scheduler import (Actuation, Due, PartRecord, RejectScheduler,
@@ -116,6 +117,11 @@ class SchedulerThread:
         """Return a consistent copy of the counters."""
         with self._lock:
             return self._scheduler.counters_snapshot()
+
+    def camera_counters_snapshot(self) -> CameraCounters:
+        """Return a consistent copy of the per-camera counters (none with one camera)."""
+        with self._lock:
+            return self._scheduler.camera_counters.snapshot()
 
     def active_faults(self) -> List[str]:
         """Return a line for each open fault episode; end those that end by silence."""
