@@ -31,7 +31,7 @@ SYSTEM_MODULES = frozenset({
     'test_tutorial_end_to_end',
 })
 SLOW_MODULES = frozenset({
-    'test_demo', 'test_launch', 'test_line_faults', 'test_model_training',
+    'test_demo', 'test_launch', 'test_line_faults', 'test_line_qos', 'test_model_training',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',
 })

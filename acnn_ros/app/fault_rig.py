@@ -22,18 +22,18 @@ from typing import Dict, List, Optional
 from acnn_ros.app.plc_simulator_process import PlcSimulatorProcess
 from acnn_ros.core.plc.modbus.simulator import free_port
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
+from acnn_ros.nodes.line_qos import PER_PART_QOS
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.srv import ChangeState
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 PARAMS_FILE = PACKAGE_DIR / 'config' / 'inspect.yaml'
-RELIABLE = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 # The actuator's timing in every scenario (seconds): a part is due 0.5 s after capture.
 REJECT_DELAY_S = 0.5
 MAX_FIRE_LATENESS_S = 0.05
@@ -90,8 +90,8 @@ class Observer:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         node = self.node
-        self.parts = node.create_publisher(PartTrigger, 'part', RELIABLE)
-        self.results = node.create_publisher(InspectionResult, 'inspection', RELIABLE)
+        self.parts = node.create_publisher(PartTrigger, 'part', PER_PART_QOS)
+        self.results = node.create_publisher(InspectionResult, 'inspection', PER_PART_QOS)
         self.images = node.create_publisher(Image, 'image', qos_profile_sensor_data)
         # A second publisher of `image`: a debug tool, a bag played into the live line.
         self.stray = node.create_publisher(Image, 'image', qos_profile_sensor_data)
@@ -99,7 +99,7 @@ class Observer:
                                                 qos_profile_sensor_data)
         self.events: List[RejectEvent] = []
         self.diagnostics: List[DiagnosticArray] = []
-        node.create_subscription(RejectEvent, 'reject', self.events.append, RELIABLE)
+        node.create_subscription(RejectEvent, 'reject', self.events.append, PER_PART_QOS)
         node.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics.append, 100)
         self.part_id = 0
         self.published: Dict[int, float] = {}     # part id -> capture stamp

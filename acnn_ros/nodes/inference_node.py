@@ -23,6 +23,7 @@ from acnn_ros.msg import InspectionResult
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.image_topics import image_bytes, ros_header, subscribe_images
+from acnn_ros.nodes.line_qos import PER_PART_QOS
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
@@ -92,8 +93,7 @@ class InferenceNode(ManagedNode):
         self._pending.clear()
         self._log_model('loaded', pipeline)
         self._results = self.create_lifecycle_publisher(
-            InspectionResult, 'inspection',
-            QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
+            InspectionResult, 'inspection', PER_PART_QOS)
         # Reliable (shallow) so that rviz and best-effort viewers can both subscribe.
         self._overlay = self.create_lifecycle_publisher(
             Image, '~/overlay', QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE))

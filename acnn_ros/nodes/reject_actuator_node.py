@@ -26,6 +26,7 @@ from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
+from acnn_ros.nodes.line_qos import PER_PART_QOS
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_logging import core_logger, log_at
@@ -38,8 +39,6 @@ from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, Rel
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
-
-RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def _stamp(seconds) -> Time:
@@ -75,7 +74,7 @@ class RejectActuatorNode(ManagedNode):
         self._switch_interval_before = None   # restored at release (process-wide setting)
         self._values = declare_parameters(self, PARAMETERS)
         self._py_log = core_logger(self)
-        self._rejects = self.create_lifecycle_publisher(RejectEvent, 'reject', RELIABLE)
+        self._rejects = self.create_lifecycle_publisher(RejectEvent, 'reject', PER_PART_QOS)
         self._counters = self.create_lifecycle_publisher(LineCounters, '~/counters', QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.TRANSIENT_LOCAL))
@@ -122,10 +121,10 @@ class RejectActuatorNode(ManagedNode):
         self.inactive_parts.activated()
         self.scheduler.start()
         self._line_subscriptions = [self.create_subscription(
-            InspectionResult, 'inspection', self._on_result, RELIABLE)]
+            InspectionResult, 'inspection', self._on_result, PER_PART_QOS)]
         if self.config.use_part_trigger:
             self._line_subscriptions.append(self.create_subscription(
-                PartTrigger, 'part', self._on_trigger, RELIABLE))
+                PartTrigger, 'part', self._on_trigger, PER_PART_QOS))
         if self.archive is not None:
             self._line_subscriptions.append(self.create_subscription(
                 Image, 'image', self._on_image, qos_profile_sensor_data))
