@@ -31,6 +31,8 @@ SUBCOMMANDS = {
               'box the ~5 % of the train split the model localizes from (local web page)'),
     'thresholds': ('acnn_ros.offline.thresholds_cli',
                    'escape vs false-reject rate over the threshold; choose the operating point'),
+    'shift': ('acnn_ros.offline.shift_cli',
+              "the shift database: `acnn shift export` writes a shift's parts as CSV"),
 }
 
 # Old names kept for users' scripts: old -> new. Each prints one line naming the new command.

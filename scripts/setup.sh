@@ -54,6 +54,20 @@ if [[ ! -x /usr/bin/chromedriver ]]; then
   fi
 fi
 
+# The shift store's PostgreSQL test (test/test_shift_postgres.py) starts a throw-away cluster
+# with Debian's server binaries (initdb, pg_ctl): installed once here as root with apt-get.
+if ! compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null && ! command -v pg_ctl >/dev/null; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
+    log 'installing postgresql with apt-get (the shift database test; once)'
+    mkdir -p log
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends postgresql; } > log/apt_postgresql.txt 2>&1 \
+      || log 'warning: apt-get install postgresql failed (log/apt_postgresql.txt)'
+  else
+    log 'note: test/test_shift_postgres.py needs: sudo apt-get install -y postgresql'
+  fi
+fi
+
 # Fix 1: the wheels' exported CMake files name the wheel builder's Python include paths.
 py_include="$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 np_include="$(python -c 'import numpy; print(numpy.get_include())')"

@@ -47,6 +47,7 @@ CORE_SUBSYSTEM_IMPORTS = {
     'plc': (),
     'reject': ('plc',),                 # the scheduler thread drives the Actuator contract
     'replay': ('dataset', 'reject'),    # evaluation reads labels and applies decide()
+    'shift': ('reject',),               # part rows name RejectReason / Delivery
 }
 # The command-line entry imports its sub-commands by name only (importlib): it is exempt from
 # the top-level rule, which guards the package's own modules.

@@ -20,7 +20,8 @@ UNIT_MODULES = frozenset({
     'test_plc_validity', 'test_rate_search', 'test_real_background', 'test_reject_archive',
     'test_reject_config', 'test_reject_fusion',
     'test_reject_pending', 'test_reject_phantom_parts', 'test_reject_scheduler',
-    'test_reject_scheduler_plc_tracking', 'test_seed_format', 'test_staged_worker',
+    'test_reject_scheduler_plc_tracking', 'test_seed_format', 'test_shift_store',
+    'test_staged_worker',
     'test_start_gate_rate', 'test_synthetic', 'test_thresholds', 'test_tiers',
     'test_train_cli_validation',
 })
