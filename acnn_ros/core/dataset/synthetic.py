@@ -61,6 +61,14 @@ DEVICES: Dict[int, DeviceProfile] = {
 }
 
 
+@dataclass(frozen=True)
+class CodeView:
+    """Where one camera sees the code: its x in the frame, its width factor (0: hidden)."""
+
+    code_x: float
+    squeeze: float
+
+
 def code_text(class_name: str) -> str:
     """Return the printed code for a class name: 'p1069' -> '(1069)'."""
     digits = class_name[1:] if class_name[:1].lower() == 'p' else class_name
@@ -187,13 +195,15 @@ def _glare(rng: np.random.Generator, frame: np.ndarray, profile: DeviceProfile) 
 
 
 def render_frame(rng: np.random.Generator, class_id: int, device: int = 0,
-                 class_names: Sequence[str] = DEFAULT_CLASSES) -> Tuple[np.ndarray, RoiBox]:
+                 class_names: Sequence[str] = DEFAULT_CLASSES,
+                 view: Optional[CodeView] = None) -> Tuple[np.ndarray, Optional[RoiBox]]:
     """
     Render one synthetic AOI frame; return (BGR uint8 480x640x3, code box in pixels).
 
     The frame depends only on the generator state, class_id and device: pass
     `np.random.default_rng(seed)` for a reproducible frame. The box is the padded bounding box
-    of the printed code, the YOLO label of the frame.
+    of the printed code, the YOLO label of the frame. `view` places the code as one camera of a
+    station sees it (core/dataset/multiview.py): foreshortened, or hidden (box None).
     """
     if not 0 <= class_id < len(class_names):
         raise ValueError(f'class_id {class_id} outside 0..{len(class_names) - 1}')
@@ -205,8 +215,16 @@ def render_frame(rng: np.random.Generator, class_id: int, device: int = 0,
     # Code position: anywhere the whole label fits (the paper: the code moves between frames).
     code_x = rng.uniform(0.18, 0.86) * w
     code_y = rng.uniform(0.12, 0.62) * h
+    if view is not None:
+        code_x = view.code_x
     _bottle(rng, frame, code_x, code_y)
-    label, code_ink = _label_layers(rng, code_text(class_names[class_id]), w, h, code_x, code_y)
+    code = code_text(class_names[class_id]) if view is None or view.squeeze > 0 else ''
+    label, code_ink = _label_layers(rng, code, w, h, code_x, code_y)
+    if view is not None and 0 < view.squeeze < 1:
+        # The label on a round bottle turned away from the camera: narrower about the code.
+        squeeze = np.float32([[view.squeeze, 0, code_x * (1 - view.squeeze)], [0, 1, 0]])
+        label, code_ink = (cv2.warpAffine(layer, squeeze, (w, h), flags=cv2.INTER_LINEAR)
+                           for layer in (label, code_ink))
     ink = np.array([rng.uniform(170, 235)] * 3, np.float32) + rng.uniform(-10, 10, 3)
     alpha = label[:, :, None] * rng.uniform(0.75, 0.95)
     frame = frame * (1.0 - alpha) + ink.astype(np.float32) * alpha
@@ -220,7 +238,7 @@ def render_frame(rng: np.random.Generator, class_id: int, device: int = 0,
     noise = rng.standard_normal(frame.shape, dtype=np.float32)
     frame += noise * np.float32(_uniform(rng, profile.noise_sigma))
     bgr = np.clip(frame, 0, 255).astype(np.uint8)
-    return bgr, _code_box(code_ink)
+    return bgr, (_code_box(code_ink) if code else None)
 
 
 def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0,
