@@ -14,10 +14,11 @@ from acnn_ros.core import messages
 from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import Decision, RejectReason
+from acnn_ros.core.reject.fusion import ViewStatus
 from acnn_ros.core.reject.scheduler import PartRecord
 from acnn_ros.core.replay import bag_io
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox, StageTimes
-from acnn_ros.msg import InspectionResult, RejectEvent
+from acnn_ros.msg import InspectionResult, RejectEvent, ViewResult
 from builtin_interfaces.msg import Time
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
@@ -36,8 +37,10 @@ ENUMS = {
     'Delivery': ({d.name: d.value for d in Delivery}, 'RejectEvent', 'DELIVERY_'),
     'decision': ({'ACCEPT': messages.DECISION_ACCEPT, 'REJECT': messages.DECISION_REJECT},
                  'RejectEvent', 'DECISION_'),
+    'ViewStatus': ({s.name: s.value for s in ViewStatus}, 'ViewResult', 'STATUS_'),
 }
-RCLPY_CLASSES = {'InspectionResult': InspectionResult, 'RejectEvent': RejectEvent}
+RCLPY_CLASSES = {'InspectionResult': InspectionResult, 'RejectEvent': RejectEvent,
+                 'ViewResult': ViewResult}
 
 
 def msg_file_constants(text: str):

@@ -21,7 +21,7 @@ Rules kept here and nowhere else:
 The enums of the core (InspectionStatus, RejectReason, Delivery) equal the .msg constants by
 value, so fields are plain `int(enum)`; test/test_message_conversion.py keeps them equal.
 """
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from acnn_ros.core.frame_key import FrameKey, NS_PER_S
 from acnn_ros.core.image_codec import DEFAULT_MAX_PIXELS, is_compressed
@@ -33,6 +33,8 @@ IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
 # RejectEvent.decision: the core's decision is a bool (`Decision.reject`).
 DECISION_ACCEPT = 0
 DECISION_REJECT = 1
+# The bound of an ROI whose image size is not known (an outcome read back from a message).
+UNKNOWN_IMAGE_SIZE = 1 << 30
 
 
 def stamp_ns(stamp) -> int:
@@ -90,11 +92,9 @@ def result_fields(outcome: InspectionOutcome, total_ms: float) -> Tuple[Dict, Di
     ROI is clipped to the image as sensor_msgs/RegionOfInterest requires. `class_scores` is a
     list of floats (what rclpy takes; rosbags wants `np.float32` arrays: wrap it there).
     """
-    roi = {'x_offset': 0, 'y_offset': 0, 'width': 0, 'height': 0, 'do_rectify': False}
+    roi = roi_fields(outcome)
     center = (0.0, 0.0)
     if outcome.roi is not None:
-        x, y, w, h = outcome.roi.clipped(outcome.image_width, outcome.image_height)
-        roi.update(x_offset=x, y_offset=y, width=w, height=h)
         center = (float(outcome.roi.center_x), float(outcome.roi.center_y))
     fields = {
         'status': int(outcome.status), 'detail': outcome.detail,
@@ -106,6 +106,41 @@ def result_fields(outcome: InspectionOutcome, total_ms: float) -> Tuple[Dict, Di
         'inference_ms': float(outcome.times.inference_ms),
         'postprocess_ms': float(outcome.times.postprocess_ms), 'total_ms': float(total_ms)}
     return fields, roi
+
+
+def roi_fields(outcome: Optional[InspectionOutcome]) -> Dict:
+    """
+    Return the sensor_msgs/RegionOfInterest fields of an outcome's ROI (zero: none).
+
+    Clipped to the image; an outcome read back from an InspectionResult carries no image size
+    (its box was clipped when it was published): its box is kept as it is.
+    """
+    roi = {'x_offset': 0, 'y_offset': 0, 'width': 0, 'height': 0, 'do_rectify': False}
+    if outcome is not None and outcome.roi is not None:
+        x, y, w, h = outcome.roi.clipped(outcome.image_width or UNKNOWN_IMAGE_SIZE,
+                                         outcome.image_height or UNKNOWN_IMAGE_SIZE)
+        roi.update(x_offset=x, y_offset=y, width=w, height=h)
+    return roi
+
+
+def view_result_fields(record) -> List[Tuple[Dict, Dict]]:
+    """
+    Return (fields, roi fields) of each ViewResult of a part record (RejectEvent.views).
+
+    One per camera of a station, in the order of its `cameras`; none with one camera. A view
+    without an OK result has class -1 and confidence 0.
+    """
+    views = []
+    for view in record.views:
+        outcome = view.outcome if int(view.status) == InspectionStatus.OK else None
+        views.append(({
+            'camera': view.camera, 'status': int(view.status),
+            'deciding': bool(view.deciding),
+            'class_id': int(outcome.class_id) if outcome is not None else -1,
+            'class_name': outcome.class_name if outcome is not None else '',
+            'confidence': float(outcome.confidence) if outcome is not None else 0.0},
+            roi_fields(outcome)))
+    return views
 
 
 def reject_event_fields(record) -> Tuple[Dict, Dict[str, Dict[str, int]]]:

@@ -11,7 +11,8 @@ import sys
 from acnn_ros.core.health import LEVEL_ERROR, LEVEL_WARN
 from acnn_ros.core.image_codec import decode_image_message
 from acnn_ros.core.messages import (frame_key, header_fields, outcome_from_result,
-                                    reject_event_fields, seconds_stamp_fields)
+                                    reject_event_fields, seconds_stamp_fields,
+                                    view_result_fields)
 from acnn_ros.core.plc.protocols import make_actuator
 from acnn_ros.core.reject.archive import RejectArchive
 from acnn_ros.core.reject.config import (PARAMETERS, policy_from_values, RejectActuatorConfig,
@@ -23,7 +24,7 @@ from acnn_ros.core.reject.realtime import IsolationSettings
 from acnn_ros.core.reject.scheduler import SchedulerSettings
 from acnn_ros.core.reject.scheduler_thread import SchedulerThread
 from acnn_ros.core.ros_env import describe_dds
-from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent
+from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent, ViewResult
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.line_qos import PER_PART_QOS
@@ -36,7 +37,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
@@ -113,7 +114,7 @@ class RejectActuatorNode(ManagedNode):
         self.get_logger().info(
             f'{config.actuator} actuator, {config.timing}, delay {config.reject_delay_s} s, '
             f'window {config.inspection_window_s} s, triggers {config.use_part_trigger}, '
-            f'archive {config.archive_dir or "off"}; {describe_dds()}')
+            f'archive {config.archive_dir or "off"}; {self._station(config)}{describe_dds()}')
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start the scheduler and the heartbeat, subscribe to parts and results."""
@@ -181,6 +182,12 @@ class RejectActuatorNode(ManagedNode):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    @staticmethod
+    def _station(config: RejectActuatorConfig) -> str:
+        if not config.cameras:
+            return ''
+        return f'cameras {", ".join(config.cameras)} fused by {config.fusion}; '
+
     def _on_trigger(self, msg: PartTrigger) -> None:
         note = self.without_inference.note(
             msg.part_id, self._line_subscriptions[0].get_publisher_count() > 0)
@@ -205,7 +212,9 @@ class RejectActuatorNode(ManagedNode):
         stamp, frame_id = header_fields(record.key)   # the exact source header, to the ns
         self._rejects.publish(RejectEvent(
             header=Header(stamp=Time(**stamp), frame_id=frame_id),
-            due_time=Time(**times['due_time']), fire_time=Time(**times['fire_time']), **fields))
+            due_time=Time(**times['due_time']), fire_time=Time(**times['fire_time']),
+            views=[ViewResult(roi=RegionOfInterest(**roi), **view)
+                   for view, roi in view_result_fields(record)], **fields))
         if self.archive is not None:
             self.archive.add_part(record)
 
@@ -241,7 +250,8 @@ class RejectActuatorNode(ManagedNode):
         counters = self.scheduler.counters_snapshot()
         values = dict(counter_values(counters),
                       parts_without_inference=self.without_inference.count,
-                      parts_while_inactive=self.inactive_parts.count)
+                      parts_while_inactive=self.inactive_parts.count,
+                      **self.scheduler.camera_counters_snapshot().values())
         msg = LineCounters(since=_stamp(counters.since), **{
             name: values[name] for name in LineCounters.get_fields_and_field_types()
             if name in values})

@@ -19,7 +19,7 @@ the views of a part by stamp and, when all are in or its inspection window close
 The deciding view's outcome is the part's (class, confidence in the RejectEvent); every view
 is kept with its own decision (`ViewRecord`, RejectEvent.views). `CameraTally` counts per camera.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import enum
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
@@ -40,11 +40,12 @@ class ViewStatus(enum.IntEnum):
 
 @dataclass(frozen=True)
 class ViewRecord:
-    """One camera's view of a part: its outcome (None: missing) and its own decision."""
+    """One camera's view of a part: its outcome (None: missing), own decision, if decisive."""
 
     camera: str
     outcome: Optional[InspectionOutcome]
     decision: Decision
+    deciding: bool = False
 
     @property
     def status(self) -> ViewStatus:
@@ -61,19 +62,20 @@ class ViewRecord:
 
 @dataclass(frozen=True)
 class FusedDecision:
-    """The part's decision, the deciding view ('' when none decided) and every view."""
+    """The part's decision and every view, the deciding one marked (none: fail-safe)."""
 
     decision: Decision
-    camera: str
     views: Tuple[ViewRecord, ...]
+
+    @property
+    def camera(self) -> str:
+        """Return the name of the deciding view; '' for a fail-safe reject of a bad view."""
+        return next((view.camera for view in self.views if view.deciding), '')
 
     @property
     def outcome(self) -> Optional[InspectionOutcome]:
         """Return what the deciding view saw (None for a fail-safe reject of a bad view)."""
-        for view in self.views:
-            if view.camera == self.camera:
-                return view.outcome
-        return None
+        return next((view.outcome for view in self.views if view.deciding), None)
 
 
 def fuse_views(cameras: Sequence[str], outcomes: Mapping[str, InspectionOutcome],
@@ -88,7 +90,7 @@ def fuse_views(cameras: Sequence[str], outcomes: Mapping[str, InspectionOutcome]
         first = untrusted[0]
         named = ', '.join(f'{view.camera} ({view.status.name.lower()})' for view in untrusted)
         return FusedDecision(Decision(True, first.decision.reason,
-                                      f'camera {named}: {first.decision.detail}'), '', views)
+                                      f'camera {named}: {first.decision.detail}'), views)
     best = max(views, key=lambda view: view.confidence)   # the first camera on a tie
     if fusion == 'best_view':
         return _decided_by(best, views)
@@ -99,14 +101,19 @@ def fuse_views(cameras: Sequence[str], outcomes: Mapping[str, InspectionOutcome]
     if fusion == 'all_agree' and len(classes) > 1:
         said = ', '.join(f'{view.camera} {view.outcome.class_name}' for view in views)
         return FusedDecision(Decision(True, RejectReason.UNKNOWN_CLASS,
-                                      f'views disagree: {said}'), best.camera, views)
+                                      f'views disagree: {said}'), _marked(best, views))
     return _decided_by(best, views)
 
 
 def _decided_by(view: ViewRecord, views: Tuple[ViewRecord, ...]) -> FusedDecision:
     decision = view.decision
     return FusedDecision(Decision(decision.reject, decision.reason,
-                                  f'camera {view.camera}: {decision.detail}'), view.camera, views)
+                                  f'camera {view.camera}: {decision.detail}'),
+                         _marked(view, views))
+
+
+def _marked(deciding: ViewRecord, views: Tuple[ViewRecord, ...]) -> Tuple[ViewRecord, ...]:
+    return tuple(replace(view, deciding=view.camera == deciding.camera) for view in views)
 
 
 @dataclass
@@ -144,7 +151,7 @@ class CameraCounters:
                 tally.missing += 1
             else:
                 tally.error += 1
-            tally.deciding += int(view.camera == fused.camera)
+            tally.deciding += int(view.deciding)
 
     def snapshot(self) -> 'CameraCounters':
         """Return an independent copy."""
