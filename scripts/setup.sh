@@ -68,6 +68,17 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null && ! command -v pg
   fi
 fi
 
+# npm packages, pinned by their package-lock.json (`npm ci`, again only when the lock changes):
+# resource/opcua = the official OPC UA companion NodeSet2 files (vision_system_node loads
+# MachineVision's), test/clients/node_opcua = node-opcua-client for the independent-client test.
+for npm_dir in resource/opcua test/clients/node_opcua; do
+  lock="$npm_dir/package-lock.json"
+  [[ -f "$lock" && "$lock" -nt "$npm_dir/node_modules/.package-lock.json" ]] || continue
+  command -v npm >/dev/null || { log "error: npm not found (needed in $npm_dir)"; exit 1; }
+  log "npm ci in $npm_dir"
+  (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
+done
+
 # Fix 1: the wheels' exported CMake files name the wheel builder's Python include paths.
 py_include="$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 np_include="$(python -c 'import numpy; print(numpy.get_include())')"

@@ -47,6 +47,7 @@ CORE_SUBSYSTEM_IMPORTS = {
     'plc': (),
     'reject': ('plc',),                 # the scheduler thread drives the Actuator contract
     'replay': ('dataset', 'reject'),    # evaluation reads labels and applies decide()
+    'vision_system': ('plc',),          # the OPC UA server runs on plc's LoopThreadServer
     'shift': ('reject',),               # part rows name RejectReason / Delivery
 }
 # The command-line entry imports its sub-commands by name only (importlib): it is exempt from

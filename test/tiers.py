@@ -25,6 +25,7 @@ UNIT_MODULES = frozenset({
     'test_staged_worker',
     'test_start_gate_rate', 'test_synthetic', 'test_thresholds', 'test_tiers',
     'test_train_cli_validation',
+    'test_vision_state_machine', 'test_vision_system_server',
 })
 SYSTEM_MODULES = frozenset({
     'test_camera_start_ordering', 'test_clean_shutdown', 'test_demo', 'test_launch',
