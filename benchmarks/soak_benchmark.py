@@ -5,18 +5,19 @@ Soak test of the real 3-process graph with PLC and inference restarts (issue 12,
 camera_node (synthetic frames), inference_node (the demo model) and reject_actuator_node
 (Modbus) run as three processes started like `ros2 run` with config/inspect.yaml, next to a
 real pymodbus PLC simulator in a process of its own. This process observes the line through
-its topics (acnn_ros.app.observer.LineObserver, as the demo does), stops and restarts the PLC
-simulator and stops (SIGTERM and SIGKILL alternately) and restarts inference_node on a
-schedule, samples VmRSS of every process from /proc/<pid>/status, and at the end reconciles
-every part exactly
-(acnn_ros/app/bench/soak_accounting.py) and writes soak_report.json + soak_report.md.
+its topics (acnn_ros.app.observer.LineObserver, as the demo does: raw subscriptions that keep
+the bytes, decoded after the run, and the publishers' sequence numbers, so its own losses are
+reported apart from the line's), stops and restarts the PLC simulator (every instance's record
+kept and merged) and stops (SIGTERM and SIGKILL alternately) and restarts inference_node on a
+schedule, samples VmRSS of every process from /proc/<pid>/status, stops the nodes in line
+order and the PLC last (the actuator tells it "vision not ready"), reconciles every part
+exactly (acnn_ros/app/bench/soak_accounting.py) and writes soak_report.json + soak_report.md.
 
     python -m benchmarks.soak_benchmark --rate-hz 20 --duration-s 600 --out runs/soak
 """
 import argparse
 from collections import Counter
 import json
-import multiprocessing
 import os
 from pathlib import Path
 import signal
@@ -24,11 +25,15 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Dict, List, Sequence, Tuple
 
-from acnn_ros.app.bench.soak_accounting import (not_ok_outside, not_ok_part_ids, rss_trends,
-                                                soak_checks)
+from acnn_ros.app.bench.soak_accounting import (not_ok_outside, not_ok_part_ids,
+                                                observer_losses, rss_trends, soak_checks)
+from acnn_ros.app.plc_simulator_process import PlcSimulatorProcess
 from acnn_ros.app.proc_status import rss_mib
+from acnn_ros.core.plc.contract import NOT_READY_PART_ID
 from acnn_ros.core.reject.decision import RejectReason
+from acnn_ros.core.reject.reconciliation import Check
 from benchmarks.common import keep_dds_local
 from benchmarks.soak_report import markdown
 
@@ -36,42 +41,44 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 PARAMS_FILE = REPO_DIR / 'config' / 'inspect.yaml'
 
 
-def _serve_plc(connection, port: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from acnn_ros.app.plc_simulator_process import quiet_pymodbus
-    quiet_pymodbus()
-    from acnn_ros.core.plc.modbus.simulator import PlcSimulator
-    simulator = PlcSimulator(port=port)      # the register map of config/inspect.yaml
-    simulator.start()
-    connection.send(simulator.port)
-    while True:
-        request = connection.recv()
-        if request == 'stop':
-            simulator.stop()        # the record stays readable: nothing is lost at a restart
-        connection.send([(d.part_id, d.verdict) for d in simulator.decisions()])
-        if request == 'stop':
-            return
-
-
 class SoakPlc:
-    """One incarnation of the PLC simulator; `stop()` returns every decision it received."""
+    """
+    The PLC simulator process across its restarts: every instance's record kept and merged.
 
-    def __init__(self, port: int = 0):
-        context = multiprocessing.get_context('spawn')
-        self._connection, child = context.Pipe()
-        self.process = context.Process(target=_serve_plc, args=(child, port), daemon=True)
-        self.process.start()
-        if not self._connection.poll(30):
-            self.process.kill()
-            raise RuntimeError('the PLC simulator did not start within 30 s')
-        self.port = self._connection.recv()
+    A restart stops the running instance (connections drop, as at a PLC restart), keeps the
+    decision blocks it received and starts a new one on the same port.
+    """
 
-    def stop(self):
-        """Stop serving (connections drop, as at a PLC restart); return its decisions."""
-        self._connection.send('stop')
-        decisions = self._connection.recv()
-        self.process.join(timeout=5)
-        return decisions
+    def __init__(self):
+        self.current = PlcSimulatorProcess(0, {})     # the register map of config/inspect.yaml
+        self.port = self.current.port
+        self.records: List[list] = []                 # one list of decisions per instance
+
+    def restart(self, down_s: float) -> None:
+        """Stop the running instance, keep its record, start a new one after `down_s`."""
+        self.records.append(self.current.stop())
+        time.sleep(down_s)
+        self.current = PlcSimulatorProcess(self.port, {})
+
+    def stop(self) -> None:
+        """Stop the running instance and keep its record."""
+        if self.current is not None:
+            self.records.append(self.current.stop())
+            self.current = None
+
+    def decisions(self) -> List[Tuple[int, int]]:
+        """Return (part id, verdict) of every part's decision block of every instance."""
+        return [(d.part_id, d.verdict) for record in self.records for d in record
+                if d.part_id != NOT_READY_PART_ID]
+
+    def summary(self) -> Dict:
+        """Return the blocks of each instance and whether the last one was told 'not ready'."""
+        last = self.records[-1] if self.records else []
+        return {'instances': len(self.records),
+                'decision_blocks': [len(record) for record in self.records],
+                'not_ready_blocks': sum(d.part_id == NOT_READY_PART_ID
+                                        for record in self.records for d in record),
+                'last_block_not_ready': bool(last) and last[-1].part_id == NOT_READY_PART_ID}
 
 
 def start_node(name: str, log_dir: Path, *parameters: str) -> subprocess.Popen:
@@ -88,7 +95,7 @@ def start_node(name: str, log_dir: Path, *parameters: str) -> subprocess.Popen:
 
 
 class Observer:
-    """The line's topics seen from this process, plus the actuator's diagnostics values."""
+    """The line's topics seen from this process, plus the camera's and actuator's diagnostics."""
 
     def __init__(self):
         import rclpy
@@ -100,7 +107,7 @@ class Observer:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = LineObserver(GroundTruth(), context=self.context)
-        self.actuator_values = {}
+        self.actuator_values, self.camera_values = {}, {}
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, 50)
         self.enable = self.node.create_client(SetBool, '/camera_node/enable')
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -119,6 +126,16 @@ class Observer:
         for status in msg.status:
             if status.name.endswith('reject_actuator_node: reject actuator'):
                 self.actuator_values = {v.key: v.value for v in status.values}
+            elif status.name.endswith('camera_node: camera'):
+                self.camera_values = {v.key: v.value for v in status.values}
+
+    def final_diagnostics(self, timeout_s: float) -> Tuple[Dict, Dict]:
+        """Return the camera's and the actuator's diagnostics values published from now on."""
+        self.camera_values, self.actuator_values = {}, {}
+        end = time.monotonic() + timeout_s
+        while not (self.camera_values and self.actuator_values) and time.monotonic() < end:
+            time.sleep(0.1)
+        return dict(self.camera_values), dict(self.actuator_values)
 
     def set_capture(self, enabled: bool, timeout_s: float = 20.0) -> bool:
         """Call camera_node's ~/enable service; return its success."""
@@ -142,12 +159,25 @@ class Observer:
         self._thread.join(timeout=5)
 
 
+def stop_nodes(procs: Dict[str, subprocess.Popen], order: Sequence[str]) -> Dict[str, int]:
+    """Stop the node processes one after the other (SIGINT, killed after 15 s); their codes."""
+    codes = {}
+    for name in order:
+        process = procs[name]
+        process.send_signal(signal.SIGINT)
+        try:
+            codes[name] = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            codes[name] = process.wait()
+    return codes
+
+
 def run_soak(args) -> dict:
     """Run the soak; return the report (also written to args.out)."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plc = SoakPlc()
-    plc_records = []
     observer = Observer()
     procs = {'reject_actuator_node': start_node(
         'reject_actuator_node', out, 'actuator:=modbus', 'plc_host:=127.0.0.1',
@@ -163,7 +193,9 @@ def run_soak(args) -> dict:
         while not stop.is_set():
             now = time.time()
             pids = {name: p.pid for name, p in procs.items()}
-            pids.update(plc_simulator=plc.process.pid, soak_observer=os.getpid())
+            pids.update(soak_observer=os.getpid())
+            if plc.current is not None:
+                pids.update(plc_simulator=plc.current.pid)
             for name, pid in pids.items():
                 mib = rss_mib(pid)
                 if mib > 0:
@@ -182,7 +214,7 @@ def run_soak(args) -> dict:
                 raise RuntimeError('camera_node ~/enable did not answer')
         else:                     # camera_node's start gate holds capture until matched
             end = time.monotonic() + 60
-            while not observer.node.ledger().captured and time.monotonic() < end:
+            while not observer.node.counts()['part'] and time.monotonic() < end:
                 time.sleep(0.05)
         start = time.time()
         events.append((0.0, f'capture started at {args.rate_hz:g} Hz ({args.start})'))
@@ -196,18 +228,15 @@ def run_soak(args) -> dict:
                 time.sleep(0.2)
                 elapsed = time.time() - start
                 if elapsed >= next_print:
-                    ledger = observer.node.ledger()
-                    print(f'[{elapsed:6.0f} s] parts {len(ledger.captured)}, verdicts '
-                          f'{len(ledger.results)}, decisions {len(ledger.decisions)}',
-                          flush=True)
+                    seen = observer.node.counts()     # nothing decoded during the run
+                    print(f'[{elapsed:6.0f} s] parts {seen["part"]}, verdicts '
+                          f'{seen["inspection"]}, decisions {seen["reject"]}', flush=True)
                     next_print += args.print_s
             if what == 'end':
                 break
             down_at = time.time()
             if what == 'plc':
-                plc_records += plc.stop()
-                time.sleep(args.down_s)
-                plc = SoakPlc(plc.port)
+                plc.restart(args.down_s)
             else:
                 how = 'kill' if args.inference_stop == 'kill' or (
                     args.inference_stop == 'alternate' and inference_stops % 2) else 'term'
@@ -224,26 +253,30 @@ def run_soak(args) -> dict:
         observer.set_capture(False)
         duration = time.time() - start
         time.sleep(args.drain_s)           # the last parts reach their due time
-        ledger = observer.node.ledger()
-        plc_records += plc.stop()
+        # The diagnostics after the drain: the camera's last part id, the actuator's counts.
+        camera_values, actuator_values = observer.final_diagnostics(args.drain_s + 5.0)
     finally:
         stop.set()
-        codes = {}
-        for name in ('camera_node', 'inference_node', 'reject_actuator_node'):
-            process = procs[name]
-            process.send_signal(signal.SIGINT)
-            try:
-                codes[name] = process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                codes[name] = process.wait()
-        observer_values = dict(observer.actuator_values)
+        # In line order, the PLC last: reject_actuator_node's shutdown tells the PLC "vision
+        # not ready" (the simulator records it), which a stopped PLC could not take.
+        codes = stop_nodes(procs, ('camera_node', 'inference_node', 'reject_actuator_node'))
+        plc.stop()
+        time.sleep(0.5)                    # RejectEvents still in flight reach the observer
+        ledger = observer.node.ledger()
+        receipts = observer.node.receipt_losses()
         observer.close()
-        if plc.process.is_alive():
-            plc.process.kill()
-    ledger.plc_decisions = plc_records
-    accepts_undelivered = int(observer_values.get('accepts_undelivered', 0))
+    ledger.plc_decisions = plc.decisions()
+    accepts_undelivered = int(actuator_values.get('accepts_undelivered', 0))
     checks, counts = soak_checks(ledger, accepts_undelivered)
+    observer_check, observer_counts = observer_losses(
+        receipts, ledger, int(camera_values.get('last_part_id', 0)),
+        int(actuator_values.get('inspected', 0)))
+    plc_summary = plc.summary()
+    checks.append(Check('the PLC was told "vision not ready" at shutdown, before it stopped',
+                        plc_summary['last_block_not_ready'],
+                        f'{plc_summary["instances"]} PLC simulator instances, decision blocks '
+                        f'{plc_summary["decision_blocks"]}, {plc_summary["not_ready_blocks"]} '
+                        'of them "not ready" (part id 0)'))
     parts_time = [(p.part_id, p.header.capture_time) for p in ledger.captured]
     not_ok_ids = not_ok_part_ids(ledger)
     frames_out, bad_out = not_ok_outside(parts_time, not_ok_ids, outages, args.settle_s)
@@ -257,7 +290,10 @@ def run_soak(args) -> dict:
         'machine': f'{os.cpu_count()} CPUs, {os.uname().machine}',
         'checks': [{'name': c.name, 'ok': c.ok, 'detail': c.detail} for c in checks],
         'counts': counts, 'events': events, 'exit_codes': codes,
-        'parts_without_inference': int(observer_values.get('parts_without_inference', -1)),
+        'parts_without_inference': int(actuator_values.get('parts_without_inference', -1)),
+        'observer': {'check': {'name': observer_check.name, 'ok': observer_check.ok,
+                               'detail': observer_check.detail}, 'counts': observer_counts},
+        'plc': plc_summary,
         'startup': {'seconds': args.startup_s, 'not_answered_ok': len(startup_bad),
                     'reasons': dict(Counter(reasons.get(pid, '?') for pid in startup_bad)),
                     'frames': sum(1 for _, t in parts_time if t < start + args.startup_s)},
@@ -267,8 +303,8 @@ def run_soak(args) -> dict:
         'rss': rss,
         'rss_flat': all(r['flat'] is not False for r in rss),
         'reconciled': all(c.ok for c in checks)}
-    report['passed'] = report['reconciled'] and report['rss_flat'] and \
-        report['outside_outages']['ratio'] < 0.01
+    report['passed'] = report['reconciled'] and report['rss_flat'] and observer_check.ok \
+        and report['outside_outages']['ratio'] < 0.01
     (out / 'soak_report.json').write_text(json.dumps(report, indent=1), encoding='utf-8')
     (out / 'soak_report.md').write_text(markdown(report), encoding='utf-8')
     return report

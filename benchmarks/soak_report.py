@@ -16,6 +16,12 @@ def markdown(report: dict) -> str:
         '| check | result | detail |', '|---|---|---|']
     lines += [f'| {c["name"]} | {"OK" if c["ok"] else "FAIL"} | {c["detail"]} |'
               for c in report['checks']]
+    observer = report.get('observer')
+    if observer:        # the instrument's own losses, apart from the line's checks above
+        check = observer['check']
+        lines += ['', 'The observer (this process, not the line):', '',
+                  '| check | result | detail |', '|---|---|---|',
+                  f'| {check["name"]} | {"OK" if check["ok"] else "FAIL"} | {check["detail"]} |']
     lines += [
         '',
         f'Rejects by reason: {counts["rejects_by_reason"]}; parts the actuator saw with no '
@@ -43,5 +49,7 @@ def markdown(report: dict) -> str:
                          f'{row["after_warmup_mib"]:.1f} | {row["end_mib"]:.1f} | '
                          f'{row["growth_mib"]:+.1f} | {"yes" if row["flat"] else "NO"} |')
     lines += ['', f'Result: {"PASS" if report["passed"] else "FAIL"} (reconciled '
-              f'{report["reconciled"]}, RSS flat {report["rss_flat"]}).']
+              f'{report["reconciled"]}, RSS flat {report["rss_flat"]}'
+              + (f', observer lost nothing {observer["check"]["ok"]}' if observer else '')
+              + ').']
     return '\n'.join(lines) + '\n'

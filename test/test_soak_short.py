@@ -7,7 +7,9 @@ PLC simulator process; the PLC simulator is restarted once and inference_node is
 (SIGTERM) and restarted once. Every part must reconcile exactly
 (acnn_ros/app/bench/soak_accounting.py), the RSS of every process judged must stay flat after
 warm-up, and every node must exit 0 at the end. The short run is the benchmark's own command,
-`python -m benchmarks.soak_benchmark`, in a process of its own; its report is read back.
+`python -m benchmarks.soak_benchmark`, in a process of its own, with the benchmark's observer
+(acnn_ros.app.observer.LineObserver: raw subscriptions, its own losses checked apart from the
+line's, which must be none); its report is read back.
 The long run and its report: docs/BENCHMARKS.md ("Soak").
 """
 import json
@@ -46,6 +48,14 @@ def test_soak_short_reconciles_exactly_across_plc_and_inference_restarts(tmp_pat
     assert counts['frames_without_verdict'] > 0, 'the inference outage left no trace: ' + text
     assert counts['missed'] + counts['accepts_undelivered'] > 0, 'the PLC outage: ' + text
     assert report['rss_flat'], text
+    # The instrument: the observer lost nothing (its own check, apart from the line's), both
+    # PLC simulator instances' records are in the ledger, and the PLC, stopped last, was told
+    # "vision not ready" by the actuator's shutdown.
+    assert report['observer']['check']['ok'], text
+    assert report['observer']['counts']['camera_published'] == counts['frames'], text
+    plc = report['plc']
+    assert plc['instances'] == 2 and min(plc['decision_blocks']) > 0, text
+    assert plc['last_block_not_ready'], text
     assert any(r['flat'] for r in report['rss'] if r['process'] == 'reject_actuator_node'), text
     assert set(report['exit_codes'].values()) == {0}, text
     # The rate target (< 1 % not answered OK) is the benchmark's; on a shared 2-core CI
@@ -87,6 +97,29 @@ def test_soak_checks_catch_a_lost_decision_and_a_double_plc_write():
     checks, counts = soak_checks(ledger, accepts_undelivered=2)    # the actuator said so
     assert {c.name: c.ok for c in checks}[
         'decisions = PLC writes + decisions not written (missed, not delivered)']
+
+
+def test_receipt_losses_tell_the_observers_own_losses_from_the_sequence_numbers():
+    from acnn_ros.app.bench.soak_accounting import observer_losses, receipt_losses
+    from acnn_ros.core.frame_key import FrameKey
+    from acnn_ros.core.reject.reconciliation import CapturedPart, LineLedger
+    camera, restarted = b'camera', b'inference-2'
+    clean = receipt_losses([(camera, n) for n in range(1, 101)])
+    assert clean == (1, 100, 0, 0, 0) and clean.lost == 0
+    # 3 missed in the middle, one twice, and a restarted publisher matched after its 4th.
+    seen = [(camera, n) for n in range(1, 101) if n not in (40, 41, 42)] + [(camera, 7)]
+    seen += [(restarted, n) for n in range(5, 20)]
+    losses = receipt_losses(seen)
+    assert (losses.publishers, losses.gaps, losses.repeated, losses.before_first) == (2, 3, 1, 4)
+    ledger = LineLedger(captured=[CapturedPart(i, FrameKey(i, 'c')) for i in range(1, 98)])
+    check, counts = observer_losses({'part': clean}, ledger, camera_published=97,
+                                    actuator_decided=0)
+    assert check.ok, check.detail
+    check, counts = observer_losses({'part': clean}, ledger, camera_published=99,
+                                    actuator_decided=0)   # the last 2 parts never arrived
+    assert not check.ok and counts['parts_missed'] == 2
+    check, _ = observer_losses({'part': clean, 'inspection': losses}, ledger, 97, 0)
+    assert not check.ok and 'inspection 3' in check.detail
 
 
 def test_rss_trend_flags_growth_after_warm_up_only():

@@ -3,22 +3,26 @@
 What the demo sees of the line: its topics, and the ground truth of the frames it captured.
 
 `LineObserver` is a node of its own that subscribes to the line's `part`, `inspection` and
-`reject` topics, as any other process could. `GroundTruth` wraps the camera's frame source
+`reject` topics, as any other process could, storing the messages as received bytes (decoded
+when asked) with their publishers' sequence numbers, so that it keeps up with the line and
+reports its own losses apart from the line's. `GroundTruth` wraps the camera's frame source
 (camera_node takes a `source_factory`): the synthetic generator and YOLO-labelled image
 folders know the class of each frame they deliver, and camera_node publishes every delivered
 frame as the next part (part ids 1, 2, ... in delivery order), so the n-th recorded class is
 the truth of part n.
 """
 import threading
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
+from acnn_ros.app.bench.soak_accounting import receipt_losses, ReceiptLosses
 from acnn_ros.core.camera.config import CameraConfig
 from acnn_ros.core.camera.source import CameraSourceError, create_source, Frame, FrameSource
 from acnn_ros.core.messages import frame_key
 from acnn_ros.core.reject.reconciliation import CapturedPart, LineLedger, RejectEventRecord
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
+from acnn_ros.nodes.line_qos import PER_PART_QOS
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
+from rclpy.serialization import deserialize_message
 
 
 class GroundTruth:
@@ -87,39 +91,75 @@ class _RecordingSource(FrameSource):
 
 
 class LineObserver(Node):
-    """Subscribes to the line's topics and keeps the ledger of one run."""
+    """
+    Records the line's `part`, `inspection` and `reject` messages; decodes them when asked.
+
+    A callback only appends the serialized bytes with the publisher and its sequence number
+    (raw subscriptions, PER_PART_QOS), so the observer keeps up with the line at its rated
+    rate even in a busy process; `ledger()` decodes what arrived since its last call. The
+    sequence numbers tell the observer's own losses apart from the line's (`receipt_losses`).
+    """
+
+    TOPICS = (('part', PartTrigger), ('inspection', InspectionResult), ('reject', RejectEvent))
 
     def __init__(self, truth: GroundTruth, **kwargs):
         super().__init__('demo_monitor', **kwargs)
         self.truth = truth
         self._lock = threading.Lock()
+        # topic -> [(bytes, publisher gid, publication sequence number)]; list.append is atomic.
+        self._received = {topic: [] for topic, _ in self.TOPICS}
+        self._decoded = {topic: 0 for topic, _ in self.TOPICS}
         self._parts = []          # (part id, frame key) of each PartTrigger
         self._results = []        # (frame key, status) of each InspectionResult
         self._decisions = []      # RejectEventRecord of each RejectEvent
-        qos = QoSProfile(depth=1000)
-        self.create_subscription(PartTrigger, 'part', self._on_part, qos)
-        self.create_subscription(InspectionResult, 'inspection', self._on_result, qos)
-        self.create_subscription(RejectEvent, 'reject', self._on_decision, qos)
+        for topic, msg_type in self.TOPICS:
+            self.create_subscription(msg_type, topic, _Recorder(self._received[topic]),
+                                     PER_PART_QOS, raw=True)
 
-    def _on_part(self, msg):
-        with self._lock:
-            self._parts.append((int(msg.part_id), frame_key(msg.header)))
+    def counts(self) -> Dict[str, int]:
+        """Return how many messages of each topic arrived so far (nothing decoded)."""
+        return {topic: len(received) for topic, received in self._received.items()}
 
-    def _on_result(self, msg):
-        with self._lock:
-            self._results.append((frame_key(msg.header), int(msg.status)))
-
-    def _on_decision(self, msg):
-        with self._lock:
-            self._decisions.append(RejectEventRecord(
-                int(msg.part_id), frame_key(msg.header), msg.decision == msg.DECISION_REJECT,
-                int(msg.reason), int(msg.delivery)))
+    def receipt_losses(self) -> Dict[str, ReceiptLosses]:
+        """Return, per topic, what the publishers' sequence numbers say this observer missed."""
+        return {topic: receipt_losses((gid, seq) for _, gid, seq in list(received))
+                for topic, received in self._received.items()}
 
     def ledger(self) -> LineLedger:
         """Return a copy of what was seen so far (captured parts with their ground truth)."""
         with self._lock:
+            self._decode()
             parts, results = list(self._parts), list(self._results)
             decisions = list(self._decisions)
         captured = [CapturedPart(part_id, key, self.truth.class_name(part_id))
                     for part_id, key in parts]
         return LineLedger(captured, results, decisions)
+
+    def _decode(self) -> None:
+        for topic, msg_type in self.TOPICS:
+            received = self._received[topic]
+            end = len(received)
+            for data, _, _ in received[self._decoded[topic]:end]:
+                msg = deserialize_message(data, msg_type)
+                if topic == 'part':
+                    self._parts.append((int(msg.part_id), frame_key(msg.header)))
+                elif topic == 'inspection':
+                    self._results.append((frame_key(msg.header), int(msg.status)))
+                else:
+                    self._decisions.append(RejectEventRecord(
+                        int(msg.part_id), frame_key(msg.header),
+                        msg.decision == msg.DECISION_REJECT, int(msg.reason),
+                        int(msg.delivery)))
+            self._decoded[topic] = end
+
+
+class _Recorder:
+    """A raw subscription's callback: keeps the bytes, the publisher and its sequence number."""
+
+    def __init__(self, received: list):
+        self.received = received
+
+    def __call__(self, data: bytes, info) -> None:
+        gid = info.get('publisher_gid')
+        self.received.append((data, bytes(gid['data']) if gid else b'',
+                              info.get('publication_sequence_number')))

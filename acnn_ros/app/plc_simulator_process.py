@@ -11,6 +11,9 @@ import logging
 import multiprocessing
 import signal
 import threading
+from typing import List
+
+from acnn_ros.core.plc.loop_server import ReceivedDecision
 
 
 def quiet_pymodbus() -> None:
@@ -34,8 +37,8 @@ def _serve_plc(connection, port: int, register_map: dict) -> None:
     while True:
         request = connection.recv()
         if request == 'stop':
-            simulator.stop()
-            connection.send(None)
+            simulator.stop()      # no write arrives after this: the record is complete
+            connection.send(simulator.decisions())
             return
         connection.send(getattr(simulator, request)())
 
@@ -93,12 +96,18 @@ class PlcSimulatorProcess:
         """Return the times the heartbeat register changed."""
         return self._ask('heartbeat_toggles')
 
-    def stop(self) -> None:
-        """Stop the server and the process."""
+    def stop(self) -> List[ReceivedDecision]:
+        """
+        Stop the server and the process; return every decision block it received.
+
+        The record is read after the server stopped, so it holds the writes of the simulator's
+        whole life ([] when the process had already died: its record died with it).
+        """
         try:
-            self._ask('stop')
+            decisions = self._ask('stop')
         except (EOFError, OSError):
-            pass
+            decisions = []
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
+        return decisions or []

@@ -16,7 +16,7 @@ fail-safe (no result) instead. Every identity is exact:
     rejects fired + missed + late == rejected.
 """
 from collections import Counter
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from acnn_ros.core.plc.contract import VERDICT_REJECT
 from acnn_ros.core.reject.counters import Delivery
@@ -178,3 +178,63 @@ def rss_trends(samples: Sequence[Tuple[float, str, int, float]], warmup_s: float
             row.update(flat=None)
         rows.append(row)
     return rows
+
+
+class ReceiptLosses(NamedTuple):
+    """What one topic's publisher sequence numbers say a subscriber missed (its own losses)."""
+
+    publishers: int         # publishers heard from (a restarted node is a new one)
+    received: int
+    before_first: int       # published before the subscriber matched (first number - 1)
+    gaps: int               # numbers missing between the first and the last received
+    repeated: int           # numbers received more than once
+
+    @property
+    def lost(self) -> int:
+        """Return the messages missed after the publisher was matched."""
+        return self.gaps
+
+
+def receipt_losses(received: Iterable[Tuple[bytes, Optional[int]]]) -> ReceiptLosses:
+    """Return the losses that (publisher gid, publication sequence number) pairs reveal."""
+    numbers: Dict[bytes, List[int]] = {}
+    count = 0
+    for gid, number in received:
+        count += 1
+        if number is not None:
+            numbers.setdefault(gid, []).append(number)
+    before = gaps = repeated = 0
+    for seen in numbers.values():
+        unique = set(seen)
+        before += min(unique) - 1
+        gaps += max(unique) - min(unique) + 1 - len(unique)
+        repeated += len(seen) - len(unique)
+    return ReceiptLosses(len(numbers), count, before, gaps, repeated)
+
+
+def observer_losses(receipts: Dict[str, ReceiptLosses], ledger: LineLedger,
+                    camera_published: int, actuator_decided: int) -> Tuple[Check, Dict]:
+    """
+    Return the observer's own losses, apart from the line's, as one check and its counts.
+
+    The line's own counts say how many messages there were: camera_node's last part id (its
+    diagnostics) against the part triggers received, reject_actuator_node's decisions
+    (`inspected`) against the RejectEvents received; the publishers' sequence numbers reveal
+    the messages missed in between (gaps) and those published before the observer's reader
+    matched a (re)started publisher. The result of a frame that the observer missed is proven
+    by its decision (soak_checks counts it apart).
+    """
+    parts = len({p.part_id for p in ledger.captured})
+    decided = len({d.part_id for d in ledger.decisions})
+    counts = {topic: dict(r._asdict(), lost=r.lost) for topic, r in receipts.items()}
+    counts['parts_missed'] = max(camera_published - parts, 0)
+    counts['decisions_missed'] = max(actuator_decided - decided, 0)
+    counts['camera_published'], counts['actuator_decided'] = camera_published, actuator_decided
+    lost = sum(r.lost + r.before_first for r in receipts.values())
+    ok = not lost and not counts['parts_missed'] and not counts['decisions_missed']
+    detail = (f'camera published {camera_published} parts, {parts} received; actuator decided '
+              f'{actuator_decided}, {decided} RejectEvents received; sequence gaps ' + ', '.join(
+                  f'{topic} {r.gaps}' for topic, r in receipts.items())
+              + '; missed before matching a publisher ' + ', '.join(
+                  f'{topic} {r.before_first}' for topic, r in receipts.items()))
+    return Check("the observer's own losses: none", ok, detail), counts
