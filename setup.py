@@ -22,7 +22,8 @@ setup(
     packages=find_packages(include=['acnn_ros', 'acnn_ros.*']),
     # `acnn label`'s page (one HTML file, inline JS/CSS); CMakeLists.txt installs it with the
     # package folder.
-    package_data={'acnn_ros.offline': ['label_page.html']},
+    package_data={'acnn_ros.offline': ['label_page.html'],
+                  'acnn_ros.core.hmi': ['hmi_page.html']},
     install_requires=[
         'numpy>=1.24,<3',
         'opencv-python-headless>=4.8,<6',
@@ -32,6 +33,9 @@ setup(
         'pymodbus>=3.16.1,<3.17',
         'rosbags>=0.10,<0.12',
         'rosbags-image>=0.10,<0.11',
+        # hmi_node: the operator's page and the shift database (SQLite).
+        'aiohttp>=3.9,<4',
+        'SQLAlchemy>=2.0,<2.2',
     ],
     extras_require={
         # acnn synth / train / evaluate / export; pick the CUDA build of torch yourself.
@@ -44,6 +48,8 @@ setup(
         'opcua': ['asyncua>=1.1,<3'],
         # reject_actuator_node with `actuator: gpio` (untested).
         'gpio': ['gpiod>=2.1,<3'],
+        # hmi_node with a plant PostgreSQL shift database.
+        'postgresql': ['psycopg[binary]>=3.1,<4'],
     },
     entry_points={
         'console_scripts': ['acnn = acnn_ros.cli:main'],

@@ -9,6 +9,7 @@ default, and the confidence threshold has one owner, the reject policy, read by 
 import argparse
 
 from acnn_ros.core.camera.config import CameraConfig, PARAMETERS as CAMERA_PARAMETERS
+from acnn_ros.core.hmi.config import HmiConfig, PARAMETERS as HMI_PARAMETERS
 from acnn_ros.core.overlay import draw_overlay, GREEN, ORANGE
 from acnn_ros.core.params_file import load_params_file, node_parameters
 from acnn_ros.core.plc.modbus.config import ModbusConfig
@@ -33,7 +34,8 @@ SHARED_SECTION = '/**'
 NODE_SPECS = {'camera_node': CAMERA_PARAMETERS + (AUTOSTART,),
               'inference_node': PARAMETER_SPECS + (AUTOSTART,),
               'reject_actuator_node': REJECT_PARAMETERS + (AUTOSTART,),
-              'bag_player_node': PLAYER_PARAMETERS, 'result_recorder_node': RECORDER_PARAMETERS}
+              'bag_player_node': PLAYER_PARAMETERS, 'result_recorder_node': RECORDER_PARAMETERS,
+              'hmi_node': HMI_PARAMETERS + (AUTOSTART,)}
 # The only values that differ from their default. The reject policy's defaults name no class
 # (every class passes unless rejected by name) so that any model works; the file's lists are
 # the example batch for the shipped demo model (p37xx codes pass, p1069/p1071 are rejected),
@@ -88,6 +90,7 @@ def test_the_configs_the_nodes_build_from_the_file_are_the_defaults():
     player = dict(values('bag_player_node'), bag_path='shift.bag')    # bag_path: given per run
     player['image_topics'] = tuple(t for t in player['image_topics'] if t)
     assert BagPlayerConfig(**player) == BagPlayerConfig(bag_path='shift.bag')
+    assert HmiConfig.from_values(values('hmi_node')) == HmiConfig()
 
 
 def test_shared_parameters_are_set_once_for_the_nodes_that_declare_them():

@@ -48,6 +48,7 @@ CORE_SUBSYSTEM_IMPORTS = {
     'reject': ('plc',),                 # the scheduler thread drives the Actuator contract
     'replay': ('dataset', 'reject'),    # evaluation reads labels and applies decide()
     'vision_system': ('plc',),          # the OPC UA server runs on plc's LoopThreadServer
+    'hmi': ('shift',),                  # the page shows and resets the shift's tally
     'shift': ('reject',),               # part rows name RejectReason / Delivery
 }
 # The command-line entry imports its sub-commands by name only (importlib): it is exempt from

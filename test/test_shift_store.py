@@ -60,7 +60,9 @@ def test_part_row_fields():
     assert row['delivery'] == 'FIRED' and row['due_ns'] == T0_NS + 1_000_000_000
     assert set(row) | {'station_id'} == set(PART_COLUMNS)
     # Fields a newer RejectEvent may carry: the views of a multi-camera part, its model id.
-    multi = part_row(reject_event(8, camera_ids=['top', 'side'], model_id='m2'), 3, 'm1')
+    assert part_row(reject_event(8, views=[]), 3)['cameras'] == 'cam0'
+    views = [SimpleNamespace(camera='top'), SimpleNamespace(camera='side')]
+    multi = part_row(reject_event(8, views=views, model_id='m2'), 3, 'm1')
     assert multi['cameras'] == 'top,side' and multi['model_id'] == 'm2'
     assert part_row(reject_event(9, reason=42), 3)['reason'] == 'UNKNOWN_42'
 

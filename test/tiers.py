@@ -13,7 +13,8 @@ CI runs every tier. test_tiers.py checks that a unit module starts no process an
 UNIT_MODULES = frozenset({
     'test_bag_replay_core', 'test_benchmarks_package', 'test_camera_source', 'test_cli_aliases',
     'test_checkpoint_safety', 'test_dataset_cli', 'test_dataset_core', 'test_eval_cli',
-    'test_eval_metrics', 'test_fault_episodes', 'test_frame_intake', 'test_image_codec',
+    'test_eval_metrics', 'test_fault_episodes', 'test_frame_intake', 'test_hmi_web',
+    'test_image_codec',
     'test_label_selection', 'test_launch_line_forms', 'test_layers', 'test_message_conversion',
     'test_model_acnn', 'test_model_dataset', 'test_model_demo', 'test_model_detector',
     'test_model_export', 'test_model_registry', 'test_model_training', 'test_multiview',

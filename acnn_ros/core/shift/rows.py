@@ -2,18 +2,15 @@
 """
 A RejectEvent as a row of the shift database (duck-typed on msg/RejectEvent.msg's fields).
 
-Fields a newer RejectEvent may add are read if present: the cameras of a multi-view part come
-from the first sequence field of camera frame ids found (`CAMERA_FIELDS`), else the header's
-frame_id; the model id from a `model_id` field, else from the caller (hmi_node keeps it from the
-part's InspectionResult).
+Fields a newer RejectEvent may carry are read if present: the cameras of a multi-view part
+from its `views` (ViewResult.camera each), else the header's frame_id; the model id from a
+`model_id` field, else from the caller (hmi_node keeps it from the part's InspectionResult).
 """
 from typing import Dict, Optional
 
 from acnn_ros.core.messages import DECISION_REJECT, stamp_ns
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectReason
-
-CAMERA_FIELDS = ('camera_ids', 'view_frame_ids', 'cameras')
 
 
 def _name(enum_cls, value) -> str:
@@ -24,12 +21,9 @@ def _name(enum_cls, value) -> str:
 
 
 def cameras_of(event) -> str:
-    """Return the comma-separated camera frame ids of a RejectEvent (per-view fields first)."""
-    for field in CAMERA_FIELDS:
-        views = getattr(event, field, None)
-        if views is not None and not isinstance(views, str) and len(views):
-            return ','.join(str(view) for view in views)
-    return str(event.header.frame_id)
+    """Return the comma-separated cameras of a RejectEvent: its views', else its frame_id."""
+    cameras = [str(getattr(view, 'camera', '')) for view in getattr(event, 'views', None) or ()]
+    return ','.join(cameras) if any(cameras) else str(event.header.frame_id)
 
 
 def part_row(event, shift_id: int, model_id: Optional[str] = None) -> Dict:
