@@ -6,7 +6,8 @@ from acnn_ros.core.camera.config import (CameraConfig, CameraConfigError, load_c
                                          resolve_source_type)
 from acnn_ros.core.camera.source import (BadFrameError, create_source, EndOfStreamError,
                                          ImageFolderSource, OpenCvCaptureSource,
-                                         SourceConfigError, SourceUnavailableError)
+                                         SourceConfigError, SourceUnavailableError,
+                                         SyntheticSource)
 from acnn_ros.core.camera.supervisor import (Backoff, CaptureSupervisor, EVENT_BAD_FRAME,
                                              EVENT_ENDED, EVENT_FAILED, EVENT_FRAME, EVENT_LOST,
                                              EVENT_RETRY_FAILED, EVENT_WAITING)
@@ -287,3 +288,32 @@ def test_real_aoi_frames_come_out_as_640x480_bgr(aoi_samples_dir, tmp_path):
     with pytest.raises(EndOfStreamError):
         source.read()
     assert not isinstance(BadFrameError('x'), SourceUnavailableError)
+
+
+@pytest.mark.parametrize('pool_size', [0, 3])
+def test_station_cameras_show_the_same_cued_part_each_from_its_angle(pool_size):
+    from acnn_ros.core.dataset.multiview import part_seed, render_part
+    cameras = [SyntheticSource(seed=9, device=1, pool_size=pool_size, station_cameras=3,
+                               station_index=index) for index in range(3)]
+    for camera in cameras:
+        camera.connect()
+    for part_id in (1, 2, 5):
+        truth = render_part(part_seed(9, (part_id - 1) % pool_size + 1 if pool_size
+                                      else part_id), 3, device=1)
+        for index, camera in enumerate(cameras):
+            camera.cue(part_id)
+            frame = camera.read()
+            assert frame.truth_class_id == truth.class_id
+            # The view went through the generator's JPEG look, as every synthetic frame does.
+            difference = np.abs(frame.bgr.astype(int) - truth.views[index].bgr.astype(int))
+            other = np.abs(frame.bgr.astype(int) - truth.views[index - 1].bgr.astype(int))
+            assert difference.mean() < 6.0 < other.mean()
+
+
+def test_station_settings_are_checked():
+    with pytest.raises(CameraConfigError, match='trigger'):
+        CameraConfig(source='synthetic', trigger='encoder')
+    with pytest.raises(CameraConfigError, match='synthetic_station_index'):
+        CameraConfig(source='synthetic', synthetic_station_cameras=3, synthetic_station_index=3)
+    assert CameraConfig(source='synthetic', synthetic_station_cameras=3,
+                        synthetic_station_index=2, trigger='part').trigger == 'part'

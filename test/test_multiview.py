@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The station's synthetic parts: N views of one part, the code readable in one or two."""
-from acnn_ros.core.dataset.multiview import (camera_angles, code_view, relative_angle,
-                                             render_part, visibility_of)
+from acnn_ros.core.dataset.multiview import (camera_angles, code_view, part_seed,
+                                             relative_angle, render_part, render_view,
+                                             visibility_of)
 from acnn_ros.core.dataset.synthetic import render_frame
 import numpy as np
 import pytest
@@ -47,3 +48,12 @@ def test_the_same_seed_gives_the_same_views_and_one_camera_keeps_the_old_frames(
     plain, box = render_frame(np.random.default_rng(5), 2, device=1)
     again_plain, again_box = render_frame(np.random.default_rng(5), 2, device=1)
     assert np.array_equal(plain, again_plain) and box == again_box
+
+
+def test_one_camera_renders_exactly_its_view_of_the_part():
+    part = render_part(part_seed(4, 17), 3, device=1)
+    for index in range(3):
+        class_id, view = render_view(part_seed(4, 17), 3, index, device=1)
+        assert class_id == part.class_id
+        assert np.array_equal(view.bgr, part.views[index].bgr)
+        assert view.visibility == part.views[index].visibility

@@ -70,7 +70,7 @@ class CameraNode(ManagedNode):
         self.calibration = None
         self.supervisor = None
         self._image_pub = self._info_pub = self._part_pub = None
-        self._capture_timer = self._diag_timer = None
+        self._capture_timer = self._diag_timer = self._trigger_sub = None
         self._values = declare_parameters(self, PARAMETERS)
         # Never reset in the life of the node (deactivate, cleanup): a part id names one part.
         self.part_id = 0
@@ -109,7 +109,9 @@ class CameraNode(ManagedNode):
         warmup_ms = (time.perf_counter() - warmup_start) * 1000.0
         self._info_pub = (self.create_lifecycle_publisher(CameraInfo, 'camera_info', image_qos)
                           if self.calibration else None)
-        self._part_pub = self.create_lifecycle_publisher(PartTrigger, 'part', PER_PART_QOS)
+        # A station camera (trigger: part) follows the station's trigger: it announces nothing.
+        self._part_pub = (self.create_lifecycle_publisher(PartTrigger, 'part', PER_PART_QOS)
+                          if config.trigger == 'timer' else None)
         self._diag_frames, self._diag_time = 0, time.monotonic()
         self._diag_timer = self.create_timer(config.diagnostics_period_s,
                                              self._publish_diagnostics)
@@ -125,8 +127,13 @@ class CameraNode(ManagedNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start capturing and publishing."""
-        self._capture_timer = self.create_timer(self.config.period_s, self._on_capture,
-                                                callback_group=self._capture_group)
+        if self.config.trigger == 'timer':
+            self._capture_timer = self.create_timer(self.config.period_s, self._on_capture,
+                                                    callback_group=self._capture_group)
+        else:
+            self._trigger_sub = self.create_subscription(
+                PartTrigger, 'part', self._on_trigger, PER_PART_QOS,
+                callback_group=self._capture_group)
         self.gate.arm()         # timed from the first capture attempt (~/enable may come later)
         self.rate.restart(time.monotonic())
         self.get_logger().info(
@@ -146,6 +153,9 @@ class CameraNode(ManagedNode):
         if self._capture_timer is not None:
             self.destroy_timer(self._capture_timer)
             self._capture_timer = None
+        if self._trigger_sub is not None:
+            self.destroy_subscription(self._trigger_sub)
+            self._trigger_sub = None
 
     def release(self) -> None:
         """Stop capturing, close the source, remove publishers and timers (idempotent)."""
@@ -205,7 +215,7 @@ class CameraNode(ManagedNode):
 
     def _line_matched(self) -> bool:
         """Return True once the start gate is open (update it from the subscriber counts)."""
-        if self.gate.is_open:
+        if self.gate.is_open or self._part_pub is None:   # a station camera: the trigger gates
             return True
         event = self.gate.update(missing_topics(
             self._part_pub.get_subscription_count(), self._image_pub.get_subscription_count(),
@@ -221,10 +231,21 @@ class CameraNode(ManagedNode):
         if not self._enabled or self.limit_reached or self._capture_timer is None \
                 or not self._line_matched():
             return
+        self.supervisor.source.cue(self.part_id + 1)
+        self._capture(None, self.part_id + 1)
+
+    def _on_trigger(self, trigger: PartTrigger):
+        """Capture the part the station's trigger announced, stamped with its stamp."""
+        if not self._enabled or self.limit_reached or self._trigger_sub is None:
+            return
+        self.supervisor.source.cue(trigger.part_id)
+        self._capture(trigger.header.stamp, trigger.part_id)
+
+    def _capture(self, stamp, part_id: int):
         event = self.supervisor.step()
         log = self.get_logger()
         if event.kind == 'frame':
-            self._publish(event.frame)
+            self._publish(event.frame, stamp, part_id)
             if event.recovered_after_s:
                 log.info(f'camera source is back after {event.recovered_after_s:.1f} s: '
                          f'resumed at part {self.part_id}')
@@ -243,14 +264,16 @@ class CameraNode(ManagedNode):
             (log.info if event.kind == 'ended' else log.error)(
                 f'capture stopped: {event.message}')
 
-    def _publish(self, frame):
-        age = Duration(nanoseconds=time.monotonic_ns() - frame.grab_monotonic_ns)
-        header = Header(stamp=(self.get_clock().now() - age).to_msg(),
-                        frame_id=self.config.frame_id)
-        self.part_id += 1
+    def _publish(self, frame, stamp, part_id: int):
+        if stamp is None:   # this camera triggers: the part is stamped when it was grabbed
+            age = Duration(nanoseconds=time.monotonic_ns() - frame.grab_monotonic_ns)
+            stamp = (self.get_clock().now() - age).to_msg()
+        header = Header(stamp=stamp, frame_id=self.config.frame_id)
+        self.part_id = part_id
         self.rate.tick(time.monotonic())
-        # The trigger goes first so that the reject actuator knows the part before any result.
-        self._part_pub.publish(PartTrigger(header=header, part_id=self.part_id))
+        if self._part_pub is not None:
+            # The trigger goes first: the reject actuator knows the part before any result.
+            self._part_pub.publish(PartTrigger(header=header, part_id=part_id))
         height, width = frame.bgr.shape[:2]
         if self._hand_over(header, frame.bgr):
             self._image_pub.publish(image_bytes(header, frame.bgr))   # serialized by rosbags
@@ -274,7 +297,8 @@ class CameraNode(ManagedNode):
         sup, now = self.supervisor, time.monotonic()
         fps = (sup.frames - self._diag_frames) / max(now - self._diag_time, 1e-6)
         self._diag_frames, self._diag_time = sup.frames, now
-        capturing = self._enabled and not self.limit_reached and self._capture_timer is not None
+        capturing = self._enabled and not self.limit_reached and (
+            self._capture_timer is not None or self._trigger_sub is not None)
         level, message = capture_health(sup.state, sup.last_error, capturing, self.gate.is_open,
                                         self.rate.report(now, 'capturing at'))
         values = {'source': sup.source.description, 'state': sup.state,

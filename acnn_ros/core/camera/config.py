@@ -16,6 +16,9 @@ import yaml
 
 SOURCE_TYPES = ('auto', 'v4l2', 'video', 'images', 'gstreamer', 'synthetic')
 IMAGE_QOS_CHOICES = ('sensor_data', 'reliable')
+# timer: capture at frame_rate_hz and announce each part on `part`; part: a station camera,
+# one frame per PartTrigger received on `part` (the station's trigger), stamped with it.
+TRIGGERS = ('timer', 'part')
 VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.webm', '.mpg', '.mpeg', '.m4v', '.wmv')
 
 
@@ -67,6 +70,9 @@ class CameraConfig:
     synthetic_seed: int = 0
     synthetic_device: int = 0
     synthetic_pool_size: int = 0
+    synthetic_station_cameras: int = 0
+    synthetic_station_index: int = 0
+    trigger: str = 'timer'
     diagnostics_period_s: float = 1.0
     line_wait_s: float = 10.0
     min_part_subscribers: int = 1
@@ -96,6 +102,13 @@ class CameraConfig:
                 f'{self.reconnect_initial_s} and {self.reconnect_max_s}')
         if self.synthetic_pool_size < 0:
             raise CameraConfigError('synthetic_pool_size must be >= 0')
+        if self.trigger not in TRIGGERS:
+            raise CameraConfigError(f'trigger must be one of {TRIGGERS}, got {self.trigger!r}')
+        if self.synthetic_station_cameras and not (
+                0 <= self.synthetic_station_index < self.synthetic_station_cameras):
+            raise CameraConfigError(
+                f'synthetic_station_index must be in 0..{self.synthetic_station_cameras - 1}, '
+                f'got {self.synthetic_station_index}')
         if self.diagnostics_period_s <= 0.0:
             raise CameraConfigError('diagnostics_period_s must be > 0')
         if self.line_wait_s < 0 or self.rated_rate_hz < 0 or self.min_part_subscribers < 1:
@@ -145,6 +158,13 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
           0, 1),
     _spec('synthetic_pool_size', 'render this many synthetic frames at start-up, then replay '
           'them at random (0: render every frame live)', 0, 100000),
+    _spec('synthetic_station_cameras', 'synthetic station: the part is seen by this many '
+          'cameras around it, the code readable in one or two (0: one camera, random parts)',
+          0, 16),
+    _spec('synthetic_station_index', 'synthetic station: which of those cameras this is', 0, 15),
+    _spec('trigger', f'{" | ".join(TRIGGERS)}: capture at frame_rate_hz and publish `part`, '
+          'or (a station camera) capture one frame per PartTrigger received on `part`, with '
+          "the trigger's stamp and this camera's frame_id"),
     _spec('diagnostics_period_s', 'period of /diagnostics status messages', 0.1, 60.0),
     _spec('line_wait_s', 'after each activation, hold capture until `part` (and `image`, '
           'unless frames go in memory) have subscribers, at most this long, then capture '

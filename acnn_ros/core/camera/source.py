@@ -88,6 +88,14 @@ class FrameSource(abc.ABC):
     def read(self) -> Frame:
         """Return the next frame (see the module docstring for the errors)."""
 
+    def cue(self, part_id: int) -> None:
+        """
+        Say which part the next `read()` captures (camera_node calls it before each read).
+
+        A real camera ignores it: it sees whatever is in front of it. The synthetic station
+        renders that part's view, so every camera of a station shows the same part.
+        """
+
     def close(self) -> None:
         """Release the device or file; safe to call twice."""
 
@@ -230,15 +238,23 @@ class SyntheticSource(FrameSource):
     the camera does not compete with inference and the PLC link while parts are on the line.
     """
 
-    def __init__(self, seed: int = 0, device: int = 0, pool_size: int = 0):
+    def __init__(self, seed: int = 0, device: int = 0, pool_size: int = 0,
+                 station_cameras: int = 0, station_index: int = 0):
         self.seed = seed
         self.device = device
         self.pool_size = pool_size
-        self.description = f'synthetic generator (seed {seed}, device {device}' + (
+        # A station camera (core/dataset/multiview.py): the view of camera `station_index` of
+        # `station_cameras` of the cued part; with a pool, of part ((id - 1) % pool) + 1.
+        self.station_cameras = station_cameras
+        self.station_index = station_index
+        station = (f', camera {station_index} of a {station_cameras}-camera station'
+                   if station_cameras else '')
+        self.description = f'synthetic generator (seed {seed}, device {device}{station}' + (
             f', pool of {pool_size} frames)' if pool_size else ')')
         self._rng = None
         self._synthetic = None
         self._pool = []
+        self._part_id = 0
 
     def connect(self) -> None:
         """Import the generator; it is part of the package, so failing is a config error."""
@@ -250,7 +266,7 @@ class SyntheticSource(FrameSource):
         if self._rng is None:
             self._rng = np.random.default_rng(self.seed)
         while len(self._pool) < self.pool_size:
-            self._pool.append(self._render())
+            self._pool.append(self._render(len(self._pool) + 1))
 
     @property
     def class_names(self):
@@ -258,9 +274,19 @@ class SyntheticSource(FrameSource):
         from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES
         return tuple(DEFAULT_CLASSES)
 
-    def _render(self):
-        class_id = int(self._rng.integers(len(self.class_names)))
-        bgr, _roi = self._synthetic.render_frame(self._rng, class_id, device=self.device)
+    def cue(self, part_id: int) -> None:
+        """Render (or replay) the view of part `part_id` next (station mode)."""
+        self._part_id = part_id
+
+    def _render(self, part_id: int = 0):
+        if self.station_cameras:
+            from acnn_ros.core.dataset.multiview import part_seed, render_view
+            class_id, view = render_view(part_seed(self.seed, part_id), self.station_cameras,
+                                         self.station_index, device=self.device)
+            bgr = view.bgr
+        else:
+            class_id = int(self._rng.integers(len(self.class_names)))
+            bgr, _roi = self._synthetic.render_frame(self._rng, class_id, device=self.device)
         # The generated datasets (and so the shipped model's training data) are JPEG files.
         quality = self._synthetic.DEVICES[self.device].jpeg_quality
         ok, encoded = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -268,11 +294,17 @@ class SyntheticSource(FrameSource):
 
     def read(self) -> Frame:
         """Render (or replay from the pool) one frame of a random class."""
+        if self.station_cameras and not self._part_id:
+            self._part_id = 1      # never cued: parts in read order
         if self._pool:
-            bgr, class_id = self._pool[int(self._rng.integers(len(self._pool)))]
+            index = ((self._part_id - 1) % len(self._pool) if self.station_cameras
+                     else int(self._rng.integers(len(self._pool))))
+            bgr, class_id = self._pool[index]
             bgr = bgr.copy()
         else:
-            bgr, class_id = self._render()
+            bgr, class_id = self._render(self._part_id)
+        if self.station_cameras:
+            self._part_id += 1     # the next part, unless cued otherwise
         return Frame(bgr, time.monotonic_ns(), name=self.class_names[class_id],
                      truth_class_id=class_id)
 
@@ -282,7 +314,8 @@ def create_source(config: CameraConfig) -> FrameSource:
     kind = config.kind
     if kind == 'synthetic':
         return SyntheticSource(config.synthetic_seed, config.synthetic_device,
-                               config.synthetic_pool_size)
+                               config.synthetic_pool_size, config.synthetic_station_cameras,
+                               config.synthetic_station_index)
     if kind == 'images':
         return ImageFolderSource(config.source, loop=config.loop)
     if kind == 'video':

@@ -88,15 +88,30 @@ def code_view(delta_deg: float) -> CodeView:
                     squeeze=math.cos(radians))
 
 
+def _part_draws(seed: np.random.SeedSequence, cameras: int, classes: int,
+                class_id: Optional[int]) -> Tuple[int, float, list]:
+    """Return the part's class, facing and one seed per camera (the same for every camera)."""
+    part_seed, *view_seeds = seed.spawn(cameras + 1)
+    rng = np.random.default_rng(part_seed)
+    drawn = int(rng.integers(classes))
+    return (drawn if class_id is None else class_id), float(rng.uniform(0.0, 360.0)), view_seeds
+
+
+def render_view(seed: np.random.SeedSequence, cameras: int, index: int, device: int = 0,
+                class_names: Sequence[str] = DEFAULT_CLASSES) -> Tuple[int, PartView]:
+    """Return the class of the part of `seed` and the view of its camera `index` only."""
+    class_id, facing, view_seeds = _part_draws(seed, cameras, len(class_names), None)
+    delta = relative_angle(facing, camera_angles(cameras)[index])
+    bgr, box = render_frame(np.random.default_rng(view_seeds[index]), class_id, device=device,
+                            class_names=class_names, view=code_view(delta))
+    return class_id, PartView(index, bgr, box, visibility_of(delta), delta)
+
+
 def render_part(seed: np.random.SeedSequence, cameras: int, device: int = 0,
                 class_names: Sequence[str] = DEFAULT_CLASSES,
                 class_id: Optional[int] = None) -> StationPart:
     """Render the part of `seed` as `cameras` cameras see it (class drawn unless given)."""
-    part_seed, *view_seeds = seed.spawn(cameras + 1)
-    rng = np.random.default_rng(part_seed)
-    drawn = int(rng.integers(len(class_names)))
-    class_id = drawn if class_id is None else class_id
-    facing = float(rng.uniform(0.0, 360.0))
+    class_id, facing, view_seeds = _part_draws(seed, cameras, len(class_names), class_id)
     views = []
     for index, (angle, view_seed) in enumerate(zip(camera_angles(cameras), view_seeds)):
         delta = relative_angle(facing, angle)
@@ -104,3 +119,8 @@ def render_part(seed: np.random.SeedSequence, cameras: int, device: int = 0,
                                 class_names=class_names, view=code_view(delta))
         views.append(PartView(index, bgr, box, visibility_of(delta), delta))
     return StationPart(class_id, facing, tuple(views))
+
+
+def part_seed(seed: int, part_id: int) -> np.random.SeedSequence:
+    """Return the seed of part `part_id` of a station run seeded `seed` (same in every camera)."""
+    return np.random.SeedSequence([seed, part_id])
