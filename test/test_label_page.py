@@ -21,21 +21,13 @@ from acnn_ros.core.dataset.label_session import SESSION_FILE
 from acnn_ros.core.dataset.labels import read_yolo_label
 from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, generate_dataset
 from acnn_ros.offline.label_server import LabelServer
+from browser import start_chromium
 import pytest
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
-CHROMIUM = Path('/usr/bin/chromium')
-CHROMEDRIVER = Path('/usr/bin/chromedriver')
-INSTALL_HINT = ("the label page test needs Debian's Chromium and its driver and selenium: "
-                'as root `apt-get update && apt-get install -y chromium chromium-driver` '
-                '(./scripts/setup.sh does this when run as root) and `pip install -r '
-                'requirements-browser.txt`')
 NUM_TRAIN = 160
 COUNT = 150
-FLAGS = ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-         '--no-first-run', '--disable-background-networking', '--disable-component-update',
-         '--disable-sync', '--window-size=1280,900')
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -43,20 +35,7 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope='module')
 def driver(tmp_path_factory):
     """Yield headless Chromium run by Debian's chromedriver binary; Selenium Manager never runs."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError as exc:
-        pytest.fail(f'{exc}: {INSTALL_HINT}')
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(f'{CHROMIUM} or {CHROMEDRIVER} missing: {INSTALL_HINT}')
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f'--user-data-dir={tmp_path_factory.mktemp("chromium")}')
-    browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
-                               options=options)
+    browser = start_chromium(tmp_path_factory.mktemp('chromium'))
     yield browser
     browser.quit()
 
