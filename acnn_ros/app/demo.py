@@ -28,7 +28,7 @@ from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsF
 from acnn_ros.core.plc.contract import VERDICT_REJECT
 from acnn_ros.core.reject.config import policy_from_values, RejectActuatorConfig
 from acnn_ros.core.reject.decision import decide
-from acnn_ros.core.reject.reconciliation import LineLedger, reconcile
+from acnn_ros.core.reject.reconciliation import LineLedger, reconcile, wrong_by_camera
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 from acnn_ros.core.ros_env import describe_dds
 
@@ -78,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frames-via', choices=('memory', 'topic'), default='memory',
                         help='memory: camera_node hands frames to inference_node in memory '
                         '(default); topic: over the image topic, as between processes')
+    parser.add_argument('--cameras', type=int, default=1,
+                        help='a station of N cameras on every part (synthetic views of the '
+                        'same part from N angles, one fused decision per part; default 1)')
     parser.add_argument('--quiet', action='store_true', help='no per-second summary lines')
 
 
@@ -123,6 +126,8 @@ class DemoRun:
     def snapshot(self) -> LineLedger:
         """Return the ledger seen so far with the PLC's writes so far."""
         ledger = self.observer.ledger()
+        if len(self.line.cameras) > 1:
+            ledger.cameras = tuple(camera.config.frame_id for camera in self.line.cameras)
         if self.simulator is not None:
             ledger.plc_decisions = [(d.part_id, d.verdict) for d in self.simulator.decisions()]
             if self.coil_pulsed:
@@ -169,7 +174,7 @@ def start_line(args, overrides, simulator) -> DemoRun:
     truth = GroundTruth()
     line = Line(overrides, args.namespace or f'demo_{os.getpid()}',
                 camera_source_factory=truth.source_factory,
-                in_memory=args.frames_via == 'memory')
+                in_memory=args.frames_via == 'memory', cameras=args.cameras)
     try:
         truth.class_names = truth_class_names(args, line)
         observer = line.add_node(LineObserver(truth, **line.node_arguments()))
@@ -199,6 +204,15 @@ def print_reconciliation(result, reject_classes: List[str], source: str) -> None
     else:
         print('ground truth: unknown (no labels beside the images)')
     print(f'result: {"PASS" if result.ok else "FAIL"}')
+
+
+def print_station(ledger: LineLedger, defective: List[str], policy) -> None:
+    """Print how many parts the station got wrong against each of its cameras alone."""
+    wrong = wrong_by_camera(ledger, defective, policy)
+    parts = sum(1 for p in ledger.captured if p.truth_class is not None)
+    print(f'station of {len(ledger.cameras)} cameras, {parts} parts with ground truth: '
+          f'fused decision wrong for {wrong.pop("station")}; one camera alone would have '
+          'decided wrong ' + ', '.join(f'{camera} {count}' for camera, count in wrong.items()))
 
 
 def run(args) -> int:
@@ -305,7 +319,7 @@ def _run_line(demo: DemoRun, args, overrides) -> int:
     while time.monotonic() < deadline:
         ledger = demo.snapshot()
         if len(ledger.decisions) >= len(ledger.captured) and len(ledger.results) >= len(
-                ledger.captured):
+                ledger.captured) * max(len(ledger.cameras), 1):
             time.sleep(0.3)   # late duplicates and the last PLC replies would show up now
             break
         time.sleep(0.05)
@@ -316,6 +330,8 @@ def _run_line(demo: DemoRun, args, overrides) -> int:
     result = reconcile(demo.snapshot(), defective, plc_used=demo.simulator is not None)
     print_reconciliation(result, defective,
                          'image labels' if args.images else 'synthetic generator')
+    if args.cameras > 1:
+        print_station(demo.snapshot(), defective, policy_from_values(reject_params))
     if interrupted:
         print('(run cut short by Ctrl-C)')
     return 0 if result.ok and not demo.line.failure else 1

@@ -18,7 +18,8 @@ from acnn_ros.app.bench.soak_accounting import receipt_losses, ReceiptLosses
 from acnn_ros.core.camera.config import CameraConfig
 from acnn_ros.core.camera.source import CameraSourceError, create_source, Frame, FrameSource
 from acnn_ros.core.messages import frame_key
-from acnn_ros.core.reject.reconciliation import CapturedPart, LineLedger, RejectEventRecord
+from acnn_ros.core.reject.reconciliation import (CapturedPart, LineLedger, RejectEventRecord,
+                                                 ViewRecordSummary)
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
 from acnn_ros.nodes.line_qos import PER_PART_QOS
 from rclpy.node import Node
@@ -149,7 +150,9 @@ class LineObserver(Node):
                     self._decisions.append(RejectEventRecord(
                         int(msg.part_id), frame_key(msg.header),
                         msg.decision == msg.DECISION_REJECT, int(msg.reason),
-                        int(msg.delivery)))
+                        int(msg.delivery), tuple(ViewRecordSummary(
+                            v.camera, int(v.status), v.class_name, float(v.confidence))
+                            for v in msg.views)))
             self._decoded[topic] = end
 
 

@@ -54,15 +54,16 @@ class CameraNode(ManagedNode):
     """
 
     def __init__(self, source_factory: Callable[[CameraConfig], FrameSource] = create_source,
-                 **kwargs):
+                 node_name: str = 'camera_node', **kwargs):
         """
         Declare the parameters; configure opens the source.
 
         `source_factory` builds the frame source from the node's configuration; an application
         that composes the node in its process may wrap the source (the demo records ground
-        truth this way). The other keyword arguments go to rclpy's Node.
+        truth this way); `node_name` names each camera of a station composed in one process.
+        The other keyword arguments go to rclpy's Node.
         """
-        super().__init__('camera_node', **kwargs)
+        super().__init__(node_name, **kwargs)
         # Set before declaring: a refused parameter destroys the half-built node (release).
         self._source_factory = source_factory
         self._frame_consumers = []      # in-process consumers (add_frame_consumer)

@@ -63,7 +63,7 @@ class Line:
                  namespace: Optional[str] = None,
                  camera_source_factory: Callable[[CameraConfig], FrameSource] = create_source,
                  in_memory: bool = True, args: Optional[Sequence[str]] = None,
-                 actuator: bool = True):
+                 actuator: bool = True, cameras: int = 1):
         """
         Create the nodes in a context of their own; nothing runs before `start()`.
 
@@ -71,9 +71,13 @@ class Line:
         arguments `args` of the process, params files included); `camera_source_factory`
         builds camera_node's frame source; `in_memory` hands frames from camera to inference in
         memory (False: over the `image` topic); `actuator=False` leaves reject_actuator_node to
-        a process of its own. A node that cannot be configured raises its error here
-        (ValueError), after the nodes created so far were destroyed.
+        a process of its own; `cameras` > 1 composes a station (`station_parameters`): its
+        frames go over topics, one per camera. A node that cannot be configured raises its
+        error here (ValueError), after the nodes created so far were destroyed.
         """
+        if cameras > 1:
+            in_memory = False
+            parameters = station_parameters(parameters or {}, cameras)
         self.namespace = namespace
         self.in_memory = in_memory
         self.context = rclpy.Context()
@@ -85,9 +89,11 @@ class Line:
         self._thread = threading.Thread(target=self._spin, name='line_executor', daemon=True)
         parameters = parameters or {}
         try:
-            self.camera = self.add_node(CameraNode(
-                source_factory=camera_source_factory,
-                **self.node_arguments(parameters.get('camera_node'))))
+            self.cameras = [self.add_node(CameraNode(
+                source_factory=camera_source_factory if index == 0 else create_source,
+                node_name=name, **self.node_arguments(parameters.get(name), remaps)))
+                for index, (name, remaps) in enumerate(camera_nodes(cameras))]
+            self.camera = self.cameras[0]     # the one that triggers the parts
             self.inference = self.add_node(InferenceNode(
                 image_topics=not in_memory,
                 **self.node_arguments(parameters.get('inference_node'))))
@@ -105,10 +111,14 @@ class Line:
             self.stop()
             raise
 
-    def node_arguments(self, values: Optional[Dict[str, object]] = None) -> dict:
-        """Return the keyword arguments of a node of this line: context, namespace, overrides."""
+    def node_arguments(self, values: Optional[Dict[str, object]] = None,
+                       remaps: Sequence[str] = ()) -> dict:
+        """Return a node's keyword arguments: context, namespace, overrides, topic remaps."""
         arguments = {'context': self.context, 'parameter_overrides': [
             Parameter(name, value=value) for name, value in (values or {}).items()]}
+        if remaps:
+            arguments['cli_args'] = ['--ros-args'] + [
+                word for remap in remaps for word in ('-r', remap)]
         if self.namespace is not None:
             arguments['namespace'] = self.namespace
         return arguments
@@ -150,6 +160,43 @@ class Line:
             self.executor.spin()
         except Exception as exc:  # a callback raised: the line stopped, say why
             self.failure = f'{type(exc).__name__}: {exc}'
+
+
+def camera_nodes(cameras: int) -> List[tuple]:
+    """Return (node name, topic remaps) of each camera: camera_node, or a station's cam<i>."""
+    if cameras <= 1:
+        return [('camera_node', ())]
+    return [('camera_node' if i == 0 else f'camera_node_{i}', (f'image:=cam{i}/image',))
+            for i in range(cameras)]
+
+
+def station_parameters(parameters: Dict[str, Dict[str, object]],
+                       cameras: int) -> Dict[str, Dict[str, object]]:
+    """
+    Return the line's parameters for a station of `cameras` cameras (issue 21).
+
+    Camera i has frame_id cam<i> and publishes cam<i>/image; camera 0 triggers the parts
+    (trigger: timer) and waits for the actuator and the other cameras on `part`; the others
+    capture one frame per trigger (trigger: part). A synthetic source renders the station's
+    views. inference_node subscribes to every camera's topic (one engine call per part) and
+    reject_actuator_node fuses each part's views (fusion: the file's, best_view by default).
+    """
+    names = [f'cam{i}' for i in range(cameras)]
+    base = dict(parameters.get('camera_node') or {})
+    result = dict(parameters)
+    for index, (node, _) in enumerate(camera_nodes(cameras)):
+        values = dict(base, frame_id=names[index], trigger='timer' if index == 0 else 'part')
+        if base.get('source', 'synthetic') == 'synthetic':
+            values.update(synthetic_station_cameras=cameras, synthetic_station_index=index)
+        if index == 0:
+            values['min_part_subscribers'] = max(int(base.get('min_part_subscribers', 1)),
+                                                 cameras)
+        result[node] = values
+    result['inference_node'] = dict(parameters.get('inference_node') or {},
+                                    image_topics=[f'{name}/image' for name in names])
+    result['reject_actuator_node'] = dict(parameters.get('reject_actuator_node') or {},
+                                          cameras=names)
+    return result
 
 
 def main(args=None) -> int:

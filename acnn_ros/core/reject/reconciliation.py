@@ -15,7 +15,8 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.plc.contract import VERDICT_REJECT
 from acnn_ros.core.reject.counters import Delivery
-from acnn_ros.core.reject.decision import RejectReason
+from acnn_ros.core.reject.decision import decide, RejectPolicy, RejectReason
+from acnn_ros.core.results import InspectionOutcome, InspectionStatus
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class CapturedPart:
 
 
 @dataclass(frozen=True)
+class ViewRecordSummary:
+    """One camera's view of a part as its RejectEvent reports it."""
+
+    camera: str
+    status: int
+    class_name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
 class RejectEventRecord:
     """A RejectEvent, reduced to what is reconciled."""
 
@@ -36,6 +47,7 @@ class RejectEventRecord:
     reject: bool
     reason: int
     delivery: int
+    views: Tuple[ViewRecordSummary, ...] = ()    # a station's cameras (RejectEvent.views)
 
 
 @dataclass
@@ -48,6 +60,8 @@ class LineLedger:
     plc_decisions: List[Tuple[int, int]] = field(default_factory=list)    # (part id, verdict code)
     # Rising edges of the reject coil; None when no coil is pulsed (no coil, tracked timing).
     plc_coil_pulses: Optional[int] = None
+    # A station: the frame_id of each camera; a part is then one frame of each, same stamp.
+    cameras: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,13 @@ def _exactly_once(name: str, expected: Iterable, seen: Iterable, what: str) -> C
     return Check(name, ok, detail)
 
 
+def frame_keys(parts: Iterable[CapturedPart], cameras: Tuple[str, ...]) -> List[FrameKey]:
+    """Return the frames of the parts: their own, or one per station camera at their stamp."""
+    if not cameras:
+        return [part.header for part in parts]
+    return [FrameKey(part.header.stamp_ns, camera) for part in parts for camera in cameras]
+
+
 def reconcile(ledger: LineLedger, defective_classes: Iterable[str],
               plc_used: bool = True) -> Reconciliation:
     """Check the ledger; see the module docstring."""
@@ -98,7 +119,7 @@ def reconcile(ledger: LineLedger, defective_classes: Iterable[str],
     checks = [
         Check('part ids 1..N', sorted(parts) == list(range(1, len(parts) + 1)),
               f'{len(parts)} frames captured'),
-        _exactly_once('one verdict per frame', (p.header for p in parts.values()),
+        _exactly_once('one verdict per frame', frame_keys(parts.values(), ledger.cameras),
                       (h for h, _ in ledger.results), 'verdicts'),
         _exactly_once('one decision per part', parts, (d.part_id for d in ledger.decisions),
                       'decisions'),
@@ -142,3 +163,29 @@ def reconcile(ledger: LineLedger, defective_classes: Iterable[str],
                  'good_accepted': len(good - rejected),
                  'good_rejected': len(good & rejected)}
     return Reconciliation(tuple(checks), truth, dict(by_reason))
+
+
+def wrong_by_camera(ledger: LineLedger, defective_classes: Iterable[str],
+                    policy: RejectPolicy) -> Dict[str, int]:
+    """
+    Return, for a station's parts with known truth, how many each way of deciding got wrong.
+
+    'station' counts the fused decisions (a defective part accepted or a good part rejected);
+    each camera, the decisions its view alone would have given (`decide` on that view, a
+    missing or failed view a fail-safe reject). Model quality, not accounting.
+    """
+    truth = {p.part_id: p.truth_class for p in ledger.captured if p.truth_class is not None}
+    defective = set(defective_classes)
+    wrong = Counter(dict.fromkeys(ledger.cameras, 0))
+    wrong['station'] = 0
+    for record in ledger.decisions:
+        if record.part_id not in truth or not record.views:
+            continue
+        should_reject = truth[record.part_id] in defective
+        wrong['station'] += record.reject != should_reject
+        for view in record.views:
+            outcome = InspectionOutcome(InspectionStatus(view.status),
+                                        class_name=view.class_name,
+                                        confidence=view.confidence) if view.status <= 2 else None
+            wrong[view.camera] += decide(outcome, policy).reject != should_reject
+    return dict(wrong)
