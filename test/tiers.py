@@ -20,7 +20,7 @@ UNIT_MODULES = frozenset({
     'test_model_export', 'test_model_registry', 'test_model_training', 'test_multiview',
     'test_pipeline',
     'test_plc_validity', 'test_rate_search', 'test_real_background', 'test_reject_archive',
-    'test_reject_config', 'test_reject_fusion', 'test_reject_views_message',
+    'test_part_batch', 'test_reject_config', 'test_reject_fusion', 'test_reject_views_message',
     'test_reject_pending', 'test_reject_phantom_parts', 'test_reject_scheduler',
     'test_reject_scheduler_plc_tracking', 'test_seed_format', 'test_shift_store',
     'test_staged_worker',
@@ -36,7 +36,7 @@ SYSTEM_MODULES = frozenset({
 })
 SLOW_MODULES = frozenset({
     'test_demo', 'test_hmi_node', 'test_hmi_page', 'test_launch', 'test_line_faults',
-    'test_line_qos', 'test_model_training',
+    'test_inference_station', 'test_line_qos', 'test_model_training',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',
 })

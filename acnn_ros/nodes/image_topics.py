@@ -11,7 +11,7 @@ view), several times faster than rclpy's own deserialization. Publishers stay or
 the bytes on the wire are those of sensor_msgs, so plain rclpy (or C++) publishers and
 subscribers on the other side interoperate (the ROS image_transport package is not used).
 """
-from typing import Callable
+from typing import Callable, Optional
 
 from acnn_ros.core.image_cdr import (array_image_cdr, image_from_cdr, ImageWireError,
                                      UnreadableImage)
@@ -38,10 +38,14 @@ class ImageSubscriptions(list):
     unreadable = 0
 
 
-def subscribe_images(node, transport: str, callback: Callable, qos,
+def subscribe_images(node, transport: str, callback: Callable, qos, topic: str = 'image',
+                     subscriptions: Optional[ImageSubscriptions] = None,
                      **kwargs) -> ImageSubscriptions:
     """
     Subscribe to serialized `image` (Image) and / or `image/compressed` (CompressedImage).
+
+    `topic` names another image topic (`<topic>/compressed`), e.g. one camera's of a station;
+    the subscriptions are added to `subscriptions` (one count of unreadable buffers) if given.
 
     `transport` is 'raw', 'compressed' or 'both'. `callback(frame)` gets each frame
     deserialized by core/image_cdr. A buffer that does not deserialize but starts with a
@@ -50,7 +54,7 @@ def subscribe_images(node, transport: str, callback: Callable, qos,
     answered (no frame identity): it is logged and counted (`.unreadable`). Other keyword
     arguments go to rclpy's create_subscription.
     """
-    subscriptions = ImageSubscriptions()
+    subscriptions = ImageSubscriptions() if subscriptions is None else subscriptions
 
     def receiver(msgtype: str) -> Callable[[bytes], None]:
         def receive(raw: bytes) -> None:
@@ -67,10 +71,10 @@ def subscribe_images(node, transport: str, callback: Callable, qos,
             callback(frame)
         return receive
 
-    for msg_class, topic in ((Image, 'image'), (CompressedImage, 'image/compressed')):
+    for msg_class, name in ((Image, topic), (CompressedImage, f'{topic}/compressed')):
         if transport in ('both', 'raw' if msg_class is Image else 'compressed'):
             subscriptions.append(node.create_subscription(
-                msg_class, topic, receiver(WIRE_TYPES[msg_class]), qos, raw=True, **kwargs))
+                msg_class, name, receiver(WIRE_TYPES[msg_class]), qos, raw=True, **kwargs))
     return subscriptions
 
 

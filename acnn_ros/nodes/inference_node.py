@@ -22,11 +22,13 @@ from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
-from acnn_ros.nodes.image_topics import image_bytes, ros_header, subscribe_images
+from acnn_ros.nodes.image_topics import (image_bytes, ImageSubscriptions, ros_header,
+                                         subscribe_images)
 from acnn_ros.nodes.line_qos import PER_PART_QOS
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
+from acnn_ros.runtime.batch_intake import BatchIntake
 from acnn_ros.runtime.frame_intake import (FrameIntake, MemoryFrame, TakenFrame,
                                            WORKER_STOP_TIMEOUT_S)
 from acnn_ros.runtime.inference_config import (declared_specs, INACTIVE_ONLY_PARAMETERS,
@@ -211,20 +213,29 @@ class InferenceNode(ManagedNode):
     # ---- frames
 
     def _start_consuming(self) -> None:
-        # Decode + preprocess of the next frame overlap the engine run of the current one.
-        self._intake = FrameIntake(self._holder, self._answer, self.config.max_image_pixels)
+        config = self.config
+        # Decode + preprocess of the next frame overlap the engine run of the current one; a
+        # station's cameras: the frames of a part in one engine call (runtime/batch_intake).
+        self._intake = BatchIntake(
+            self._holder, self._answer, len(config.image_topics), config.batch_window_s,
+            config.max_image_pixels) if config.image_topics else FrameIntake(
+            self._holder, self._answer, config.max_image_pixels)
         if not self._image_topics:
             self.get_logger().info('inspecting frames handed over in memory (inspect_frame)')
             return
-        config = self.config
         qos = QoSProfile(depth=config.image_qos_depth, reliability=(
             ReliabilityPolicy.BEST_EFFORT if config.image_qos == 'sensor_data'
             else ReliabilityPolicy.RELIABLE))
         # Serialized messages, deserialized by rosbags (nodes/image_topics.py).
-        self._image_subscriptions = subscribe_images(self, config.image_transport,
-                                                     self._on_image, qos)
+        self._image_subscriptions = ImageSubscriptions()
+        for topic in config.image_topics or ('image',):
+            subscribe_images(self, config.image_transport, self._on_image, qos, topic,
+                             self._image_subscriptions)
+        topics = ', '.join(self.resolve_topic_name(t) for t in config.image_topics or ('image',))
+        batched = (f' (one engine call per part, window {config.batch_window_s:g} s)'
+                   if config.image_topics else '')
         self.get_logger().info(f'inspecting {config.image_transport} images from '
-                               f'{self.resolve_topic_name("image")}; {describe_dds()}')
+                               f'{topics}{batched}; {describe_dds()}')
 
     def _stop_consuming(self) -> None:
         intake, self._intake = self._intake, None

@@ -79,20 +79,28 @@ class FrameIntake:
             if not self._open:
                 return True
             self._open = False
+            held = self._held_back()
         waiting = self._slot.close()
         self._worker.join(timeout=timeout_s)
         finished = not self._worker.is_alive()
-        if waiting is not None:
-            self._worker.answer_now(waiting)      # the engine is free: the frame gets its verdict
+        for item in ([waiting] if waiting is not None else []) + held:
+            self._worker.answer_now(item)      # the engine is free: the frame gets its verdict
         return finished
+
+    def _held_back(self) -> list:
+        """Return the work held back from the worker (none here), at close, the gate held."""
+        return []
+
+    def _stage(self, pipeline, msg):
+        """Decode and preprocess one frame: (PreparedFrame or its ERROR outcome, bgr or None)."""
+        if isinstance(msg, MemoryFrame):
+            return pipeline.prepare(msg.bgr), msg.bgr
+        return inspect_image_message(pipeline.preparing(), msg, max_pixels=self._max_pixels)
 
     def _prepare(self, frame: TakenFrame):
         """Decode and preprocess (worker thread); return the engine step (engine thread)."""
-        msg = frame.msg
         pipeline = self._holder.current  # this frame uses this model to the end
-        staged, bgr = ((pipeline.prepare(msg.bgr), msg.bgr) if isinstance(msg, MemoryFrame)
-                       else inspect_image_message(pipeline.preparing(), msg,
-                                                  max_pixels=self._max_pixels))
+        staged, bgr = self._stage(pipeline, frame.msg)
         if isinstance(staged, PreparedFrame):
             return lambda: (staged.complete(), bgr)
         return lambda: (staged, bgr)     # an ERROR outcome: nothing for the engine

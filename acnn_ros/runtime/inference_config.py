@@ -59,6 +59,9 @@ class InferenceConfig:
     image_transport: str = 'raw'
     image_qos: str = 'sensor_data'
     image_qos_depth: int = 5
+    # A station of N cameras: one image topic each; () = the one topic `image`.
+    image_topics: Tuple[str, ...] = ()
+    batch_window_s: float = 0.01
     diagnostics_period_s: float = 1.0
     warn_latency_p99_ms: float = 100.0
     warn_drop_ratio: float = 0.05
@@ -69,7 +72,7 @@ class InferenceConfig:
         """Build from parameter values (lists become tuples, '' class names are dropped)."""
         known = {f.name for f in fields(cls)}
         kwargs = {name: value for name, value in values.items() if name in known}
-        for name in ('providers', 'class_names', 'min_confidence_per_class'):
+        for name in ('providers', 'class_names', 'min_confidence_per_class', 'image_topics'):
             if name in kwargs:
                 kwargs[name] = tuple(str(v).strip() for v in kwargs[name] if str(v).strip())
         return cls(**kwargs).validate()
@@ -166,6 +169,13 @@ PARAMETER_SPECS: Tuple[ParameterSpec, ...] = (
     _spec('image_qos', 'Image subscription QoS: sensor_data (best effort) or reliable',
           choices=IMAGE_QOS),
     _spec('image_qos_depth', 'Image subscription queue depth (messages)', 1, 1000),
+    _spec('image_topics',
+          "A station's cameras: one image topic each, e.g. ['cam0/image', 'cam1/image'] (each "
+          "camera's frame_id names it); the frames of a part (same stamp) are inspected in one "
+          "engine call. [''] = the one topic image"),
+    _spec('batch_window_s',
+          'With image_topics: the longest a part waits for all its cameras after its first '
+          'frame (a late or dead camera holds the others no longer), seconds', 0.0, 1.0),
     _spec('diagnostics_period_s', 'Period of /diagnostics and its statistics window',
           0.1, 60.0),
     _spec('warn_latency_p99_ms',
@@ -187,7 +197,8 @@ MODEL_PARAMETERS = frozenset(('model_path', 'backend', 'providers', 'intra_op_th
 # Settable only while the node is not active: the model's (but class_names) and the image
 # intake's (subscription, decode budget), which activate creates.
 INACTIVE_ONLY_PARAMETERS = (MODEL_PARAMETERS - {'class_names'}) | frozenset(
-    ('image_transport', 'image_qos', 'image_qos_depth', 'max_image_pixels'))
+    ('image_transport', 'image_qos', 'image_qos_depth', 'max_image_pixels', 'image_topics',
+     'batch_window_s'))
 
 
 def declared_specs() -> Tuple[ParameterSpec, ...]:

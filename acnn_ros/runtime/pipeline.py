@@ -10,7 +10,7 @@ so a product changeover is the atomic replacement of one pipeline object by anot
 from pathlib import Path
 import threading
 import time
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 from acnn_ros.core.image_cdr import array_image_cdr, image_from_cdr
 from acnn_ros.core.image_codec import (decode_compressed, decode_image, DEFAULT_MAX_PIXELS,
@@ -173,34 +173,65 @@ class InspectionPipeline:
 
     def complete(self, frame: 'PreparedFrame') -> InspectionOutcome:
         """Run the engine on a prepared frame and postprocess: its outcome; never raises."""
+        return self.complete_batch([frame])[0]
+
+    def complete_batch(self, frames: Sequence['PreparedFrame']) -> List[InspectionOutcome]:
+        """
+        Run the engine once on prepared frames (one batch) and postprocess each; never raises.
+
+        The frames of one part seen by several cameras (runtime/batch_intake.py). The engine
+        runs them in batches of at most its `max_batch` (1 for a TensorRT profile fixed at batch
+        1); each outcome's inference_ms is its batch's engine time.
+        """
+        limit = getattr(self.engine, 'max_batch', None) or len(frames)
+        outcomes = []
+        for first in range(0, len(frames), limit):
+            outcomes += self._complete_one_batch(frames[first:first + limit])
+        return outcomes
+
+    def _complete_one_batch(self, frames: Sequence['PreparedFrame']) -> List[InspectionOutcome]:
         model_id = self.model_id
-        mapping = frame.mapping
+        count = len(frames)
         started = time.perf_counter()
         try:
-            probs, roi = self.engine.run(frame.tensor)
+            probs, roi = self.engine.run(frames[0].tensor if count == 1 else
+                                         np.concatenate([frame.tensor for frame in frames]))
         except Exception as exc:  # any engine failure is this frame's error result
-            return InspectionOutcome.error(f'engine failure ({self.engine.backend}): {exc}',
-                                           model_id=model_id, image_width=mapping.source_width,
-                                           image_height=mapping.source_height)
+            return [InspectionOutcome.error(
+                f'engine failure ({self.engine.backend}): {exc}', model_id=model_id,
+                image_width=frame.mapping.source_width,
+                image_height=frame.mapping.source_height) for frame in frames]
         inferred = time.perf_counter()
         probs = np.asarray(probs, dtype=np.float64).reshape(-1)
         roi = np.asarray(roi, dtype=np.float64).reshape(-1)
-        sizes = {'model_id': model_id, 'image_width': mapping.source_width,
-                 'image_height': mapping.source_height}
-        if probs.size != self.card.num_classes or roi.size != 4:
-            return InspectionOutcome.error(
+        if probs.size != self.card.num_classes * count or roi.size != 4 * count:
+            return [InspectionOutcome.error(
                 f'model output has {probs.size} scores and {roi.size} roi values, expected '
-                f'{self.card.num_classes} and 4', **sizes)
+                f'{self.card.num_classes * count} and {4 * count}', **self._sizes(frame))
+                for frame in frames]
+        engine_ms = _ms(started, inferred)
+        return [self._postprocess(frame, frame_probs, frame_roi, engine_ms)
+                for frame, frame_probs, frame_roi in zip(
+                    frames, probs.reshape(count, -1), roi.reshape(count, 4))]
+
+    def _sizes(self, frame: 'PreparedFrame') -> dict:
+        return {'model_id': self.model_id, 'image_width': frame.mapping.source_width,
+                'image_height': frame.mapping.source_height}
+
+    def _postprocess(self, frame: 'PreparedFrame', probs: np.ndarray, roi: np.ndarray,
+                     engine_ms: float) -> InspectionOutcome:
+        start = time.perf_counter()
+        mapping = frame.mapping
+        sizes = self._sizes(frame)
         if not (np.all(np.isfinite(probs)) and np.all(np.isfinite(roi))):
             return InspectionOutcome.error('model output is not finite (NaN/inf)', **sizes)
         class_id = int(np.argmax(probs))
         box = mapping.normalised_to_source(*(float(v) for v in roi))
-        done = time.perf_counter()
+        postprocess_ms = _ms(start, time.perf_counter())
         # The stages' own times: a wait between prepare and complete is not pipeline work.
-        times = StageTimes(preprocess_ms=frame.preprocess_ms,
-                           inference_ms=_ms(started, inferred),
-                           postprocess_ms=_ms(inferred, done),
-                           pipeline_ms=frame.preprocess_ms + _ms(started, done))
+        times = StageTimes(preprocess_ms=frame.preprocess_ms, inference_ms=engine_ms,
+                           postprocess_ms=postprocess_ms,
+                           pipeline_ms=frame.preprocess_ms + engine_ms + postprocess_ms)
         return InspectionOutcome(
             status=InspectionStatus.OK, class_id=class_id,
             class_name=self.class_names[class_id], confidence=float(probs[class_id]),

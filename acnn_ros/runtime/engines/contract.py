@@ -3,7 +3,7 @@
 The engine contract: what every inference backend offers the pipeline, and how it fails.
 
 An engine runs the model card's ONNX contract (`acnn_ros.core.model_card`): `run` takes the
-preprocessed float32 [1, 3, H, W] RGB tensor and returns (probs [1, C], roi [1, 4]) as numpy
+preprocessed float32 [N, 3, H, W] RGB batch and returns (probs [N, C], roi [N, 4]) as numpy
 arrays. `provider_report` is the one line a node logs to say which backend and provider run the
 model; `active_provider` names that provider alone (diagnostics, the GPU check).
 """
@@ -31,6 +31,7 @@ class InferenceEngine(Protocol):
     backend: str            # the backend name of `acnn_ros.runtime.engines.BACKENDS`
     active_provider: str    # e.g. 'CPUExecutionProvider', 'torch-cpu', 'TensorRT-native'
     provider_report: str    # one line: backend, version, active provider, options
+    # Optional: the largest batch `run` takes (None or absent: any; the pipeline splits).
 
     def run(self, tensor: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Return (probs [N, C], roi [N, 4]) for a preprocessed batch."""

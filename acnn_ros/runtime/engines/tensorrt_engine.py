@@ -50,6 +50,7 @@ class TensorRTEngine:
     """UNTESTED native TensorRT execution of `<stem>.onnx` (see the module docstring)."""
 
     backend = 'tensorrt'
+    max_batch = 1           # the engine is built for [1, 3, H, W]
 
     def __init__(self, model_path: Path, input_size: Tuple[int, int] = (640, 480),
                  trt_fp16: bool = True, trt_cache_dir_base: str = '~/.cache/acnn_ros/tensorrt',

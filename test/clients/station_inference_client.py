@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The part trigger of test_inference_station, and the InspectionResults inference_node gave.
+
+Arguments: the number of parts, the period between parts (s), and the number of results to
+wait for. Publishes one PartTrigger per part on `part`, records every InspectionResult on
+`inspection` with its arrival time, and prints one `RESULT` line (JSON: part id, frame_id,
+status, seconds from the trigger to the result, inference_ms, total_ms) per result.
+"""
+import json
+import sys
+import time
+
+from acnn_ros.msg import InspectionResult, PartTrigger
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from ros_client import RosClient
+
+
+def main():
+    parts, period_s, expected = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    client = RosClient('station_trigger')
+    node = client.node
+    reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    triggers = node.create_publisher(PartTrigger, 'part', reliable)
+    arrivals = []
+    node.create_subscription(InspectionResult, 'inspection',
+                             lambda msg: arrivals.append((time.monotonic(), msg)), reliable)
+    assert client.spin_until(lambda: node.count_subscribers('part') >= 3 and
+                             node.count_publishers('inspection') >= 1, 30), 'station not found'
+    client.spin_for(1.0)
+    sent = {}
+    for part_id in range(1, parts + 1):
+        trigger = PartTrigger(part_id=part_id)
+        trigger.header.stamp, trigger.header.frame_id = node.get_clock().now().to_msg(), 'station'
+        sent[(trigger.header.stamp.sec, trigger.header.stamp.nanosec)] = (part_id,
+                                                                          time.monotonic())
+        triggers.publish(trigger)
+        client.spin_for(period_s)
+    assert client.spin_until(lambda: len(arrivals) >= expected, 10), f'{len(arrivals)} results'
+    client.spin_for(0.5)      # a second result for a frame would come in this time
+    for arrived, msg in arrivals:
+        part_id, triggered = sent[(msg.header.stamp.sec, msg.header.stamp.nanosec)]
+        print('RESULT', json.dumps({
+            'part_id': part_id, 'frame_id': msg.header.frame_id, 'status': msg.status,
+            'after_trigger_s': round(arrived - triggered, 4), 'inference_ms': msg.inference_ms,
+            'total_ms': msg.total_ms}), flush=True)
+    client.close()
+
+
+if __name__ == '__main__':
+    main()
