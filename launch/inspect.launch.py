@@ -14,6 +14,15 @@ line:=two_processes runs camera + inference that way and reject_actuator_node in
 its own (no GIL contention on the firing path). The camera argument and respawn_camera apply to
 line:=processes (the one-process forms have the built-in camera).
 
+cameras:=N (2..4) is a station of N built-in cameras on every part (issue 21): inspection_line
+--cameras N runs them with inference_node (one engine call per part) and, unless
+line:=one_process, reject_actuator_node in a process of its own fuses each part's views:
+
+    ros2 launch acnn_ros inspect.launch.py cameras:=3 camera_source:=synthetic
+
+A station of external drivers keeps camera:=external and lists its topics and frame_ids in
+the YAML (inference_node image_topics, reject_actuator_node cameras; docs/CAMERA.md).
+
 camera:=builtin starts camera_node; external expects a driver (usb_cam, v4l2_camera, a GigE
 vendor driver) publishing on image_topic; none starts no camera (replay a bag onto
 image_topic). Without camera_node there are no part triggers, so the reject actuator then
@@ -57,6 +66,11 @@ ARGUMENTS = (
     ('camera', 'builtin', 'builtin: start camera_node | external: a driver started elsewhere '
      'publishes image_topic | none: no camera (bag replay onto image_topic)',
      ['builtin', 'external', 'none']),
+    ('cameras', '1', 'built-in cameras on every part: > 1 is a station (one trigger, the '
+     'views of each part batched and fused into one decision) run by inspection_line, with '
+     'the reject actuator in its own process unless line:=one_process; an external station is '
+     'set in the YAML (inference_node image_topics, reject_actuator_node cameras)',
+     ['1', '2', '3', '4']),
     ('camera_source', '/dev/video0', 'camera_node source: V4L2 device, video file, image '
      'folder, GStreamer pipeline or "synthetic" (camera:=builtin only)', None),
     ('model', 'resource/models/acnn_demo.onnx', 'model file with its .json card; absolute or '
@@ -99,16 +113,18 @@ def generate_launch_description():
     camera_info_topic = PythonExpression(
         ["'/'.join('", image_topic, "'.split('/')[:-1] + ['camera_info'])"])
     line_form = LaunchConfiguration('line')
-    processes = PythonExpression(["'", line_form, "' == 'processes'"])
-    composed = PythonExpression(["'", line_form, "' != 'processes'"])
+    cameras = LaunchConfiguration('cameras')
+    # A station of built-in cameras (cameras > 1) always runs in inspection_line.
+    processes = PythonExpression(["'", line_form, "' == 'processes' and '", cameras, "' == '1'"])
+    composed = PythonExpression(["'", line_form, "' != 'processes' or '", cameras, "' != '1'"])
     actuator_process = PythonExpression(["'", line_form, "' != 'one_process'"])
     camera_process = PythonExpression(["'", LaunchConfiguration('camera'), "' == 'builtin' and '",
-                                       line_form, "' == 'processes'"])
+                                       line_form, "' == 'processes' and '", cameras, "' == '1'"])
     # Part triggers come from camera_node: in its own process, or in inspection_line.
     part_triggers = PythonExpression(["'", LaunchConfiguration('camera'), "' == 'builtin' or '",
-                                      line_form, "' != 'processes'"])
+                                      line_form, "' != 'processes' or '", cameras, "' != '1'"])
     in_process_actuator = PythonExpression(
-        ["'--no-actuator' if '", line_form, "' == 'two_processes' else '--actuator'"])
+        ["'--actuator' if '", line_form, "' == 'one_process' else '--no-actuator'"])
     common = {'autostart': bool_parameter(LaunchConfiguration('autostart')),
               'use_sim_time': bool_parameter(LaunchConfiguration('use_sim_time'))}
     log_level = ['--log-level', LaunchConfiguration('log_level')]
@@ -147,7 +163,8 @@ def generate_launch_description():
         # line:=one_process | two_processes: the nodes in one process (no name: it names
         # several nodes; the parameters below reach each node that declares them).
         Node(package=PACKAGE, executable='inspection_line', namespace='', output='screen',
-             condition=IfCondition(composed), arguments=[in_process_actuator],
+             condition=IfCondition(composed),
+             arguments=[in_process_actuator, '--cameras', cameras],
              ros_arguments=log_level,
              parameters=[params, common, {'source': string_parameter('camera_source'),
                                           'model_path': string_parameter('model'),

@@ -33,7 +33,7 @@ import yaml
 
 EXPECTED_ARGUMENTS = {'camera', 'camera_source', 'model', 'params_file', 'plc_host',
                       'plc_port', 'namespace', 'use_rviz', 'image_topic', 'autostart',
-                      'respawn_camera', 'log_level', 'use_sim_time', 'line'}
+                      'respawn_camera', 'log_level', 'use_sim_time', 'line', 'cameras'}
 DATA_FLOW_TOPICS = {'image', 'image/compressed', 'camera_info', 'inspection', 'part', 'reject'}
 MANAGED_NODES = ['camera_node', 'inference_node', 'reject_actuator_node']
 DISTRIBUTIONS = ('humble', 'jazzy', 'kilted')

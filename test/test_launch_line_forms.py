@@ -28,13 +28,23 @@ def test_line_argument_selects_the_form():
         specs = {s.executable: s for s in reader.nodes({'camera': camera,
                                                         'line': 'one_process'})}
         assert [name for name, s in specs.items() if s.enabled] == [ONE_PROCESS], camera
-        assert specs[ONE_PROCESS].arguments == ['--actuator']
+        assert specs[ONE_PROCESS].arguments == ['--actuator', '--cameras', '1']
         # two_processes: the actuator in its own process joins the in-process camera's parts.
         specs = {s.executable: s for s in reader.nodes({'camera': camera,
                                                         'line': 'two_processes'})}
         assert [name for name, s in specs.items() if s.enabled] == [
             'reject_actuator_node', ONE_PROCESS], camera
-        assert specs[ONE_PROCESS].arguments == ['--no-actuator']
+        assert specs[ONE_PROCESS].arguments == ['--no-actuator', '--cameras', '1']
+        assert specs['reject_actuator_node'].parameters['use_part_trigger'] is True
+    # cameras:=3: the station of built-in cameras runs in inspection_line, the actuator beside
+    # it unless line:=one_process.
+    for line_form, enabled, actuator in (
+            ('processes', ['reject_actuator_node', ONE_PROCESS], '--no-actuator'),
+            ('two_processes', ['reject_actuator_node', ONE_PROCESS], '--no-actuator'),
+            ('one_process', [ONE_PROCESS], '--actuator')):
+        specs = {s.executable: s for s in reader.nodes({'cameras': '3', 'line': line_form})}
+        assert [name for name, s in specs.items() if s.enabled] == enabled, line_form
+        assert specs[ONE_PROCESS].arguments == [actuator, '--cameras', '3']
         assert specs['reject_actuator_node'].parameters['use_part_trigger'] is True
     specs = {s.executable: s for s in reader.nodes({
         'line': 'one_process', 'namespace': 'line2', 'image_topic': '/cam/image_raw',

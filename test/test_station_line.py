@@ -5,14 +5,20 @@ The station composed as a line (issue 21.5), and `acnn demo --cameras 3` end to 
 Its parameters, its part-by-part accounting, and the demo with three synthetic cameras,
 batched inference, fused decisions and the PLC simulator, reconciled part by part.
 """
+import sys
+
 from acnn_ros.core.frame_key import FrameKey
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectPolicy
 from acnn_ros.core.reject.reconciliation import (CapturedPart, LineLedger, reconcile,
                                                  RejectEventRecord, ViewRecordSummary,
                                                  wrong_by_camera)
+from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
 from acnn_ros.nodes.inspection_line import camera_nodes, station_parameters
+from acnn_ros.nodes.line_qos import PER_PART_QOS
 import pytest
+from ros_client import RosClient
+from ros_processes import NodeProcess, REPO_DIR
 from test_demo import relaxed_params, run_demo
 
 CAMERAS = ('cam0', 'cam1', 'cam2')
@@ -73,3 +79,31 @@ def test_demo_with_three_cameras_reconciles_part_by_part(tmp_path):
     assert '45 expected, 45 verdicts' in output and '15 expected, 15 decisions' in output
     assert 'result: PASS' in output
     assert 'station of 3 cameras, 15 parts with ground truth: fused decision wrong for' in output
+
+
+@pytest.mark.timeout(150)
+def test_inspection_line_executable_runs_a_station_from_the_yaml(own_domain_env):
+    # What `ros2 launch acnn_ros inspect.launch.py cameras:=3 line:=one_process` starts.
+    client = RosClient('station_line_client')
+    parts = client.record(PartTrigger, 'part', PER_PART_QOS)
+    results = client.record(InspectionResult, 'inspection', PER_PART_QOS)
+    events = client.record(RejectEvent, 'reject', PER_PART_QOS)
+    line = NodeProcess([
+        sys.executable, '-m', 'acnn_ros.nodes.inspection_line', '--cameras', '3',
+        '--ros-args', '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'),
+        '-p', 'source:=synthetic', '-p', 'frame_rate_hz:=3.0', '-p', 'max_frames:=8',
+        '-p', 'synthetic_pool_size:=4', '-p', 'actuator:=topic', '-p', 'reject_delay_s:=2.0',
+        '-p', 'inspection_window_s:=1.5', '-p', 'max_fire_lateness_s:=0.25'])
+    try:
+        assert client.spin_until(lambda: len(events) >= 8, 100), line.output
+        client.spin_for(0.5)
+        assert [p.part_id for p in parts] == list(range(1, 9))
+        assert len(results) == 24
+        assert {r.header.frame_id for r in results} == set(CAMERAS)
+        for event in events:
+            assert [v.camera for v in event.views] == list(CAMERAS)
+            assert sum(v.deciding for v in event.views) <= 1
+        assert len({e.part_id for e in events}) == 8
+    finally:
+        line.interrupt()
+        client.close()

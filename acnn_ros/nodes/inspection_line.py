@@ -208,9 +208,11 @@ def main(args=None) -> int:
     parser = argparse.ArgumentParser(prog='inspection_line', description=__doc__.splitlines()[1])
     parser.add_argument('--actuator', action=argparse.BooleanOptionalAction, default=True,
                         help='run reject_actuator_node in this process (default) or not')
+    parser.add_argument('--cameras', type=int, default=1, choices=range(1, 17),
+                        metavar='N', help='a station of N built-in cameras on every part')
     options = parser.parse_args(remove_ros_args(args)[1:])
     try:
-        line = Line(args=args, actuator=options.actuator)
+        line = Line(args=args, actuator=options.actuator, cameras=options.cameras)
     except CONFIGURATION_ERRORS + (EngineError,) as exc:
         rclpy.logging.get_logger('inspection_line').fatal(f'cannot start: {exc}')
         return EXIT_BAD_CONFIGURATION
