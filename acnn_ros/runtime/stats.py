@@ -16,7 +16,7 @@ from typing import Deque, List, Optional, Tuple
 from acnn_ros.core.health import LEVEL_ERROR, LEVEL_OK, LEVEL_WARN
 from acnn_ros.core.rate_monitor import rate_level
 from acnn_ros.core.results import InspectionStatus
-import numpy as np
+from acnn_ros.core.stats import percentiles
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,12 @@ class StatsSnapshot:
     ok_hz: float = 0.0           # achieved: frames answered OK per second
 
 
-def _percentile(values: List[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else 0.0
+def _p50_p99(values: List[float]) -> Tuple[float, float]:
+    """Return p50 and p99 of a window's times (0 for an empty window: nothing to warn of)."""
+    if not values:
+        return 0.0, 0.0
+    stats = percentiles(values)
+    return stats['p50'], stats['p99']
 
 
 class InferenceStats:
@@ -114,15 +118,14 @@ class InferenceStats:
             window = self._window
             window_s = max(now - self._window_start, 1e-6)
             inspected = window[InspectionStatus.OK] + window[InspectionStatus.ERROR]
+            latency, inference = _p50_p99(self._latency_ms), _p50_p99(self._inference_ms)
             snap = StatsSnapshot(
                 window_s=window_s, received=inspected + window[InspectionStatus.DROPPED],
                 inspected=inspected, ok=window[InspectionStatus.OK],
                 errors=window[InspectionStatus.ERROR], dropped=window[InspectionStatus.DROPPED],
                 low_confidence=self._low_confidence, fps=inspected / window_s,
-                latency_p50_ms=_percentile(self._latency_ms, 50),
-                latency_p99_ms=_percentile(self._latency_ms, 99),
-                inference_p50_ms=_percentile(self._inference_ms, 50),
-                inference_p99_ms=_percentile(self._inference_ms, 99),
+                latency_p50_ms=latency[0], latency_p99_ms=latency[1],
+                inference_p50_ms=inference[0], inference_p99_ms=inference[1],
                 total_received=sum(self._totals.values()),
                 total_ok=self._totals[InspectionStatus.OK],
                 total_errors=self._totals[InspectionStatus.ERROR],
