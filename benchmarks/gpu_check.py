@@ -227,7 +227,7 @@ def environment(device: str) -> dict:
 
 def main(argv=None) -> int:
     """Run every step; exit 1 when a check fails, 0 otherwise (skipped steps say why)."""
-    from acnn_ros.app.bench.gpu_check_report import markdown, verdict
+    from acnn_ros.app.bench.gpu_check_report import assess, markdown
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--device', default='cuda', help='cuda, cuda:N or cpu (dry run)')
     parser.add_argument('--out', default='/tmp/acnn_gpu_check')
@@ -262,12 +262,12 @@ def main(argv=None) -> int:
         if args.device.startswith('cuda'):
             report['runs'].update(onnxruntime_gpu_runs(onnx, out, images, reference,
                                                        args.iterations))
-    report['verdict'] = verdict(report)
+    report['assessment'] = assess(report)
     (out / 'gpu_check.json').write_text(json.dumps(report, indent=1, default=str))
     text = markdown(report)
     (out / 'gpu_check.md').write_text(text)
     print(text, flush=True)
-    return 0 if report['verdict']['ok'] else 1
+    return 0 if report['assessment']['ok'] else 1
 
 
 if __name__ == '__main__':

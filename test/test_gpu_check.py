@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""benchmarks/gpu_check.sh as a CPU dry run: the script's steps, parity check and verdict run."""
+"""benchmarks/gpu_check.sh as a CPU dry run: the steps, the parity check and the assessment."""
 import json
 from pathlib import Path
 import subprocess
@@ -30,26 +30,26 @@ def test_cpu_dry_run_of_the_gpu_check(tmp_path):
     assert 'rclpy' not in run.stdout
 
 
-def test_verdict_flags_parity_and_cache_failures():
+def test_assessment_flags_parity_and_cache_failures():
     def report(run):
         return {'runtime_imports_no_ros': {'ok': True}, 'runs': {'x': run}}
 
     good = {'parity': {'frames': 4, 'same_class': 4, 'max_score_diff': 1e-6,
                        'max_roi_px_diff': 0.0}, 'errors': []}
-    assert gpu_check_report.verdict(report(good))['ok']
+    assert gpu_check_report.assess(report(good))['ok']
     wrong_class = dict(good, parity=dict(good['parity'], same_class=3))
-    assert not gpu_check_report.verdict(report(wrong_class))['ok']
+    assert not gpu_check_report.assess(report(wrong_class))['ok']
     fp32_far = dict(good, parity=dict(good['parity'], max_score_diff=5e-3))
-    assert not gpu_check_report.verdict(report(fp32_far))['ok']
+    assert not gpu_check_report.assess(report(fp32_far))['ok']
     fp16 = {'x fp16': fp32_far}
-    assert gpu_check_report.verdict({'runtime_imports_no_ros': {'ok': True}, 'runs': fp16})['ok']
+    assert gpu_check_report.assess({'runtime_imports_no_ros': {'ok': True}, 'runs': fp16})['ok']
     no_hit = dict(good, cache_hit_on_second_start=False)
-    assert not gpu_check_report.verdict(report(no_hit))['ok']
-    assert gpu_check_report.verdict(report({'skipped': 'no CUDA provider'}))['ok']
+    assert not gpu_check_report.assess(report(no_hit))['ok']
+    assert gpu_check_report.assess(report({'skipped': 'no CUDA provider'}))['ok']
     fell_back = dict(good, expected_provider='CUDAExecutionProvider',
                      active_provider='CPUExecutionProvider')
-    assert not gpu_check_report.verdict(report(fell_back))['ok']
+    assert not gpu_check_report.assess(report(fell_back))['ok']
     on_cuda = dict(fell_back, active_provider='CUDAExecutionProvider')
-    assert gpu_check_report.verdict(report(on_cuda))['ok']
+    assert gpu_check_report.assess(report(on_cuda))['ok']
     ros = {'runtime_imports_no_ros': {'ok': False}, 'runs': {}}
-    assert not gpu_check_report.verdict(ros)['ok']
+    assert not gpu_check_report.assess(ros)['ok']

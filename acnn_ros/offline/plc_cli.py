@@ -196,7 +196,7 @@ def heartbeat(link, config: RejectActuatorConfig, args: argparse.Namespace,
           f'(configured period {period:g} s)')
     watch = watch_heartbeat(link.read_heartbeat, duration, interval, period, clock, sleep,
                             on_sample=lambda t, v: print(f'  {t:6.2f} s  {v}', flush=True))
-    ok, text = watch.verdict()
+    ok, text = watch.assessment()
     print(('heartbeat OK: ' if ok else 'heartbeat NOT OK: ') + text)
     return EXIT_OK if ok else EXIT_CHECK_FAILED
 

@@ -36,7 +36,7 @@ def run_problems(name: str, run: dict) -> list:
     return problems
 
 
-def verdict(report: dict) -> dict:
+def assess(report: dict) -> dict:
     """Return {'ok', 'problems'} for a whole report."""
     problems = []
     if not report['runtime_imports_no_ros']['ok']:
@@ -53,7 +53,7 @@ def _latency(stats: dict) -> str:
 
 
 def markdown(report: dict) -> str:
-    """Return the human summary: environment, one row per run, verdict."""
+    """Return the human summary: environment, one row per run, assessment."""
     env = report['environment']
     lines = ['# GPU check (benchmarks/gpu_check.sh)', '',
              f'Command: `{report["command"]}`', '',
@@ -82,7 +82,7 @@ def markdown(report: dict) -> str:
                 + f'; cache hit on the second start: {run["cache_hit_on_second_start"]}'
         lines.append(f'| {name} | {same} | {score} | {roi} | {_latency(run["model"])} | '
                      f'{_latency(run["pipeline"])} | {note} |')
-    result = report['verdict']
+    result = report['assessment']
     lines += ['', 'Verdict: ' + ('PASS' if result['ok'] else 'FAIL: ' + '; '.join(
         result['problems'])), '']
     return '\n'.join(lines)

@@ -140,7 +140,7 @@ class HeartbeatWatch:
         values = [value for _, value in self.samples]
         return sum(1 for a, b in zip(values, values[1:]) if a != b)
 
-    def verdict(self) -> Tuple[bool, str]:
+    def assessment(self) -> Tuple[bool, str]:
         """Return (heartbeat seen and sane, explanation for the integrator)."""
         values = [value for _, value in self.samples]
         foreign = sorted({int(v) for v in values} - {0, 1})
