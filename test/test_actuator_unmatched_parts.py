@@ -5,7 +5,7 @@ reject_actuator_node: parts seen while no inference_node is matched (issue 12, p
 The node runs in its own process (topic actuator); this test process is the camera: it
 publishes part triggers while nothing publishes `inspection`. Every part must still be decided
 fail-safe (no result), be counted in the diagnostics value `parts_without_inference`, and the
-episode must be said once in the log.
+fault said once in the log (the NO RESULT episode).
 """
 import time
 
@@ -52,22 +52,18 @@ def test_parts_without_inference_are_rejected_counted_and_logged():
     assert sorted(d.part_id for d in decisions) == [1, 2, 3, 4, 5]
     assert all(d.decision == d.DECISION_REJECT and d.reason == d.REASON_NO_RESULT
                and d.fail_safe for d in decisions)
-    warnings = [line for line in actuator.lines if 'no inference_node matched' in line]
-    assert len(warnings) == 1 and 'part 1 seen' in warnings[0], actuator.output
+    # One fault, one line (issue 19): the NO RESULT episode, not a second WARN about it.
+    errors = [line for line in actuator.lines if 'NO RESULT from inference_node' in line
+              and 'ERROR' in line]
+    assert len(errors) == 1 and 'part 1' in errors[0], actuator.output
+    assert not [line for line in actuator.lines if 'WARN' in line and 'part 2' in line]
     assert code == 0, actuator.output
 
 
-def test_parts_without_inference_counts_every_part_and_speaks_once_per_episode():
-    from acnn_ros.core.health import LEVEL_OK, LEVEL_WARN
+def test_parts_without_inference_counts_every_part():
     from acnn_ros.core.reject.counters import PartsWithoutInference
 
     tracker = PartsWithoutInference()
-    assert tracker.note(1, True) is None and tracker.count == 0
-    level, line = tracker.note(2, False)
-    assert level == LEVEL_WARN and line.startswith('part 2 seen with no inference_node')
-    assert tracker.note(3, False) is None and tracker.note(4, False) is None
-    level, line = tracker.note(5, True)
-    assert level == LEVEL_OK and 'parts 2..4 were decided without inference' in line
-    assert tracker.note(6, True) is None
-    assert tracker.note(7, False)[0] == LEVEL_WARN          # a second episode speaks again
-    assert tracker.count == 4
+    for matched in (True, False, False, True, False):
+        tracker.note(matched)
+    assert tracker.count == 3

@@ -30,7 +30,7 @@ from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.line_qos import PER_PART_QOS
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
-from acnn_ros.nodes.ros_logging import core_logger, log_at
+from acnn_ros.nodes.ros_logging import core_logger
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
@@ -189,10 +189,7 @@ class RejectActuatorNode(ManagedNode):
         return f'cameras {", ".join(config.cameras)} fused by {config.fusion}; '
 
     def _on_trigger(self, msg: PartTrigger) -> None:
-        note = self.without_inference.note(
-            msg.part_id, self._line_subscriptions[0].get_publisher_count() > 0)
-        if note is not None:
-            log_at(self.get_logger(), *note)
+        self.without_inference.note(self._line_subscriptions[0].get_publisher_count() > 0)
         gap = self.inactive_parts.part(msg.part_id)
         if gap is not None:
             self._py_log.warning(gap)

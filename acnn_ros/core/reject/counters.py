@@ -14,7 +14,7 @@ instant, not only when the line is idle:
 """
 from dataclasses import dataclass, field, replace
 import enum
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from acnn_ros.core.health import LEVEL_ERROR, LEVEL_OK, LEVEL_WARN
 from acnn_ros.core.rate_monitor import rate_level, RateReport
@@ -155,26 +155,13 @@ class PartsWithoutInference:
     """
     Parts announced while no inference_node publishes `inspection` (down, or not yet matched).
 
-    They are still decided fail-safe (no result) by the scheduler; this only counts them and says
-    so once per episode: a WARN at its first part, an INFO naming the range when it ends.
+    They are decided fail-safe (no result) by the scheduler, whose NO RESULT episode says the
+    fault once (issue 19: one fault, one line); this only counts them for the diagnostics.
     """
 
     def __init__(self):
         self.count = 0
-        self._since = None        # first part of the current episode
 
-    def note(self, part_id: int, inference_matched: bool) -> Optional[Tuple[int, str]]:
-        """Count one part; return (level, log line) when an episode starts or ends, else None."""
-        if not inference_matched:
-            self.count += 1
-            if self._since is not None:
-                return None
-            self._since = part_id
-            return LEVEL_WARN, (f'part {part_id} seen with no inference_node matched on '
-                                '`inspection`: decided fail-safe (no result); counted in '
-                                'parts_without_inference')
-        if self._since is None:
-            return None
-        since, self._since = self._since, None
-        return LEVEL_OK, (f'inspection matched again: parts {since}..{part_id - 1} were decided '
-                          'without inference')
+    def note(self, inference_matched: bool) -> None:
+        """Count one part if no inference_node was matched when it was announced."""
+        self.count += not inference_matched
