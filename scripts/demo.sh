@@ -12,4 +12,6 @@ repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck disable=SC1091
 source "$repo_dir/scripts/env.sh"
 cd "$repo_dir"
-exec python -m acnn_ros.cli demo "$@"
+# The operator's page (hmi_node) on http://127.0.0.1:8080/ while the line runs; `--hmi 0`: any
+# free port. Its URL is printed at start.
+exec python -m acnn_ros.cli demo --hmi 8080 "$@"

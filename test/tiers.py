@@ -29,13 +29,15 @@ UNIT_MODULES = frozenset({
     'test_vision_state_machine', 'test_vision_system_server',
 })
 SYSTEM_MODULES = frozenset({
-    'test_camera_start_ordering', 'test_clean_shutdown', 'test_demo', 'test_launch',
+    'test_camera_start_ordering', 'test_clean_shutdown', 'test_demo', 'test_hmi_demo',
+    'test_launch',
     'test_line_faults', 'test_one_process_line', 'test_plc_tracking_line',
     'test_replay_integration', 'test_soak_short', 'test_startup_no_drops',
     'test_tutorial_end_to_end',
 })
 SLOW_MODULES = frozenset({
-    'test_demo', 'test_hmi_node', 'test_hmi_page', 'test_launch', 'test_line_faults',
+    'test_demo', 'test_hmi_demo', 'test_hmi_node', 'test_hmi_page', 'test_launch',
+    'test_line_faults',
     'test_inference_station', 'test_line_qos', 'test_model_training',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',

@@ -81,6 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--cameras', type=int, default=1,
                         help='a station of N cameras on every part (synthetic views of the '
                         'same part from N angles, one fused decision per part; default 1)')
+    parser.add_argument('--hmi', type=int, default=None, metavar='PORT',
+                        help="serve the operator's page (hmi_node, a process of its own) on "
+                        '127.0.0.1:PORT while the line runs (0: a free port; default: off; '
+                        './scripts/demo.sh: 8080)')
     parser.add_argument('--quiet', action='store_true', help='no per-second summary lines')
 
 
@@ -215,6 +219,23 @@ def print_station(ledger: LineLedger, defective: List[str], policy) -> None:
           'decided wrong ' + ', '.join(f'{camera} {count}' for camera, count in wrong.items()))
 
 
+def start_hmi(args, overrides):
+    """Start the operator's page (--hmi); the actuator archives rejects where it reads them."""
+    if args.hmi is None:
+        return None
+    from acnn_ros.app.hmi_process import HmiProcess
+    hmi = HmiProcess(args.namespace or f'demo_{os.getpid()}', args.hmi)
+    url = hmi.wait_started()
+    if url is None:
+        print(f'warning: no operator page (hmi_node did not start):\n{hmi.failure()}',
+              file=sys.stderr)
+        hmi.stop()
+        return None
+    overrides['reject_actuator_node']['archive_dir'] = hmi.archive_dir
+    print(f'  operator page: {url} (hmi_node; shift database {hmi.database})', flush=True)
+    return hmi
+
+
 def run(args) -> int:
     """Run the demo; return 0 when the reconciliation passes."""
     quiet_pymodbus()
@@ -251,7 +272,7 @@ def run(args) -> int:
           f'{args.frames or "unlimited"} frames, frames to inference_node via {args.frames_via}; '
           + (f'PLC simulator (pymodbus) on 127.0.0.1:{simulator.port}' if simulator
              else 'no PLC (topic actuator)'))
-    demo = None
+    demo, hmi = None, start_hmi(args, overrides)
     try:
         demo = start_line(args, overrides, simulator)
         return _run_line(demo, args, overrides)
@@ -266,6 +287,8 @@ def run(args) -> int:
             demo.line.stop()
         if simulator is not None:
             simulator.stop()
+        if hmi is not None:
+            hmi.stop()
 
 
 def defective_classes(class_names, reject_params) -> List[str]:
