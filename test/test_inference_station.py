@@ -8,7 +8,8 @@ shipped ONNX model on the CPU) in its own process; three camera processes
 parts 2 and 4; the trigger process (test/clients/station_inference_client.py) records the
 InspectionResults. Every frame gets one result with its camera's frame_id; a part whose three
 frames came together is one engine call (the three results carry the same inference_ms, the
-batch's); the late camera holds the others no longer than the window.
+batch's); the late camera holds the others no longer than the window; each camera's overlay
+is on its own topic.
 """
 import json
 
@@ -30,7 +31,8 @@ def test_three_image_topics_batched_per_part_and_a_late_camera_holds_no_one(own_
         for camera in cameras:
             assert camera.wait_for_line('READY', 30), camera.output
         assert node.wait_for_log('one engine call per part', 60), node.output
-        client = NodeProcess.script('station_inference_client', '5', '1.5', '15')
+        client = NodeProcess.script('station_inference_client', '5', '1.5', '15', *(
+            f'/inference_node/overlay/{camera}/image' for camera in CAMERAS))
         client_out = client.finish(timeout_s=90)
     finally:
         for camera in cameras:
@@ -55,4 +57,7 @@ def test_three_image_topics_batched_per_part_and_a_late_camera_holds_no_one(own_
             assert by_frame[(part, camera)]['after_trigger_s'] < LATE_S - 0.2, by_frame
             assert by_frame[(part, camera)]['total_ms'] >= 100.0 * 0.9   # waited the window
         assert by_frame[(part, 'cam2')]['after_trigger_s'] >= LATE_S, by_frame
+    for camera in CAMERAS:    # every camera's five overlays on its own topic
+        assert f'OVERLAY /inference_node/overlay/{camera}/image {camera} 5' in \
+            client_out.splitlines(), client_out
     assert 'Traceback' not in node_out + client_out

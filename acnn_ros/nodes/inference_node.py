@@ -24,7 +24,7 @@ from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.image_topics import (image_bytes, ImageSubscriptions, ros_header,
                                          subscribe_images)
-from acnn_ros.nodes.line_qos import PER_PART_QOS
+from acnn_ros.nodes.line_qos import PER_PART_PUBLISHER_QOS
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
@@ -45,6 +45,9 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, RegionOfInterest
 from std_msgs.msg import Header
+
+# Reliable (shallow) so that rviz and best-effort viewers can both subscribe.
+OVERLAY_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class InferenceNode(ManagedNode):
@@ -72,6 +75,8 @@ class InferenceNode(ManagedNode):
         self._results = self._overlay = self._load_service = None
         self._intake: Optional[FrameIntake] = None     # while active: frames in, one answer each
         self._image_subscriptions: List = []
+        # A station: each camera's overlay on ~/overlay/<its image topic>, found by frame_id.
+        self._camera_overlays, self._camera_topics = {}, {}
         super().__init__('inference_node', **kwargs)
         declare_parameters(self, declared_specs())
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -95,10 +100,9 @@ class InferenceNode(ManagedNode):
         self._pending.clear()
         self._log_model('loaded', pipeline)
         self._results = self.create_lifecycle_publisher(
-            InspectionResult, 'inspection', PER_PART_QOS)
-        # Reliable (shallow) so that rviz and best-effort viewers can both subscribe.
+            InspectionResult, 'inspection', PER_PART_PUBLISHER_QOS)
         self._overlay = self.create_lifecycle_publisher(
-            Image, '~/overlay', QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE))
+            Image, '~/overlay', OVERLAY_QOS)
         self._load_service = self.create_service(
             LoadModel, '~/load_model', self._on_load_model,
             callback_group=MutuallyExclusiveCallbackGroup())
@@ -229,7 +233,8 @@ class InferenceNode(ManagedNode):
         # Serialized messages, deserialized by rosbags (nodes/image_topics.py).
         self._image_subscriptions = ImageSubscriptions()
         for topic in config.image_topics or ('image',):
-            subscribe_images(self, config.image_transport, self._on_image, qos, topic,
+            subscribe_images(self, config.image_transport, self._on_image if not
+                             config.image_topics else self._camera_receiver(topic), qos, topic,
                              self._image_subscriptions)
         topics = ', '.join(self.resolve_topic_name(t) for t in config.image_topics or ('image',))
         batched = (f' (one engine call per part, window {config.batch_window_s:g} s)'
@@ -245,6 +250,19 @@ class InferenceNode(ManagedNode):
         for subscription in self._image_subscriptions:
             self.destroy_subscription(subscription)
         self._image_subscriptions = []
+        for publisher in self._camera_overlays.values():
+            self.destroy_publisher(publisher)
+        self._camera_overlays, self._camera_topics = {}, {}
+
+    def _camera_receiver(self, topic: str):
+        """Return the image callback of a station camera's topic (its overlay topic's too)."""
+        self._camera_overlays[topic] = self.create_publisher(
+            Image, f'~/overlay/{topic}', OVERLAY_QOS)
+
+        def receive(msg) -> None:
+            self._camera_topics[msg.header.frame_id] = topic
+            self._on_image(msg)
+        return receive
 
     def inspect_frame(self, header: Header, bgr: np.ndarray) -> None:
         """
@@ -273,9 +291,11 @@ class InferenceNode(ManagedNode):
         if not self.context.ok():
             return      # ROS is shutting down: nobody can receive it
         self._publish(header, outcome, frame.received)
-        if bgr is not None and self._overlay.get_subscription_count() > 0:
+        overlay = self._camera_overlays.get(self._camera_topics.get(header.frame_id),
+                                            self._overlay)
+        if bgr is not None and overlay.get_subscription_count() > 0:
             try:
-                self._publish_overlay(header, bgr, outcome)
+                self._publish_overlay(overlay, header, bgr, outcome)
             except Exception as exc:  # the verdict is out; the overlay is best effort
                 self.get_logger().error(f'overlay failed: {exc!r}', throttle_duration_sec=5.0)
 
@@ -291,10 +311,10 @@ class InferenceNode(ManagedNode):
                            low, outcome.detail)
         self._results.publish(result)
 
-    def _publish_overlay(self, header, bgr, outcome: InspectionOutcome) -> None:
+    def _publish_overlay(self, overlay, header, bgr, outcome: InspectionOutcome) -> None:
         canvas = draw_overlay(bgr, outcome, self._stats.fps(),
                               low_confidence=self.config.is_low_confidence(outcome))
-        self._overlay.publish(image_bytes(header, canvas))    # serialized by rosbags
+        overlay.publish(image_bytes(header, canvas))    # serialized by rosbags
         self._overlays_published += 1
 
     # ---- diagnostics (in every state)
