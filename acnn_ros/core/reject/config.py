@@ -185,10 +185,9 @@ PARAMETERS: Tuple[ParameterSpec, ...] = (
     # () in the dataclass; ROS cannot declare an empty integer array: [-1] means "unchanged".
     ParameterSpec('cpu_affinity', [NO_CPU_AFFINITY],
                   'CPUs of the firing path threads, e.g. [1]; [-1]: unchanged'),
-    # () in the dataclass; ROS cannot declare an empty string array: [''] means "one camera".
-    ParameterSpec('cameras', [''],
-                  "camera names (frame_ids) of the station, e.g. ['cam0', 'cam1', 'cam2']: a "
-                  "part is decided from all their views; ['']: one camera"),
+    _field('cameras',
+           "camera names (frame_ids) of the station, e.g. ['cam0', 'cam1', 'cam2']: a part is "
+           "decided from all their views; ['']: one camera"),
     _field('fusion',
            'how the views of a part decide it: best_view (the most confident) | any_reject | '
            'all_agree (reject unless all views accept one class)'),
