@@ -57,6 +57,7 @@ def test_three_image_topics_batched_per_part_and_a_late_camera_holds_no_one(own_
             assert by_frame[(part, camera)]['after_trigger_s'] < LATE_S - 0.2, by_frame
             assert by_frame[(part, camera)]['total_ms'] >= 100.0 * 0.9   # waited the window
         assert by_frame[(part, 'cam2')]['after_trigger_s'] >= LATE_S, by_frame
+    assert 'DIAG 2 2' in client_out.splitlines(), client_out   # parts 2 and 4: cam2 late
     for camera in CAMERAS:    # every camera's five overlays on its own topic
         assert f'OVERLAY /inference_node/overlay/{camera}/image {camera} 5' in \
             client_out.splitlines(), client_out

@@ -82,6 +82,7 @@ def shipped():
 def test_a_batch_of_the_shipped_model_equals_one_call_per_frame(shipped):
     shape = list(shipped.engine.session.get_inputs()[0].shape)
     assert isinstance(shape[0], str), f'the batch axis of {SHIPPED_MODEL.name} is fixed: {shape}'
+    assert shipped.engine.max_batch is None
     frames = [blob_frame(640, 480, x, 240, colour, radius=40)
               for x, colour in ((120, 'red'), (320, 'green'), (520, 'blue'), (300, 'red'))]
     prepared = [shipped.prepare(frame) for frame in frames]
@@ -181,3 +182,26 @@ def test_the_intake_runs_one_engine_call_per_part_and_a_dead_camera_costs_one_wi
     assert {status for _, _, status, _ in answers.frames} == {InspectionStatus.OK}
     assert intake.batcher.partial_batches == 1 and intake.batcher.late_frames == 1
     assert not intake.take(MemoryFrame(_header(4 * NS_PER_S, 'cam0'), frame))
+
+
+def test_under_overload_every_frame_of_every_part_is_answered_once(tmp_path):
+    # A slow engine: parts come faster than it runs them; the newest batch wins the worker and
+    # a displaced batch is answered DROPPED frame by frame. No frame is lost or answered twice.
+    model = export_contract_model(tmp_path, slow_layers=6)
+    holder = PipelineHolder(InspectionPipeline.from_model_path(model, providers=('cpu',)))
+    assert holder.current.engine.max_batch == 1     # this export's batch axis is fixed at 1
+    answers = Answers()
+    intake = BatchIntake(holder, answers, cameras=2, window_s=0.05)
+    frame = blob_frame(640, 480, 200, 200, 'red')
+    for part in range(1, 13):
+        for camera in ('cam0', 'cam1'):
+            assert intake.take(MemoryFrame(_header(part * NS_PER_S, camera), frame))
+    assert intake.close()
+    answered = sorted((f, s) for f, s, _, _ in answers.frames)
+    assert answered == sorted((c, p) for p in range(1, 13) for c in ('cam0', 'cam1'))
+    statuses = {}
+    for camera, part, status, _ in answers.frames:
+        statuses.setdefault(part, set()).add(status)
+    assert all(len(found) == 1 for found in statuses.values()), statuses   # a batch is one fate
+    assert InspectionStatus.DROPPED in {s for found in statuses.values() for s in found}
+    assert statuses[12] == {InspectionStatus.OK}                 # the newest is inspected

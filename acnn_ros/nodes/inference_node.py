@@ -332,6 +332,10 @@ class InferenceNode(ManagedNode):
         values = {'lifecycle_state': state, 'overlays_published': str(self._overlays_published)}
         # Buffers without a readable header (no frame to answer), since the last activation.
         values['unreadable_images'] = str(getattr(self._image_subscriptions, 'unreadable', 0))
+        batcher = getattr(self._intake, 'batcher', None)
+        if batcher is not None:   # a station: parts short of a camera at the window, late frames
+            values.update(partial_batches=str(batcher.partial_batches),
+                          late_camera_frames=str(batcher.late_frames))
         if holder is not None:
             pipeline = holder.current
             values.update(backend=pipeline.engine.backend, model_id=pipeline.model_id,

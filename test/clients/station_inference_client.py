@@ -6,13 +6,15 @@ Arguments: the number of parts, the period between parts (s), the number of resu
 for, then the overlay topics to watch. Publishes one PartTrigger per part on `part`, records
 every InspectionResult on `inspection` with its arrival time, and prints one `RESULT` line
 (JSON: part id, frame_id, status, seconds from the trigger to the result, inference_ms,
-total_ms) per result, then one `OVERLAY <topic> <frame_ids>` line per overlay topic.
+total_ms) per result, then `DIAG <partial batches> <late camera frames>` (inference_node's
+diagnostics) and one `OVERLAY <topic> <frame_ids> <count>` line per overlay topic.
 """
 import json
 import sys
 import time
 
 from acnn_ros.msg import InspectionResult, PartTrigger
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from ros_client import RosClient
 from sensor_msgs.msg import Image
@@ -25,6 +27,7 @@ def main():
     node = client.node
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
     triggers = node.create_publisher(PartTrigger, 'part', reliable)
+    diagnostics = client.record(DiagnosticArray, '/diagnostics', 10)
     arrivals = []
     node.create_subscription(InspectionResult, 'inspection',
                              lambda msg: arrivals.append((time.monotonic(), msg)), reliable)
@@ -51,6 +54,10 @@ def main():
             'part_id': part_id, 'frame_id': msg.header.frame_id, 'status': msg.status,
             'after_trigger_s': round(arrived - triggered, 4), 'inference_ms': msg.inference_ms,
             'total_ms': msg.total_ms}), flush=True)
+    client.spin_for(1.2)      # the next diagnostics period
+    values = {kv.key: kv.value for array in diagnostics for status in array.status
+              if status.name.startswith('/inference_node') for kv in status.values}
+    print('DIAG', values.get('partial_batches'), values.get('late_camera_frames'), flush=True)
     for topic, images in overlays.items():
         print('OVERLAY', topic, ','.join(sorted({image.header.frame_id for image in images})),
               len(images), flush=True)

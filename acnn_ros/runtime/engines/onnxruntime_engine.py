@@ -98,8 +98,12 @@ class OnnxRuntimeEngine:
             raise EngineError(f'onnxruntime cannot load {self.model_path}: {exc}') from exc
         self._check_io(input_size)
         self.active_provider = self.session.get_providers()[0]
-        # The TensorRT profile is fixed at batch 1 (below): larger batches go one by one.
-        self.max_batch = 1 if self.active_provider == 'TensorrtExecutionProvider' else None
+        # An export with a fixed batch of 1, or the TensorRT profile (fixed at batch 1, below):
+        # larger batches go one by one (InspectionPipeline.complete_batch).
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        fixed_batch = inputs[INPUT_NAME].shape[0] == 1
+        self.max_batch = 1 if fixed_batch or \
+            self.active_provider == 'TensorrtExecutionProvider' else None
         fallback = [name for name in usable if name not in self.session.get_providers()]
         notes = []
         if skipped:
