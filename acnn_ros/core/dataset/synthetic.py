@@ -15,11 +15,13 @@ test split measures generalisation across a device shift, like the paper's datas
 Everything is deterministic from the seed: the same arguments give byte-identical files.
 """
 from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 from acnn_ros.core.dataset.labels import roi_to_yolo_box
 from acnn_ros.core.dataset.seed_format import CLASSES_FILE
+from acnn_ros.core.dataset.text_style import renderer_versions, TextStyle
 from acnn_ros.core.results import RoiBox
 import cv2
 import numpy as np
@@ -27,6 +29,7 @@ import numpy as np
 FRAME_WIDTH = 640
 FRAME_HEIGHT = 480
 DEFAULT_CLASSES: Tuple[str, ...] = ('p1069', 'p1071', 'p3707', 'p3709')
+GENERATOR_FILE = 'generator.json'     # the generator's settings and the versions that drew it
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _SUPERSAMPLE = 2             # the label is drawn at 2x and downsampled: anti-aliased small text
@@ -104,18 +107,20 @@ def _background(rng: np.random.Generator) -> np.ndarray:
 
 
 def _draw_text(canvas: np.ndarray, text: str, x: float, y: float, scale: float,
-               colour: int) -> Tuple[int, int]:
-    """Draw text at 2x supersampling on a 1-channel canvas; return its (width, height) at 2x."""
+               colour: int, style: Optional[TextStyle] = None) -> None:
+    """Draw text at 2x supersampling on a 1-channel canvas (OpenCV Hershey, or `style`)."""
     s = _SUPERSAMPLE
+    if style is not None:
+        style.draw(canvas, text, x, y, scale, colour, s)
+        return
     thickness = 1 if scale < 0.9 else 2
     cv2.putText(canvas, text, (int(round(x * s)), int(round(y * s))), _FONT, scale, colour,
                 thickness, cv2.LINE_AA)
-    (tw, th), _ = cv2.getTextSize(text, _FONT, scale, thickness)
-    return tw, th
 
 
 def _label_layers(rng: np.random.Generator, code: str, width: int, height: int,
-                  code_x: float, code_y: float) -> Tuple[np.ndarray, np.ndarray]:
+                  code_x: float, code_y: float,
+                  style: Optional[TextStyle] = None) -> Tuple[np.ndarray, np.ndarray]:
     """
     Render the printed label (filler + code) and the code alone, both 1-channel float 0..1.
 
@@ -127,10 +132,13 @@ def _label_layers(rng: np.random.Generator, code: str, width: int, height: int,
     label = np.zeros((height * s, width * s), np.uint8)    # putText draws on 8-bit only
     code_ink = np.zeros_like(label)
     line_gap = rng.uniform(13.0, 17.0)
-    made_w, _ = cv2.getTextSize('MADE IN KOREA ', _FONT, _CODE_FONT_SCALE, 1)[0]
+    made_w = (cv2.getTextSize('MADE IN KOREA ', _FONT, _CODE_FONT_SCALE, 1)[0][0]
+              if style is None else style.width('MADE IN KOREA ', _CODE_FONT_SCALE, s))
     left = code_x - made_w / s
-    _draw_text(label, 'MADE IN KOREA', left, code_y, _CODE_FONT_SCALE, 255)
-    _draw_text(code_ink, code, code_x, code_y, _CODE_FONT_SCALE, 255)
+    _draw_text(label, 'MADE IN KOREA', left, code_y, _CODE_FONT_SCALE, 255, style)
+    if style is not None:       # the code printed off its place on the line
+        code_x, code_y = code_x + style.code_dx_px, code_y + style.code_dy_px
+    _draw_text(code_ink, code, code_x, code_y, _CODE_FONT_SCALE, 255, style)
     volume = int(rng.choice([30, 50, 60, 80, 100, 120, 150]))
     lines_above = [f'{volume} mL / {volume / 29.57:.2f} fl. oz.',
                    ' '.join(rng.choice(_FILLER_WORDS, size=2)),
@@ -138,9 +146,9 @@ def _label_layers(rng: np.random.Generator, code: str, width: int, height: int,
     for i, text in enumerate(lines_above):
         scale = 0.9 if i == 0 else _CODE_FONT_SCALE + rng.uniform(0.0, 0.2)
         _draw_text(label, text, left + rng.uniform(-10, 10), code_y - line_gap * (i + 1),
-                   scale, 255)
+                   scale, 255, style)
     below = ' '.join(rng.choice(_FILLER_WORDS, size=2))
-    _draw_text(label, below, left + rng.uniform(-5, 15), code_y + line_gap, 0.5, 200)
+    _draw_text(label, below, left + rng.uniform(-5, 15), code_y + line_gap, 0.5, 200, style)
     # A round icon (the real labels carry a recycling mark and a jar pictogram).
     icon = (int((code_x + rng.uniform(45, 60)) * s), int((code_y - rng.uniform(5, 25)) * s))
     cv2.circle(label, icon, int(rng.uniform(7, 11) * s), 255, 2, cv2.LINE_AA)
@@ -196,14 +204,16 @@ def _glare(rng: np.random.Generator, frame: np.ndarray, profile: DeviceProfile) 
 
 def render_frame(rng: np.random.Generator, class_id: int, device: int = 0,
                  class_names: Sequence[str] = DEFAULT_CLASSES,
-                 view: Optional[CodeView] = None) -> Tuple[np.ndarray, Optional[RoiBox]]:
+                 view: Optional[CodeView] = None,
+                 style: Optional[TextStyle] = None) -> Tuple[np.ndarray, Optional[RoiBox]]:
     """
     Render one synthetic AOI frame; return (BGR uint8 480x640x3, code box in pixels).
 
     The frame depends only on the generator state, class_id and device: pass
     `np.random.default_rng(seed)` for a reproducible frame. The box is the padded bounding box
     of the printed code, the YOLO label of the frame. `view` places the code as one camera of a
-    station sees it (core/dataset/multiview.py): foreshortened, or hidden (box None).
+    station sees it (core/dataset/multiview.py): foreshortened, or hidden (box None); `style`
+    prints the label's text another way (core/dataset/text_style.py; None: OpenCV as always).
     """
     if not 0 <= class_id < len(class_names):
         raise ValueError(f'class_id {class_id} outside 0..{len(class_names) - 1}')
@@ -219,7 +229,7 @@ def render_frame(rng: np.random.Generator, class_id: int, device: int = 0,
         code_x = view.code_x
     _bottle(rng, frame, code_x, code_y)
     code = code_text(class_names[class_id]) if view is None or view.squeeze > 0 else ''
-    label, code_ink = _label_layers(rng, code, w, h, code_x, code_y)
+    label, code_ink = _label_layers(rng, code, w, h, code_x, code_y, style)
     if view is not None and 0 < view.squeeze < 1:
         # The label on a round bottle turned away from the camera: narrower about the code.
         squeeze = np.float32([[view.squeeze, 0, code_x * (1 - view.squeeze)], [0, 1, 0]])
@@ -260,6 +270,13 @@ def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSES_FILE).write_text('\n'.join(class_names) + '\n', encoding='utf-8')
+    # What made these frames: the same seed gives the same files only with the same renderer
+    # versions (OpenCV 5.1.0 places the label's glyphs differently from 5.0.0; issue 25).
+    (out_dir / GENERATOR_FILE).write_text(json.dumps({
+        'generator': __name__, 'seed': seed, 'num_train': num_train, 'num_test': num_test,
+        'labeled_fraction': labeled_fraction, 'classes': list(class_names),
+        'text': 'OpenCV Hershey SIMPLEX (core/dataset/text_style.py: None)',
+        'versions': renderer_versions()}, indent=1) + '\n', encoding='utf-8')
     counts = {}
     # One independent stream per split and per image: a frame does not change when the split
     # sizes change, and test frames never share draws with train frames.
