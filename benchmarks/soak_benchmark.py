@@ -183,9 +183,12 @@ def run_soak(args) -> dict:
         'reject_actuator_node', out, 'actuator:=modbus', 'plc_host:=127.0.0.1',
         f'plc_port:={plc.port}')}
     procs['inference_node'] = start_node('inference_node', out)
+    # Two `part` subscribers before the start gate opens: the actuator and this observer (a
+    # gate opened by the actuator alone lost the observer the first 34 parts at 50 Hz).
     procs['camera_node'] = start_node(
         'camera_node', out, 'source:=synthetic', f'frame_rate_hz:={args.rate_hz}',
-        f'synthetic_pool_size:={args.pool}', f'enabled:={str(args.start == "gate").lower()}')
+        f'synthetic_pool_size:={args.pool}', f'enabled:={str(args.start == "gate").lower()}',
+        'min_part_subscribers:=2')
     samples, events, outages, stop = [], [], [], threading.Event()
     inference_stops = 0
 

@@ -122,6 +122,29 @@ def test_receipt_losses_tell_the_observers_own_losses_from_the_sequence_numbers(
     assert not check.ok and 'inspection 3' in check.detail
 
 
+def test_the_observer_keeps_a_message_delivered_twice_once_and_counts_it(own_domain_env):
+    from acnn_ros.app.observer import GroundTruth, LineObserver
+    from acnn_ros.msg import PartTrigger
+    import rclpy
+    from rclpy.serialization import serialize_message
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        observer = LineObserver(GroundTruth(), context=context)
+        on_part = next(s.callback for s in observer.subscriptions if s.topic_name == '/part')
+        camera = {'implementation_identifier': 'rmw_fastrtps_cpp', 'data': b'camera'}
+        for number in (1, 2, 2, 4):         # 2 re-sent from the history, 3 never arrived
+            info = {'publisher_gid': camera, 'publication_sequence_number': number}
+            on_part(serialize_message(PartTrigger(part_id=number)), info)
+        assert [p.part_id for p in observer.ledger().captured] == [1, 2, 4]
+        assert observer.counts()['part'] == 4
+        losses = observer.receipt_losses()['part']
+        assert (losses.repeated, losses.gaps, losses.before_first) == (1, 1, 0)
+        observer.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
 def test_rss_trend_flags_growth_after_warm_up_only():
     samples = [(t, 'node', 1, 100.0 + (50.0 if t < 10 else 0.0) + 0.5 * t) for t in range(60)]
     samples += [(t, 'leaky', 2, 100.0 + 2.0 * t) for t in range(60)]

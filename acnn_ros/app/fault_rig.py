@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 from acnn_ros.app.plc_simulator_process import PlcSimulatorProcess
 from acnn_ros.core.plc.modbus.simulator import free_port
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
-from acnn_ros.nodes.line_qos import PER_PART_QOS
+from acnn_ros.nodes.line_qos import PER_PART_PUBLISHER_QOS, PER_PART_QOS
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.srv import ChangeState
@@ -90,8 +90,9 @@ class Observer:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         node = self.node
-        self.parts = node.create_publisher(PartTrigger, 'part', PER_PART_QOS)
-        self.results = node.create_publisher(InspectionResult, 'inspection', PER_PART_QOS)
+        self.parts = node.create_publisher(PartTrigger, 'part', PER_PART_PUBLISHER_QOS)
+        self.results = node.create_publisher(InspectionResult, 'inspection',
+                                             PER_PART_PUBLISHER_QOS)
         self.images = node.create_publisher(Image, 'image', qos_profile_sensor_data)
         # A second publisher of `image`: a debug tool, a bag played into the live line.
         self.stray = node.create_publisher(Image, 'image', qos_profile_sensor_data)

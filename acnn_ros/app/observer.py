@@ -21,7 +21,7 @@ from acnn_ros.core.messages import frame_key
 from acnn_ros.core.reject.reconciliation import (CapturedPart, LineLedger, RejectEventRecord,
                                                  ViewRecordSummary)
 from acnn_ros.msg import InspectionResult, PartTrigger, RejectEvent
-from acnn_ros.nodes.line_qos import PER_PART_QOS
+from acnn_ros.nodes.line_qos import LATE_JOINER_QOS
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 
@@ -110,12 +110,13 @@ class LineObserver(Node):
         # topic -> [(bytes, publisher gid, publication sequence number)]; list.append is atomic.
         self._received = {topic: [] for topic, _ in self.TOPICS}
         self._decoded = {topic: 0 for topic, _ in self.TOPICS}
+        self._seen = {topic: {} for topic, _ in self.TOPICS}   # publisher -> numbers decoded
         self._parts = []          # (part id, frame key) of each PartTrigger
         self._results = []        # (frame key, status) of each InspectionResult
         self._decisions = []      # RejectEventRecord of each RejectEvent
         for topic, msg_type in self.TOPICS:
             self.create_subscription(msg_type, topic, _Recorder(self._received[topic]),
-                                     PER_PART_QOS, raw=True)
+                                     LATE_JOINER_QOS, raw=True)
 
     def counts(self) -> Dict[str, int]:
         """Return how many messages of each topic arrived so far (nothing decoded)."""
@@ -140,7 +141,16 @@ class LineObserver(Node):
         for topic, msg_type in self.TOPICS:
             received = self._received[topic]
             end = len(received)
-            for data, _, _ in received[self._decoded[topic]:end]:
+            seen = self._seen[topic]
+            for data, gid, number in received[self._decoded[topic]:end]:
+                if number is not None:
+                    # The same message delivered twice to this reader (a publisher's
+                    # transient-local history re-sent when it re-matched): counted by
+                    # receipt_losses, not the line's duplicate (which has its own number).
+                    numbers = seen.setdefault(gid, set())
+                    if number in numbers:
+                        continue
+                    numbers.add(number)
                 msg = deserialize_message(data, msg_type)
                 if topic == 'part':
                     self._parts.append((int(msg.part_id), frame_key(msg.header)))
@@ -161,8 +171,10 @@ class _Recorder:
 
     def __init__(self, received: list):
         self.received = received
+        self._publishers = {}     # one bytes object per publisher gid (an hour holds millions)
 
     def __call__(self, data: bytes, info) -> None:
         gid = info.get('publisher_gid')
-        self.received.append((data, bytes(gid['data']) if gid else b'',
+        gid = bytes(gid['data']) if gid else b''
+        self.received.append((data, self._publishers.setdefault(gid, gid),
                               info.get('publication_sequence_number')))

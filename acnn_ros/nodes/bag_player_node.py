@@ -22,7 +22,7 @@ from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS, Rep
                                          ResultWaiter)
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult, PartTrigger
-from acnn_ros.nodes.line_qos import PER_PART_QOS
+from acnn_ros.nodes.line_qos import PER_PART_PUBLISHER_QOS, PER_PART_QOS
 from acnn_ros.nodes.message_types import message_class
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
@@ -63,7 +63,7 @@ class BagPlayerNode(Node):
                 durability=DurabilityPolicy.VOLATILE)
             self._image_pubs[topic] = self.create_publisher(
                 message_class(info.msgtype), topic.lstrip('/'), qos)
-        self._part_pub = (self.create_publisher(PartTrigger, 'part', PER_PART_QOS)
+        self._part_pub = (self.create_publisher(PartTrigger, 'part', PER_PART_PUBLISHER_QOS)
                           if self.config.publish_part_triggers else None)
         subscription = self.create_subscription(InspectionResult, 'inspection', self._on_result,
                                                 PER_PART_QOS)

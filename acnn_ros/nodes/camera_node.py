@@ -27,7 +27,7 @@ from acnn_ros.msg import PartTrigger
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
 from acnn_ros.nodes.image_topics import image_bytes
-from acnn_ros.nodes.line_qos import PER_PART_QOS
+from acnn_ros.nodes.line_qos import PER_PART_PUBLISHER_QOS, PER_PART_QOS
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_logging import log_at
@@ -111,7 +111,8 @@ class CameraNode(ManagedNode):
         self._info_pub = (self.create_lifecycle_publisher(CameraInfo, 'camera_info', image_qos)
                           if self.calibration else None)
         # A station camera (trigger: part) follows the station's trigger: it announces nothing.
-        self._part_pub = (self.create_lifecycle_publisher(PartTrigger, 'part', PER_PART_QOS)
+        self._part_pub = (self.create_lifecycle_publisher(PartTrigger, 'part',
+                                                          PER_PART_PUBLISHER_QOS)
                           if config.trigger == 'timer' else None)
         self._diag_frames, self._diag_time = 0, time.monotonic()
         self._diag_timer = self.create_timer(config.diagnostics_period_s,

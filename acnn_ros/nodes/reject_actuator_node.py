@@ -27,7 +27,7 @@ from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult, LineCounters, PartTrigger, RejectEvent, ViewResult
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.diagnostics import publish_status
-from acnn_ros.nodes.line_qos import PER_PART_QOS
+from acnn_ros.nodes.line_qos import PER_PART_PUBLISHER_QOS, PER_PART_QOS
 from acnn_ros.nodes.managed_node import ManagedNode
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_logging import core_logger
@@ -75,7 +75,8 @@ class RejectActuatorNode(ManagedNode):
         self._switch_interval_before = None   # restored at release (process-wide setting)
         self._values = declare_parameters(self, PARAMETERS)
         self._py_log = core_logger(self)
-        self._rejects = self.create_lifecycle_publisher(RejectEvent, 'reject', PER_PART_QOS)
+        self._rejects = self.create_lifecycle_publisher(RejectEvent, 'reject',
+                                                        PER_PART_PUBLISHER_QOS)
         self._counters = self.create_lifecycle_publisher(LineCounters, '~/counters', QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.TRANSIENT_LOCAL))

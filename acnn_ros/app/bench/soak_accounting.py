@@ -236,5 +236,7 @@ def observer_losses(receipts: Dict[str, ReceiptLosses], ledger: LineLedger,
               f'{actuator_decided}, {decided} RejectEvents received; sequence gaps ' + ', '.join(
                   f'{topic} {r.gaps}' for topic, r in receipts.items())
               + '; missed before matching a publisher ' + ', '.join(
-                  f'{topic} {r.before_first}' for topic, r in receipts.items()))
+                  f'{topic} {r.before_first}' for topic, r in receipts.items())
+              + '; delivered twice to the observer (kept once) ' + ', '.join(
+                  f'{topic} {r.repeated}' for topic, r in receipts.items()))
     return Check("the observer's own losses: none", ok, detail), counts
