@@ -174,11 +174,13 @@ def generate_launch_description():
              remappings=[('image', image_topic), ('camera_info', camera_info_topic),
                          ('part', 'part'), ('inspection', 'inspection'), ('reject', 'reject')]),
         # In the line's namespace, with the image remap: the rviz file's relative topics
-        # (image, inference_node/overlay) resolve to this line's topics.
+        # (image, inference_node/overlay) resolve to this line's topics; a station's file
+        # shows each camera's overlay (inference_node/overlay/cam<i>/image).
         Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
              condition=IfCondition(LaunchConfiguration('use_rviz')), ros_arguments=log_level,
              parameters=[{'use_sim_time': bool_parameter(LaunchConfiguration('use_sim_time'))}],
-             arguments=['-d', PathJoinSubstitution([share, 'config', 'inspect.rviz'])],
+             arguments=['-d', PathJoinSubstitution([share, 'config', PythonExpression(
+                 ["'inspect.rviz' if '", cameras, "' == '1' else 'station.rviz'"])])],
              remappings=[('image', image_topic)]),
     ])
     return LaunchDescription(declared + [line])

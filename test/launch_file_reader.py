@@ -203,9 +203,9 @@ def resolve(namespace, topic, remappings=()):
     return topic if topic.startswith('/') else '/'.join(('', namespace, topic)).replace('//', '/')
 
 
-def rviz_topics():
-    """Return the topic of every display of config/inspect.rviz, by display name."""
-    config = yaml.safe_load((REPO_DIR / 'config' / 'inspect.rviz').read_text(encoding='utf-8'))
+def rviz_topics(name: str = 'inspect.rviz'):
+    """Return the topic of every display of config/<name>, by display name."""
+    config = yaml.safe_load((REPO_DIR / 'config' / name).read_text(encoding='utf-8'))
     return {d['Name']: d['Topic']['Value'] for d in config['Visualization Manager']['Displays']
             if 'Topic' in d}
 

@@ -124,6 +124,11 @@ def test_every_reference_exists():
                    and (i.module or '').startswith('acnn_ros.nodes.')]
         strings = {n.value for t in [tree, *helpers] for n in ast.walk(t)
                    if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        # f'{topic}/compressed': a sub-topic of the image topic (image/compressed by default).
+        strings |= {'image' + n.values[-1].value for t in [tree, *helpers]
+                    for n in ast.walk(t) if isinstance(n, ast.JoinedStr) and
+                    isinstance(n.values[-1], ast.Constant) and
+                    str(n.values[-1].value).startswith('/')}
         for topic, _target in spec.remappings:
             assert topic in DATA_FLOW_TOPICS, f'{spec.name} remaps {topic}'
             assert topic in strings, f'{spec.name} does not use the topic name {topic!r}'

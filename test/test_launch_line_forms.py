@@ -68,3 +68,17 @@ def test_line_argument_selects_the_form():
     assert rviz.enabled and line.namespace == rviz.namespace == 'line2'
     assert resolve(rviz.namespace, rviz_topics()['Camera image'], rviz.remappings) == \
         resolve(line.namespace, 'image', line.remappings)
+
+
+def test_a_station_shows_each_cameras_overlay_in_rviz():
+    reader = LaunchFileReader()
+    single = {s.executable: s for s in reader.nodes({'use_rviz': 'true'})}['rviz2']
+    assert single.arguments[1].endswith('inspect.rviz')
+    rviz = {s.executable: s for s in reader.nodes({'use_rviz': 'true', 'cameras': '3',
+                                                   'namespace': 'line2'})}['rviz2']
+    assert rviz.arguments[1].endswith('station.rviz') and rviz.enabled
+    topics = rviz_topics('station.rviz')
+    # inference_node publishes each camera's overlay on ~/overlay/<its image topic>.
+    for index in range(3):
+        assert resolve(rviz.namespace, topics[f'Overlay cam{index}'], rviz.remappings) == \
+            f'/line2/inference_node/overlay/cam{index}/image'
