@@ -20,7 +20,7 @@ import csv
 from pathlib import Path
 import sys
 import time
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from acnn_ros.core.dataset.labels import GroundTruth, LabelError, sidecar_row, yolo_truth
 from acnn_ros.core.dataset.seed_format import folder_images, read_class_names
@@ -60,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='raw Image encoding, or jpeg for CompressedImage')
     parser.add_argument('--start-time-ns', type=int, default=None,
                         help='stamp of the first frame (default: now)')
+    parser.add_argument('--cameras', type=int, default=0, metavar='N',
+                        help='with --synthetic: a station of N cameras - every part on N '
+                             'topics cam<i>/<topic> (frame_id cam<i>, one stamp per part), '
+                             'the code readable in one or two views (default: one camera)')
 
 
 def synthetic_items(count: int, seed: int, device: int = 0,
@@ -73,6 +77,18 @@ def synthetic_items(count: int, seed: int, device: int = 0,
         class_id = int(rng.integers(len(names)))
         bgr, box = render_frame(rng, class_id, device=device, class_names=names)
         yield bgr, GroundTruth(class_id, names[class_id], box), f'synthetic_{index:05d}'
+
+
+def station_items(count: int, seed: int, cameras: int, device: int = 0
+                  ) -> Iterator[List[SourceItem]]:
+    """Yield `count` synthetic parts, each as its `cameras` views (core/dataset/multiview)."""
+    from acnn_ros.core.dataset.multiview import part_seed, render_part
+    from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES
+    for index in range(count):
+        part = render_part(part_seed(seed, index + 1), cameras, device=device)
+        name = DEFAULT_CLASSES[part.class_id]
+        yield [(view.bgr, GroundTruth(part.class_id, name, view.box),
+                f'part_{index + 1:05d}_cam{view.camera_index}') for view in part.views]
 
 
 def folder_class_names(folder: Path, given: Optional[Sequence[str]]) -> Tuple[str, ...]:
@@ -99,22 +115,35 @@ def write_image_bag(out: Path, items: Iterator[SourceItem], storage: str = 'sqli
                     rate_hz: float = 10.0, topic: str = 'image',
                     truth_topic: Optional[str] = 'ground_truth',
                     frame_id: str = 'camera_optical', encoding: str = 'bgr8',
-                    start_time_ns: Optional[int] = None, labels_file: bool = True) -> int:
-    """Write frames (and their truth) to a new bag; return the number of frames."""
+                    start_time_ns: Optional[int] = None, labels_file: bool = True,
+                    cameras: int = 0) -> int:
+    """
+    Write frames (and their truth) to a new bag; return the number of frames.
+
+    With `cameras` N > 0 each item is a part's N views: camera i's frame goes on
+    cam<i>/<topic> with frame_id cam<i>, all N with the part's stamp (a station's recording).
+    """
     if rate_hz <= 0.0:
         raise ValueError(f'rate_hz must be > 0, got {rate_hz}')
     start = time.time_ns() if start_time_ns is None else int(start_time_ns)
     period_ns = int(round(1e9 / rate_hz))
-    image_topic = topic + '/compressed' if encoding == 'jpeg' else topic
+    suffix = '/compressed' if encoding == 'jpeg' else ''
+    topics = ([f'cam{i}/{topic}{suffix}' for i in range(cameras)] if cameras
+              else [topic + suffix])
+    frame_ids = [f'cam{i}' for i in range(cameras)] if cameras else [frame_id]
     rows = []
     with bag_io.BagWriter(out, storage) as writer:
-        writer.add_topic(image_topic, bag_io.COMPRESSED_IMAGE_TYPE if encoding == 'jpeg'
-                         else bag_io.IMAGE_TYPE, [bag_io.SENSOR_DATA_QOS])
+        for image_topic in topics:
+            writer.add_topic(image_topic, bag_io.COMPRESSED_IMAGE_TYPE if encoding == 'jpeg'
+                             else bag_io.IMAGE_TYPE, [bag_io.SENSOR_DATA_QOS])
         if truth_topic:
             writer.add_topic(truth_topic, bag_io.INSPECTION_RESULT_TYPE, [bag_io.RELIABLE_QOS])
         count = 0
-        for index, (bgr, truth, name) in enumerate(items):
+        views = ((index, camera, view) for index, item in enumerate(items)
+                 for camera, view in enumerate(item if cameras else [item]))
+        for index, camera, (bgr, truth, name) in views:
             stamp = start + index * period_ns
+            image_topic, frame_id = topics[camera], frame_ids[camera]
             if encoding == 'jpeg':
                 ok, jpeg = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
                 if not ok:
@@ -129,7 +158,7 @@ def write_image_bag(out: Path, items: Iterator[SourceItem], storage: str = 'sqli
                     stamp, frame_id, truth.class_id, truth.class_name, truth.roi, width,
                     height), stamp)
             if truth is not None:
-                rows.append(sidecar_row(FrameRef(index, stamp, frame_id, image_topic, name),
+                rows.append(sidecar_row(FrameRef(count, stamp, frame_id, image_topic, name),
                                         truth, width, height))
             count += 1
     if labels_file and rows:
@@ -143,10 +172,14 @@ def write_image_bag(out: Path, items: Iterator[SourceItem], storage: str = 'sqli
 def run(args: argparse.Namespace) -> int:
     """Write the bag; return 0, or 2 with a message on bad input."""
     try:
+        if args.cameras and args.synthetic is None:
+            raise ValueError('--cameras needs --synthetic (a station of synthetic parts)')
         if args.synthetic is not None:
             if args.synthetic < 1:
                 raise ValueError('--synthetic needs at least 1 frame')
-            items = synthetic_items(args.synthetic, args.seed, args.device, args.class_names)
+            items = (station_items(args.synthetic, args.seed, args.cameras, args.device)
+                     if args.cameras else
+                     synthetic_items(args.synthetic, args.seed, args.device, args.class_names))
             total = args.synthetic
         else:
             names = folder_class_names(args.images, args.class_names)
@@ -157,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                      disable=not sys.stderr.isatty(), leave=False)
         count = write_image_bag(args.out, items, args.storage, args.rate_hz, args.topic,
                                 args.truth_topic or None, args.frame_id, args.encoding,
-                                args.start_time_ns)
+                                args.start_time_ns, cameras=args.cameras)
     except (bag_io.BagError, LabelError, ValueError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
