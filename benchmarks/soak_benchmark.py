@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Dict, List, Sequence, Tuple
 
+from acnn_ros.app.bench.rate_search import cpu_percent, ProcessUsage
 from acnn_ros.app.bench.soak_accounting import (not_ok_outside, not_ok_part_ids,
                                                 observer_losses, rss_trends, soak_checks)
 from acnn_ros.app.plc_simulator_process import PlcSimulatorProcess
@@ -190,6 +191,7 @@ def run_soak(args) -> dict:
         f'synthetic_pool_size:={args.pool}', f'enabled:={str(args.start == "gate").lower()}',
         'min_part_subscribers:=2')
     samples, events, outages, stop = [], [], [], threading.Event()
+    cpu = {}         # pid -> [name, ProcessUsage, (t, cpu s) first, (t, cpu s) last]
     inference_stops = 0
 
     def sample():
@@ -203,6 +205,12 @@ def run_soak(args) -> dict:
                 mib = rss_mib(pid)
                 if mib > 0:
                     samples.append((now, name, pid, mib))
+                try:
+                    usage = cpu.setdefault(pid, [name, ProcessUsage(pid), None, None])
+                    usage[2:] = [usage[2] or (now, usage[1].cpu_seconds()),
+                                 (now, usage[1].cpu_seconds())]
+                except (OSError, ValueError):     # the process ended meanwhile
+                    pass
             stop.wait(args.sample_s)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -304,6 +312,9 @@ def run_soak(args) -> dict:
                             'ratio': bad_out / frames_out if frames_out else 1.0,
                             'settle_s': args.settle_s},
         'rss': rss,
+        'cpu_percent': [{'process': name, 'pid': pid,
+                         'percent': round(cpu_percent(first[1], last[1], last[0] - first[0]), 1)}
+                        for pid, (name, _, first, last) in cpu.items() if last[0] > first[0]],
         'rss_flat': all(r['flat'] is not False for r in rss),
         'reconciled': all(c.ok for c in checks)}
     report['passed'] = report['reconciled'] and report['rss_flat'] and observer_check.ok \

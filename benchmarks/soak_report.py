@@ -48,6 +48,10 @@ def markdown(report: dict) -> str:
             lines.append(f'| {row["process"]} | {row["pid"]} | {row["start_mib"]:.0f} | '
                          f'{row["after_warmup_mib"]:.1f} | {row["end_mib"]:.1f} | '
                          f'{row["growth_mib"]:+.1f} | {"yes" if row["flat"] else "NO"} |')
+    if report.get('cpu_percent'):
+        lines += ['', 'CPU over the sampled life of each process, % of one core: ' + ', '.join(
+            f'{row["process"]} ({row["pid"]}) {row["percent"]:g}'
+            for row in report['cpu_percent']) + '.']
     lines += ['', f'Result: {"PASS" if report["passed"] else "FAIL"} (reconciled '
               f'{report["reconciled"]}, RSS flat {report["rss_flat"]}'
               + (f', observer lost nothing {observer["check"]["ok"]}' if observer else '')
