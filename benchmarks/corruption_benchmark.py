@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 import time
 
-from acnn_ros.core.dataset.corruptions import (apply_image_corruption, CORRUPTIONS, SEVERITIES,
-                                               text_style_for)
+from acnn_ros.core.dataset.corruptions import (apply_image_corruption, CORRUPTIONS,
+                                               robustness_entry, SEVERITIES, text_style_for)
 from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, DEVICES, render_frame
 from acnn_ros.runtime.pipeline import InspectionPipeline
 from benchmarks.common import REPO_DIR, report_section
@@ -115,6 +115,15 @@ def table(results: dict, model: Path, count: int, seconds: float) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def write_card(model: Path, entry: dict) -> Path:
+    """Put `entry` into the model's card as its `robustness` (the .onnx is unchanged)."""
+    from dataclasses import replace
+    from acnn_ros.core.model_card import card_path_for, ModelCard
+    path = card_path_for(model)
+    replace(ModelCard.load(path), robustness=entry).save(path)
+    return path
+
+
 def main() -> int:
     """Run the benchmark; print (optionally write) the table and the plot."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -123,13 +132,24 @@ def main() -> int:
     parser.add_argument('--json', type=Path, default=None, help='write the results here too')
     parser.add_argument('--write-docs', action='store_true',
                         help='write the docs/BENCHMARKS.md section and the plot')
+    parser.add_argument('--write-card', action='store_true',
+                        help="write the results into the model card's `robustness`")
+    parser.add_argument('--from-json', type=Path, default=None,
+                        help='report the results of an earlier --json run, measure nothing')
     args = parser.parse_args()
     start = time.monotonic()
-    results = measure(args.model, args.frames)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text(encoding='utf-8'))
+    else:
+        results = measure(args.model, args.frames)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + '\n', encoding='utf-8')
     if args.write_docs:
         plot(results, PLOT)
+    if args.write_card:
+        command = f'python -m benchmarks.corruption_benchmark --frames {args.frames}'
+        path = write_card(args.model, robustness_entry(results, command))
+        print(f'robustness written to {path}')
     report_section(SECTION, table(results, args.model, args.frames, time.monotonic() - start),
                    args.write_docs)
     return 0

@@ -78,3 +78,20 @@ def test_a_generated_dataset_records_the_versions_that_drew_it(tmp_path):
     generate_dataset(again, 2, 1, seed=3)      # same seed, same environment: same files
     for image in sorted((tmp_path / 'images').rglob('*.jpg')):
         assert image.read_bytes() == (again / image.relative_to(tmp_path)).read_bytes()
+
+
+def test_the_model_card_carries_the_robustness_measured(tmp_path):
+    from dataclasses import replace
+    from acnn_ros.core.dataset.corruptions import robustness_entry
+    from acnn_ros.core.model_card import ModelCard
+    score = {'accuracy': 0.9, 'roi_error_px': 3.0}
+    results = {'clean': {'accuracy': 0.99, 'roi_error_px': 2.0}}
+    results.update({name: [score] * 5 for name in CORRUPTIONS})
+    results['kerning'] = [dict(score, accuracy=0.5)] * 5
+    entry = robustness_entry(results, 'python -m benchmarks.corruption_benchmark')
+    assert entry['worst_at_severity_3'] == {'corruption': 'kerning', 'accuracy': 0.5}
+    assert entry['clean_accuracy'] == 0.99 and len(entry['accuracy_at_severity_3']) == 16
+    replace(ModelCard('m', ('a', 'b')), robustness=entry).save(tmp_path / 'm.json')
+    card = ModelCard.load(tmp_path / 'm.json')      # the optional field round-trips
+    assert card.robustness == entry
+    assert replace(card, robustness={}) == ModelCard('m', ('a', 'b'))   # nothing else changed

@@ -46,6 +46,10 @@ class ModelCard:
     # (min_confidence, min_confidence_per_class, the rates they gave, on which data); {} until
     # then. Optional: cards written before it load unchanged, and runtimes ignore it.
     operating_point: Dict[str, Any] = field(default_factory=dict)
+    # What the corruption benchmark measured (benchmarks/corruption_benchmark.py --write-card):
+    # clean accuracy, the worst corruption at severity 3 and its accuracy, every corruption's
+    # accuracy at severity 3, the command and date; {} until measured. Optional, like above.
+    robustness: Dict[str, Any] = field(default_factory=dict)
     format: str = CARD_FORMAT  # noqa: A003 (JSON field name)
 
     @property

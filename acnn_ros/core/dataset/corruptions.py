@@ -15,6 +15,7 @@ Each is deterministic for a given (frame, severity, seed). Severity 0 is the cle
 augmentation and `acnn eval-bag --corrupt` share.
 """
 from dataclasses import dataclass
+import time
 from typing import Callable, Dict, Optional, Tuple
 
 from acnn_ros.core.dataset.text_style import TextStyle
@@ -195,3 +196,19 @@ def apply_image_corruption(name: str, bgr: np.ndarray, box: Box, severity: int,
     if severity == 0:
         return bgr, box
     return corruption.image(bgr, box, severity, np.random.default_rng([seed, severity]))
+
+
+def robustness_entry(results: dict, command: str) -> dict:
+    """
+    Return a model card's `robustness` from corruption benchmark results.
+
+    `results`: {'clean': {'accuracy': a}, name: [{'accuracy': a} per severity 1-5]}; the entry
+    holds the clean accuracy, the worst corruption at severity 3, every one at severity 3, the
+    command and the date.
+    """
+    at_3 = {name: round(results[name][2]['accuracy'], 4) for name in CORRUPTIONS}
+    worst = min(at_3, key=at_3.get)
+    return {'benchmark': command, 'date': time.strftime('%Y-%m-%d'),
+            'clean_accuracy': round(results['clean']['accuracy'], 4),
+            'worst_at_severity_3': {'corruption': worst, 'accuracy': at_3[worst]},
+            'accuracy_at_severity_3': at_3}
