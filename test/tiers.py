@@ -39,6 +39,7 @@ SLOW_MODULES = frozenset({
     'test_demo', 'test_hmi_demo', 'test_hmi_node', 'test_hmi_page', 'test_launch',
     'test_line_faults',
     'test_inference_station', 'test_line_qos', 'test_model_training',
+    'test_station_fusion',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',
 })

@@ -2,8 +2,8 @@
 """
 The part trigger of a 3-camera station (test_station_fusion), and what the actuator said.
 
-Arguments: the number of parts, and the number of camera processes to wait for. Publishes one
-PartTrigger per part on `part` (frame_id 'station', the stamp every camera's result carries),
+Arguments: the number of parts, the number of camera processes to wait for, and optionally
+the period between parts (seconds, 0.1 by default). Publishes one PartTrigger per part on `part` (frame_id 'station', the stamp every camera's result carries),
 waits for the RejectEvents, and prints one `EVENT` line (JSON: part id, decision, reason,
 detail, views) per event, then `DIAG` (JSON: the per-camera values of the actuator's
 diagnostics).
@@ -20,6 +20,7 @@ from ros_client import RosClient
 
 def main():
     parts, cameras = int(sys.argv[1]), int(sys.argv[2])
+    period_s = float(sys.argv[3]) if len(sys.argv) > 3 else 0.1
     client = RosClient('station_trigger')
     node = client.node
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
@@ -34,7 +35,7 @@ def main():
         trigger = PartTrigger(part_id=part_id)
         trigger.header.stamp, trigger.header.frame_id = node.get_clock().now().to_msg(), 'station'
         triggers.publish(trigger)
-        client.spin_for(0.1)
+        client.spin_for(period_s)
     assert client.spin_until(lambda: len(events) >= parts, 10), f'only {len(events)} events'
     client.spin_for(0.5)      # a second event for a part would come in this time
 
