@@ -3,10 +3,10 @@
 The part trigger of a 3-camera station (test_station_fusion), and what the actuator said.
 
 Arguments: the number of parts, the number of camera processes to wait for, and optionally
-the period between parts (seconds, 0.1 by default). Publishes one PartTrigger per part on `part` (frame_id 'station', the stamp every camera's result carries),
-waits for the RejectEvents, and prints one `EVENT` line (JSON: part id, decision, reason,
-detail, views) per event, then `DIAG` (JSON: the per-camera values of the actuator's
-diagnostics).
+the period between parts (seconds, 0.1 by default). Publishes one PartTrigger per part on
+`part` (frame_id 'station', the stamp every camera's result carries), waits for the
+RejectEvents, and prints one `EVENT` line (JSON: part id, decision, reason, detail, views) per
+event, then `DIAG` (JSON: the per-camera values of the actuator's diagnostics).
 """
 import json
 import sys
