@@ -14,6 +14,7 @@ Bad files (unreadable image, malformed label, class out of range, box outside th
 collected as `Problem`s naming the file; the caller skips them or fails with all of them listed
 (`DatasetError`), never with a stack trace from deep inside.
 """
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 import re
@@ -211,19 +212,32 @@ def load_split(root: Path, split: str, class_names: Optional[Sequence[str]] = No
         raise DatasetError(_problem_text(problems, split))
     frames, decode_problems = load_frames(samples, names, width, height, progress)
     problems += decode_problems
-    if problems:
-        if on_error == 'fail':
-            raise DatasetError(_problem_text(problems, split))
-        for problem in problems:
-            report(f'warning: skipped {problem}')
-    if len(frames) == 0:
-        raise DatasetError(f'{root}: no usable images in split {split!r}')
+    if problems and on_error == 'fail':
+        raise DatasetError(_problem_text(problems, split))
+    if len(frames) == 0:       # one short error, not a warning per file before it
+        summary = '\n  '.join(_problem_summary(problems)) if problems else 'no image found'
+        raise DatasetError(f'{root}: no usable images in split {split!r}:\n  {summary}')
+    for line in _problem_summary(problems):
+        report(f'warning: skipped {line}')
     return frames
 
 
 def _problem_text(problems: Sequence[Problem], split: str) -> str:
     listed = '\n  '.join(str(p) for p in problems)
     return f'{len(problems)} bad file(s) in split {split!r}:\n  {listed}'
+
+
+def _problem_summary(problems: Sequence[Problem], listed: int = 10) -> List[str]:
+    """Return one line per problem up to `listed`; beyond, the first few and a count per reason."""
+    if len(problems) <= listed:
+        return [str(p) for p in problems]
+    reasons = Counter(p.reason for p in problems)
+    lines = [str(p) for p in problems[:3]]
+    lines += [f'{count} file(s) in all: {reason}' for reason, count in reasons.most_common(3)]
+    others = len(problems) - sum(count for _, count in reasons.most_common(3))
+    if others:
+        lines.append(f'{others} file(s) for other reasons (--on-error fail lists them all)')
+    return lines
 
 
 def keep_box_labels(has_box: np.ndarray, fraction: float, seed: int) -> np.ndarray:

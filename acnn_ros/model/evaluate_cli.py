@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from acnn_ros.model.dataset import DatasetError, load_split
-    from acnn_ros.model.train import (evaluate, load_checkpoint, model_from_checkpoint,
-                                      resolve_device)
+    from acnn_ros.model.train import (describe_roi_error, evaluate, load_checkpoint,
+                                      model_from_checkpoint, resolve_device)
 
     torch.set_num_threads(max(1, args.threads))
     try:
@@ -45,9 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     print(f'{args.split}: {metrics["num_images"]} images, accuracy {metrics["accuracy"]:.4f}')
-    print(f'ROI centre error px: mean {metrics["roi_center_error_px_mean"]}, median '
-          f'{metrics["roi_center_error_px_median"]}, p95 {metrics["roi_center_error_px_p95"]} '
-          f'({metrics["num_boxes"]} boxes)')
+    print(describe_roi_error(metrics))
     for name, accuracy in metrics['per_class_accuracy'].items():
         print(f'  {name}: {accuracy:.4f}')
     if args.json:

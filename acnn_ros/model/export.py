@@ -10,7 +10,8 @@ PyTorch with ONNX Runtime; the max abs differences go into the card.
 """
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
+import warnings
 
 from acnn_ros.core.model_card import (file_hash, INPUT_NAME, ModelCard, PROBS_NAME,
                                       ROI_NAME)
@@ -64,6 +65,30 @@ def check_parity(model: nn.Module, onnx_path: Path, width: int, height: int,
             'batch': int(tensor.shape[0])}
 
 
+def _readable(value: Any) -> str:
+    """Return a card value for people: 4 significant digits, `not measured` for None."""
+    if value is None:
+        return 'not measured'
+    if isinstance(value, float):
+        return f'{value:.4g}'
+    if isinstance(value, (list, tuple)):
+        return ', '.join(_readable(v) for v in value) or '-'
+    return str(value)
+
+
+def _nested_list(values: Dict[str, Any], indent: str = '') -> list:
+    """Return a dict as Markdown list lines (a dict value becomes an indented sub-list)."""
+    lines = []
+    for key, value in values.items():
+        label = key.replace('_', ' ')
+        if isinstance(value, dict):
+            lines.append(f'{indent}- {label}:')
+            lines += _nested_list(value, indent + '  ')
+        else:
+            lines.append(f'{indent}- {label}: {_readable(value)}')
+    return lines
+
+
 def card_markdown(card: ModelCard) -> str:
     """Return the human-readable model card."""
     lines = [f'# Model card: {card.name}', '',
@@ -81,7 +106,8 @@ def card_markdown(card: ModelCard) -> str:
              f'- ONNX opset {card.extra.get("opset")}, dynamic batch', '']
     if card.metrics:
         lines += ['## Metrics', '']
-        lines += [f'- {k}: {v}' for k, v in sorted(card.metrics.items())]
+        lines += [f'- {k.replace("_", " ")}: {_readable(v)}'
+                  for k, v in sorted(card.metrics.items())]
         lines.append('')
     parity = card.extra.get('parity')
     if parity:
@@ -90,9 +116,12 @@ def card_markdown(card: ModelCard) -> str:
                   f'- max abs diff roi: {parity["roi_max_abs_diff"]:.2e}', '']
     if card.reproduce:
         lines += ['## Reproduce', '', '```bash', card.reproduce, '```', '']
-    for key in ('params', 'flops', 'training'):
+    for key in ('params', 'flops'):
         if key in card.extra:
-            lines.append(f'- {key}: {card.extra[key]}')
+            lines.append(f'- {key}: {card.extra[key]:,}')
+    if isinstance(card.extra.get('training'), dict):
+        lines += ['', '## Training', '']
+        lines += _nested_list(card.extra['training'])
     return '\n'.join(lines).rstrip() + '\n'
 
 
@@ -113,11 +142,18 @@ def export_onnx(model: nn.Module, card: ModelCard, onnx_path: Path,
     width, height = card.input_width, card.input_height
     dummy = torch.rand(1, 3, height, width)
     try:
-        torch.onnx.export(ContractWrapper(model), (dummy,), str(onnx_path), dynamo=False,
-                          input_names=[INPUT_NAME], output_names=[PROBS_NAME, ROI_NAME],
-                          dynamic_axes={INPUT_NAME: {0: 'batch'}, PROBS_NAME: {0: 'batch'},
-                                        ROI_NAME: {0: 'batch'}},
-                          opset_version=OPSET, do_constant_folding=True)
+        with warnings.catch_warnings():
+            # Known harmless: the A-CNN's ROI size is roi_width / frame width, a tensor -> float
+            # conversion the tracer records as a constant. The frame size IS a constant of the
+            # exported graph (the card fixes H and W; only the batch axis is dynamic), and
+            # check_parity below compares the graph with PyTorch on every export.
+            warnings.filterwarnings('ignore', category=torch.jit.TracerWarning,
+                                    message='Converting a tensor to a Python float')
+            torch.onnx.export(ContractWrapper(model), (dummy,), str(onnx_path), dynamo=False,
+                              input_names=[INPUT_NAME], output_names=[PROBS_NAME, ROI_NAME],
+                              dynamic_axes={INPUT_NAME: {0: 'batch'}, PROBS_NAME: {0: 'batch'},
+                                            ROI_NAME: {0: 'batch'}},
+                              opset_version=OPSET, do_constant_folding=True)
     except Exception as exc:  # noqa: B902 - the exporter raises many unrelated types
         raise ExportError(f'ONNX export to {onnx_path} failed: {exc}') from exc
     parity = check_parity(model, onnx_path, width, height, images=parity_images)

@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
+    if args.metrics and not args.metrics.is_file():
+        print(f'error: --metrics {args.metrics}: no such file', file=sys.stderr)
+        return 2
     metrics_path = args.metrics or args.checkpoint.with_name('metrics.json')
     test_metrics = args.checkpoint.with_name('test_metrics.json')
     if not args.metrics and test_metrics.is_file() and json.loads(test_metrics.read_text(

@@ -15,8 +15,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 # history.csv columns, in this order (a record lacking one leaves its cell empty).
 HISTORY_COLUMNS = ('epoch', 'lr', 'train_loss', 'train_cls_loss', 'train_loc_loss',
-                   'train_accuracy', 'val_accuracy', 'val_roi_center_error_px_mean',
-                   'val_roi_center_error_px_p95', 'best_epoch', 'epochs_since_best')
+                   'train_accuracy', 'val_cls_loss', 'val_accuracy',
+                   'val_roi_center_error_px_mean', 'val_roi_center_error_px_p95', 'best_epoch',
+                   'epochs_since_best')
 
 
 def _error_or_inf(value: Optional[float]) -> float:
@@ -92,37 +93,46 @@ def _series(history: Sequence[Dict[str, Any]], key: str) -> List[float]:
     return [math.nan if record.get(key) is None else float(record[key]) for record in history]
 
 
-def plot_curves(path: Path, history: Sequence[Dict[str, Any]], best_epoch: int = 0) -> bool:
+def curves_figure(history: Sequence[Dict[str, Any]], best_epoch: int = 0,
+                  num_classes: int = 0):
     """
-    Write the training curves as a PNG: losses, train/val accuracy, validation ROI error.
+    Return the matplotlib Figure of the training curves (Agg canvas, no pyplot state).
 
-    The best epoch (on validation) is marked with a vertical line on every panel. Uses
-    matplotlib's Agg canvas directly (no pyplot state, no display). Returns False, writing
-    nothing, where matplotlib is not installed (a `pip install .[train]` without `report`).
+    Panels: losses (training: total, classification, localization; validation:
+    classification, the one loss comparable between the two), accuracy (train, validation,
+    and chance = 1 / classes when `num_classes` is known) and the validation ROI centre error,
+    the last only when validation had boxes (no empty panel with meaningless axes). The best
+    epoch on validation is a vertical line on every panel.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        return False
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [record['epoch'] for record in history]
-    figure = Figure(figsize=(12, 3.6), dpi=100)
+    roi_errors = _series(history, 'val_roi_center_error_px_mean')
+    with_roi = any(not math.isnan(v) for v in roi_errors)
+    figure = Figure(figsize=(12 if with_roi else 8.5, 3.6), dpi=100)
     FigureCanvasAgg(figure)
-    loss, accuracy, roi = figure.subplots(1, 3)
-    for key, label in (('train_loss', 'total'), ('train_cls_loss', 'classification'),
-                       ('train_loc_loss', 'localization')):
+    panels = list(figure.subplots(1, 3 if with_roi else 2))
+    loss, accuracy = panels[:2]
+    for key, label in (('train_loss', 'train total'), ('train_cls_loss', 'train classification'),
+                       ('train_loc_loss', 'train localization')):
         loss.plot(epochs, _series(history, key), marker='.', label=label)
-    loss.set_title('training loss')
+    if any(not math.isnan(v) for v in _series(history, 'val_cls_loss')):
+        loss.plot(epochs, _series(history, 'val_cls_loss'), marker='o', linestyle='--',
+                  label='validation classification')
+    loss.set_title('loss')
     for key, label in (('train_accuracy', 'train'), ('val_accuracy', 'validation')):
         accuracy.plot(epochs, _series(history, key), marker='.', label=label)
+    if num_classes > 1:
+        accuracy.axhline(1.0 / num_classes, color='red', linestyle=':', linewidth=1,
+                         label=f'chance (1/{num_classes})')
     accuracy.set_title('accuracy')
     accuracy.set_ylim(-0.02, 1.02)
-    roi.plot(epochs, _series(history, 'val_roi_center_error_px_mean'), marker='.',
-             label='validation mean')
-    roi.set_title('ROI centre error (px)')
-    for axes in (loss, accuracy, roi):
+    if with_roi:
+        panels[2].plot(epochs, roi_errors, marker='.', label='validation mean')
+        panels[2].set_title('ROI centre error (px)')
+    for axes in panels:
         if best_epoch:
             axes.axvline(best_epoch, color='grey', linestyle='--', linewidth=1,
                          label=f'best (epoch {best_epoch})')
@@ -131,7 +141,24 @@ def plot_curves(path: Path, history: Sequence[Dict[str, Any]], best_epoch: int =
         axes.ticklabel_format(axis='y', useOffset=False)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
+    if not with_roi:
+        figure.suptitle('no ROI panel: the validation frames have no box', fontsize=9)
     figure.tight_layout()
+    return figure
+
+
+def plot_curves(path: Path, history: Sequence[Dict[str, Any]], best_epoch: int = 0,
+                num_classes: int = 0) -> bool:
+    """
+    Write `curves_figure` as a PNG (atomically).
+
+    Returns False, writing nothing, where matplotlib is not installed (a `pip install
+    .[train]` without `report`).
+    """
+    try:
+        figure = curves_figure(history, best_epoch, num_classes)
+    except ImportError:
+        return False
     partial = Path(path).with_suffix('.partial.png')
     figure.savefig(partial, format='png')
     partial.replace(path)

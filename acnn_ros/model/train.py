@@ -30,6 +30,7 @@ from acnn_ros.model.train_config import TrainConfig
 import numpy as np
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 Validate = Callable[[nn.Module, FrameSet], Dict[str, Any]]
 
@@ -76,12 +77,15 @@ def evaluate(model: nn.Module, frames: FrameSet, batch_size: int = 32,
 
     model.eval()
     predictions, rois = [], []
+    cls_loss_sum = 0.0
     with torch.no_grad():
         starts = range(0, len(frames), batch_size)
         for start in tqdm(starts, desc='evaluate', unit='batch', disable=not progress,
                           leave=False):
             x = to_input(frames.images[start:start + batch_size], device)
             output = model(x)
+            labels = torch.from_numpy(frames.labels[start:start + batch_size]).long().to(device)
+            cls_loss_sum += float(F.cross_entropy(output.logits, labels, reduction='sum'))
             predictions.append(output.logits.argmax(dim=1).cpu().numpy())
             rois.append(output.roi.cpu().numpy())
     predicted = np.concatenate(predictions)
@@ -96,12 +100,22 @@ def evaluate(model: nn.Module, frames: FrameSet, batch_size: int = 32,
     per_class = {name: float(confusion[i, i] / max(confusion[i].sum(), 1))
                  for i, name in enumerate(frames.class_names)}
     result = {'num_images': len(frames), 'accuracy': float(np.mean(predicted == frames.labels)),
-              'per_class_accuracy': per_class, 'confusion': confusion.tolist(),
+              'cls_loss': cls_loss_sum / max(len(frames), 1), 'per_class_accuracy': per_class,
+              'confusion': confusion.tolist(),
               'roi_center_error_px_mean': float(np.mean(errors)) if errors else None,
               'roi_center_error_px_median': float(np.median(errors)) if errors else None,
               'roi_center_error_px_p95': float(np.percentile(errors, 95)) if errors else None,
               'num_boxes': len(errors)}
     return result
+
+
+def describe_roi_error(metrics: Dict[str, Any]) -> str:
+    """Return the ROI centre error of `evaluate`'s metrics in words (no box: not measured)."""
+    if metrics.get('roi_center_error_px_mean') is None:
+        return 'ROI centre error not measured (no frame with a box)'
+    return (f'ROI centre error mean {metrics["roi_center_error_px_mean"]:.1f} px, median '
+            f'{metrics["roi_center_error_px_median"]:.1f}, p95 '
+            f'{metrics["roi_center_error_px_p95"]:.1f} ({metrics["num_boxes"]} boxes)')
 
 
 def _rng_state(device: torch.device) -> Dict[str, Any]:
@@ -193,9 +207,20 @@ def _evaluate_test_once(state: Dict[str, Any], out_dir: Path, test_frames: Frame
     (out_dir / 'test_metrics.json').write_text(json.dumps(metrics, indent=2) + '\n',
                                                encoding='utf-8')
     log(f'test split (evaluated once, {name}, epoch {metrics["epoch"]}): accuracy '
-        f'{metrics["accuracy"]:.4f}, ROI centre error mean '
-        f'{metrics["roi_center_error_px_mean"]} px -> {out_dir / "test_metrics.json"}')
+        f'{metrics["accuracy"]:.4f}, {describe_roi_error(metrics)} -> '
+        f'{out_dir / "test_metrics.json"}')
     return metrics
+
+
+def _warn_about_boxes(available: int, kept: int, fraction: float,
+                      log: Callable[[str], None]) -> None:
+    """Say when no box teaches the localization, and how many boxes the fraction left out."""
+    if not kept:
+        log('warning: no training image has a box: the ROI is learned from the class loss '
+            'alone (box ~5 % of train with `acnn label`, or check --labeled-fraction)')
+    if available > kept:
+        log(f'note: {available - kept} of the {available} boxes in train are not used: '
+            f'--labeled-fraction {fraction:g} keeps {kept} (--labeled-fraction 1 uses them all)')
 
 
 def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[FrameSet],
@@ -252,6 +277,8 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
     log(f'training {config.variant} on {len(positions)} images, {int(keep.sum())} with a '
         f'box ({config.labeled_fraction:.1%} requested), device {device}; validation: '
         f'{validation["num_images"]} images, {validation["source"]}')
+    _warn_about_boxes(int(train_frames.has_box[positions].sum()), int(keep.sum()),
+                      config.labeled_fraction, log)
     history: List[Dict[str, Any]] = []
     tracker = BestTracker(patience=config.patience)
     start_epoch, finished = 0, False
@@ -294,7 +321,8 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
         improved = False
         if val_frames is not None:
             metrics = validate(model, val_frames)
-            record.update({'val_accuracy': metrics['accuracy'],
+            record.update({'val_cls_loss': metrics.get('cls_loss'),
+                           'val_accuracy': metrics['accuracy'],
                            'val_roi_center_error_px_mean': metrics['roi_center_error_px_mean'],
                            'val_roi_center_error_px_p95': metrics.get('roi_center_error_px_p95')})
             improved = tracker.update(epoch + 1, metrics)
@@ -303,7 +331,8 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
         history.append(record)
         finished = epoch + 1 == config.epochs or tracker.should_stop
         log(' '.join(f'{k}={v:.4f}' if isinstance(v, float) else f'{k}={v}'
-                     for k, v in record.items()) + (' (best)' if improved else ''))
+                     for k, v in record.items() if v is not None)   # None: not measured
+            + (' (best)' if improved else ''))
         state = {'format': CHECKPOINT_FORMAT, 'train_config': asdict(config),
                  'class_names': list(class_names), 'model': model.state_dict(),
                  'optimizer': optimizer.state_dict(), 'scheduler': scheduler.state_dict(),
@@ -318,7 +347,8 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
                                         if k not in ('optimizer', 'scheduler')})
         save_checkpoint(last_path, state)
         write_history_csv(out_dir / 'history.csv', history)
-        if not plot_curves(out_dir / 'curves.png', history, tracker.best_epoch) and epoch == 0:
+        if not plot_curves(out_dir / 'curves.png', history, tracker.best_epoch,
+                           len(class_names)) and epoch == 0:
             log('warning: no curves.png (matplotlib is not installed); history.csv has the data')
         if tracker.should_stop:
             log(f'early stop after epoch {epoch + 1}: {tracker.epochs_since_best} epochs without '

@@ -23,6 +23,16 @@ def _size(text: str):
     return width, height
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of `acnn train`."""
     add_dataset_arguments(parser)
@@ -35,9 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='ROI sampled from the frame, WxH pixels (variant default 64x48)')
     parser.add_argument('--roi-output', type=_size, default=None,
                         help='size the ROI is resampled to for the classifier, WxH')
-    parser.add_argument('--epochs', type=int, default=DEFAULTS.epochs,
+    parser.add_argument('--epochs', type=_positive_int, default=DEFAULTS.epochs,
                         help='length of the one-cycle schedule (default %(default)s)')
-    parser.add_argument('--batch-size', type=int, default=DEFAULTS.batch_size)
+    parser.add_argument('--batch-size', type=_positive_int, default=DEFAULTS.batch_size)
     parser.add_argument('--lr', type=float, default=DEFAULTS.lr,
                         help='peak learning rate (one-cycle, default %(default)s)')
     parser.add_argument('--labeled-fraction', type=float, default=DEFAULTS.labeled_fraction,
@@ -69,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'test_metrics.json, train.log')
     parser.add_argument('--resume', action='store_true',
                         help='continue the run in --out from its last.pt')
-    parser.add_argument('--stop-after', type=int, default=None,
+    parser.add_argument('--stop-after', type=_positive_int, default=None,
                         help='stop after this many epochs of the --epochs schedule')
     parser.add_argument('--init-from', default='',
                         help='start from the weights of this checkpoint (same variant and '
