@@ -210,3 +210,74 @@ def test_thresholds_cli_on_a_bag_per_class(validation, tmp_path, capsys):
     op = json.loads((out / 'operating_point.json').read_text())
     assert op['escapes'] == 0 and set(op['min_confidence_per_class']) <= set(CLASS_NAMES)
     assert 'min_confidence_per_class: [' in printed
+
+
+def test_thresholds_cli_refuses_a_defective_class_the_model_does_not_have(validation, tmp_path,
+                                                                          capsys):
+    root, model, _ = validation
+    out = tmp_path / 'thr'
+    assert acnn(['thresholds', str(model), str(root), '--defective', 'red,purple', '--out',
+                 str(out), '--write-card', '--no-progress']) == 2
+    error = capsys.readouterr().err
+    assert '--defective purple: not a class of the model (its classes: red, green, blue)' in \
+        error
+    assert not (out / 'operating_point.json').exists()
+
+
+def test_thresholds_cli_warns_loudly_and_keeps_the_card_at_an_unusable_point(validation,
+                                                                             tmp_path, capsys):
+    root, model, verdicts = validation
+    card_path = model.with_suffix('.json')
+    before = card_path.read_text()
+    goods = [v for v in verdicts if v.truth.class_name != 'red']
+    policy = RejectPolicy(reject_classes=('red',), min_confidence=0.999)
+    rejected = sum(decide(v.outcome, policy).reject for v in goods)
+    assert rejected > len(goods) / 2                    # no escape, but most good parts out
+    args = ['thresholds', str(model), str(root), '--defective', 'red', '--out',
+            str(tmp_path / 'thr'), '--threshold', '0.999', '--write-card', '--no-progress']
+    assert acnn(args) == 1
+    printed = capsys.readouterr()
+    assert 'UNUSABLE OPERATING POINT' in printed.err
+    assert f'of the good parts rejected ({rejected} of {len(goods)})' in printed.err
+    assert 'Nothing was written into the model card' in printed.err
+    assert 'min_confidence: 0.999' not in printed.out           # no YAML lines for the line
+    assert card_path.read_text() == before
+    # Said on purpose: the point is written.
+    assert acnn(args + ['--max-false-reject-rate', '1']) == 0
+    assert ModelCard.load(card_path).operating_point['min_confidence'] == 0.999
+
+
+def test_eval_recording_compares_with_the_cards_operating_point_and_says_go_or_no_go(
+        validation, tmp_path, capsys):
+    root, model, verdicts = validation
+    assert acnn(['thresholds', str(model), str(root), '--defective', 'red', '--out',
+                 str(tmp_path / 'thr'), '--write-card', '--no-progress']) == 0
+    op = ModelCard.load(model.with_suffix('.json')).operating_point
+    reds = [v for v in verdicts if v.truth.class_name == 'red']
+    goods = [v for v in verdicts if v.truth.class_name != 'red']
+    command = ['eval-recording', '--model', str(model), '--images', str(root), '--split', 'val',
+               '--reject-classes', 'red', '--no-progress', '--min-confidence']
+    capsys.readouterr()
+    # At the card's threshold (the same frames here): no escape, GO.
+    assert acnn(command + [f"{op['min_confidence']:.3f}", '--out', str(tmp_path / 'go')]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert f'held-out: escape rate 0.0 % (0 of {len(reds)}), false-reject rate' in lines[-3]
+    assert lines[-2].startswith("card's operating point (") and \
+        f"escape rate 0.0 % (0 of {op['defective_parts']})" in lines[-2]
+    assert lines[-1].startswith('GO: ')
+    # At 0.5 the painted red parts pass as green: NO-GO, with the rates and the threshold said.
+    policy = RejectPolicy(reject_classes=('red',), min_confidence=0.5)
+    escapes = sum(not decide(v.outcome, policy).reject for v in reds)
+    false_rejects = sum(decide(v.outcome, policy).reject for v in goods)
+    assert escapes > 0
+    assert acnn(command + ['0.5', '--out', str(tmp_path / 'no_go')]) == 0
+    printed = capsys.readouterr().out
+    rate = escapes / len(reds) * 100
+    assert (f'held-out: escape rate {rate:.1f} % ({escapes} of {len(reds)}), false-reject rate '
+            f'{false_rejects / len(goods) * 100:.1f} % ({false_rejects} of {len(goods)}) at '
+            'min_confidence 0.5') in printed
+    assert "warning: evaluated at min_confidence 0.5, not the card's" in printed
+    assert f'NO-GO: escape rate {rate:.1f} % > 0.0 % allowed' in printed
+    summary = json.loads((tmp_path / 'no_go' / 'summary.json').read_text())
+    assert summary['meta']['go_no_go'].startswith('NO-GO: escape rate')
+    assert '## Go / no-go' in (tmp_path / 'no_go' / 'summary.md').read_text()

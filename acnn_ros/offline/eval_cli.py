@@ -85,6 +85,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='bag topic holding the verdicts the live line published (e.g. '
                              "recorded by result_recorder_node): compared with this run; '' "
                              'to skip (default: %(default)s)')
+    parser.add_argument('--max-escape-rate', type=float, default=None,
+                        help='go / no-go: escape rate allowed on the recording, 0..1 (default: '
+                             "the model card's operating point's, else 0)")
+    parser.add_argument('--max-false-reject-rate', type=float, default=0.5,
+                        help='go / no-go: false-reject rate allowed, 0..1 (default %(default)s)')
     parser.add_argument('--worst', type=int, default=12,
                         help='frames shown on the worst-frames contact sheet')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -162,8 +167,13 @@ def run(args: argparse.Namespace) -> int:
     from acnn_ros.core.image_codec import ImageDecodeError
     from acnn_ros.runtime.engines import EngineError
     from acnn_ros.offline.evaluation import recorded_results, run_pipeline
+    from acnn_ros.offline.go_no_go import check_changeover
     from acnn_ros.offline.report import recorded_section, write_report
     try:
+        for name in ('max_escape_rate', 'max_false_reject_rate'):
+            value = getattr(args, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f'--{name.replace("_", "-")} must be in [0, 1]')
         policy = policy_from_args(args)
         labels = LabelTable.load(args.labels) if args.labels else None
         source = open_source(args)
@@ -191,6 +201,13 @@ def run(args: argparse.Namespace) -> int:
                 args.out.mkdir(parents=True, exist_ok=True)
                 extra = recorded_section(comparison, args.recorded_topic, args.out)
                 meta['live_agreement'] = f'{comparison.agree}/{comparison.matched}'
+        check = check_changeover(summary, pipeline.card.operating_point,
+                                 policy.min_confidence, args.max_escape_rate,
+                                 args.max_false_reject_rate)
+        if check is not None:
+            meta['go_no_go'] = check.lines[-1]
+            extra = ['', '## Go / no-go (held-out recording vs the card)', ''] + \
+                [f'- {line}' for line in check.lines] + extra
         report = write_report(args.out, evaluations, summary, source.load_images, meta,
                               worst_count=args.worst, extra_lines=extra)
     except (BagError, LabelError, ModelCardError, EngineError, ImageDecodeError, ValueError,
@@ -203,4 +220,6 @@ def run(args: argparse.Namespace) -> int:
             else '')
     print(f'{summary.frames} frames, {accuracy}{summary.rejected} rejected, '
           f'{summary.escapes} escapes{live}, {meta["frames_per_s"]} frames/s -> {report}')
+    print('\n'.join(check.lines) if check is not None
+          else 'no go / no-go: the recording has no labels')
     return 0

@@ -14,8 +14,10 @@ per predicted class, with the line's reject rule (offline/thresholds.py). The op
 `--max-escape-rate` (default 0: no escape on val); `--per-class` adds per-class minimums.
 Writes thresholds.png/.csv/.md and operating_point.json into --out, prints the YAML lines for
 reject_actuator_node, and with `--write-card` stores the point in the model card
-(`operating_point`). Exit status 1 when no threshold meets the escape rate (nothing written
-into the card then), 2 on bad input.
+(`operating_point`). Exit status 1, with a loud warning and nothing written into the card, when
+the point is unusable: no threshold meets the escape rate, or it rejects more good parts than
+`--max-false-reject-rate` (default half); 2 on bad input (a --defective class the model does
+not have).
 """
 import argparse
 from dataclasses import replace
@@ -46,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='largest escape rate allowed on val, 0..1 (default %(default)s)')
     choice.add_argument('--threshold', type=float, default=None,
                         help='use this min_confidence instead of choosing one')
+    parser.add_argument('--max-false-reject-rate', type=float, default=0.5,
+                        help='a point rejecting more good parts than this, 0..1, is unusable: '
+                             'a loud warning, exit 1, nothing written into the card '
+                             '(default %(default)s)')
     parser.add_argument('--per-class', action='store_true',
                         help='also choose min_confidence_per_class for every predicted class')
     parser.add_argument('--write-card', action='store_true',
@@ -67,6 +73,32 @@ def policy_for(args: argparse.Namespace):
     if not policy.reject_classes and not policy.accept_classes:
         raise ValueError('say which classes are defective: --defective or --params-file')
     return policy
+
+
+def check_classes(policy, model_classes, args: argparse.Namespace) -> None:
+    """Refuse --defective classes the model does not have; warn for the params file's."""
+    known = set(model_classes)
+    named = {c.strip() for c in (args.defective or '').split(',') if c.strip()}
+    unknown = sorted(named - known)
+    if unknown:
+        raise ValueError(f'--defective {", ".join(unknown)}: not a class of the model '
+                         f'(its classes: {", ".join(model_classes)})')
+    others = sorted((set(policy.reject_classes) | set(policy.accept_classes)) - known - named)
+    if others:
+        print(f'warning: {args.params_file} names classes the model does not have: '
+              f'{", ".join(others)}', file=sys.stderr)
+
+
+def unusable_reason(point, max_false_reject_rate: float):
+    """Return why the operating point must not go on a line, or None when it may."""
+    if not point.feasible:
+        return (f'{point.escapes} escape(s) at every threshold (at full confidence): no '
+                'threshold meets the escape rate')
+    if point.false_reject_rate > max_false_reject_rate:
+        return (f'{point.false_reject_rate * 100:.1f} % of the good parts rejected '
+                f'({point.false_rejects} of {point.good}), more than '
+                f'{max_false_reject_rate * 100:.0f} % (--max-false-reject-rate)')
+    return None
 
 
 def open_data(args: argparse.Namespace):
@@ -106,10 +138,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError('--max-escape-rate must be in [0, 1]')
         if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
             raise ValueError('--threshold must be in [0, 1]')
+        if not 0.0 <= args.max_false_reject_rate <= 1.0:
+            raise ValueError('--max-false-reject-rate must be in [0, 1]')
         policy = policy_for(args)
         labels = LabelTable.load(args.labels) if args.labels else None
         source = open_data(args)
         pipeline = load_pipeline(args.model, args)
+        check_classes(policy, pipeline.class_names, args)
         evaluations = run_pipeline(pipeline, source.frames(), policy, labels,
                                    progress=not args.no_progress and sys.stderr.isatty(),
                                    total=source.count, description='validation')
@@ -133,10 +168,12 @@ def run(args: argparse.Namespace) -> int:
     print(f'operating point: min_confidence {point.policy.min_confidence:.3f}, escape rate '
           f'{point.escape_rate * 100:.2f} % ({point.escapes}), false-reject rate '
           f'{point.false_reject_rate * 100:.2f} % ({point.false_rejects}) -> {args.out}')
-    if not point.feasible:
-        print(f'error: no threshold keeps the escape rate at or below {args.max_escape_rate} '
-              '(escapes at full confidence: the model needs work); card not written',
-              file=sys.stderr)
+    reason = unusable_reason(point, args.max_false_reject_rate)
+    if reason:
+        banner = ['', '!' * 78, f'UNUSABLE OPERATING POINT: {reason}.',
+                  'This model must not go on the line: it needs more data, labels or training.',
+                  'Nothing was written into the model card.', '!' * 78]
+        print('\n'.join(banner), file=sys.stderr)
         return 1
     print('\n'.join(yaml_lines(point)))
     if args.write_card:
