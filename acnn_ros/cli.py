@@ -31,6 +31,8 @@ SUBCOMMANDS = {
               'box the ~5 % of the train split the model localizes from (local web page)'),
     'thresholds': ('acnn_ros.offline.thresholds_cli',
                    'escape vs false-reject rate over the threshold; choose the operating point'),
+    'line': ('acnn_ros.app.line_cli',
+             'the running line without `ros2`: status, load-model (changeover), set a parameter'),
     'shift': ('acnn_ros.offline.shift_cli',
               "the shift database: `acnn shift export` writes a shift's parts as CSV"),
 }
