@@ -223,3 +223,37 @@ def test_label_150_frames_by_keyboard_timed(driver, dataset, tmp_path):
     boxes = [_label(root, Path(rel).stem).box for rel in chosen]
     # No model: the first proposal is the centre, each later one its class's mean box so far.
     assert all(box == pytest.approx((0.5, 0.5, 0.1, 0.1), abs=2e-6) for box in boxes)
+
+
+# ---- issue 24.5: the page says what to box; the class tag never covers the boxed code
+
+def _page_state(driver):
+    return driver.execute_script(
+        'const s = window.labelPage; return {seq: s.seq, pending: s.pending, error: s.error, '
+        'frame: s.frame, tag: s.tag || null, box: s.boxRect || null, '
+        'task: document.getElementById("task").textContent};')
+
+
+def _overlap(a, b):
+    return (a['x'] < b['x'] + b['w'] and b['x'] < a['x'] + a['w']
+            and a['y'] < b['y'] + b['h'] and b['y'] < a['y'] + a['h'])
+
+
+def test_the_page_says_what_to_box_and_keeps_the_tag_off_the_box(driver, tmp_path):
+    generate_dataset(tmp_path, 8, 0, seed=7, labeled_fraction=0.0)
+    with LabelServer(tmp_path, count=4) as server:
+        driver.get(server.url)
+        end = time.monotonic() + 20.0
+        state = _page_state(driver)
+        while not (state['seq'] >= 1 and state['pending'] == 0 and state['frame']):
+            assert time.monotonic() < end, state
+            time.sleep(0.02)
+            state = _page_state(driver)
+        assert not state['error'], state['error']
+        name = state['frame']['class_name']
+        assert f'Box the printed code of this {name} part' in state['task']
+        for cy in (0.03, 0.5, 0.97):
+            driver.execute_script(f'window.labelPage.box = [0.5, {cy}, 0.1, 0.06]; draw();')
+            state = _page_state(driver)
+            assert state['tag'] and state['box'], state
+            assert not _overlap(state['tag'], state['box']), (cy, state['tag'], state['box'])

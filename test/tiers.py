@@ -16,6 +16,7 @@ UNIT_MODULES = frozenset({
     'test_eval_metrics', 'test_fault_episodes', 'test_frame_intake', 'test_hmi_web',
     'test_image_codec',
     'test_label_selection', 'test_launch_line_forms', 'test_layers', 'test_message_conversion',
+    'test_onboarding_label', 'test_onboarding_train', 'test_tutorial_commands',
     'test_model_acnn', 'test_model_dataset', 'test_model_demo', 'test_model_detector',
     'test_model_export', 'test_model_registry', 'test_model_training', 'test_multiview',
     'test_pipeline',
@@ -38,7 +39,7 @@ SYSTEM_MODULES = frozenset({
 SLOW_MODULES = frozenset({
     'test_demo', 'test_hmi_demo', 'test_hmi_node', 'test_hmi_page', 'test_launch',
     'test_line_faults',
-    'test_inference_station', 'test_line_qos', 'test_model_training',
+    'test_inference_station', 'test_line_cli', 'test_line_qos', 'test_model_training',
     'test_station_fusion',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',

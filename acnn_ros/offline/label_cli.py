@@ -54,6 +54,13 @@ def run(args: argparse.Namespace) -> int:
     print(f'{how} session {args.data / SESSION_FILE}: {state["total"]} frames to box of '
           f'{len(server.items)} train frames ({state["done"]} done, {state["skipped"]} skipped)'
           + ('; delete the session file to choose again' if server.resumed else ''))
+    if server.resumed and args.count is not None and args.count != state['total']:
+        print(f'note: --count {args.count} is ignored: the resumed session keeps its '
+              f'{state["total"]} frames (delete {args.data / SESSION_FILE} to choose '
+              f'{args.count})')
+    if server.unknown_class:
+        print(f'note: {server.unknown_class} train frames have no class this tool can tell '
+              'and are never offered (labels/train/<stem>.txt, class folders or names)')
     server.start()
     try:
         print(f'labelling page: {server.url}  (Ctrl-C to stop)')

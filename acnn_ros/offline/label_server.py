@@ -79,10 +79,13 @@ class LabelServer:
     def _open_session(self, count: Optional[int], progress: bool) -> LabelSession:
         session = LabelSession.load(self.root)
         if session is not None:
-            self.resumed = True
             session.chosen = [rel for rel in session.chosen if rel in self._by_rel]
+        if session is not None and session.chosen:     # (an empty one, older: chosen again)
+            self.resumed = True
             return session
         candidates = [item for item in self.items if item.class_id >= 0 and item.box is None]
+        if not candidates:
+            raise ValueError(self._nothing_to_box())
         wanted = count if count is not None else target_count(len(self.items),
                                                               self.config.fraction)
         positions = None
@@ -95,6 +98,24 @@ class LabelServer:
         session = LabelSession(self.root, [candidates[i].rel for i in picked])
         session.save()
         return session
+
+    @property
+    def unknown_class(self) -> int:
+        """Return how many train frames have no class the server can tell (never offered)."""
+        return sum(1 for item in self.items if item.class_id < 0)
+
+    def _nothing_to_box(self) -> str:
+        """Say why no frame can be offered (no session is saved then)."""
+        where = self.root / 'images' / 'train'
+        if not self.items:
+            return f'no image in {where}'
+        if self.unknown_class == len(self.items):
+            return (f'the class of none of the {len(self.items)} frames in {where} is known, '
+                    'so none can be offered: give each frame its class (labels/train/<stem>.txt '
+                    'with the class id and classes.txt, a class sub-folder, or a file name '
+                    'starting with the class; `acnn dataset` writes them); no session saved')
+        return (f'every frame of {where} whose class is known already has a box '
+                f'({self.unknown_class} of unknown class): nothing to box; no session saved')
 
     def proposal_of(self, rel: str) -> YoloBox:
         """Return the model's ROI for a frame (cached), normalised; needs a model."""
