@@ -134,7 +134,7 @@ def _frame_title(evaluation: FrameEvaluation) -> str:
 
 def draw_frame(ax_full, ax_zoom, image: np.ndarray, evaluation: FrameEvaluation,
                other: Optional[FrameEvaluation] = None, preview_width: int = 320) -> None:
-    """Show a frame with its ROI (red: predicted, green: true, blue: `other` run) and a zoom."""
+    """Show a frame with its ROIs (red: predicted, green: true, blue: `other`), zoomed on red."""
     height, width = image.shape[:2]
     boxes = []
     if evaluation.ok and evaluation.outcome.roi is not None:
@@ -148,7 +148,8 @@ def draw_frame(ax_full, ax_zoom, image: np.ndarray, evaluation: FrameEvaluation,
     preview = cv2.resize(image, (max(1, int(width * scale)), max(1, int(height * scale))),
                          interpolation=cv2.INTER_AREA) if scale < 1.0 else image
     ax_full.imshow(preview[:, :, ::-1], extent=(-0.5, width - 0.5, height - 0.5, -0.5))
-    centre = boxes[-1][0] if boxes else None
+    # The zoom shows what the model looked at: its ROI (the true box only without one).
+    centre = boxes[0][0] if boxes else None
     if centre is not None:
         x0 = int(np.clip(centre.center_x - ZOOM_HALF_PX[0], 0, width - 1))
         x1 = int(np.clip(centre.center_x + ZOOM_HALF_PX[0], x0 + 1, width))
