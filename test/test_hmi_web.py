@@ -16,7 +16,7 @@ import logging
 
 from acnn_ros.core.hmi.archive_images import ArchiveImages
 from acnn_ros.core.hmi.config import HmiConfig, is_loopback
-from acnn_ros.core.hmi.live_state import LiveState
+from acnn_ros.core.hmi.live_state import in_namespace, LiveState
 from acnn_ros.core.hmi.operator_actions import OperatorActions
 from acnn_ros.core.hmi.web_server import HmiWebServer, TOKEN_COOKIE, TOKEN_HEADER
 from acnn_ros.core.reject.archive import RejectArchive
@@ -88,6 +88,13 @@ def test_configuration_needs_a_token_off_loopback():
     assert HmiConfig(bind_address='0.0.0.0', token=TOKEN).token == TOKEN
     config = HmiConfig.from_values({'port': 0, 'watched_nodes': ['a', ''], 'gallery_size': 5})
     assert (config.port, config.watched_nodes, config.gallery_size) == (0, ('a',), 5)
+
+
+def test_statuses_of_the_own_line_only():
+    assert in_namespace('/line1/reject_actuator_node: reject actuator', '/line1')
+    assert not in_namespace('/line2/reject_actuator_node: reject actuator', '/line1')
+    assert not in_namespace('/line10/camera_node: camera', '/line1')
+    assert in_namespace('/line2/camera_node: camera', '/')
 
 
 def test_unauthenticated_request_refused(tmp_path):

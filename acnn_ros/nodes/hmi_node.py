@@ -15,7 +15,7 @@ import time
 
 from acnn_ros.core.hmi.archive_images import ArchiveImages
 from acnn_ros.core.hmi.config import HmiConfig, PARAMETERS
-from acnn_ros.core.hmi.live_state import LiveState
+from acnn_ros.core.hmi.live_state import in_namespace, LiveState
 from acnn_ros.core.hmi.operator_actions import OperatorActions
 from acnn_ros.core.hmi.web_server import HmiWebServer
 from acnn_ros.core.messages import frame_key
@@ -143,6 +143,8 @@ class HmiNode(ManagedNode):
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
+            if not in_namespace(status.name, self.get_namespace()):
+                continue
             level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
             self.state.set_status(status.name, level, status.message, status.hardware_id,
                                   {kv.key: kv.value for kv in status.values})

@@ -37,7 +37,7 @@ class HmiConfig:
     station_id: str = 'station1'
     archive_dir: str = ''
     gallery_size: int = 24
-    push_period_s: float = 0.1
+    push_period_s: float = 0.25
     state_period_s: float = 1.0
     counters_topic: str = 'reject_actuator_node/counters'
     reset_service: str = 'reject_actuator_node/reset_counters'

@@ -19,6 +19,17 @@ MAX_STATUSES = 32        # diagnostics statuses kept (by name); the oldest updat
 MAX_STATUS_VALUES = 16   # key/values kept per status
 
 
+def in_namespace(status_name: str, namespace: str) -> bool:
+    """
+    Return whether a diagnostics status belongs to the line in `namespace`.
+
+    The package names a status '<fully qualified node name>: <subsystem>' (nodes/diagnostics):
+    another line publishing on the same /diagnostics is not this page's business.
+    """
+    prefix = namespace.rstrip('/') + '/'
+    return prefix == '/' or status_name.startswith(prefix)
+
+
 class LiveState:
     """The page's data; every method may be called from any thread."""
 
