@@ -68,9 +68,15 @@ def model_only(model: Path, threads: int, frame: np.ndarray, iterations: int) ->
 
 
 class RawCameraDriver:
-    """inference_node in a subprocess, fed pre-serialized Image bytes from this process."""
+    """
+    inference_node in a subprocess, fed pre-serialized Image bytes from this process.
 
-    def __init__(self, model: Path, threads: int, frame: np.ndarray, extra_args=()):
+    `cameras` N > 0 drives a station: every part is N frames with one stamp on cam<i>/image
+    (frame_id cam<i>); a part passes when all its frames were answered OK.
+    """
+
+    def __init__(self, model: Path, threads: int, frame: np.ndarray, extra_args=(),
+                 cameras: int = 0):
         from acnn_ros.msg import InspectionResult
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
@@ -91,7 +97,10 @@ class RawCameraDriver:
         self.node = rclpy.create_node('line_rate_driver', context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        self.publisher = self.node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self.cameras = [f'cam{i}' for i in range(cameras)] or ['line_rate_benchmark']
+        topics = [f'{name}/image' for name in self.cameras] if cameras else ['image']
+        self.publishers = [self.node.create_publisher(Image, topic, qos_profile_sensor_data)
+                           for topic in topics]
         self.results = {}
         self.node.create_subscription(InspectionResult, 'inspection', self._on_result,
                                       QoSProfile(depth=1000,
@@ -99,29 +108,37 @@ class RawCameraDriver:
         height, width = frame.shape[:2]
         message = Image(height=height, width=width, encoding='bgr8', step=width * 3,
                         data=frame.tobytes())
-        message.header.frame_id = 'line_rate_benchmark'
-        self.cdr = bytearray(serialize_message(message))  # once, as a C++ driver fills a loan
+        self.cdrs = []
+        for name in self.cameras:   # once per camera, as a C++ driver fills a loan
+            message.header.frame_id = name
+            self.cdrs.append(bytearray(serialize_message(message)))
 
     def _on_result(self, msg) -> None:
-        key = stamp_ns(msg.header.stamp)
+        key = (stamp_ns(msg.header.stamp), msg.header.frame_id)
         self.results[key] = (time.time_ns(), msg.status, msg.inference_ms)
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Wait until the node is up and matched both ways."""
         end = time.monotonic() + timeout_s
         while time.monotonic() < end and self.process.poll() is None:
-            if self.publisher.get_subscription_count() and self.node.count_publishers(
-                    'inspection'):
+            if all(p.get_subscription_count() for p in self.publishers) and \
+                    self.node.count_publishers('inspection'):
                 return
             self.executor.spin_once(timeout_sec=0.05)
         raise RuntimeError('inference_node did not start:\n' + Path(self.log.name).read_text())
 
     def publish(self) -> int:
-        """Stamp the serialized frame with the capture time and publish it; return the key."""
+        """Stamp the part's frames with the capture time and publish them; return the stamp."""
         now = time.time_ns()
-        struct.pack_into('<iI', self.cdr, STAMP_OFFSET, now // 10**9, now % 10**9)
-        self.publisher.publish(bytes(self.cdr))
+        for publisher, cdr in zip(self.publishers, self.cdrs):
+            struct.pack_into('<iI', cdr, STAMP_OFFSET, now // 10**9, now % 10**9)
+            publisher.publish(bytes(cdr))
         return now
+
+    def part_answers(self, stamp: int) -> list:
+        """Return (time received, status, model ms, camera) of each frame of a part answered."""
+        return [self.results[(stamp, name)] + (name,) for name in self.cameras
+                if (stamp, name) in self.results]
 
     def probe(self, rate_hz: float, seconds: float, min_frames: int, max_frames: int) -> Probe:
         """Publish at `rate_hz` for a bounded number of frames; count OK answers."""
@@ -141,13 +158,19 @@ class RawCameraDriver:
             self.executor.spin_once(timeout_sec=(next_ns - now) / 1e9)
         wall = (time.monotonic_ns() - start) / 1e9
         end = time.monotonic() + 2.0
-        while time.monotonic() < end and any(key not in self.results for key in sent):
+        frames = len(self.cameras)
+        while time.monotonic() < end and any(len(self.part_answers(key)) < frames
+                                             for key in sent):
             self.executor.spin_once(timeout_sec=0.02)
-        answered = [self.results[key] + (key,) for key in sent if key in self.results]
-        ok = [a for a in answered if a[1] == 0]
-        probe = Probe(rate_hz, len(sent), len(ok), [(a[0] - a[3]) / 1e6 for a in ok],
+        parts = {key: self.part_answers(key) for key in sent}
+        answered = [key for key, answers in parts.items() if len(answers) == frames]
+        ok = [key for key in answered if all(a[1] == 0 for a in parts[key])]
+        probe = Probe(rate_hz, len(sent), len(ok),
+                      [(a[0] - key) / 1e6 for key in ok for a in parts[key]],
                       answered=len(answered))
-        probe.model_ms = [a[2] for a in ok]
+        probe.model_ms = [a[2] for key in ok for a in parts[key]]
+        probe.e2e_ms_by_camera = {name: [(a[0] - key) / 1e6 for key in ok for a in parts[key]
+                                         if a[3] == name] for name in self.cameras}
         probe.cpu_percent = {
             'inference_node': rate_search.cpu_percent(cpu_node, self.node_usage.cpu_seconds(),
                                                       wall),

@@ -205,3 +205,23 @@ def test_under_overload_every_frame_of_every_part_is_answered_once(tmp_path):
     assert all(len(found) == 1 for found in statuses.values()), statuses   # a batch is one fate
     assert InspectionStatus.DROPPED in {s for found in statuses.values() for s in found}
     assert statuses[12] == {InspectionStatus.OK}                 # the newest is inspected
+
+
+def test_a_late_frame_joins_its_part_still_waiting_instead_of_displacing_it():
+    from acnn_ros.runtime.frame_slot import LatestFrameSlot
+    from acnn_ros.runtime.batch_intake import _join_part
+    from acnn_ros.runtime.frame_intake import TakenFrame
+
+    def frame(stamp, camera):
+        return TakenFrame(MemoryFrame(_header(stamp, camera), None), 0.0)
+
+    slot = LatestFrameSlot()
+    a0, a1, b0 = frame(NS_PER_S, 'cam0'), frame(NS_PER_S, 'cam1'), frame(2 * NS_PER_S, 'cam0')
+    assert slot.put((a0,), merge=_join_part) is None
+    # cam1 of the same part, handed out after its window: one batch with cam0, nothing dropped.
+    assert slot.put((a1,), merge=_join_part) is None
+    assert slot.take(0.0) == (a0, a1)
+    # Another part's batch still displaces a waiting one (the newest part wins the worker).
+    slot.put((a0,), merge=_join_part)
+    assert slot.put((b0,), merge=_join_part) == (a0,)
+    assert slot.take(0.0) == (b0,)

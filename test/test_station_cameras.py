@@ -12,7 +12,6 @@ never publishes a frame under a stamp that is not a part's.
 from acnn_ros.core.messages import stamp_ns
 from acnn_ros.msg import PartTrigger
 import pytest
-from rclpy.qos import qos_profile_sensor_data
 from ros_client import RosClient
 from ros_processes import NodeProcess
 from sensor_msgs.msg import Image

@@ -9,7 +9,8 @@ staged worker when it holds every camera's frame, or `window_s` after its first 
 or dead camera holds the others no longer); the worker decodes and preprocesses each frame and
 runs the engine once for the batch (InspectionPipeline.complete_batch), and each frame is
 answered on its own, with its own header. The newest batch wins the worker's slot as a frame
-does: a displaced batch's frames are answered DROPPED.
+does: a displaced batch's frames are answered DROPPED - except frames of the same part (a
+camera later than the window, or a window of 0), which join the new batch instead.
 
 The window's clock is injected (`clock`, seconds, monotonic); a thread of this class wakes at
 each window's deadline. ROS-free, as FrameIntake.
@@ -74,7 +75,7 @@ class BatchIntake(FrameIntake):
 
     def _dispatch(self, batch: List[TakenFrame]) -> None:
         """Give a batch to the worker (the gate held); answer a displaced one DROPPED."""
-        displaced = self._slot.put(tuple(batch))
+        displaced = self._slot.put(tuple(batch), merge=_join_part)
         for frame in displaced or ():
             self._answer(frame, InspectionOutcome.dropped(
                 DROPPED_DETAIL, self._holder.current.model_id), None)
@@ -112,3 +113,11 @@ class BatchIntake(FrameIntake):
                                                 self._holder.current.model_id), None)] * len(batch)
         for frame, (outcome, bgr) in zip(batch, results):
             self._answer(frame, outcome, bgr)
+
+
+def _join_part(pending: tuple, batch: tuple) -> tuple:
+    """Return (the batch with the pending frames of its part, the other pending frames)."""
+    stamp = stamp_ns(batch[0].msg.header.stamp)
+    same = tuple(f for f in pending if stamp_ns(f.msg.header.stamp) == stamp)
+    others = tuple(f for f in pending if stamp_ns(f.msg.header.stamp) != stamp)
+    return same + batch, others or None

@@ -20,12 +20,21 @@ class LatestFrameSlot(Generic[FrameT]):
         self._closed = False
         self._condition = threading.Condition()
 
-    def put(self, frame: FrameT) -> Optional[FrameT]:
-        """Store `frame`; return the frame it displaced (to report as dropped), or None."""
+    def put(self, frame: FrameT, merge: Optional[Callable[[FrameT, FrameT], tuple]] = None
+            ) -> Optional[FrameT]:
+        """
+        Store `frame`; return the frame it displaced (to report as dropped), or None.
+
+        `merge(pending, frame)` -> (stored, displaced) may keep part of a pending item with the
+        new one (a station's part whose late frame follows its siblings), atomically.
+        """
         with self._condition:
             if self._closed:
                 return frame
-            displaced, self._frame = self._frame, frame
+            if merge is not None and self._frame is not None:
+                self._frame, displaced = merge(self._frame, frame)
+            else:
+                displaced, self._frame = self._frame, frame
             self._condition.notify()
         return displaced
 
