@@ -93,3 +93,23 @@ def test_kept_frames_go_with_their_rejects_and_are_released_by_any_record(tmp_pa
     assert [(r['part_id'], r['image'] is not None) for r in records] == [
         (1, False), (3, False), (4, True), (4, False), (5, True)]
     assert decoded == [4, 5]                                       # decoded only when written
+
+
+def test_a_station_part_is_archived_with_the_frame_of_the_view_that_decided_it(tmp_path):
+    from dataclasses import replace
+    from acnn_ros.core.reject.fusion import ViewRecord
+    archive = RejectArchive(str(tmp_path), max_items=5)
+    stamp = 5 * 10**9
+    shades = {'cam0': 10, 'cam1': 120, 'cam2': 250}
+    for camera, shade in shades.items():
+        archive.keep_frame(FrameKey(stamp, camera),
+                           lambda shade=shade: np.full((60, 80, 3), shade, np.uint8))
+    base = reject_record(1, key=FrameKey(stamp, 'cam0'))
+    views = tuple(ViewRecord(camera, base.outcome, base.decision, deciding=camera == 'cam2')
+                  for camera in shades)
+    archive.add_part(replace(base, views=views))
+    archive.flush()
+    saved = cv2.imread(str(sorted(tmp_path.glob('*.png'))[0]))
+    assert tuple(saved[5, 5]) == (250, 250, 250)      # cam2's frame, not the trigger's cam0
+    assert not archive._frames                       # the other views' frames are let go
+    archive.close()

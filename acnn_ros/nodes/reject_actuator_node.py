@@ -127,9 +127,10 @@ class RejectActuatorNode(ManagedNode):
         if self.config.use_part_trigger:
             self._line_subscriptions.append(self.create_subscription(
                 PartTrigger, 'part', self._on_trigger, PER_PART_QOS))
-        if self.archive is not None:
-            self._line_subscriptions.append(self.create_subscription(
-                Image, 'image', self._on_image, qos_profile_sensor_data))
+        if self.archive is not None:   # a station's cameras: <camera>/image each
+            self._line_subscriptions += [self.create_subscription(
+                Image, topic, self._on_image, qos_profile_sensor_data)
+                for topic in [f'{c}/image' for c in self.config.cameras] or ['image']]
         self.get_logger().info('active: vision ready, heartbeat on')
         return super().on_activate(state)
 

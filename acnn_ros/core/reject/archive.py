@@ -110,9 +110,17 @@ class RejectArchive:
                 self._frames.popitem(last=False)
 
     def add_part(self, record: PartRecord) -> None:
-        """Take the final record of a part: archive it with its kept frame if it is a reject."""
+        """
+        Take the final record of a part: archive it with its kept frame if it is a reject.
+
+        A station's part is one frame per camera (same stamp, frame_id = camera): the frame of
+        the view that decided it is archived, else of the first view that has one.
+        """
+        cameras = [v.camera for v in sorted(record.views, key=lambda v: not v.deciding)]
+        keys = [FrameKey(record.key.stamp_ns, camera) for camera in cameras] or [record.key]
         with self._frames_lock:
-            decode = self._frames.pop(record.key, None)
+            frames = [self._frames.pop(key, None) for key in keys]
+        decode = next((frame for frame in frames if frame is not None), None)
         if record.decision.reject:
             self.submit(part_record_dict(record), decode)
 
