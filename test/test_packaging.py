@@ -46,7 +46,10 @@ ROSDEP_KEYS = {
     'rosbags': 'python3-rosbags-pip',
 }
 # Module -> pip distribution, for imports of the nodes that no rosdep key installs.
-PIP_ONLY = {'rosbags.image': 'rosbags-image'}
+PIP_ONLY = {'rosbags.image': 'rosbags-image',
+            # hmi_node: Ubuntu 22.04's python3-aiohttp (3.8) and python3-sqlalchemy (1.4) are
+            # older than the ranges it needs (aiohttp >= 3.9, SQLAlchemy 2).
+            'aiohttp': 'aiohttp', 'sqlalchemy': 'sqlalchemy'}
 # Module -> (setup.py extra, its distribution): backends a line opts into, imported only when
 # chosen (test_nodes_import_without_the_optional_and_offline_packages).
 OPTIONAL = {
