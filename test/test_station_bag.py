@@ -46,3 +46,34 @@ def test_a_station_bag_is_judged_per_part_fused_and_per_camera(tmp_path):
                                               e.ref.stamp_ns == evaluations[0].ref.stamp_ns)]
     summary = station_summary(partial, CAMERAS, POLICY)
     assert summary.incomplete_parts == 1
+
+
+def test_eval_recording_reports_a_station_per_part_and_a_corrupted_check(tmp_path):
+    import subprocess
+    import sys
+    bag = tmp_path / 'station_bag'
+    write_image_bag(bag, station_items(6, seed=2, cameras=3, device=1), start_time_ns=10**18,
+                    cameras=3)
+    model = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
+    done = subprocess.run(
+        [sys.executable, '-m', 'acnn_ros.cli', 'eval-recording', '--model', str(model),
+         '--bag', str(bag), '--station', '--out', str(tmp_path / 'report'),
+         '--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'), '--no-progress'],
+        capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '18 frames' in done.stdout
+    assert 'station of 3 cameras (cam0, cam1, cam2), 6 parts (0 missing a view), fusion ' \
+        'best_view' in done.stdout
+    assert '  cam2 alone: ' in done.stdout
+    assert 'A station: per part' in (tmp_path / 'report' / 'summary.md').read_text()
+    corrupted = subprocess.run(
+        [sys.executable, '-m', 'acnn_ros.cli', 'eval-recording', '--model', str(model),
+         '--bag', str(bag), '--image-topic', 'cam0/image', '--corrupt', 'defocus:5',
+         '--out', str(tmp_path / 'defocus'), '--no-progress'],
+        capture_output=True, text=True, timeout=180)
+    assert corrupted.returncode == 0, corrupted.stdout + corrupted.stderr
+    bad = subprocess.run(
+        [sys.executable, '-m', 'acnn_ros.cli', 'eval-recording', '--model', str(model),
+         '--bag', str(bag), '--image-topic', 'cam0/image', '--corrupt', 'kerning:3',
+         '--out', str(tmp_path / 'bad')], capture_output=True, text=True, timeout=180)
+    assert bad.returncode == 2 and 'render ones need the synthetic generator' in bad.stderr

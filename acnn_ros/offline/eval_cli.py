@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 import sys
 import time
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional
 
 from acnn_ros.core.dataset.labels import LabelError, LabelTable, SIDECAR_HELP
 from acnn_ros.core.model_card import ModelCardError
@@ -90,6 +90,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the model card's operating point's, else 0)")
     parser.add_argument('--max-false-reject-rate', type=float, default=0.5,
                         help='go / no-go: false-reject rate allowed, 0..1 (default %(default)s)')
+    parser.add_argument('--station', action='store_true',
+                        help="a station's recording: every image topic is a camera (frame_id), "
+                             'the frames of one stamp a part; adds per-part results, the views '
+                             'fused as reject_actuator_node does, and each camera alone')
+    parser.add_argument('--fusion', default=None, choices=('best_view', 'any_reject',
+                                                           'all_agree'),
+                        help="with --station: fusion policy (default: the params file's, else "
+                             'best_view)')
+    parser.add_argument('--corrupt', default=None, metavar='NAME:SEVERITY',
+                        help='apply an image corruption (severity 1-5) to every frame before '
+                             'inspection, e.g. defocus:3, glare:2 (benchmarks/'
+                             'corruption_benchmark.py lists them): a quick robustness check')
     parser.add_argument('--worst', type=int, default=12,
                         help='frames shown on the worst-frames contact sheet')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -131,11 +143,37 @@ def policy_from_args(args: argparse.Namespace, suffix: str = '',
 
 
 def open_source(args: argparse.Namespace):
-    """Return the frame source (bag or folder) named by the arguments."""
-    from acnn_ros.offline.evaluation import BagSource, FolderSource
+    """Return the frame source (bag, a station's bag or folder) named by the arguments."""
+    from acnn_ros.offline.evaluation import BagSource, FolderSource, StationBagSource
+    if getattr(args, 'station', False):
+        if args.bag is None:
+            raise ValueError('--station needs --bag (one image topic per camera)')
+        return StationBagSource(args.bag, args.truth_topic or None)
     if args.bag is not None:
         return BagSource(args.bag, args.image_topic, args.truth_topic or None)
     return FolderSource(args.images, args.split)
+
+
+def parse_corruption(text: str):
+    """Return (name, severity) of --corrupt NAME:SEVERITY, or raise ValueError."""
+    from acnn_ros.core.dataset.corruptions import CORRUPTIONS, SEVERITIES
+    name, _, severity = text.partition(':')
+    images = [n for n, c in CORRUPTIONS.items() if c.kind == 'image']
+    if name not in images:
+        raise ValueError(f'--corrupt: unknown image corruption {name!r}; one of '
+                         f'{", ".join(images)} (the render ones need the synthetic generator)')
+    if not severity.isdigit() or int(severity) not in SEVERITIES:
+        raise ValueError(f'--corrupt {text}: severity must be 1-5, e.g. {name}:3')
+    return name, int(severity)
+
+
+def station_lines(args, evaluations, policy) -> List[str]:
+    """Return the per-part lines of a station's recording (core/replay/station_metrics)."""
+    from acnn_ros.core.replay.station_metrics import station_summary
+    fusion = args.fusion or (read_policy_values(args.params_file).get('fusion', 'best_view')
+                             if args.params_file else 'best_view')
+    cameras = sorted({e.ref.frame_id for e in evaluations})
+    return station_summary(evaluations, cameras, policy, fusion).lines()
 
 
 def load_pipeline(model: Path, args: argparse.Namespace):
@@ -177,11 +215,15 @@ def run(args: argparse.Namespace) -> int:
         policy = policy_from_args(args)
         labels = LabelTable.load(args.labels) if args.labels else None
         source = open_source(args)
+        frames = source.frames()
+        if args.corrupt:
+            from acnn_ros.offline.evaluation import corrupted
+            frames = corrupted(frames, *parse_corruption(args.corrupt))
         pipeline = load_pipeline(args.model, args)
         for warning in pipeline.warnings:
             print(f'warning: {warning}', file=sys.stderr)
         start = time.perf_counter()
-        evaluations = run_pipeline(pipeline, source.frames(), policy, labels,
+        evaluations = run_pipeline(pipeline, frames, policy, labels,
                                    progress=not args.no_progress and sys.stderr.isatty(),
                                    total=source.count)
         elapsed = time.perf_counter() - start
@@ -193,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
                 'engine': pipeline.provider_report, 'source': source.description,
                 'labels': truth, 'policy': describe_policy(policy),
                 'frames_per_s': round(len(evaluations) / elapsed, 2) if elapsed > 0 else 0.0}
+        if args.corrupt:
+            meta['corruption'] = args.corrupt
         extra = []
         if args.bag is not None and args.recorded_topic:
             recorded = recorded_results(args.bag, args.recorded_topic)
@@ -208,6 +252,10 @@ def run(args: argparse.Namespace) -> int:
             meta['go_no_go'] = check.lines[-1]
             extra = ['', '## Go / no-go (held-out recording vs the card)', ''] + \
                 [f'- {line}' for line in check.lines] + extra
+        if args.station:
+            station = station_lines(args, evaluations, policy)
+            meta['station'] = station[0]
+            extra += ['', '## A station: per part', ''] + [f'- {line}' for line in station]
         report = write_report(args.out, evaluations, summary, source.load_images, meta,
                               worst_count=args.worst, extra_lines=extra)
     except (BagError, LabelError, ModelCardError, EngineError, ImageDecodeError, ValueError,
@@ -220,6 +268,8 @@ def run(args: argparse.Namespace) -> int:
             else '')
     print(f'{summary.frames} frames, {accuracy}{summary.rejected} rejected, '
           f'{summary.escapes} escapes{live}, {meta["frames_per_s"]} frames/s -> {report}')
+    if args.station:
+        print('\n'.join(station))
     print('\n'.join(check.lines) if check is not None
           else 'no go / no-go: the recording has no labels')
     return 0

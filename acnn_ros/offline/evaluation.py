@@ -7,7 +7,7 @@ Shared by `acnn eval-recording`, `acnn compare` and the replay benchmark. Bag fr
 results equal the live ones for the same bag and model; frames, truths and recorded results
 are joined by `core.messages.frame_key` of their headers.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 import time
@@ -141,6 +141,62 @@ class BagSource:
                 if not wanted:
                     break
         return images
+
+
+class StationBagSource(BagSource):
+    """Every image topic of a bag: a station's cameras (frame_id = camera, one stamp a part)."""
+
+    def __init__(self, bag: Path, truth_topic: Optional[str] = DEFAULT_TRUTH_TOPIC):
+        self.bag = Path(bag)
+        self.topics = bag_io.image_topics(self.bag)
+        if not self.topics:
+            raise bag_io.BagError(f'bag {bag} has no image topic')
+        self.truth_topic = truth_topic
+        self.count = sum(bag_io.count_messages(self.bag, t) for t in self.topics)
+        self.has_truth = bool(truth_topic) and bag_io.count_messages(self.bag, truth_topic) > 0
+        self.description = f'bag {self.bag} topics {", ".join(self.topics)}'
+        self._offsets = {}
+
+    def frames(self) -> Iterator[SourceFrame]:
+        """Yield every camera's frames, topic after topic (indices continue across topics)."""
+        offset = 0
+        for topic in self.topics:
+            self._offsets[topic] = offset
+            for frame in bag_frames(self.bag, topic, self.truth_topic):
+                yield replace(frame, ref=replace(frame.ref, index=frame.ref.index + offset))
+            offset += bag_io.count_messages(self.bag, topic)
+
+    def load_images(self, indices) -> Dict[int, np.ndarray]:
+        """Decode the frames with the given (continued) indices."""
+        images = {}
+        for topic, offset in self._offsets.items():
+            self.image_topic = topic
+            local = {i - offset for i in indices
+                     if offset <= i < offset + bag_io.count_messages(self.bag, topic)}
+            images.update({i + offset: image
+                           for i, image in super().load_images(local).items()})
+        return images
+
+
+def corrupted(frames: Iterable[SourceFrame], name: str, severity: int) -> Iterator[SourceFrame]:
+    """
+    Yield the frames with an image corruption applied before inspection (issue 25.4).
+
+    A quick check of a real product's model: what a defocused or glared camera does to it
+    (core/dataset/corruptions.py; the render corruptions need the synthetic generator).
+    """
+    from acnn_ros.core.dataset.corruptions import apply_image_corruption
+    for frame in frames:
+        def load(frame=frame) -> np.ndarray:
+            box = frame.truth.roi if frame.truth is not None else None
+            return apply_image_corruption(name, frame.load_bgr(), box, severity,
+                                          seed=frame.ref.index)[0]
+
+        def inspect(pipeline, load=load) -> InspectionOutcome:
+            start = time.perf_counter()
+            bgr = load()
+            return pipeline.inspect(bgr, decode_ms=(time.perf_counter() - start) * 1000.0)
+        yield replace(frame, inspect=inspect, load_bgr=load)
 
 
 class FolderSource:
