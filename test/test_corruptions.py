@@ -95,3 +95,19 @@ def test_the_model_card_carries_the_robustness_measured(tmp_path):
     card = ModelCard.load(tmp_path / 'm.json')      # the optional field round-trips
     assert card.robustness == entry
     assert replace(card, robustness={}) == ModelCard('m', ('a', 'b'))   # nothing else changed
+
+
+def test_training_data_can_mix_print_styles_and_without_them_nothing_changes(tmp_path):
+    plain, mixed = tmp_path / 'plain', tmp_path / 'mixed'
+    generate_dataset(plain, 6, 2, seed=5)
+    generate_dataset(mixed, 6, 2, seed=5, style_mix=1.0)
+    trains = sorted((plain / 'images' / 'train').glob('*.jpg'))
+    changed = [p.name for p in trains
+               if p.read_bytes() != (mixed / 'images' / 'train' / p.name).read_bytes()]
+    assert len(changed) == 6                           # every train frame printed another way
+    for test_image in (plain / 'images' / 'test').glob('*.jpg'):  # never the test split
+        assert test_image.read_bytes() == (mixed / 'images' / 'test' /
+                                           test_image.name).read_bytes()
+    assert json.loads((mixed / GENERATOR_FILE).read_text())['train_style_mix'] == 1.0
+    with pytest.raises(ValueError, match='style_mix'):
+        generate_dataset(tmp_path / 'bad', 1, 1, style_mix=1.5)

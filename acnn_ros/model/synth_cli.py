@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '(repeatable; leave-one-out folds)')
     parser.add_argument('--synthetic-fraction', type=float, default=0.0,
                         help='with --backgrounds: fraction of fully synthetic frames mixed in')
+    parser.add_argument('--style-mix', type=float, default=0.0,
+                        help='fraction of train images whose label is printed in a random '
+                             'style (font, renderer, spacing, placement; robustness '
+                             'augmentation, docs/MODEL.md; fully synthetic mode; default 0)')
     parser.add_argument('--code', action='append', default=[], metavar='CLASS=TEXT',
                         help='printed text of a class, e.g. p1069="(1069B)" (default: the '
                              'name without its "p", in parentheses)')
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         if args.backgrounds is None:
             counts = generate_dataset(args.out_dir, args.num_train, args.num_test,
                                       seed=args.seed, labeled_fraction=args.labeled_fraction,
-                                      class_names=classes, progress=bar.update)
+                                      class_names=classes, progress=bar.update,
+                                      style_mix=args.style_mix)
         else:
             from acnn_ros.core.dataset.real_background import (generate_real_dataset,
                                                                load_backgrounds)

@@ -21,7 +21,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from acnn_ros.core.dataset.labels import roi_to_yolo_box
 from acnn_ros.core.dataset.seed_format import CLASSES_FILE
-from acnn_ros.core.dataset.text_style import renderer_versions, TextStyle
+from acnn_ros.core.dataset.text_style import random_text_style, renderer_versions, TextStyle
 from acnn_ros.core.results import RoiBox
 import cv2
 import numpy as np
@@ -254,7 +254,8 @@ def render_frame(rng: np.random.Generator, class_id: int, device: int = 0,
 def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0,
                      labeled_fraction: float = 1.0,
                      class_names: Sequence[str] = DEFAULT_CLASSES,
-                     progress: Optional[object] = None) -> Dict[str, int]:
+                     progress: Optional[object] = None,
+                     style_mix: float = 0.0) -> Dict[str, int]:
     """
     Write a dataset in the seed format and return the number of images per split.
 
@@ -263,10 +264,14 @@ def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0
     A fraction ``1 - labeled_fraction`` of the TRAIN images gets a label file holding only the
     class field (the trainer's ``--labeled-fraction`` can drop boxes too; test keeps all boxes).
     ``classes.txt`` lists the class names, one per line. ``progress`` is an optional callable
-    taking the number of images just written (e.g. a tqdm ``update``).
+    taking the number of images just written (e.g. a tqdm ``update``). ``style_mix``: the
+    fraction of TRAIN frames whose label is printed in a random style (text_style.
+    random_text_style: robustness augmentation; 0 draws every frame as before).
     """
     if not 0.0 <= labeled_fraction <= 1.0:
         raise ValueError(f'labeled_fraction must be in [0, 1], got {labeled_fraction}')
+    if not 0.0 <= style_mix <= 1.0:
+        raise ValueError(f'style_mix must be in [0, 1], got {style_mix}')
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CLASSES_FILE).write_text('\n'.join(class_names) + '\n', encoding='utf-8')
@@ -276,6 +281,7 @@ def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0
         'generator': __name__, 'seed': seed, 'num_train': num_train, 'num_test': num_test,
         'labeled_fraction': labeled_fraction, 'classes': list(class_names),
         'text': 'OpenCV Hershey SIMPLEX (core/dataset/text_style.py: None)',
+        'train_style_mix': style_mix,
         'versions': renderer_versions()}, indent=1) + '\n', encoding='utf-8')
     counts = {}
     # One independent stream per split and per image: a frame does not change when the split
@@ -290,10 +296,15 @@ def generate_dataset(out_dir: Path, num_train: int, num_test: int, seed: int = 0
         label_dir.mkdir(parents=True, exist_ok=True)
         keep_rng = np.random.default_rng(split_seed.spawn(1)[0])
         keep_box = keep_rng.random(count) < (labeled_fraction if split == 'train' else 1.0)
+        # Styles from a stream of their own: with style_mix 0 no frame changes.
+        style_rng = np.random.default_rng([seed, 25, count])
         for index, image_seed in enumerate(split_seed.spawn(count)):
             rng = np.random.default_rng(image_seed)
             class_id = int(rng.integers(len(class_names)))
-            bgr, box = render_frame(rng, class_id, device=device, class_names=class_names)
+            style = (random_text_style(style_rng) if split == 'train' and style_mix > 0
+                     and style_rng.random() < style_mix else None)
+            bgr, box = render_frame(rng, class_id, device=device, class_names=class_names,
+                                    style=style)
             stem = f'{class_names[class_id]}_{index:05d}'
             quality = DEVICES[device].jpeg_quality
             cv2.imwrite(str(image_dir / f'{stem}.jpg'), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])

@@ -126,3 +126,26 @@ def renderer_versions() -> Dict[str, str]:
     import PIL
     return {'opencv': cv2.__version__, 'numpy': np.__version__, 'pillow': PIL.__version__,
             'python': platform.python_version()}
+
+
+AUGMENT_FONTS = ('DejaVuSans-Bold.ttf', 'DejaVuSans.ttf', 'DejaVuSansMono-Bold.ttf')
+
+
+def random_text_style(rng: np.random.Generator) -> TextStyle:
+    """
+    Draw a print style for training augmentation: up to the benchmark's severity 3.
+
+    The ranges stop where core/dataset/corruptions.py's severity 3 is (kerning 1 px, glyph
+    jitter 0.35 px, stroke +1 px, the code 4.5 px off), so the corruption benchmark still
+    measures severities 4-5 on styles no training frame had; half the frames use Pillow.
+    """
+    pillow = rng.random() < 0.5
+    return TextStyle(engine='pillow' if pillow else 'opencv',
+                     font=str(rng.choice(AUGMENT_FONTS)),
+                     kerning_px=float(rng.uniform(0.0, 1.0)),
+                     glyph_jitter_px=float(rng.uniform(0.0, 0.35)),
+                     stroke_px=float(rng.choice([0.0, 0.5, 1.0])),
+                     code_dx_px=float(rng.uniform(-4.5, 4.5)),
+                     code_dy_px=float(rng.uniform(-1.5, 1.5)),
+                     size_factor=float(rng.uniform(0.94, 1.06)),
+                     seed=int(rng.integers(2**31)))
