@@ -8,6 +8,7 @@ how many boxes the labelled fraction left out, and warns when no box is left; th
 empty ROI panel; the export raises no TracerWarning, refuses a --metrics file that does not
 exist, and its card (.md) holds no raw floats, None or Python dicts. Tiny data, one epoch.
 """
+import json
 from pathlib import Path
 import re
 import warnings
@@ -127,3 +128,15 @@ def test_a_split_without_usable_images_is_one_short_error(tmp_path, capsys):
     assert lines[0].startswith('error: ') and 'no usable images' in lines[0]
     assert len(lines) <= 6, lines
     assert '57 file(s) in all: no label file' in printed.err
+
+
+def test_a_finished_run_draws_the_test_confusion_matrix_and_its_failures(run):
+    _, out, log = run
+    result = json.loads((out / 'test_metrics.json').read_text())
+    confusion = cv2.imread(str(out / 'confusion.png'))
+    assert confusion is not None and confusion.shape[0] > 200
+    assert 'confusion.png' in log
+    wrong = result['num_images'] - round(result['accuracy'] * result['num_images'])
+    assert (out / 'failures.png').is_file() == (wrong > 0)
+    if wrong:
+        assert cv2.imread(str(out / 'failures.png')) is not None and 'failures.png' in log

@@ -137,7 +137,12 @@ def curves_figure(history: Sequence[Dict[str, Any]], best_epoch: int = 0,
             axes.axvline(best_epoch, color='grey', linestyle='--', linewidth=1,
                          label=f'best (epoch {best_epoch})')
         axes.set_xlabel('epoch')
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if epochs:      # whole epochs only, also for a run of one epoch
+            axes.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+        if len(epochs) <= 10:
+            axes.set_xticks(epochs)
+        else:
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.ticklabel_format(axis='y', useOffset=False)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)

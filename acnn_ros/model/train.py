@@ -26,6 +26,7 @@ from acnn_ros.model.checkpoint import (CHECKPOINT_FORMAT, load_checkpoint,  # no
 from acnn_ros.model.dataset import FrameSet, keep_box_labels, validation_blocks
 from acnn_ros.model.history import BestTracker, plot_curves, write_history_csv
 from acnn_ros.model.losses import multitask_loss
+from acnn_ros.model.run_pictures import write_test_pictures
 from acnn_ros.model.train_config import TrainConfig
 import numpy as np
 import torch
@@ -66,12 +67,13 @@ def model_loss(model: nn.Module, output, labels: torch.Tensor, boxes: torch.Tens
 
 
 def evaluate(model: nn.Module, frames: FrameSet, batch_size: int = 32,
-             device: torch.device = torch.device('cpu'), progress: bool = True
-             ) -> Dict[str, Any]:
+             device: torch.device = torch.device('cpu'), progress: bool = True,
+             outputs: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, Any]:
     """
     Return accuracy, per-class accuracy, confusion matrix and ROI centre error (px).
 
-    The centre error is measured on images that have a box, in model-input pixels.
+    The centre error is measured on images that have a box, in model-input pixels. `outputs`,
+    when given, receives the per-frame 'predicted' class ids and 'roi' boxes.
     """
     from tqdm import tqdm
 
@@ -90,6 +92,8 @@ def evaluate(model: nn.Module, frames: FrameSet, batch_size: int = 32,
             rois.append(output.roi.cpu().numpy())
     predicted = np.concatenate(predictions)
     roi = np.concatenate(rois)
+    if outputs is not None:
+        outputs.update(predicted=predicted, roi=roi)
     num_classes = len(frames.class_names)
     confusion = np.zeros((num_classes, num_classes), np.int64)
     np.add.at(confusion, (frames.labels, predicted), 1)
@@ -201,14 +205,16 @@ def _evaluate_test_once(state: Dict[str, Any], out_dir: Path, test_frames: Frame
     name = 'best.pt' if state.get('best', {}).get('best_epoch') else 'last.pt'
     chosen = load_checkpoint(out_dir / name)
     model = model_from_checkpoint(chosen).to(device)
-    metrics = evaluate(model, test_frames, config.batch_size, device, progress)
+    outputs: Dict[str, np.ndarray] = {}
+    metrics = evaluate(model, test_frames, config.batch_size, device, progress, outputs)
+    pictures = write_test_pictures(out_dir, test_frames, outputs['predicted'], outputs['roi'])
     metrics.update({'split': 'test', 'checkpoint': name, 'epoch': chosen['epoch'] + 1,
                     'epochs_trained': state['epoch'] + 1})
     (out_dir / 'test_metrics.json').write_text(json.dumps(metrics, indent=2) + '\n',
                                                encoding='utf-8')
     log(f'test split (evaluated once, {name}, epoch {metrics["epoch"]}): accuracy '
         f'{metrics["accuracy"]:.4f}, {describe_roi_error(metrics)} -> '
-        f'{out_dir / "test_metrics.json"}')
+        f'{out_dir / "test_metrics.json"}' + ''.join(f', {p.name}' for p in pictures))
     return metrics
 
 

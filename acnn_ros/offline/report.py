@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from acnn_ros.core.confusion_figure import draw_confusion
 from acnn_ros.core.replay.metrics import (EvalSummary, FrameEvaluation, NO_RESULT,
                                           RecordedComparison, worst_frames)
 import cv2
@@ -74,19 +75,9 @@ def summary_dict(summary: EvalSummary, meta: Mapping[str, object]) -> Dict[str, 
 
 def plot_confusion(summary: EvalSummary, path: Path) -> Path:
     """Draw the confusion matrix (rows: true class, columns: predicted) with counts."""
-    matrix = np.asarray(summary.confusion, dtype=np.float64)
     rows, cols = list(summary.class_names), list(summary.confusion_columns)
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(cols), 1.0 + 0.8 * len(rows)))
-    shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1.0)
-    ax.imshow(shown, cmap='Blues', vmin=0.0, vmax=1.0)
-    for r in range(matrix.shape[0]):
-        for c in range(matrix.shape[1]):
-            ax.text(c, r, f'{int(matrix[r, c])}', ha='center', va='center',
-                    color='white' if shown[r, c] > 0.5 else 'black', fontsize=10)
-    ax.set_xticks(range(len(cols)), cols, rotation=30, ha='right')
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_xlabel('predicted')
-    ax.set_ylabel('true')
+    draw_confusion(ax, summary.confusion, rows, cols)
     ax.set_title(f'accuracy {_fmt(summary.accuracy * 100.0, 1, " %")} '
                  f'({summary.correct}/{summary.labelled})', fontsize=10)
     fig.tight_layout()
