@@ -147,7 +147,12 @@ def status(client: LineClient) -> int:
         DiagnosticArray, '/diagnostics',
         lambda msg: health.update({s.name.split(':')[0]: s for s in msg.status}), 50)
     client.spin_until(client.nodes, client.wait_s)       # the first node, then the others
-    client.spin_until(lambda: False, 2.0 if client.nodes() else 0.0)   # + /diagnostics (1 s)
+    client.spin_until(lambda: False, 1.5 if client.nodes() else 0.0)
+
+    def heard_from_managed_nodes() -> bool:      # they publish /diagnostics every second
+        return all(n in health for n in client.nodes()
+                   if client.has_service(f'{n}/get_state'))
+    client.spin_until(heard_from_managed_nodes, client.wait_s)
     nodes = client.nodes()
     print(f'ROS_DOMAIN_ID {os.environ.get("ROS_DOMAIN_ID", "0")}: {len(nodes)} node(s)')
     for twin in sorted({n for n in nodes if nodes.count(n) > 1}):
