@@ -19,6 +19,8 @@ from acnn_ros.core.reject.decision import decide, RejectPolicy, RejectReason
 from acnn_ros.core.replay.player import BagPlayerConfig, PLAYER_PARAMETERS
 from acnn_ros.core.replay.recorder_config import RECORDER_PARAMETERS, ResultRecorderConfig
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
+from acnn_ros.core.vision_system.config import (PARAMETERS as VISION_SYSTEM_PARAMETERS,
+                                                VisionSystemConfig)
 from acnn_ros.nodes.managed_node import AUTOSTART
 from acnn_ros.offline.eval_cli import add_policy_arguments, policy_from_args
 from acnn_ros.runtime.inference_config import InferenceConfig, PARAMETER_SPECS
@@ -35,7 +37,8 @@ NODE_SPECS = {'camera_node': CAMERA_PARAMETERS + (AUTOSTART,),
               'inference_node': PARAMETER_SPECS + (AUTOSTART,),
               'reject_actuator_node': REJECT_PARAMETERS + (AUTOSTART,),
               'bag_player_node': PLAYER_PARAMETERS, 'result_recorder_node': RECORDER_PARAMETERS,
-              'hmi_node': HMI_PARAMETERS + (AUTOSTART,)}
+              'hmi_node': HMI_PARAMETERS + (AUTOSTART,),
+              'vision_system_node': VISION_SYSTEM_PARAMETERS + (AUTOSTART,)}
 # The only values that differ from their default. The reject policy's defaults name no class
 # (every class passes unless rejected by name) so that any model works; the file's lists are
 # the example batch for the shipped demo model (p37xx codes pass, p1069/p1071 are rejected),
@@ -91,6 +94,9 @@ def test_the_configs_the_nodes_build_from_the_file_are_the_defaults():
     player['image_topics'] = tuple(t for t in player['image_topics'] if t)
     assert BagPlayerConfig(**player) == BagPlayerConfig(bag_path='shift.bag')
     assert HmiConfig.from_values(values('hmi_node')) == HmiConfig()
+    vision = dict(values('vision_system_node'))
+    vision.update({name: tuple(vision[name]) for name in ('line_nodes', 'recipes')})
+    assert VisionSystemConfig(**vision) == VisionSystemConfig()
 
 
 def test_shared_parameters_are_set_once_for_the_nodes_that_declare_them():

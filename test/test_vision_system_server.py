@@ -9,7 +9,6 @@ transition numbers the code names are checked against the NodeSet2 file itself.
 """
 import asyncio
 from pathlib import Path
-import threading
 import xml.etree.ElementTree as ElementTree
 
 from acnn_ros.core.frame_key import FrameKey
@@ -22,6 +21,7 @@ from acnn_ros.core.vision_system.results import PartDecision
 from acnn_ros.core.vision_system.server import VisionSystemServer
 from acnn_ros.core.vision_system.state_machine import AUTOMATIC_STATES, TOP_STATES, TRANSITIONS
 from asyncua import Client, ua
+from opcua_events import Events
 import pytest
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -36,7 +36,6 @@ class RecordingLine:
 
     def __init__(self):
         self.calls = []
-        self.lock = threading.Lock()
 
     def activate(self):
         self.calls.append('activate')
@@ -92,20 +91,12 @@ def server():
     for model in (MODEL, OTHER_MODEL):
         book.add(recipe_for_model(model.name, model))
     line = RecordingLine()
-    config = VisionSystemConfig(port=free_port(), result_history=5)
+    config = VisionSystemConfig(server_port=free_port(), result_history=5)
     vision = VisionSystemServer(config, line, book, str(NODESET),
                                 model_resolver=lambda name: str(REPO_DIR / name)).start()
     vision.line_record = line
     yield vision
     vision.stop()
-
-
-class Events:
-    def __init__(self):
-        self.received = []
-
-    def event_notification(self, event):
-        self.received.append(event)
 
 
 async def _wait_for(condition, timeout_s=5.0):

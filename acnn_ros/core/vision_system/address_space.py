@@ -68,8 +68,9 @@ async def build_vision_system(server: Server, nodeset_file: str) -> VisionSystem
         raise NodesetMissing(f'MachineVision NodeSet2 not found: {nodeset_file} (scripts/'
                              'setup.sh installs it with npm: node-opcua-nodesets)')
     await server.import_xml(nodeset_file)
-    await server.load_data_type_definitions()
     index = await server.get_namespace_index(NAMESPACE_URI)
+    await complete_inherited_definitions(server, index)
+    await server.load_data_type_definitions()
     vision_system = await server.nodes.objects.add_object(
         ua.NodeId(OBJECT_NAME, index), ua.QualifiedName(OBJECT_NAME, index),
         ua.NodeId(VISION_SYSTEM_TYPE, index))
@@ -89,6 +90,36 @@ async def build_vision_system(server: Server, nodeset_file: str) -> VisionSystem
         index, vision_system,
         await vision_system.get_child(child_path(index, STATE_MACHINE)),
         await vision_system.get_child(child_path(index, AUTOMATIC)), methods)
+
+
+async def complete_inherited_definitions(server: Server, index: int) -> None:
+    """
+    Give the structures that only inherit their fields (RecipeIdInternalDataType, ...) them.
+
+    The NodeSet2 writes an empty Definition for the subtypes of BinaryIdBaseDataType; OPC
+    10000-3 wants a structure's DataTypeDefinition to list the supertype's fields too, and a
+    client (asyncua's among them) cannot decode such a structure without them.
+    """
+    structure = server.get_node(ua.ObjectIds.Structure)
+    for base in await structure.get_children(refs=ua.ObjectIds.HasSubtype):
+        if base.nodeid.NamespaceIndex != index:
+            continue
+        try:
+            definition = await base.read_data_type_definition()
+        except ua.UaError:
+            continue
+        for subtype in await base.get_children(refs=ua.ObjectIds.HasSubtype):
+            own = await subtype.read_data_type_definition()
+            if own is not None and own.Fields:
+                continue
+            encodings = await subtype.get_referenced_nodes(ua.ObjectIds.HasEncoding)
+            binary = [e for e in encodings
+                      if (await e.read_browse_name()).Name == 'Default Binary']
+            complete = ua.StructureDefinition(
+                DefaultEncodingId=binary[0].nodeid, BaseDataType=base.nodeid,
+                StructureType=definition.StructureType, Fields=definition.Fields)
+            await subtype.write_attribute(ua.AttributeIds.DataTypeDefinition, ua.DataValue(
+                ua.Variant(complete, ua.VariantType.ExtensionObject)))
 
 
 async def write_current_state(machine: Node, state: State, index: int) -> None:

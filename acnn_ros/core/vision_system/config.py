@@ -14,8 +14,8 @@ NODESET_FILE = ('resource/opcua/node_modules/node-opcua-nodesets/nodesets/'
 class VisionSystemConfig:
     """Where the server listens, what it maps onto, and who may call it."""
 
-    host: str = '127.0.0.1'
-    port: int = 4841
+    server_host: str = '127.0.0.1'
+    server_port: int = 4841
     nodeset_file: str = NODESET_FILE
     line_nodes: Tuple[str, ...] = ('camera_node', 'inference_node', 'reject_actuator_node')
     inference_node: str = 'inference_node'
@@ -42,7 +42,7 @@ class VisionSystemConfig:
     @property
     def endpoint(self) -> str:
         """Return the endpoint URL clients connect to."""
-        return f'opc.tcp://{self.host}:{self.port}/acnn_ros/vision_system/'
+        return f'opc.tcp://{self.server_host}:{self.server_port}/acnn_ros/vision_system/'
 
 
 def _spec(name: str, description: str, low=None, high=None, choices=()) -> ParameterSpec:
@@ -50,8 +50,8 @@ def _spec(name: str, description: str, low=None, high=None, choices=()) -> Param
 
 
 PARAMETERS: Tuple[ParameterSpec, ...] = (
-    _spec('host', 'address the OPC UA server binds (127.0.0.1: this machine only)'),
-    _spec('port', 'TCP port of the OPC UA server', 1, 65535),
+    _spec('server_host', 'address the OPC UA server binds (127.0.0.1: this machine only)'),
+    _spec('server_port', 'TCP port of the OPC UA server', 1, 65535),
     _spec('nodeset_file', 'the official MachineVision NodeSet2 (absolute, or relative to the '
           'acnn_ros share dir / checkout; scripts/setup.sh installs it)'),
     _spec('line_nodes', 'the managed nodes whose lifecycle states make the vision state'),

@@ -12,7 +12,7 @@ import logging
 from typing import Callable, Dict, List, Optional
 
 from acnn_ros.core.vision_system.recipes import Recipe, recipe_for_model, RecipeError
-from acnn_ros.core.vision_system.result_event import result_data, utc
+from acnn_ros.core.vision_system.result_event import make_id, result_data, utc
 from acnn_ros.core.vision_system.state_machine import OPERATIONAL
 from asyncua import ua
 
@@ -41,6 +41,12 @@ class VisionSystemMethods:
     def __init__(self, server, model_resolver: Callable[[str], str]):
         self.server = server
         self.resolve = model_resolver
+
+    def _id(self, type_name: str, text: str):
+        return make_id(type_name, self.server.nodes.namespace_index, text)
+
+    def _recipe_id(self, text: str) -> ua.Variant:
+        return ua.Variant(self._id('RecipeIdInternalDataType', text))
 
     async def _line(self, action) -> str:
         """Run a blocking LineControl call off the loop; return its error text."""
@@ -122,10 +128,10 @@ class VisionSystemMethods:
             recipe = self.server.recipes.add(recipe_for_model(name, self.resolve(name), product))
         except (RecipeError, ValueError) as exc:
             log.error('AddRecipe %s: %s', name, exc)
-            return [ua.Variant(ua.RecipeIdInternalDataType(Id='')), ua.Variant(ua.NodeId()),
+            return [self._recipe_id(''), ua.Variant(ua.NodeId()),
                     ua.Variant(ua.NodeId()), ua.Variant(False), _int32(FAILED)]
-        return [ua.Variant(_internal(recipe)), ua.Variant(ua.NodeId()), ua.Variant(ua.NodeId()),
-                ua.Variant(False), _int32(OK)]
+        return [self._recipe_id(recipe.internal_id), ua.Variant(ua.NodeId()),
+                ua.Variant(ua.NodeId()), ua.Variant(False), _int32(OK)]
 
     def _recipe(self, external_id, internal_id) -> Optional[Recipe]:
         return self.server.recipes.find(_text_id(getattr(external_id, 'Value', None)),
@@ -139,17 +145,17 @@ class VisionSystemMethods:
                 return _invalid_state()
             recipe = self._recipe(external_id, internal_id)
             if recipe is None:
-                return [ua.Variant(ua.RecipeIdInternalDataType(Id='')), ua.Variant(False),
+                return [self._recipe_id(''), ua.Variant(False),
                         _int32(FAILED)]
             loaded, message = await self._line(lambda: server.line.load_model(recipe.model_path))
             if not loaded:
                 log.error('PrepareRecipe %s: %s (the previous model stays)',
                           recipe.external_id, message)
-                return [ua.Variant(_internal(recipe)), ua.Variant(False), _int32(FAILED)]
+                return [self._recipe_id(recipe.internal_id), ua.Variant(False), _int32(FAILED)]
             server.recipes.prepared = recipe
             transition = server.machine.call('PrepareRecipe')
             await server.announce((transition,) if transition else ())
-            return [ua.Variant(_internal(recipe)), ua.Variant(True), _int32(OK)]
+            return [self._recipe_id(recipe.internal_id), ua.Variant(True), _int32(OK)]
 
     async def unprepare_recipe(self, parent, external_id=None, internal_id=None):
         """Forget the prepared recipe (Ready -> Initialized); the model stays loaded."""
@@ -159,11 +165,11 @@ class VisionSystemMethods:
             if not server.machine.allowed('UnprepareRecipe'):
                 return _invalid_state()
             if recipe is None or recipe != server.recipes.prepared:
-                return [ua.Variant(ua.RecipeIdInternalDataType(Id='')), _int32(FAILED)]
+                return [self._recipe_id(''), _int32(FAILED)]
             server.recipes.prepared = None
             transition = server.machine.call('UnprepareRecipe')
             await server.announce((transition,) if transition else ())
-            return [ua.Variant(_internal(recipe)), _int32(OK)]
+            return [self._recipe_id(recipe.internal_id), _int32(OK)]
 
     async def get_recipe_list_filtered(self, parent, external_id=None, product_id=None,
                                        is_prepared=None, max_results=None, start_index=None,
@@ -180,7 +186,8 @@ class VisionSystemMethods:
         return [ua.Variant(start + len(page) >= len(recipes)),
                 ua.Variant(len(page), ua.VariantType.UInt32),
                 ua.Variant(self.server.recipes.open_handle(), ua.VariantType.UInt32),
-                ua.Variant([_internal(r) for r in page]), _int32(OK)]
+                ua.Variant([self._id('RecipeIdInternalDataType', r.internal_id) for r in page]),
+                _int32(OK)]
 
     async def release_handle(self, parent, handle=None) -> List[ua.Variant]:
         """Release a list handle (recipes, results, configurations share one numbering)."""
@@ -196,12 +203,13 @@ class VisionSystemMethods:
         handle = ua.Variant(self.server.recipes.open_handle(), ua.VariantType.UInt32)
         if result is None:
             return [handle, ua.Variant(ua.ResultDataType()), _int32(FAILED)]
-        return [handle, ua.Variant(result_data(result)), _int32(OK)]
+        data = result_data(result, self.server.nodes.namespace_index)
+        return [handle, ua.Variant(data), _int32(OK)]
 
     # -- ConfigurationManagement (one configuration: the node's parameters) -----------------
 
     def _configuration(self):
-        config_id = ua.ConfigurationIdDataType(Id=self.server.config.configuration_id)
+        config_id = self._id('ConfigurationIdDataType', self.server.config.configuration_id)
         return config_id, ua.ConfigurationDataType(InternalId=config_id,
                                                    LastModified=utc(self.server.started_at))
 
@@ -246,10 +254,6 @@ class VisionSystemMethods:
             'ConfigurationManagement/ActivateConfiguration': self.activate_configuration,
             'ConfigurationManagement/ReleaseConfigurationHandle': self.release_handle,
         }
-
-
-def _internal(recipe: Recipe):
-    return ua.RecipeIdInternalDataType(Id=recipe.internal_id)
 
 
 def link_methods(server, nodes, vision_system, model_resolver) -> List[str]:

@@ -77,6 +77,6 @@ async def apply_security(server: Server, config) -> None:
     server.set_identity_tokens(tokens)
     if config.security_mode != 'none':
         await server.set_application_uri(APPLICATION_URI)
-        cert, key = await ensure_certificate(config.certificate_dir, config.host)
+        cert, key = await ensure_certificate(config.certificate_dir, config.server_host)
         await server.load_certificate(str(cert))
         await server.load_private_key(str(key))

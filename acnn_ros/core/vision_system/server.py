@@ -55,7 +55,7 @@ class VisionSystemServer(LoopThreadServer):
     def __init__(self, config: VisionSystemConfig, line: LineControl, recipes: RecipeBook,
                  nodeset_file: str, model_resolver: Callable[[str], str] = str):
         """Serve `config`; `model_resolver` turns AddRecipe's model name into a file path."""
-        super().__init__(config.port, config.host)
+        super().__init__(config.server_port, config.server_host)
         self.config = config
         self.line = line
         self.recipes = recipes
@@ -190,7 +190,7 @@ class VisionSystemServer(LoopThreadServer):
 
     async def _emit_result(self, result: PartResult) -> None:
         event = self._result_event.event
-        for name, variant in result_event_fields(result).items():
+        for name, variant in result_event_fields(result, self.nodes.namespace_index).items():
             # asyncua types the event's fields from the type node; structures of a companion
             # namespace come out untyped (Null), so each field carries its own type.
             event.add_property(name, variant.Value, variant.VariantType)
