@@ -266,10 +266,13 @@ def run(args) -> int:
     print(f'acnn demo: parameters from {params_file}; {describe_dds()}')
     camera = overrides['camera_node']
     pool = camera['synthetic_pool_size'] if camera['source'] == 'synthetic' else 0
+    via = (f'a station of {args.cameras} cameras, each on cam<i>/image, one engine call per '
+           'part, the views fused' if args.cameras > 1 else
+           f'frames to inference_node via {args.frames_via}')
     print(f'  camera: {camera["source"]}'
-          + (f' ({pool} frames rendered at start-up, then replayed)' if pool else '')
+          + (f' ({pool} parts rendered at start-up, then replayed)' if pool else '')
           + f' at {camera.get("frame_rate_hz", CameraConfig.frame_rate_hz):g} Hz, '
-          f'{args.frames or "unlimited"} frames, frames to inference_node via {args.frames_via}; '
+          f'{args.frames or "unlimited"} parts, {via}; '
           + (f'PLC simulator (pymodbus) on 127.0.0.1:{simulator.port}' if simulator
              else 'no PLC (topic actuator)'))
     demo, hmi = None, start_hmi(args, overrides)
