@@ -2,8 +2,8 @@
 """
 The shift store against a real PostgreSQL server that this module starts.
 
-A throw-away cluster on 127.0.0.1 (test/postgres_server.py); the same code as SQLite, through
-psycopg 3.
+A throw-away cluster on 127.0.0.1 (acnn_ros/app/bench/postgres_cluster.py); the same code as
+SQLite, through psycopg 3.
 
 Two stations write to one database at once, each from a ShiftStore and ShiftRecorder of its
 own (own connection pool, own writer thread), and each sends a share of its parts twice (a
@@ -11,12 +11,12 @@ retried batch): every part's row is present exactly once, with its station id.
 """
 import threading
 
+from acnn_ros.app.bench.postgres_cluster import PostgresCluster
 from acnn_ros.core.shift.recorder import ShiftRecorder
 from acnn_ros.core.shift.rows import part_row
 from acnn_ros.core.shift.schema import parts
 from acnn_ros.core.shift.store import ShiftStore
 from acnn_ros.core.shift.tally import ShiftTally
-from postgres_server import PostgresCluster
 import pytest
 from sqlalchemy import func, select
 from test_shift_store import reject_event

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """
-A throw-away PostgreSQL cluster on 127.0.0.1 for tests: initdb, pg_ctl start, stop, remove.
+A throw-away PostgreSQL cluster on 127.0.0.1 (tests, benchmarks): initdb, pg_ctl, stop, remove.
 
 Debian's PostgreSQL server binaries (apt: postgresql; scripts/setup.sh installs it as root).
 initdb refuses to run as root: as root the cluster belongs to the `postgres` user. Trust
