@@ -44,8 +44,9 @@ setup(
                   'pillow>=9.1,<14'],
         # acnn eval-recording / compare reports (plots, progress bars).
         'report': ['matplotlib>=3.8,<4', 'tqdm>=4.66,<5'],
-        # reject_actuator_node with `actuator: opcua`.
-        'opcua': ['asyncua>=1.1,<3'],
+        # reject_actuator_node with `actuator: opcua`; vision_system_node (its certificate:
+        # cryptography, which asyncua needs too).
+        'opcua': ['asyncua>=1.1,<3', 'cryptography>=42,<51'],
         # reject_actuator_node with `actuator: gpio` (untested).
         'gpio': ['gpiod>=2.1,<3'],
         # hmi_node with a plant PostgreSQL shift database.

@@ -54,6 +54,7 @@ PIP_ONLY = {'rosbags.image': 'rosbags-image',
 # chosen (test_nodes_import_without_the_optional_and_offline_packages).
 OPTIONAL = {
     'asyncua': ('opcua', 'asyncua'),    # actuator: opcua (rosdep has no key for asyncua)
+    'cryptography': ('opcua', 'cryptography'),  # vision_system_node's certificate
     'gpiod': ('gpio', 'gpiod'),         # actuator: gpio (untested)
     'torch': ('train', 'torch'),        # backend: torch (development)
     'matplotlib': ('train', 'matplotlib'),  # acnn synth --backgrounds: its DejaVu fonts

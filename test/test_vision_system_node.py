@@ -156,6 +156,7 @@ def test_the_line_walks_the_vision_state_machine(own_domain_env):
         ros.close()
         for process in (camera, inference, actuator, vision):
             process.interrupt()
+            print(process.output)        # shown by pytest when the test fails
     assert names == ['PreoperationalToInitialized', 'InitializedToReadyRecipe',
                      'ReadyToContinuousExecution', 'ContinuousExecutionToReadyStop',
                      'OperationalToHalted', 'HaltedToPreoperational',

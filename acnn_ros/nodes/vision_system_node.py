@@ -19,7 +19,6 @@ from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.core.vision_system.config import PARAMETERS, VisionSystemConfig
 from acnn_ros.core.vision_system.recipes import recipe_for_model, RecipeBook
 from acnn_ros.core.vision_system.results import PartDecision
-from acnn_ros.core.vision_system.server import VisionSystemServer
 from acnn_ros.msg import InspectionResult, RejectEvent
 from acnn_ros.nodes.clean_shutdown import spin_until_interrupted
 from acnn_ros.nodes.lifecycle_line import FAILED_STATES, LifecycleLine
@@ -54,6 +53,7 @@ class VisionSystemNode(ManagedNode):
         super().__init__('vision_system_node', **kwargs)
         self.config = self.line = self.server = self.recipes = None
         self.nodeset_file = ''
+        self._server_class = None
         self._timer = None
         self._subscriptions = []
         self._values = declare_parameters(self, PARAMETERS)
@@ -61,6 +61,12 @@ class VisionSystemNode(ManagedNode):
     def configure(self) -> None:
         """Check the configuration, load the recipes' cards, create the service clients."""
         self.config = config = _config_from(self._values)
+        try:    # asyncua is the `opcua` extra: imported only by the nodes that serve or write
+            from acnn_ros.core.vision_system.server import VisionSystemServer
+        except ImportError as exc:
+            raise ValueError(f'vision_system_node needs asyncua ({exc}): pip install '
+                             "'asyncua>=1.1,<3'") from exc
+        self._server_class = VisionSystemServer
         try:
             self.nodeset_file = str(resolve_model_path(config.nodeset_file))
         except ValueError as exc:
@@ -80,7 +86,7 @@ class VisionSystemNode(ManagedNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start the OPC UA server, the result subscriptions and the line poll."""
         config = self.config
-        self.server = VisionSystemServer(
+        self.server = self._server_class(
             config, self.line, self.recipes, self.nodeset_file,
             model_resolver=lambda name: str(resolve_model_path(name)))
         try:
