@@ -17,10 +17,10 @@ from acnn_ros.core.vision_system.address_space import NAMESPACE_URI, RESULT_READ
 from acnn_ros.msg import RejectEvent
 from acnn_ros.nodes.line_qos import PER_PART_QOS
 from asyncua import Client, ua
-from opcua_events import Events
 import pytest
 from ros_client import RosClient
 from ros_processes import NodeProcess, REPO_DIR
+from vision_system_support import Events
 
 pytestmark = pytest.mark.timeout(240)
 PARTS = 12

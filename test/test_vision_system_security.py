@@ -7,40 +7,24 @@ without message security, an anonymous one and one with a wrong password cannot 
 the user of the users file can. The server certificate is made on first start and kept.
 """
 import asyncio
-from pathlib import Path
 
-from acnn_ros.core.plc.loop_server import free_port
 from acnn_ros.core.vision_system import address_space
-from acnn_ros.core.vision_system.config import NODESET_FILE, VisionSystemConfig
-from acnn_ros.core.vision_system.recipes import RecipeBook
-from acnn_ros.core.vision_system.server import VisionSystemServer
+from acnn_ros.core.vision_system.config import VisionSystemConfig
 from asyncua import Client, ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from cryptography.x509.oid import ExtendedKeyUsageOID
 import pytest
+from vision_system_support import start_server
 
-NODESET = str(Path(__file__).resolve().parents[1] / NODESET_FILE)
 USERS = 'plc:correct horse battery\n# a comment line\nmes:staple\n'
-
-
-class Line:
-    def activate(self):
-        return ''
-
-    def deactivate(self):
-        return ''
-
-    def load_model(self, path):
-        return True, 'loaded'
 
 
 def serve(tmp_path, **settings):
     users = tmp_path / 'users.txt'
     users.write_text(USERS)
-    config = VisionSystemConfig(server_port=free_port(), users_file=str(users),
-                                certificate_dir=str(tmp_path / 'pki'), **settings)
-    return VisionSystemServer(config, Line(), RecipeBook(), NODESET).start()
+    return start_server(users_file=str(users), certificate_dir=str(tmp_path / 'pki'),
+                        **settings)
 
 
 @pytest.fixture(scope='module')

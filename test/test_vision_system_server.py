@@ -8,48 +8,20 @@ NodeSet2 (resource/opcua, npm node-opcua-nodesets); the line behind it is a reco
 transition numbers the code names are checked against the NodeSet2 file itself.
 """
 import asyncio
-from pathlib import Path
 import xml.etree.ElementTree as ElementTree
 
 from acnn_ros.core.frame_key import FrameKey
-from acnn_ros.core.plc.loop_server import free_port
 from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 from acnn_ros.core.vision_system import address_space
-from acnn_ros.core.vision_system.config import NODESET_FILE, VisionSystemConfig
-from acnn_ros.core.vision_system.recipes import recipe_for_model, RecipeBook
 from acnn_ros.core.vision_system.results import PartDecision
-from acnn_ros.core.vision_system.server import VisionSystemServer
 from acnn_ros.core.vision_system.state_machine import AUTOMATIC_STATES, TOP_STATES, TRANSITIONS
 from asyncua import Client, ua
-from opcua_events import Events
 import pytest
+from vision_system_support import Events, NODESET, REPO_DIR, start_server
 
-REPO_DIR = Path(__file__).resolve().parents[1]
-NODESET = REPO_DIR / NODESET_FILE
 MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
 OTHER_MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_bottle.onnx'
 UA = {'ua': 'http://opcfoundation.org/UA/2011/03/UANodeSet.xsd'}
-
-
-class RecordingLine:
-    """The line behind the server: records calls; load_model fails for one model."""
-
-    def __init__(self):
-        self.calls = []
-
-    def activate(self):
-        self.calls.append('activate')
-        return ''
-
-    def deactivate(self):
-        self.calls.append('deactivate')
-        return ''
-
-    def load_model(self, path):
-        self.calls.append(f'load_model {Path(path).name}')
-        if 'bottle' in path:
-            return False, 'engine refused the model (old model kept)'
-        return True, 'loaded'
 
 
 @pytest.fixture(scope='module')
@@ -87,14 +59,7 @@ def test_states_and_transitions_match_the_official_nodeset(nodeset_xml):
 
 @pytest.fixture(scope='module')
 def server():
-    book = RecipeBook()
-    for model in (MODEL, OTHER_MODEL):
-        book.add(recipe_for_model(model.name, model))
-    line = RecordingLine()
-    config = VisionSystemConfig(server_port=free_port(), result_history=5)
-    vision = VisionSystemServer(config, line, book, str(NODESET),
-                                model_resolver=lambda name: str(REPO_DIR / name)).start()
-    vision.line_record = line
+    vision = start_server((MODEL.name, OTHER_MODEL.name), result_history=5)
     yield vision
     vision.stop()
 

@@ -45,7 +45,7 @@ SLOW_MODULES = frozenset({
     'test_station_fusion',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',
-    'test_vision_system_node', 'test_vision_system_security',
+    'test_vision_system_node', 'test_vision_system_node_opcua', 'test_vision_system_security',
 })
 
 
