@@ -225,3 +225,45 @@ def test_line_failure_takes_operational_to_error_and_back(server):
                 seen.append((await state.read_value()).Text)
             return seen
     assert _run(observe()) == ['Operational', 'Error', 'Operational']
+
+
+def test_unprepare_recipe_and_the_one_configuration(server):
+    async def calls():
+        async with Client(server.endpoint) as client:
+            await client.load_data_type_definitions()
+            index = await client.get_namespace_index(address_space.NAMESPACE_URI)
+            vision = client.get_node(ua.NodeId('VisionSystem', index))
+            recipes = await vision.get_child(f'{index}:RecipeManagement')
+            configurations = await vision.get_child(f'{index}:ConfigurationManagement')
+            machine = await vision.get_child(f'{index}:VisionStateMachine')
+            automatic = await machine.get_child(f'{index}:AutomaticModeStateMachine')
+            state = await automatic.get_child('0:CurrentState')
+            external = ua.RecipeIdExternalDataType(Id=MODEL.name)
+            internal = ua.RecipeIdInternalDataType(Id='')
+            if (await (await machine.get_child('0:CurrentState')).read_value()).Text != \
+                    'Operational':
+                assert await machine.call_method(f'{index}:SelectModeAutomatic') == 0
+            prepared = await recipes.call_method(f'{index}:PrepareRecipe', external, internal)
+            ready = (await state.read_value()).Text
+            unprepared = await recipes.call_method(f'{index}:UnprepareRecipe', external,
+                                                   internal)
+            initialized = (await state.read_value()).Text
+            again = await recipes.call_method(f'{index}:UnprepareRecipe', external, internal)
+            listing = await configurations.call_method(f'{index}:GetConfigurationList', 0, 0,
+                                                       1000)
+            config_id = ua.ConfigurationIdDataType(Id='inspect')
+            by_id = await configurations.call_method(f'{index}:GetConfigurationById',
+                                                     config_id, 1000)
+            other = ua.ConfigurationIdDataType(Id='other')
+            activate = [await configurations.call_method(f'{index}:ActivateConfiguration', c)
+                        for c in (config_id, other)]
+            return prepared, ready, unprepared, initialized, again, listing, by_id, activate
+    prepared, ready, unprepared, initialized, again, listing, by_id, activate = _run(calls())
+    assert prepared[1:] == [True, 0] and ready == 'Ready'
+    assert unprepared[1] == 0 and unprepared[0].Id == prepared[0].Id
+    assert initialized == 'Initialized'
+    assert again[1] == 1                                      # nothing prepared any more
+    assert listing[0] is True and listing[1] == 1 and listing[4] == 0
+    assert [c.InternalId.Id for c in listing[3]] == ['inspect']
+    assert by_id[2] == 0 and by_id[1].InternalId.Id == 'inspect'
+    assert activate == [0, 1]
