@@ -267,3 +267,48 @@ def test_unprepare_recipe_and_the_one_configuration(server):
     assert [c.InternalId.Id for c in listing[3]] == ['inspect']
     assert by_id[2] == 0 and by_id[1].InternalId.Id == 'inspect'
     assert activate == [0, 1]
+
+
+def test_result_list_filtered_and_components_by_id(server):
+    async def query():
+        async with Client(server.endpoint) as client:
+            await client.load_data_type_definitions()
+            index = await client.get_namespace_index(address_space.NAMESPACE_URI)
+            results = client.get_node(ua.NodeId('VisionSystem.ResultManagement', index))
+            ready = Events()
+            subscription = await client.create_subscription(20, ready)
+            await subscription.subscribe_events(
+                client.nodes.server, ua.NodeId(address_space.RESULT_READY_EVENT_TYPE, index))
+            for part in (901, 902):
+                server.add_decision(PartDecision(FrameKey(part, 'cam'), part, 'accept', 'none',
+                                                 'p3707', 0.95))
+            await _wait_for(lambda: len(ready.received) == 2)
+            result_id = ready.received[1].ResultId.Id
+
+            def text_id(name, text=''):
+                return getattr(ua, name)(Id=text)
+            filters = [ua.Variant(0, ua.VariantType.Int32), text_id('MeasIdDataType'),
+                       text_id('PartIdDataType', '902'), text_id('RecipeIdExternalDataType'),
+                       text_id('RecipeIdInternalDataType'),
+                       text_id('ConfigurationIdDataType'),
+                       text_id('ConfigurationIdDataType', 'inspect'),
+                       text_id('ProductIdDataType'), text_id('JobIdDataType'),
+                       ua.Variant(0, ua.VariantType.UInt32),
+                       ua.Variant(0, ua.VariantType.UInt32), 1000.0]
+            listed = await results.call_method(f'{index}:GetResultListFiltered', *filters)
+            filters[2] = text_id('PartIdDataType', '123456')
+            none = await results.call_method(f'{index}:GetResultListFiltered', *filters)
+            parts = await results.call_method(f'{index}:GetResultComponentsById',
+                                              ua.ResultIdDataType(Id=result_id), 1000.0)
+            unknown = await results.call_method(f'{index}:GetResultComponentsById',
+                                                ua.ResultIdDataType(Id='x'), 1000.0)
+            return result_id, listed, none, parts, unknown
+    result_id, listed, none, parts, unknown = _run(query())
+    assert listed[0] is True and listed[1] == 1 and listed[4] == 0
+    assert [(r.ResultId.Id, r.PartId.Id) for r in listed[3]] == [(result_id, '902')]
+    assert none[1] == 0 and none[3] == []
+    assert len(parts) == 17 and parts[-1] == 0
+    assert parts[6].Id == '902' and parts[11].Id == 'inspect'       # PartId, configuration
+    content = {item.Value.Key.Name: item.Value.Value.Value for item in parts[15]}
+    assert content['decision'] == 'accept' and content['class'] == 'p3707'
+    assert unknown[-1] == 1

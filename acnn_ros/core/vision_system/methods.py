@@ -12,7 +12,7 @@ import logging
 from typing import Callable, Dict, List, Optional
 
 from acnn_ros.core.vision_system.recipes import Recipe, recipe_for_model, RecipeError
-from acnn_ros.core.vision_system.result_event import make_id, result_data, utc
+from acnn_ros.core.vision_system.result_event import make_id, result_data, structure, utc
 from acnn_ros.core.vision_system.state_machine import OPERATIONAL
 from asyncua import ua
 
@@ -186,8 +186,8 @@ class VisionSystemMethods:
         return [ua.Variant(start + len(page) >= len(recipes)),
                 ua.Variant(len(page), ua.VariantType.UInt32),
                 ua.Variant(self.server.recipes.open_handle(), ua.VariantType.UInt32),
-                ua.Variant([self._id('RecipeIdInternalDataType', r.internal_id) for r in page]),
-                _int32(OK)]
+                ua.Variant([self._id('RecipeIdInternalDataType', r.internal_id) for r in page],
+                           ua.VariantType.ExtensionObject), _int32(OK)]
 
     async def release_handle(self, parent, handle=None) -> List[ua.Variant]:
         """Release a list handle (recipes, results, configurations share one numbering)."""
@@ -205,6 +205,59 @@ class VisionSystemMethods:
             return [handle, ua.Variant(ua.ResultDataType()), _int32(FAILED)]
         data = result_data(result, self.server.nodes.namespace_index)
         return [handle, ua.Variant(data), _int32(OK)]
+
+    async def get_result_list_filtered(self, parent, result_state=None, meas_id=None,
+                                       part_id=None, external_recipe_id=None,
+                                       internal_recipe_id=None, external_configuration_id=None,
+                                       internal_configuration_id=None, product_id=None,
+                                       job_id=None, max_results=None, start_index=None,
+                                       timeout=None):
+        """Return the kept results matching the filters (0 / '' = any), newest first."""
+        state = int(getattr(result_state, 'Value', 0) or 0)
+        wanted = {'part_id': _text_id(getattr(part_id, 'Value', None)),
+                  'job_id': _text_id(getattr(job_id, 'Value', None)),
+                  'recipe_id': _text_id(getattr(internal_recipe_id, 'Value', None)),
+                  'configuration_id': _text_id(getattr(internal_configuration_id, 'Value',
+                                                       None))}
+        unsupported = [getattr(v, 'Value', None) for v in (meas_id, external_recipe_id,
+                                                           external_configuration_id,
+                                                           product_id)]
+        results = [r for r in self.server.results.latest(self.server.results.history)
+                   if (not state or r.result_state == state)
+                   and all(not text or str(getattr(r, name)) == text
+                           for name, text in wanted.items())]
+        if any(_text_id(v) for v in unsupported):
+            results = []            # this server keeps no MeasId / external ids / products
+        start = int(getattr(start_index, 'Value', 0) or 0)
+        count = int(getattr(max_results, 'Value', 0) or 0) or len(results)
+        page = results[start:start + count]
+        index = self.server.nodes.namespace_index
+        return [ua.Variant(start + len(page) >= len(results)),
+                ua.Variant(len(page), ua.VariantType.UInt32),
+                ua.Variant(self.server.recipes.open_handle(), ua.VariantType.UInt32),
+                ua.Variant([result_data(r, index) for r in page], ua.VariantType.ExtensionObject),
+                _int32(OK)]
+
+    async def get_result_components_by_id(self, parent, result_id=None, timeout=None):
+        """Return one kept result field by field (the outputs of the specification)."""
+        text = _text_id(getattr(result_id, 'Value', None))
+        result = self.server.results.get(int(text)) if text.isdigit() else None
+        handle = ua.Variant(self.server.recipes.open_handle(), ua.VariantType.UInt32)
+        fields = result_data(result, self.server.nodes.namespace_index) if result else \
+            ua.ResultDataType()
+        return [ua.Variant(False), handle, ua.Variant(bool(fields.IsPartial)),
+                ua.Variant(False), ua.Variant(int(fields.ResultState), ua.VariantType.Int32),
+                ua.Variant(ua.MeasIdDataType()), ua.Variant(fields.PartId),
+                ua.Variant(structure('RecipeIdExternalDataType',
+                                     self.server.nodes.namespace_index)()),
+                ua.Variant(fields.InternalRecipeId), ua.Variant(ua.ProductIdDataType()),
+                ua.Variant(structure('ConfigurationIdDataType',
+                                     self.server.nodes.namespace_index)()),
+                ua.Variant(fields.InternalConfigurationId), ua.Variant(fields.JobId),
+                ua.Variant(fields.CreationTime, ua.VariantType.DateTime),
+                ua.Variant(fields.ProcessingTimes),
+                ua.Variant(fields.ResultContent or [], ua.VariantType.Variant),
+                _int32(OK if result else FAILED)]
 
     # -- ConfigurationManagement (one configuration: the node's parameters) -----------------
 
@@ -249,6 +302,8 @@ class VisionSystemMethods:
             'RecipeManagement/ReleaseRecipeHandle': self.release_handle,
             'ResultManagement/GetResultById': self.get_result_by_id,
             'ResultManagement/ReleaseResultHandle': self.release_handle,
+            'ResultManagement/GetResultListFiltered': self.get_result_list_filtered,
+            'ResultManagement/GetResultComponentsById': self.get_result_components_by_id,
             'ConfigurationManagement/GetConfigurationList': self.get_configuration_list,
             'ConfigurationManagement/GetConfigurationById': self.get_configuration_by_id,
             'ConfigurationManagement/ActivateConfiguration': self.activate_configuration,
