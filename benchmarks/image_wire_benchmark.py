@@ -21,10 +21,9 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 from benchmarks.common import wall_times_ms
 from benchmarks.inference_node_driver import NodeDriver
+import numpy as np
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
