@@ -12,7 +12,8 @@ CI runs every tier. test_tiers.py checks that a unit module starts no process an
 
 UNIT_MODULES = frozenset({
     'test_bag_replay_core', 'test_benchmarks_package', 'test_camera_source', 'test_cli_aliases',
-    'test_checkpoint_safety', 'test_dataset_cli', 'test_dataset_core', 'test_eval_cli',
+    'test_checkpoint_safety', 'test_corruptions', 'test_dataset_cli', 'test_dataset_core',
+    'test_eval_cli',
     'test_eval_metrics', 'test_fault_episodes', 'test_frame_intake', 'test_hmi_web',
     'test_image_codec',
     'test_label_selection', 'test_launch_line_forms', 'test_layers', 'test_message_conversion',
@@ -36,13 +37,13 @@ SYSTEM_MODULES = frozenset({
     'test_line_faults', 'test_one_process_line', 'test_plc_tracking_line',
     'test_replay_integration', 'test_soak_short', 'test_startup_no_drops',
     'test_tutorial_end_to_end',
-    'test_vision_system_node',
+    'test_station_line', 'test_vision_system_node',
 })
 SLOW_MODULES = frozenset({
     'test_demo', 'test_hmi_demo', 'test_hmi_node', 'test_hmi_page', 'test_launch',
     'test_line_faults',
     'test_inference_station', 'test_line_cli', 'test_line_qos', 'test_model_training',
-    'test_station_fusion',
+    'test_station_bag', 'test_station_cameras', 'test_station_fusion', 'test_station_line',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',
     'test_vision_system_node', 'test_vision_system_node_opcua', 'test_vision_system_security',
