@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from acnn_ros.app.bench.rate_search import cpu_percent, ProcessUsage
 from acnn_ros.app.bench.soak_accounting import (not_ok_outside, not_ok_part_ids,
@@ -280,8 +280,8 @@ def run_soak(args) -> dict:
     accepts_undelivered = int(actuator_values.get('accepts_undelivered', 0))
     checks, counts = soak_checks(ledger, accepts_undelivered)
     observer_check, observer_counts = observer_losses(
-        receipts, ledger, int(camera_values.get('last_part_id', 0)),
-        int(actuator_values.get('inspected', 0)))
+        receipts, ledger, _count(camera_values, 'last_part_id'),
+        _count(actuator_values, 'inspected'))
     plc_summary = plc.summary()
     checks.append(Check('the PLC was told "vision not ready" at shutdown, before it stopped',
                         plc_summary['last_block_not_ready'],
@@ -322,6 +322,11 @@ def run_soak(args) -> dict:
     (out / 'soak_report.json').write_text(json.dumps(report, indent=1), encoding='utf-8')
     (out / 'soak_report.md').write_text(markdown(report), encoding='utf-8')
     return report
+
+
+def _count(values: Dict, key: str) -> Optional[int]:
+    """Return a diagnostics value as a count, None when the node never said it."""
+    return int(values[key]) if key in values else None
 
 
 def _times(every_s: float, duration_s: float, offset: float = 0.25):

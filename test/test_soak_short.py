@@ -120,6 +120,9 @@ def test_receipt_losses_tell_the_observers_own_losses_from_the_sequence_numbers(
     assert not check.ok and counts['parts_missed'] == 2
     check, _ = observer_losses({'part': clean, 'inspection': losses}, ledger, 97, 0)
     assert not check.ok and 'inspection 3' in check.detail
+    check, _ = observer_losses({'part': clean}, ledger, camera_published=None,
+                               actuator_decided=0)  # camera_node's diagnostics never came
+    assert not check.ok
 
 
 def test_the_observer_keeps_a_message_delivered_twice_once_and_counts_it(own_domain_env):

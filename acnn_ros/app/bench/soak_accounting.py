@@ -213,7 +213,8 @@ def receipt_losses(received: Iterable[Tuple[bytes, Optional[int]]]) -> ReceiptLo
 
 
 def observer_losses(receipts: Dict[str, ReceiptLosses], ledger: LineLedger,
-                    camera_published: int, actuator_decided: int) -> Tuple[Check, Dict]:
+                    camera_published: Optional[int],
+                    actuator_decided: Optional[int]) -> Tuple[Check, Dict]:
     """
     Return the observer's own losses, apart from the line's, as one check and its counts.
 
@@ -227,13 +228,17 @@ def observer_losses(receipts: Dict[str, ReceiptLosses], ledger: LineLedger,
     parts = len({p.part_id for p in ledger.captured})
     decided = len({d.part_id for d in ledger.decisions})
     counts = {topic: dict(r._asdict(), lost=r.lost) for topic, r in receipts.items()}
-    counts['parts_missed'] = max(camera_published - parts, 0)
-    counts['decisions_missed'] = max(actuator_decided - decided, 0)
+    # None: the node's diagnostics never came, so what it published is unknown (not judged OK).
+    counts['parts_missed'] = max((camera_published or 0) - parts, 0)
+    counts['decisions_missed'] = max((actuator_decided or 0) - decided, 0)
     counts['camera_published'], counts['actuator_decided'] = camera_published, actuator_decided
     lost = sum(r.lost + r.before_first for r in receipts.values())
-    ok = not lost and not counts['parts_missed'] and not counts['decisions_missed']
-    detail = (f'camera published {camera_published} parts, {parts} received; actuator decided '
-              f'{actuator_decided}, {decided} RejectEvents received; sequence gaps ' + ', '.join(
+    ok = not lost and not counts['parts_missed'] and not counts['decisions_missed'] \
+        and camera_published is not None and actuator_decided is not None
+    said = {k: '? (no diagnostics)' if v is None else v
+            for k, v in (('camera', camera_published), ('actuator', actuator_decided))}
+    detail = (f'camera published {said["camera"]} parts, {parts} received; actuator decided '
+              f'{said["actuator"]}, {decided} RejectEvents received; sequence gaps ' + ', '.join(
                   f'{topic} {r.gaps}' for topic, r in receipts.items())
               + '; missed before matching a publisher ' + ', '.join(
                   f'{topic} {r.before_first}' for topic, r in receipts.items())
