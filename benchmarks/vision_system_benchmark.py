@@ -90,7 +90,10 @@ def start_node(name, *arguments):
 
 async def run(args, port, parts: Parts):
     from asyncua import Client, ua
-    client = Client(f'opc.tcp://127.0.0.1:{port}/acnn_ros/vision_system/', timeout=30)
+    # asyncua's watchdog gives a connection up after 1 s without an answer by default: too
+    # short on a loaded machine (test/vision_system_support.opcua_client says more).
+    client = Client(f'opc.tcp://127.0.0.1:{port}/acnn_ros/vision_system/', timeout=30,
+                    watchdog_intervall=5.0)
     for _ in range(120):
         try:
             await client.connect()

@@ -16,11 +16,11 @@ from acnn_ros.core.plc.loop_server import free_port
 from acnn_ros.core.vision_system.address_space import NAMESPACE_URI, RESULT_READY_EVENT_TYPE
 from acnn_ros.msg import RejectEvent
 from acnn_ros.nodes.line_qos import PER_PART_QOS
-from asyncua import Client, ua
+from asyncua import ua
 import pytest
 from ros_client import RosClient
 from ros_processes import NodeProcess, REPO_DIR
-from vision_system_support import Events
+from vision_system_support import Events, opcua_client
 
 pytestmark = pytest.mark.timeout(240)
 PARTS = 12
@@ -31,7 +31,7 @@ PARAMS = ('--params-file', str(REPO_DIR / 'config' / 'inspect.yaml'))
 async def connect(endpoint, deadline_s=60.0):
     end = time.monotonic() + deadline_s
     while True:
-        client = Client(endpoint, timeout=20)
+        client = opcua_client(endpoint)
         try:
             await client.connect()
             return client
@@ -131,6 +131,10 @@ async def walk(endpoint, ros, inference, rejects):
         assert await call(machine, 'SelectModeAutomatic') == 0
         await asyncio.to_thread(inference.interrupt)
         await reached(('Error', ''))
+
+        async def every_transition():       # the last event may follow the state read
+            return len(transitions.received) >= 8
+        await wait_for(every_transition, 10.0, 'the transition events')
         return [e.Transition.Text for e in transitions.received]
     finally:
         await client.disconnect()

@@ -10,12 +10,12 @@ import asyncio
 
 from acnn_ros.core.vision_system import address_space
 from acnn_ros.core.vision_system.config import VisionSystemConfig
-from asyncua import Client, ua
+from asyncua import ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from cryptography.x509.oid import ExtendedKeyUsageOID
 import pytest
-from vision_system_support import start_server
+from vision_system_support import opcua_client, start_server
 
 USERS = 'plc:correct horse battery\n# a comment line\nmes:staple\n'
 
@@ -39,7 +39,7 @@ def client_certificate(tmp_path_factory):
 
 async def _select_mode(endpoint, certificate=None, mode=None, user=None, password=None):
     """Connect as told and call SelectModeAutomatic; return its Error output."""
-    client = Client(endpoint, timeout=10)
+    client = opcua_client(endpoint)
     if certificate is not None:
         await client.set_security(SecurityPolicyBasic256Sha256, str(certificate[0]),
                                   str(certificate[1]), mode=mode)
@@ -53,7 +53,7 @@ async def _select_mode(endpoint, certificate=None, mode=None, user=None, passwor
 
 
 async def _policies(endpoint):
-    client = Client(endpoint, timeout=10)
+    client = opcua_client(endpoint)
     endpoints = await client.connect_and_get_server_endpoints()
     return sorted((e.SecurityPolicyUri.split('#')[-1], e.SecurityMode.name,
                    tuple(sorted(t.TokenType.name for t in e.UserIdentityTokens)))

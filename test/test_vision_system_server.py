@@ -15,9 +15,9 @@ from acnn_ros.core.results import InspectionOutcome, InspectionStatus, RoiBox
 from acnn_ros.core.vision_system import address_space
 from acnn_ros.core.vision_system.results import PartDecision
 from acnn_ros.core.vision_system.state_machine import AUTOMATIC_STATES, TOP_STATES, TRANSITIONS
-from asyncua import Client, ua
+from asyncua import ua
 import pytest
-from vision_system_support import Events, NODESET, REPO_DIR, start_server
+from vision_system_support import Events, NODESET, opcua_client, REPO_DIR, start_server
 
 MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_demo.onnx'
 OTHER_MODEL = REPO_DIR / 'resource' / 'models' / 'acnn_bottle.onnx'
@@ -78,7 +78,7 @@ def _run(coroutine):
 
 def test_browse_names_and_type_definitions_match_the_type(server, nodeset_xml):
     async def browse():
-        async with Client(server.endpoint) as client:
+        async with opcua_client(server.endpoint) as client:
             index = await client.get_namespace_index(address_space.NAMESPACE_URI)
             vision = client.get_node(ua.NodeId('VisionSystem', index))
             found = {}
@@ -107,7 +107,7 @@ def test_browse_names_and_type_definitions_match_the_type(server, nodeset_xml):
 
 def test_walk_with_methods_and_events(server):
     async def walk():
-        async with Client(server.endpoint) as client:
+        async with opcua_client(server.endpoint) as client:
             await client.load_data_type_definitions()
             index = await client.get_namespace_index(address_space.NAMESPACE_URI)
             vision = client.get_node(ua.NodeId('VisionSystem', index))
@@ -214,7 +214,7 @@ def test_walk_with_methods_and_events(server):
 
 def test_line_failure_takes_operational_to_error_and_back(server):
     async def observe():
-        async with Client(server.endpoint) as client:
+        async with opcua_client(server.endpoint) as client:
             index = await client.get_namespace_index(address_space.NAMESPACE_URI)
             machine = client.get_node(ua.NodeId('VisionSystem', index))
             state = await machine.get_child([f'{index}:VisionStateMachine', '0:CurrentState'])
@@ -229,7 +229,7 @@ def test_line_failure_takes_operational_to_error_and_back(server):
 
 def test_unprepare_recipe_and_the_one_configuration(server):
     async def calls():
-        async with Client(server.endpoint) as client:
+        async with opcua_client(server.endpoint) as client:
             await client.load_data_type_definitions()
             index = await client.get_namespace_index(address_space.NAMESPACE_URI)
             vision = client.get_node(ua.NodeId('VisionSystem', index))
@@ -271,7 +271,7 @@ def test_unprepare_recipe_and_the_one_configuration(server):
 
 def test_result_list_filtered_and_components_by_id(server):
     async def query():
-        async with Client(server.endpoint) as client:
+        async with opcua_client(server.endpoint) as client:
             await client.load_data_type_definitions()
             index = await client.get_namespace_index(address_space.NAMESPACE_URI)
             results = client.get_node(ua.NodeId('VisionSystem.ResultManagement', index))

@@ -12,10 +12,22 @@ from acnn_ros.core.plc.loop_server import free_port
 from acnn_ros.core.vision_system.config import NODESET_FILE, VisionSystemConfig
 from acnn_ros.core.vision_system.recipes import recipe_for_model, RecipeBook
 from acnn_ros.core.vision_system.server import VisionSystemServer
+from asyncua import Client
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 NODESET = REPO_DIR / NODESET_FILE
 MODELS_DIR = REPO_DIR / 'resource' / 'models'
+
+
+def opcua_client(endpoint: str, **options) -> Client:
+    """
+    Return an asyncua client that tolerates a busy machine.
+
+    asyncua's watchdog reads the server state every `watchdog_intervall` (1 s) and gives the
+    connection up when an answer takes longer than that: seen once in ~5 runs of
+    test_vision_system_node on 2 loaded cores (the client disconnected itself mid-walk).
+    """
+    return Client(endpoint, timeout=20, watchdog_intervall=5.0, **options)
 
 
 class Events:

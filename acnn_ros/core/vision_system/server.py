@@ -117,7 +117,8 @@ class VisionSystemServer(LoopThreadServer):
         await apply_security(server, self.config)
         self.nodes = nodes = await space.build_vision_system(server, self.nodeset_file)
         missing = link_methods(server, nodes, self, self.model_resolver)
-        log.info('methods not implemented (Bad_NothingToDo): %s', ', '.join(missing))
+        if missing:
+            log.warning('methods without a handler (Bad_NothingToDo): %s', ', '.join(missing))
         self._transition_event = await server.get_event_generator(
             ua.ObjectIds.TransitionEventType, nodes.vision_system)
         self._result_event = await server.get_event_generator(
