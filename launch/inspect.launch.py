@@ -90,6 +90,8 @@ ARGUMENTS = (
      ['debug', 'info', 'warn', 'error', 'fatal']),
     ('use_sim_time', 'false', 'every node takes its time from /clock (bag replay with '
      '--clock)', ['true', 'false']),
+    ('hmi', 'false', "start hmi_node, the operator's page and shift database (its section of "
+     'params_file: bind_address, port, token, database, archive_dir)', ['true', 'false']),
 )
 
 
@@ -182,5 +184,10 @@ def generate_launch_description():
              arguments=['-d', PathJoinSubstitution([share, 'config', PythonExpression(
                  ["'inspect.rviz' if '", cameras, "' == '1' else 'station.rviz'"])])],
              remappings=[('image', image_topic)]),
+        # The operator's page (docs/HMI.md): a process of its own, in the line's namespace.
+        LifecycleNode(package=PACKAGE, executable='hmi_node', name='hmi_node', namespace='',
+                      output='screen', condition=IfCondition(LaunchConfiguration('hmi')),
+                      ros_arguments=log_level, parameters=[params, common],
+                      remappings=[('inspection', 'inspection'), ('reject', 'reject')]),
     ])
     return LaunchDescription(declared + [line])

@@ -33,7 +33,7 @@ import yaml
 
 EXPECTED_ARGUMENTS = {'camera', 'camera_source', 'model', 'params_file', 'plc_host',
                       'plc_port', 'namespace', 'use_rviz', 'image_topic', 'autostart',
-                      'respawn_camera', 'log_level', 'use_sim_time', 'line', 'cameras'}
+                      'respawn_camera', 'log_level', 'use_sim_time', 'line', 'cameras', 'hmi'}
 DATA_FLOW_TOPICS = {'image', 'image/compressed', 'camera_info', 'inspection', 'part', 'reject'}
 MANAGED_NODES = ['camera_node', 'inference_node', 'reject_actuator_node']
 DISTRIBUTIONS = ('humble', 'jazzy', 'kilted')
@@ -98,8 +98,8 @@ def test_every_reference_exists():
     reader = LaunchFileReader()
     sections = yaml_sections()
     specs = reader.nodes()
-    assert [s.executable for s in specs] == MANAGED_NODES + [ONE_PROCESS, 'rviz2']
-    assert [s.lifecycle for s in specs] == [True, True, True, False, False]
+    assert [s.executable for s in specs] == MANAGED_NODES + [ONE_PROCESS, 'rviz2', 'hmi_node']
+    assert [s.lifecycle for s in specs] == [True, True, True, False, False, True]
     executables = cmake_executables()
     # Parameters a node may get besides its YAML section: the shared /** section, the
     # ManagedNode base's autostart, and rclcpp/rclpy's own use_sim_time.
@@ -144,6 +144,8 @@ def test_every_reference_exists():
     rviz = next(s for s in specs if s.executable == 'rviz2')
     assert not rviz.enabled                           # use_rviz defaults to false
     assert rviz.arguments[0] == '-d' and os.path.isfile(rviz.arguments[1]), rviz.arguments
+    assert not next(s for s in specs if s.executable == 'hmi_node').enabled   # hmi: false
+    assert next(s for s in reader.nodes({'hmi': 'true'}) if s.executable == 'hmi_node').enabled
     assert os.path.isfile(os.path.join(REPO_DIR, reader.defaults()['model'])), 'no shipped model'
 
 
