@@ -9,6 +9,7 @@ does not implement (so a client never finds a method that cannot work), and make
 object notifier of the VisionSystem (HasNotifier), so events reach subscribers of either.
 """
 from dataclasses import dataclass
+import logging
 from pathlib import Path
 from typing import Dict, List
 
@@ -70,7 +71,15 @@ async def build_vision_system(server: Server, nodeset_file: str) -> VisionSystem
     await server.import_xml(nodeset_file)
     index = await server.get_namespace_index(NAMESPACE_URI)
     await complete_inherited_definitions(server, index)
-    await server.load_data_type_definitions()
+    # The BinaryIdBaseDataType subtypes share their supertype's name in asyncua.ua; asyncua
+    # warns of each, and result_event.structure finds them by NodeId instead.
+    collisions = logging.getLogger('asyncua.ua.uatypes')
+    level = collisions.level
+    collisions.setLevel(logging.ERROR)
+    try:
+        await server.load_data_type_definitions()
+    finally:
+        collisions.setLevel(level)
     vision_system = await server.nodes.objects.add_object(
         ua.NodeId(OBJECT_NAME, index), ua.QualifiedName(OBJECT_NAME, index),
         ua.NodeId(VISION_SYSTEM_TYPE, index))
