@@ -5,6 +5,7 @@ import sys
 import time
 
 from acnn_ros.core.plc.contract import ActuationCommand
+from acnn_ros.core.plc.loop_actuator import PlcUnavailable
 from acnn_ros.core.plc.loop_server import free_port
 from acnn_ros.core.plc.modbus.client import decision_registers, ModbusActuator
 from acnn_ros.core.plc.modbus.config import ModbusConfig
@@ -187,3 +188,41 @@ def test_simulator_command_line_prints_every_write():
         process.wait(timeout=10)
     assert ' fc16 register 0 <- [0, 42, 2, 1, ' in lines[0], lines   # + valid-until words
     assert lines[1].endswith('fc5 coil 0 <- [1]') and lines[2].endswith('fc5 coil 0 <- [0]')
+
+
+def test_a_decision_out_of_time_does_not_condemn_a_link_that_answers():
+    # The soak (issue 26) found the Modbus link stuck for 15-43 s after a PLC restart: each
+    # decision has ~50 ms left to its firing deadline, a busy PC took longer, and every such
+    # timeout dropped and remade the connection, so decisions failed one after another while
+    # the PLC answered every other client in 0-3 ms. Only a request that waited the PLC's
+    # whole reply timeout (timeout_s) says the PLC stopped answering.
+    import asyncio
+
+    class Answering:
+        connected = True
+
+    class Answer:
+        def isError(self):
+            return False
+
+    actuator = ModbusActuator(plc_config(1, timeout_s=0.1))
+
+    async def slow_answer(seconds):
+        await asyncio.sleep(seconds)
+        return Answer()
+
+    async def scenario():
+        actuator._client, actuator._connected = Answering(), asyncio.Event()
+        actuator._connected.set()
+        with pytest.raises(PlcUnavailable):       # 20 ms left, the answer takes 60 ms
+            await actuator._request(lambda: slow_answer(0.06), time.time() + 0.02)
+        kept = (actuator._failures, actuator._connected.is_set(), actuator.responding)
+        answer = await actuator._request(lambda: slow_answer(0.0), time.time() + 0.5)
+        with pytest.raises(PlcUnavailable):       # the PLC's whole reply timeout: unanswered
+            await actuator._request(lambda: slow_answer(0.3), time.time() + 0.15)
+        return kept, answer, actuator._failures, actuator._connected.is_set()
+
+    kept, answer, failures, connected = asyncio.run(scenario())
+    assert kept == (0, True, None)                # the link stays, nobody called it dead
+    assert isinstance(answer, Answer)             # and the next decision goes through at once
+    assert failures >= 3 and not connected        # a PLC silent for timeout_s is condemned

@@ -184,14 +184,13 @@ class ModbusActuator(LoopThreadActuator):
     async def _request(self, call, deadline: float):
         """Run one Modbus call within min(timeout_s, time left); retry until the deadline."""
         while True:
-            left = await self._wait_for_link(deadline)
+            budget = min(self.config.timeout_s, max(await self._wait_for_link(deadline), 0.0))
             try:
-                response = await asyncio.wait_for(call(), timeout=min(self.config.timeout_s,
-                                                                      max(left, 0.0)))
+                response = await asyncio.wait_for(call(), timeout=budget)
                 if response.isError():
                     raise ModbusException(f'PLC answered with an error: {response}')
             except (asyncio.TimeoutError, ModbusException, OSError) as exc:
-                self._unanswered(exc)
+                self._unanswered(exc, budget)
                 if not self._client.connected:
                     self._connected.clear()
                 if self._clock() >= deadline:

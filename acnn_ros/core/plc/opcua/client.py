@@ -226,9 +226,9 @@ class OpcUaActuator(LoopThreadActuator):
             left = deadline - self._clock()
             if left <= 0:
                 raise PlcUnavailable(self.last_error or 'deadline passed')
+            budget = min(self.config.timeout_s, left)
             try:
-                await asyncio.wait_for(client.write_values(nodes, values),
-                                       timeout=min(self.config.timeout_s, left))
+                await asyncio.wait_for(client.write_values(nodes, values), timeout=budget)
             except ua.UaStatusCodeError as exc:
                 if exc.code in SESSION_LOST:
                     self._failures = FAILURES_BEFORE_RECONNECT   # make a new session now
@@ -238,7 +238,7 @@ class OpcUaActuator(LoopThreadActuator):
                 self._answered()   # it answered: no connection problem
                 raise _Refused(f'server refused the write: {exc}') from None
             except (asyncio.TimeoutError, ConnectionError, OSError, ua.UaError) as exc:
-                self._unanswered(exc)
+                self._unanswered(exc, budget)
                 if client.state is not UaClientState.CONNECTED:
                     self._connected.clear()
                 await asyncio.sleep(0.005)
