@@ -14,4 +14,6 @@ source "$repo_dir/scripts/env.sh"
 cd "$repo_dir"
 # The operator's page (hmi_node) on http://127.0.0.1:8080/ while the line runs; `--hmi 0`: any
 # free port. Its URL is printed at start.
-exec python -m acnn_ros.cli demo --hmi 8080 "$@"
+# The line as an OPC UA for Machine Vision server (vision_system_node) on
+# opc.tcp://127.0.0.1:4841/acnn_ros/vision_system/ (anonymous, loopback only); printed at start.
+exec python -m acnn_ros.cli demo --hmi 8080 --vision-system 4841 "$@"

@@ -37,7 +37,7 @@ SYSTEM_MODULES = frozenset({
     'test_line_faults', 'test_one_process_line', 'test_plc_tracking_line',
     'test_replay_integration', 'test_soak_short', 'test_startup_no_drops',
     'test_tutorial_end_to_end',
-    'test_station_line', 'test_vision_system_node',
+    'test_station_line', 'test_vision_system_demo', 'test_vision_system_node',
 })
 SLOW_MODULES = frozenset({
     'test_demo', 'test_hmi_demo', 'test_hmi_node', 'test_hmi_page', 'test_launch',
@@ -46,7 +46,8 @@ SLOW_MODULES = frozenset({
     'test_station_bag', 'test_station_cameras', 'test_station_fusion', 'test_station_line',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',
-    'test_vision_system_node', 'test_vision_system_node_opcua', 'test_vision_system_security',
+    'test_vision_system_demo', 'test_vision_system_node', 'test_vision_system_node_opcua',
+    'test_vision_system_security',
 })
 
 

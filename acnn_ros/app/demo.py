@@ -85,6 +85,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="serve the operator's page (hmi_node, a process of its own) on "
                         '127.0.0.1:PORT while the line runs (0: a free port; default: off; '
                         './scripts/demo.sh: 8080)')
+    parser.add_argument('--vision-system', type=int, default=None, metavar='PORT',
+                        help='serve the line as an OPC UA for Machine Vision server '
+                        '(vision_system_node, a process of its own) on 127.0.0.1:PORT (0: a '
+                        'free port), anonymous on loopback only (default: off; '
+                        './scripts/demo.sh: 4841)')
     parser.add_argument('--quiet', action='store_true', help='no per-second summary lines')
 
 
@@ -236,6 +241,25 @@ def start_hmi(args, overrides):
     return hmi
 
 
+def start_vision_system(args, params_file):
+    """Start the OPC UA vision system server (--vision-system) and print its endpoint."""
+    if args.vision_system is None:
+        return None
+    from acnn_ros.app.vision_system_process import VisionSystemProcess
+    from acnn_ros.core.plc.loop_server import free_port
+    vision = VisionSystemProcess(args.namespace or f'demo_{os.getpid()}',
+                                 args.vision_system or free_port(), params_file)
+    endpoint = vision.wait_started()
+    if endpoint is None:
+        print(f'warning: no OPC UA vision system (vision_system_node did not start):\n'
+              f'{vision.failure()}', file=sys.stderr)
+        vision.stop()
+        return None
+    print(f'  OPC UA vision system (OPC 40100-1): {endpoint} (vision_system_node; anonymous, '
+          'no message security: loopback only)', flush=True)
+    return vision
+
+
 def run(args) -> int:
     """Run the demo; return 0 when the reconciliation passes."""
     quiet_pymodbus()
@@ -276,6 +300,7 @@ def run(args) -> int:
           + (f'PLC simulator (pymodbus) on 127.0.0.1:{simulator.port}' if simulator
              else 'no PLC (topic actuator)'))
     demo, hmi = None, start_hmi(args, overrides)
+    vision = start_vision_system(args, params_file)
     try:
         demo = start_line(args, overrides, simulator)
         return _run_line(demo, args, overrides)
@@ -292,6 +317,8 @@ def run(args) -> int:
             simulator.stop()
         if hmi is not None:
             hmi.stop()
+        if vision is not None:
+            vision.stop()
 
 
 def defective_classes(class_names, reject_params) -> List[str]:
