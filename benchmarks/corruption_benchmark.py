@@ -78,9 +78,11 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     figure, axis = plt.subplots(figsize=(9, 5.5))
-    for name in CORRUPTIONS:
+    for index, name in enumerate(CORRUPTIONS):   # ten colours: the render ones dashed
         axis.plot([0, *SEVERITIES], [results['clean']['accuracy'] * 100] +
-                  [r['accuracy'] * 100 for r in results[name]], marker='o', label=name)
+                  [r['accuracy'] * 100 for r in results[name]], marker='o', label=name,
+                  linestyle='--' if CORRUPTIONS[name].kind == 'render' else '-',
+                  color=f'C{index % 10}')
     axis.axhline(100.0 / len(DEFAULT_CLASSES), color='grey', linestyle=':', label='chance')
     axis.set(xlabel='severity (0 = clean)', ylabel='accuracy %', ylim=(0, 101),
              title='Corruption benchmark: device-shift test look')
