@@ -29,7 +29,8 @@ UNIT_MODULES = frozenset({
     'test_staged_worker',
     'test_start_gate_rate', 'test_synthetic', 'test_thresholds', 'test_tiers',
     'test_train_cli_validation',
-    'test_vision_state_machine', 'test_vision_system_security', 'test_vision_system_server',
+    'test_vision_recipes', 'test_vision_state_machine', 'test_vision_system_security',
+    'test_vision_system_server',
 })
 SYSTEM_MODULES = frozenset({
     'test_camera_start_ordering', 'test_clean_shutdown', 'test_demo', 'test_hmi_demo',

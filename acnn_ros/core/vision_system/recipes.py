@@ -8,11 +8,17 @@ given to AddRecipe), an internal id (the model id of its card: name@content hash
 product it is for. Preparing a recipe is the product changeover of inference_node (the caller
 runs it); the book records which one is prepared and hands out list handles.
 """
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional
 
 from acnn_ros.core.model_card import card_path_for, ModelCard
+
+
+# Open list handles kept at most: a client that never releases its handles (a PLC reading
+# GetResultById for every part) must not grow the server without bound; the oldest goes.
+MAX_OPEN_HANDLES = 1024
 
 
 class RecipeError(ValueError):
@@ -47,7 +53,7 @@ class RecipeBook:
     def __init__(self):
         self._recipes: Dict[str, Recipe] = {}      # by external id
         self.prepared: Optional[Recipe] = None
-        self._handles: Set[int] = set()
+        self._handles: 'OrderedDict[int, None]' = OrderedDict()
         self._next_handle = 0
 
     def add(self, recipe: Recipe) -> Recipe:
@@ -71,14 +77,13 @@ class RecipeBook:
                 and (is_prepared is None or (r == self.prepared) == is_prepared)]
 
     def open_handle(self) -> int:
-        """Return a new list handle (released by release_handle)."""
+        """Return a new list handle (released by release_handle, or forgotten when old)."""
         self._next_handle += 1
-        self._handles.add(self._next_handle)
+        self._handles[self._next_handle] = None
+        while len(self._handles) > MAX_OPEN_HANDLES:
+            self._handles.popitem(last=False)
         return self._next_handle
 
     def release_handle(self, handle: int) -> bool:
         """Release a list handle; return False if it was not open."""
-        if handle not in self._handles:
-            return False
-        self._handles.discard(handle)
-        return True
+        return self._handles.pop(handle, False) is None
