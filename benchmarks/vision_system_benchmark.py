@@ -12,7 +12,9 @@ part, so each RejectEvent follows its result at once) and is an asyncua client. 
   the server and the reject line add to the model's latency);
 - continuous execution at `--rate` parts/s for `--duration` s: events received against parts
   published (lost, duplicated, ResultIds continuous) and part published -> event latency;
-- vision_system_node's RSS after the run.
+- vision_system_node's RSS after the run;
+- the ejector's timing (fire_time - due_time of the RejectEvents, every second part a reject)
+  of reject_actuator_node alone, first, and then with the vision system serving its client.
 
     python -m benchmarks.vision_system_benchmark --rate 10 --duration 60 [--write-docs]
 """
@@ -43,8 +45,11 @@ class Parts:
         import rclpy
         from acnn_ros.msg import InspectionResult, PartTrigger
         from acnn_ros.nodes.line_qos import PER_PART_QOS
+        from acnn_ros.msg import RejectEvent
         rclpy.init()
         self.node = rclpy.create_node('vision_system_benchmark')
+        self.lateness_ms = {}          # rejected part id -> fire_time - due_time (ms)
+        self.node.create_subscription(RejectEvent, 'reject', self._on_reject, PER_PART_QOS)
         self._trigger = self.node.create_publisher(PartTrigger, 'part', PER_PART_QOS)
         self._result = self.node.create_publisher(InspectionResult, 'inspection', PER_PART_QOS)
         self._types = PartTrigger, InspectionResult
@@ -52,14 +57,20 @@ class Parts:
         self._spin = threading.Thread(target=rclpy.spin, args=(self.node,), daemon=True)
         self._spin.start()
 
-    def publish(self, part_id: int) -> None:
-        """Publish part `part_id`: its trigger, then its result (class p3707, accepted)."""
+    def _on_reject(self, event) -> None:
+        if event.delivery == event.DELIVERY_FIRED:
+            fire = event.fire_time.sec + event.fire_time.nanosec * 1e-9
+            due = event.due_time.sec + event.due_time.nanosec * 1e-9
+            self.lateness_ms[event.part_id] = (fire - due) * 1000.0
+
+    def publish(self, part_id: int, reject: bool = False) -> None:
+        """Publish part `part_id`: its trigger, then its result (p3707 accepted, p1069 not)."""
         trigger_type, result_type = self._types
         stamp = self.node.get_clock().now().to_msg()
         trigger = trigger_type(part_id=part_id)
         trigger.header.stamp, trigger.header.frame_id = stamp, 'camera_optical_frame'
-        result = result_type(status=result_type.STATUS_OK, class_id=2, class_name='p3707',
-                             confidence=0.99, class_scores=[0.0, 0.0, 0.99, 0.01])
+        result = result_type(status=result_type.STATUS_OK, class_id=0 if reject else 2,
+                             class_name='p1069' if reject else 'p3707', confidence=0.99)
         result.header = trigger.header
         self.sent[part_id] = time.monotonic()
         self._trigger.publish(trigger)
@@ -123,7 +134,7 @@ async def run(args, port, parts: Parts):
         start = (ua.MeasIdDataType(Id=''), ua.PartIdDataType(Id=''),
                  ua.RecipeIdExternalDataType(Id=''), ua.ProductIdDataType(Id=''),
                  ua.Variant([], ua.VariantType.Variant))
-        part_id, single = 0, []
+        part_id, single = args.first_part - 1, []
         for _ in range(args.jobs):
             part_id += 1
             before = len(received.events)
@@ -140,13 +151,38 @@ async def run(args, port, parts: Parts):
         period, begin = 1.0 / args.rate, time.monotonic()
         while time.monotonic() - begin < args.duration:
             part_id += 1
-            parts.publish(part_id)
+            parts.publish(part_id, reject=part_id % 2 == 0)
             await asyncio.sleep(max(0.0, begin + (part_id - first + 1) * period
                                     - time.monotonic()))
         await asyncio.sleep(3.0)
         return single, received.events, first, part_id
     finally:
         await client.disconnect()
+
+
+def ejector_baseline(args, parts: Parts) -> int:
+    """Run the reject line alone (no vision system) at the same rate; return the last part id."""
+    actuator = start_node('reject_actuator_node', '-p', 'actuator:=topic')
+    try:
+        time.sleep(8.0)                          # started and matched (start-up is not timed)
+        period, begin = 1.0 / args.rate, time.monotonic()
+        part_id = 0
+        while time.monotonic() - begin < args.duration:
+            part_id += 1
+            parts.publish(part_id, reject=part_id % 2 == 0)
+            time.sleep(max(0.0, begin + part_id * period - time.monotonic()))
+        time.sleep(3.0)
+    finally:
+        actuator.terminate()
+        actuator.wait(timeout=30)
+    return part_id
+
+
+def lateness_row(label, values) -> str:
+    """Return a table row of fire_time - due_time percentiles (ms)."""
+    p = percentiles(values, (50, 95, 99))
+    return (f'| {label} | {p["p50"]:.2f} | {p["p95"]:.2f} | {p["p99"]:.2f} | '
+            f'{len(values)} rejects |')
 
 
 def main(argv=None) -> int:
@@ -159,12 +195,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     keep_dds_local(default_domain=int(os.environ.get('ROS_DOMAIN_ID', '47')))
     port = free_port()
+    parts = Parts()
+    args.first_part = ejector_baseline(args, parts) + 1
+    alone = dict(parts.lateness_ms)
     inference = start_node('inference_node')
     actuator = start_node('reject_actuator_node', '-p', 'actuator:=topic')
     vision = start_node('vision_system_node', '-p', f'server_port:={port}',
                         '-p', 'line_nodes:=[inference_node, reject_actuator_node]',
                         '-p', 'line_period_s:=0.2')
-    parts = Parts()
     try:
         single, events, first, last = asyncio.run(run(args, port, parts))
         rss = rss_mib(vision.pid)
@@ -175,7 +213,11 @@ def main(argv=None) -> int:
             process.wait(timeout=30)
     continuous = [e for e in events if e[2] >= first]
     ids = [e[2] for e in continuous]
-    latencies = [(when - parts.sent[part]) * 1000.0 for when, _, part in continuous]
+    # An accepted part's RejectEvent follows its result at once; a rejected one's waits for
+    # its firing (reject_delay_s): the latency is the accepted parts'.
+    latencies = [(when - parts.sent[part]) * 1000.0 for when, _, part in continuous
+                 if part % 2]
+    served = [v for part, v in parts.lateness_ms.items() if first <= part <= last]
     result_ids = [e[1] for e in events]
     continuous_ids = result_ids == list(range(result_ids[0], result_ids[0] + len(result_ids)))
     single_p = percentiles(single, (50, 95, 99))
@@ -197,9 +239,18 @@ def main(argv=None) -> int:
         '|---|---|---|---|---|',
         f'| StartSingleJob -> ResultReadyEvent (ms) | {single_p["p50"]:.1f} | '
         f'{single_p["p95"]:.1f} | {single_p["p99"]:.1f} | {len(single)} jobs |',
-        f'| part published -> ResultReadyEvent at {args.rate:g} parts/s (ms) | '
+        f'| accepted part published -> ResultReadyEvent at {args.rate:g} parts/s (ms) | '
         f'{part_p["p50"]:.1f} | {part_p["p95"]:.1f} | {part_p["p99"]:.1f} | '
-        f'{len(continuous)} events |',
+        f'{len(latencies)} events |',
+        '',
+        f'Ejector timing, fire_time - due_time of the RejectEvents (ms; every second part a '
+        f'reject, {args.rate:g} parts/s, {args.duration:g} s each), the reject line alone and '
+        'with vision_system_node serving a subscribed client:',
+        '',
+        '| run | p50 | p95 | p99 | count |',
+        '|---|---|---|---|---|',
+        lateness_row('reject_actuator_node alone', list(alone.values())),
+        lateness_row('with the vision system server and its client', served),
         '',
         f'Continuous run: {expected} parts published, {len(set(ids))} with an event, '
         f'{expected - len(set(ids) & set(range(first, last + 1)))} lost, '
