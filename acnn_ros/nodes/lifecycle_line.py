@@ -16,7 +16,8 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.callback_groups import ReentrantCallbackGroup
 
-GONE = 'gone'          # no get_state service, or no answer within the poll
+GONE = 'gone'          # seen before, now no get_state service or no answer within the poll
+NOT_SEEN = 'not seen'  # never answered since this node started (not started yet: no failure)
 FAILED_STATES = frozenset({GONE, 'finalized', 'errorprocessing'})
 
 
@@ -41,6 +42,7 @@ class LifecycleLine:
                                         callback_group=group)
         self._poll: Dict[str, str] = {}
         self._poll_started = None
+        self._seen = set()             # nodes that answered once: missing later = gone
 
     # -- non-blocking state poll (timer callback) --------------------------------------------
 
@@ -54,7 +56,7 @@ class LifecycleLine:
         self._poll, self._poll_started = {}, now
         for name, client in self._get.items():
             if not client.service_is_ready():
-                self._poll[name] = GONE
+                self._poll[name] = self._missing(name)
                 continue
             future = client.call_async(GetState.Request())
             future.add_done_callback(lambda f, name=name: self._answered(name, f, report))
@@ -63,14 +65,21 @@ class LifecycleLine:
     def _answered(self, name, future, report) -> None:
         if self._poll_started is None:
             return
-        self._poll[name] = future.result().current_state.label if future.result() else GONE
+        if future.result() is None:
+            self._poll[name] = self._missing(name)
+        else:
+            self._seen.add(name)
+            self._poll[name] = future.result().current_state.label
         self._finish(report)
+
+    def _missing(self, name: str) -> str:
+        return GONE if name in self._seen else NOT_SEEN
 
     def _finish(self, report, missing: bool = False) -> None:
         if self._poll_started is None:
             return
         if missing:
-            self._poll.update({n: GONE for n in self.names if n not in self._poll})
+            self._poll.update({n: self._missing(n) for n in self.names if n not in self._poll})
         if len(self._poll) == len(self.names):
             states, started = dict(self._poll), self._poll_started
             self._poll_started = None
