@@ -33,7 +33,7 @@ def test_images_truth_and_custom_messages_round_trip(tmp_path, storage):
             reason_detail='bad', fail_safe=True, class_id=-1, class_name='', confidence=0.0,
             due_time=types['builtin_interfaces/msg/Time'](sec=1, nanosec=2),
             fire_time=types['builtin_interfaces/msg/Time'](sec=3, nanosec=4), delivery=1,
-            actuator='topic'), 10)
+            actuator='topic', views=[]), 10)
 
     topics = bag_io.bag_topics(bag)
     assert {name: (t.msgtype, t.count) for name, t in topics.items()} == {
