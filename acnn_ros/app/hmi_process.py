@@ -13,12 +13,13 @@ from typing import Optional
 
 from acnn_ros.app.side_process import SideNodeProcess
 
-START_TIMEOUT_S = 30.0
 STATION_ID = 'demo'
 
 
 class HmiProcess(SideNodeProcess):
-    """hmi_node in the demo's namespace (app/side_process.py)."""
+    """hmi_node in the demo's namespace (app/side_process.py); SIGINT writes its queued rows."""
+
+    stop_timeout_s = 10.0
 
     def __init__(self, namespace: str, port: int):
         self.folder = tempfile.mkdtemp(prefix='acnn_demo_hmi_')
@@ -33,11 +34,3 @@ class HmiProcess(SideNodeProcess):
     def url(self) -> Optional[str]:
         """Return the page's URL once served."""
         return self.address
-
-    def wait_started(self, timeout_s: float = START_TIMEOUT_S) -> Optional[str]:
-        """Return the page's URL once served; None if hmi_node ended or did not say it."""
-        return super().wait_started(timeout_s)
-
-    def stop(self, timeout_s: float = 10.0, drain_s: float = 0.0) -> int:
-        """Stop hmi_node (SIGINT: its queued rows are written); return its exit status."""
-        return super().stop(timeout_s, drain_s)

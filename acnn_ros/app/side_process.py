@@ -18,6 +18,10 @@ from typing import List, Optional, Sequence
 class SideNodeProcess:
     """`python -m acnn_ros.nodes.<node> --ros-args *ros_args`; `address` from its log."""
 
+    start_timeout_s = 30.0     # how long wait_started waits by default
+    stop_timeout_s = 15.0      # how long stop waits for the node to exit
+    drain_s = 0.0              # what the node gets before SIGINT (its last messages)
+
     def __init__(self, node: str, ros_args: Sequence[str], started_text: str):
         """Start the node; its line containing `started_text` names its address after it."""
         self.started_text = started_text
@@ -39,18 +43,18 @@ class SideNodeProcess:
                 self._started.set()
         self._started.set()
 
-    def wait_started(self, timeout_s: float) -> Optional[str]:
+    def wait_started(self, timeout_s: Optional[float] = None) -> Optional[str]:
         """Return the address once served; None if the node ended or did not say it."""
-        self._started.wait(timeout_s)
+        self._started.wait(self.start_timeout_s if timeout_s is None else timeout_s)
         return self.address
 
-    def stop(self, timeout_s: float = 15.0, drain_s: float = 0.0) -> int:
+    def stop(self) -> int:
         """Stop the node (SIGINT: its shutdown transition), after `drain_s`; its exit status."""
         if self._process.poll() is None:
-            time.sleep(drain_s)
+            time.sleep(self.drain_s)
             self._process.send_signal(signal.SIGINT)
         try:
-            return self._process.wait(timeout_s)
+            return self._process.wait(self.stop_timeout_s)
         except subprocess.TimeoutExpired:
             self._process.kill()
             return self._process.wait()

@@ -126,12 +126,15 @@ class BagSource:
 
     def load_images(self, indices) -> Dict[int, np.ndarray]:
         """Decode the frames with the given indices (one pass over the bag)."""
+        return self._load_topic_images(self.image_topic, indices)
+
+    def _load_topic_images(self, topic: str, indices) -> Dict[int, np.ndarray]:
         wanted = set(indices)
         images = {}
         if not wanted:
             return images
         from acnn_ros.core.image_codec import ImageDecodeError
-        for frame in bag_io.iter_image_frames(self.bag, self.image_topic):
+        for frame in bag_io.iter_image_frames(self.bag, topic):
             if frame.index in wanted:
                 wanted.discard(frame.index)
                 try:
@@ -170,11 +173,10 @@ class StationBagSource(BagSource):
         """Decode the frames with the given (continued) indices."""
         images = {}
         for topic, offset in self._offsets.items():
-            self.image_topic = topic
             local = {i - offset for i in indices
                      if offset <= i < offset + bag_io.count_messages(self.bag, topic)}
             images.update({i + offset: image
-                           for i, image in super().load_images(local).items()})
+                           for i, image in self._load_topic_images(topic, local).items()})
         return images
 
 
