@@ -8,7 +8,7 @@ Leave-one-out on the four real bottle frames, and the shipped `acnn_bottle` mode
 For each real frame F (a fold): `acnn synth --backgrounds SAMPLES --hold-out F` prints every
 class's code on the OTHER three frames only (everything measured from them), `acnn train`
 fine-tunes the demo model's weights (rebuilt from resource/models/acnn_demo.onnx by
-benchmarks/onnx_weights.py; its folded BatchNorms get statistics back,
+acnn_ros/model/transfer.py; its folded BatchNorms get statistics back,
 `recalibrate_batchnorm`) on that data, and the checkpoint is run on F itself: class,
 confidence, ROI centre inside F's labelled box. First (unless --no-ship) the same on all four
 frames gives resource/models/acnn_bottle.onnx + card. Results: OUT/loo.json, OUT/loo.md,
@@ -40,44 +40,16 @@ def _cli(*args: str) -> None:
     subprocess.run(command, check=True, cwd=ROOT)
 
 
-def recalibrate_batchnorm(model, count: int = 32) -> None:
+def synthetic_rgb_frames(count: int = 32) -> np.ndarray:
     """
-    Give each folded BatchNorm the statistics of its convolution's output, same function.
+    Return `count` fully synthetic RGB frames: the statistics for the demo model's BatchNorms.
 
-    `model_from_onnx` leaves every BatchNorm as "+ bias" (mean 0, var 1, scale 1): exact in
-    eval mode, but in training mode a BatchNorm normalises by the batch's own statistics and
-    the first fine-tuning step would start from a different network (seen: back to chance).
-    Here each BatchNorm gets mean m and var v of its convolution's output on `count` fully
-    synthetic frames (no real frame: nothing of a held-out frame leaks), scale sqrt(v + eps)
-    and bias m + fused bias, so eval mode is unchanged and training mode starts near it.
+    No real frame: nothing of a held-out frame leaks into the fold's starting point.
     """
-    import torch
-    from torch import nn
-
     from acnn_ros.core.dataset.synthetic import render_frame
-    from acnn_ros.model.augment import to_input
 
-    modules = list(model.modules())
-    pairs = [(conv, norm) for conv, norm in zip(modules, modules[1:])
-             if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)]
-    stats = {}
-
-    def hook(module, _inputs, output):
-        stats[module] = (output.mean((0, 2, 3)), output.var((0, 2, 3), unbiased=False))
-    handles = [conv.register_forward_hook(hook) for conv, _ in pairs]
-    rgb = np.stack([cv2.cvtColor(render_frame(np.random.default_rng(1000 + i), i % 4)[0],
-                                 cv2.COLOR_BGR2RGB) for i in range(count)])
-    model.eval()
-    with torch.no_grad():
-        model(to_input(rgb, torch.device('cpu')))
-        for handle in handles:
-            handle.remove()
-        for conv, norm in pairs:
-            mean, var = stats[conv]
-            norm.bias.add_(mean)
-            norm.weight.copy_(torch.sqrt(var + norm.eps))
-            norm.running_mean.copy_(mean)
-            norm.running_var.copy_(var)
+    return np.stack([cv2.cvtColor(render_frame(np.random.default_rng(1000 + i), i % 4)[0],
+                                  cv2.COLOR_BGR2RGB) for i in range(count)])
 
 
 def demo_checkpoint(path: Path) -> Path:
@@ -87,10 +59,10 @@ def demo_checkpoint(path: Path) -> Path:
     import torch
 
     from acnn_ros.model.train import CHECKPOINT_FORMAT, save_checkpoint, TrainConfig
-    from benchmarks.onnx_weights import model_from_onnx
+    from acnn_ros.model.transfer import model_from_onnx, recalibrate_batchnorm
 
     model, card = model_from_onnx(ROOT / 'resource/models/acnn_demo.onnx')
-    recalibrate_batchnorm(model)
+    recalibrate_batchnorm(model, synthetic_rgb_frames())
     config = TrainConfig(variant=card.variant, overrides={'roi_output_width': 64,
                                                           'roi_output_height': 48})
     with torch.no_grad():

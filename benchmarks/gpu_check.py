@@ -7,8 +7,9 @@ no colcon install. Steps, each recorded in `<out>/gpu_check.json` and `<out>/gpu
 1. the runtime layer imports nothing ROS (static scan of acnn_ros/runtime and sys.modules after
    importing the pipeline);
 2. the same weights for both backends: by default the shipped `acnn_demo.onnx`, its weights
-   rebuilt in PyTorch (onnx_weights.py) and saved as a training checkpoint (`--checkpoint`: a
-   trained checkpoint and its export; `--onnx ''`: a seeded untrained `opt` A-CNN);
+   rebuilt in PyTorch (acnn_ros/model/transfer.py) and saved as a training checkpoint
+   (`--checkpoint`: a trained checkpoint and its export; `--onnx ''`: a seeded untrained `opt`
+   A-CNN);
 3. reference: the ONNX model on ONNX Runtime's CPU provider through InspectionPipeline;
 4. the torch backend (`backend='torch'`, TorchEngine) with its module moved to the device, in
    fp32 and fp16 (autocast): parity with the reference on the same frames (class agreement,
@@ -53,7 +54,8 @@ def make_model(out: Path, checkpoint: str, onnx: str, seed: int):
     Return (checkpoint for the torch backend, .onnx for ONNX Runtime, what the weights are).
 
     Both files always hold the same weights: a trained checkpoint and its export, the shipped
-    .onnx and its weights rebuilt in PyTorch (onnx_weights.py), or a seeded untrained model.
+    .onnx and its weights rebuilt in PyTorch (acnn_ros/model/transfer.py), or a seeded untrained
+    model.
     """
     import torch
     from acnn_ros.core.model_card import ModelCard
@@ -61,7 +63,7 @@ def make_model(out: Path, checkpoint: str, onnx: str, seed: int):
     from acnn_ros.model.export import export_onnx
     from acnn_ros.model.train import CHECKPOINT_FORMAT, load_checkpoint, model_from_checkpoint
     if onnx and not checkpoint:
-        from benchmarks.onnx_weights import model_from_onnx
+        from acnn_ros.model.transfer import model_from_onnx
         model, card = model_from_onnx(Path(onnx))
         config = dict(card.extra.get('config', {}))
         config.pop('num_classes', None)

@@ -28,6 +28,7 @@ from acnn_ros.model.history import BestTracker, plot_curves, write_history_csv
 from acnn_ros.model.losses import multitask_loss
 from acnn_ros.model.run_pictures import write_test_pictures
 from acnn_ros.model.train_config import TrainConfig
+from acnn_ros.model.transfer import freeze_localization, load_initial_weights
 import numpy as np
 import torch
 from torch import nn
@@ -161,6 +162,7 @@ def _train_epoch(model, optimizer, scheduler, frames: FrameSet, positions: np.nd
     from tqdm import tqdm
 
     model.train()
+    freeze_localization(model, epoch < config.freeze_localization_epochs)
     # Per-epoch streams: a resumed run sees the same order and augmentation.
     order = positions[np.random.default_rng([config.seed, epoch]).permutation(len(positions))]
     generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
@@ -264,12 +266,9 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
         validation['paths'] = [str(p) for p in val_frames.paths]
     model = build_model(config.variant, len(class_names), **config.overrides)
     if config.init_from:
-        source = load_checkpoint(Path(config.init_from))
-        if source['class_names'] != list(class_names):
-            raise ValueError(f'{config.init_from} was trained on classes '
-                             f'{source["class_names"]}, this dataset has {list(class_names)}')
-        model.load_state_dict(source['model'])
-        log(f'starting from the weights of {config.init_from}')
+        spread = positions[np.linspace(0, len(positions) - 1, 32).astype(int)]
+        load_initial_weights(model, config.variant, Path(config.init_from), class_names,
+                             train_frames.images[np.unique(spread)], log)
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)

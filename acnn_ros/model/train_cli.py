@@ -23,14 +23,22 @@ def _size(text: str):
     return width, height
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    if value < least:
+        raise argparse.ArgumentTypeError(f'must be at least {least}, got {value}')
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,8 +90,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--stop-after', type=_positive_int, default=None,
                         help='stop after this many epochs of the --epochs schedule')
     parser.add_argument('--init-from', default='',
-                        help='start from the weights of this checkpoint (same variant and '
-                             'classes) with a fresh optimizer and schedule: a second stage')
+                        help='start from these weights with a fresh optimizer and schedule: '
+                             'a checkpoint (a second stage) or a shipped model .onnx, e.g. '
+                             'resource/models/acnn_demo.onnx (a new product: same variant and '
+                             'ROI size; classes matched by name, new ones learned)')
+    parser.add_argument('--freeze-localization-epochs', type=_non_negative_int,
+                        default=TrainConfig.freeze_localization_epochs,
+                        help='hold the localization fixed for the first N epochs (with '
+                             '--init-from: the new class layer settles first; default 0)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                          augment=not args.no_augment, seed=args.seed, device=args.device,
                          threads=args.threads, init_from=args.init_from,
                          val_fraction=args.val_fraction, val_block=args.val_block,
-                         patience=args.patience)
+                         patience=args.patience,
+                         freeze_localization_epochs=args.freeze_localization_epochs)
     args.out.mkdir(parents=True, exist_ok=True)
     log_file = open(args.out / 'train.log', 'a', encoding='utf-8')
 

@@ -24,7 +24,11 @@ class TrainConfig:
     seed: int = 0
     device: str = 'cpu'
     threads: int = 2
-    init_from: str = ''        # checkpoint whose weights start this run (a second stage)
+    # Weights that start this run: a checkpoint (a second stage) or a shipped model's .onnx
+    # (transfer to a new product: acnn_ros/model/transfer.py).
+    init_from: str = ''
+    # Epochs at the start with the localization held fixed (transfer: the class layer settles).
+    freeze_localization_epochs: int = 0
     # Validation when the dataset has no val split: this fraction of train, carved per class in
     # seeded blocks of `val_block` consecutive frames (neighbours stay on one side).
     val_fraction: float = 0.1
