@@ -315,11 +315,6 @@ class CameraNode(ManagedNode):
         publish_status(self, self._diag_pub, 'camera', level, message,
                        sup.source.description, values)
 
-    def destroy_node(self):
-        """Release the camera (a node destroyed without a shutdown), then the node."""
-        self.release()
-        return super().destroy_node()
-
 
 def main(args=None) -> int:
     """Run camera_node until shutdown; return the exit status (acnn_ros.nodes.node_main)."""

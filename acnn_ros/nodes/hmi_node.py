@@ -174,11 +174,6 @@ class HmiNode(ManagedNode):
         self._reset_client.call_async(Trigger.Request())
         return f'{self.config.reset_service} called'
 
-    def destroy_node(self):
-        """Release what is still held, then the node."""
-        self.release()
-        return super().destroy_node()
-
 
 def main(args=None) -> int:
     """Run hmi_node until shutdown; return the exit status (nodes.node_main)."""

@@ -141,11 +141,6 @@ class InferenceNode(ManagedNode):
         self._results = self._overlay = self._load_service = None
         self._holder = self.config = None
 
-    def destroy_node(self):
-        """Stop the worker (the frames in hand are answered while ROS is up) and release."""
-        self.release()
-        return super().destroy_node()
-
     # ---- changeover and parameters
 
     def _parameter_values(self) -> dict:

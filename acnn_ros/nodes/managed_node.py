@@ -176,5 +176,10 @@ class ManagedNode(LifecycleNode):
         self.release()
         return TransitionCallbackReturn.SUCCESS
 
+    def destroy_node(self):
+        """Release what is still held (a node destroyed without a shutdown), then the node."""
+        self.release()
+        return super().destroy_node()
+
     def release(self) -> None:
         """Release everything configure built; subclasses override (must be idempotent)."""

@@ -272,11 +272,6 @@ class RejectActuatorNode(ManagedNode):
         publish_status(self, self._diagnostics, 'reject actuator', level, text,
                        self.config.actuator, values)
 
-    def destroy_node(self):
-        """Release what is still held (a node destroyed without a shutdown), then the node."""
-        self.release()
-        return super().destroy_node()
-
 
 def main(args=None) -> int:
     """Run reject_actuator_node until shutdown; return the exit status (nodes.node_main)."""

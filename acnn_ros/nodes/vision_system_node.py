@@ -153,11 +153,6 @@ class VisionSystemNode(ManagedNode):
             frame_key(msg.header), int(msg.part_id), decision,
             RejectReason(msg.reason).name.lower(), msg.class_name, float(msg.confidence)))
 
-    def destroy_node(self):
-        """Stop the server (a node destroyed without a shutdown), then the node."""
-        self.release()
-        return super().destroy_node()
-
 
 def main(args=None) -> int:
     """Run vision_system_node until shutdown; return the exit status (nodes/node_main)."""
