@@ -143,3 +143,20 @@ def test_report_markdown_of_a_run():
         'missed by 7.50 % |' in text
     assert 'missed: 50 of 300 frames not OK' in text
     assert 'One-process line: camera' not in text  # no line form in this report
+
+
+def test_a_soak_run_as_a_whole_line_probe_counts_unwritten_decisions_and_a_slow_camera():
+    from acnn_ros.app.bench.soak_accounting import line_probe
+    counts = {'frames': 6000, 'verdicts': 5990, 'frames_not_answered_ok': 10, 'missed': 20,
+              'accepts_undelivered': 15, 'late_plc_writes': 5}
+    report = {'rate_hz': 100.0, 'counts': counts, 'reconciled': True,
+              'observer': {'check': {'ok': True}}}
+    probe = line_probe(report, 6000)
+    assert (probe.sent, probe.ok, probe.passed()) == (6000, 6000 - 10 - 30, True)
+    # The camera fell behind: 5% of the parts it should have captured never existed.
+    assert not line_probe(report, 6316).passed()
+    # Too many decisions never reached the PLC.
+    assert not line_probe(dict(report, counts=dict(counts, missed=80)), 6000).passed()
+    # An unreconciled run or an observer that lost messages proves nothing.
+    assert line_probe(dict(report, reconciled=False), 6000).ok == 0
+    assert line_probe(dict(report, observer={'check': {'ok': False}}), 6000).ok == 0

@@ -18,6 +18,7 @@ fail-safe (no result) instead. Every identity is exact:
 from collections import Counter
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
+from acnn_ros.app.bench.rate_search import Probe
 from acnn_ros.core.plc.contract import VERDICT_REJECT
 from acnn_ros.core.reject.counters import Delivery
 from acnn_ros.core.reject.decision import RejectReason
@@ -245,3 +246,21 @@ def observer_losses(receipts: Dict[str, ReceiptLosses], ledger: LineLedger,
               + '; delivered twice to the observer (kept once) ' + ', '.join(
                   f'{topic} {r.repeated}' for topic, r in receipts.items()))
     return Check("the observer's own losses: none", ok, detail), counts
+
+
+def line_probe(report: dict, expected_parts: int) -> Probe:
+    """
+    Return a soak run without restarts as one probe of the whole line's rate (rated rate).
+
+    A part counts OK when its frame was answered OK and its decision reached the PLC; `sent`
+    is the parts the camera should have captured at the probe's rate, so a camera that falls
+    behind fails the probe too. A run whose accounting does not reconcile, or whose observer
+    lost messages, proves nothing: every part counts not OK.
+    """
+    counts = report['counts']
+    sent = max(expected_parts, counts['frames'])
+    if not (report['reconciled'] and report['observer']['check']['ok']):
+        return Probe(report['rate_hz'], sent, 0, answered=counts['verdicts'])
+    not_written = counts['missed'] + counts['accepts_undelivered'] - counts['late_plc_writes']
+    ok = counts['frames'] - counts['frames_not_answered_ok'] - max(not_written, 0)
+    return Probe(report['rate_hz'], sent, max(ok, 0), answered=counts['verdicts'])
