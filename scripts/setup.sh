@@ -40,6 +40,19 @@ PY
   echo "$want" > "$stamp"
 fi
 
+# The other renderer (requirements-renderer.txt): a second, small venv with OpenCV 5.1 that
+# draws the synthetic label text a few pixels differently (test/test_other_renderer.py).
+renderer_dir="$repo_dir/.venv-renderer"
+renderer_want="$(sha256sum requirements-renderer.txt | cut -d' ' -f1)"
+if [[ "$(cat "$renderer_dir/.acnn_requirements.sha256" 2>/dev/null || true)" != "$renderer_want" ]]; then
+  log 'installing .venv-renderer (OpenCV 5.1 for the other-renderer test; once)'
+  [[ -x "$renderer_dir/bin/python" ]] || "$python_bin" -m venv "$renderer_dir"
+  "$renderer_dir/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r requirements-renderer.txt 2>&1 | grep -v "^WARNING: Location 'file://" >&2 || true
+  "$renderer_dir/bin/python" -c 'import cv2, numpy, PIL, tqdm' \
+    && echo "$renderer_want" > "$renderer_dir/.acnn_requirements.sha256"
+fi
+
 # The label page's browser test (test/test_label_page.py) drives Debian's Chromium through its
 # chromedriver: installed once here as root with apt-get; otherwise we say how (the test fails).
 if [[ ! -x /usr/bin/chromedriver ]]; then

@@ -45,7 +45,7 @@ SLOW_MODULES = frozenset({
     'test_demo', 'test_hmi_demo', 'test_hmi_node', 'test_hmi_page', 'test_launch',
     'test_line_faults',
     'test_inference_station', 'test_line_cli', 'test_line_qos', 'test_model_training',
-    'test_model_transfer',
+    'test_model_transfer', 'test_other_renderer',
     'test_station_bag', 'test_station_cameras', 'test_station_fusion', 'test_station_line',
     'test_soak_short', 'test_startup_no_drops', 'test_train_cli_validation',
     'test_tutorial_end_to_end',

@@ -15,6 +15,7 @@ import re
 from typing import Any, Dict, List, Tuple
 import warnings
 
+from acnn_ros.core.model_card import card_path_for, ModelCard
 from acnn_ros.model.acnn import build_model
 from acnn_ros.model.export import ContractWrapper
 import torch
@@ -98,7 +99,8 @@ def training_stages(state: Dict[str, Any]) -> List[Dict[str, Any]]:
 
     Each stage is {'command', 'epochs', 'num_train'}. Earlier stages are found by following
     `init_from` while those checkpoints still exist; a missing one starts the list with
-    {'missing': path}.
+    {'missing': path}, a shipped model (.onnx) with {'command': its card's `reproduce`,
+    'shipped': path}.
     """
     stages = []
     while True:
@@ -109,6 +111,11 @@ def training_stages(state: Dict[str, Any]) -> List[Dict[str, Any]]:
             return stages
         if not Path(source).is_file():
             stages.insert(0, {'missing': source})
+            return stages
+        if Path(source).suffix == '.onnx':      # a shipped model: its card says how it was made
+            card = ModelCard.load(card_path_for(Path(source)))
+            stages.insert(0, {'command': f'# the weights of {source} ({card.model_id}), made '
+                                         f'by:\n{card.reproduce}', 'shipped': source})
             return stages
         state = load_checkpoint(Path(source))
 
