@@ -4,7 +4,9 @@ Training inputs: uint8 frames -> float RGB tensors, with photometric augmentatio
 
 Frames are decoded once into a uint8 array (see `dataset.load_frames`); each batch is turned
 into float RGB in [0, 1] on the fly and, for training, photometrically augmented (gain, gamma,
-colour cast, blur, JPEG, noise) so the model does not learn one camera's look.
+colour cast, blur, conveyor motion blur, JPEG, noise) so the model does not learn one camera's
+look. Motion blur was added because the corruption benchmark (benchmarks/corruption_benchmark.py)
+measured it as the camera-side effect the demo model read worst (34 % at a 7-px smear).
 """
 import cv2
 import numpy as np
@@ -19,7 +21,7 @@ def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 class Augmenter:
     """
-    Random per-image gain, gamma, colour cast, optics blur, JPEG and sensor noise on uint8 frames.
+    Random per-image gain, gamma, colour cast, optics and motion blur, JPEG and sensor noise.
 
     Together they stand in for another camera: a model trained on one device must read codes
     that are darker, softer and more compressed on the next (the digits differ by a few pixels).
@@ -48,6 +50,9 @@ class Augmenter:
         lut = lut.permute(0, 2, 1).contiguous().numpy()                            # [N, 256, 3]
         offsets = torch.randint(0, self.margin, (n, 2), generator=generator)
         blur = uniform(0.0, 1.0)                      # extra optics blur, sigma in px
+        # Horizontal smear of 3-9 px on a third of the frames (the conveyor moves along x).
+        smear = torch.randint(3, 10, (n,), generator=generator)
+        smeared = torch.rand(n, generator=generator) < 1.0 / 3.0
         quality = torch.randint(65, 96, (n,), generator=generator)
         recompress = torch.rand(n, generator=generator) < 0.5
         out = torch.empty(n, images.shape[1], images.shape[2], 3)
@@ -57,6 +62,9 @@ class Augmenter:
             image = cv2.LUT(images[i], lut[i].reshape(256, 1, 3))
             if float(blur[i]) > 0.2:
                 image = cv2.GaussianBlur(image, (0, 0), float(blur[i]))
+            if bool(smeared[i]):
+                length = int(smear[i])
+                image = cv2.blur(image, (length, 1))
             if bool(recompress[i]):   # the LUT gave float32 in [0, 1]; JPEG wants uint8
                 pixels = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
                 _, data = cv2.imencode('.jpg', pixels, [cv2.IMWRITE_JPEG_QUALITY,
