@@ -53,7 +53,8 @@ def probe_line(rate_hz: float, args, rows: list) -> Probe:
 def markdown(result, rows: list, args) -> str:
     """Return the probes and the rated rate as a docs/BENCHMARKS.md paragraph and table."""
     lines = [f'Rated rate of the whole line: **{result.best_hz:.1f} Hz** '
-             f'(`{" ".join(sys.argv)}`, {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},'
+             f'(`python -m benchmarks.soak_rate_benchmark {" ".join(sys.argv[1:])}`, '
+             f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},'
              f' {os.cpu_count()} CPUs; {args.probe_s:g}-s probes, < 1 % of the parts not '
              'answered OK and written to the PLC).', '',
              '| probe Hz | parts expected | captured | OK and written | not answered OK | '
