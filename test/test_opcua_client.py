@@ -325,3 +325,33 @@ def test_simulator_command_line_prints_every_write():
         process.terminate()
         process.wait(timeout=10)
     assert 'ok Vision.PartId=42, Vision.Verdict=2, Vision.Reason=1, Vision.ValidUntil=' in line
+
+
+def test_a_condemned_session_is_made_again_even_when_another_request_answered_after_it(
+        simulator):
+    # As for Modbus (test_plc_client.py): a write unanswered for timeout_s condemns the
+    # session; an answer to another request just after it must not leave it condemned and
+    # never made again.
+    import asyncio
+    simulator.clear()
+    actuator = OpcUaActuator(opcua_config(simulator.endpoint, heartbeat_node=''))
+    actuator.start()
+    try:
+        first = Reports()
+        actuator.actuate(command(30, budget_s=4.0), first)
+        assert first.wait_for(1)[0].delivered
+
+        def race():
+            actuator._unanswered(asyncio.TimeoutError(), actuator.config.timeout_s)
+            actuator._answered()
+        actuator._loop.call_soon_threadsafe(race)
+        time.sleep(0.3)
+        reports = Reports()
+        for part_id in (31, 32):
+            actuator.actuate(command(part_id, budget_s=4.0), reports)
+        got = reports.wait_for(2, timeout_s=6.0)
+    finally:
+        actuator.stop()
+    assert all(r.delivered for r in got), [(r.part_id, r.detail) for r in got]
+    assert [d.part_id for d in simulator.decisions()] == [30, 31, 32]
+    assert actuator.stats['connects'] >= 2

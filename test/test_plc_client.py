@@ -226,3 +226,36 @@ def test_a_decision_out_of_time_does_not_condemn_a_link_that_answers():
     assert kept == (0, True, None)                # the link stays, nobody called it dead
     assert isinstance(answer, Answer)             # and the next decision goes through at once
     assert failures >= 3 and not connected        # a PLC silent for timeout_s is condemned
+
+
+def test_a_condemned_connection_is_remade_even_when_another_request_answered_after_it(
+        simulator):
+    # The 60-minute soak at 110 Hz (issue 26) found the link stuck for 89 and 497 s: one
+    # decision went unanswered for the whole timeout_s (the simulator paused), which condemns
+    # the connection (_connected cleared), and a request answered right after it reset the
+    # failure count, so the keeper saw a healthy link and never made a new one: every
+    # decision then waited for a link that never came ("no answer within 0.1 s") until the
+    # next PLC restart. The two events are injected in that order on the client's own loop.
+    import asyncio
+    actuator = ModbusActuator(plc_config(simulator.port, heartbeat_register=-1,
+                                         reconnect_min_s=0.02))
+    actuator.start()
+    try:
+        first = Reports()
+        actuator.actuate(command(100, budget_s=2.0), first)     # the first connection is made
+        assert first.wait_for(1, timeout_s=3.0)[0].delivered
+
+        def race():
+            actuator._unanswered(asyncio.TimeoutError(), actuator.config.timeout_s)
+            actuator._answered()           # another request's answer, just after
+        actuator._loop.call_soon_threadsafe(race)
+        time.sleep(0.3)
+        reports = Reports()
+        for part_id in (1, 2, 3):
+            actuator.actuate(command(part_id, budget_s=1.0), reports)
+        got = reports.wait_for(3, timeout_s=3.0)
+    finally:
+        actuator.stop()
+    assert all(r.delivered for r in got), [(r.part_id, r.detail) for r in got]
+    assert [d.part_id for d in simulator.decisions()] == [100, 1, 2, 3]
+    assert actuator.stats['connects'] >= 2        # a new connection was made

@@ -112,7 +112,13 @@ class ModbusActuator(LoopThreadActuator):
     async def _keep_connected(self) -> None:
         delay = self.config.reconnect_min_s
         while True:
-            if self._client.connected and self._failures < FAILURES_BEFORE_RECONNECT:
+            # A request that went unanswered for timeout_s cleared _connected (condemned the
+            # connection). Another request answered just after it resets _failures, so the
+            # cleared event, not the count, says that a new connection is due: gating on the
+            # count alone left the link cleared and never remade (the 60-min soak, issue 26:
+            # every decision "no answer within 0.1 s" for 89 and 497 s, heartbeats answered).
+            if self._client.connected and self._connected.is_set() \
+                    and self._failures < FAILURES_BEFORE_RECONNECT:
                 self._link_settle()
                 if (self.config.clock_register >= 0 and self._clock() - self._clock_read_at
                         >= self.config.heartbeat_period_s):
@@ -120,7 +126,7 @@ class ModbusActuator(LoopThreadActuator):
                 await asyncio.sleep(0.02)
                 continue
             if self._client.connected:
-                self._drop(f'{self._failures} requests unanswered ({self.last_error})')
+                self._drop(f'{max(self._failures, 1)} requests unanswered ({self.last_error})')
                 await asyncio.sleep(delay)
                 delay = min(delay * 2.0, self.config.reconnect_max_s)
             self._connected.clear()

@@ -170,12 +170,14 @@ class OpcUaActuator(LoopThreadActuator):
         while True:
             client = self._client
             if client is not None:
-                if (client.state is UaClientState.CONNECTED
+                # _connected cleared (a condemned connection or a lost session) means a new
+                # one, even when an answer to another request reset _failures meanwhile.
+                if (client.state is UaClientState.CONNECTED and self._connected.is_set()
                         and self._failures < FAILURES_BEFORE_RECONNECT):
                     self._link_settle()
                     await asyncio.sleep(0.02)
                     continue
-                self._link_failed(f'{client.state.value}, {self._failures} requests '
+                self._link_failed(f'{client.state.value}, {max(self._failures, 1)} requests '
                                   f'unanswered ({self.last_error})')
                 self._connected.clear()
                 self._client = None
