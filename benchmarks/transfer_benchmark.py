@@ -37,7 +37,8 @@ def run_step(name: str, args, out: Path) -> dict:
     load = os.getloadavg()[0]
     start = time.monotonic()
     subprocess.run(command, check=True, cwd=REPO_DIR)
-    record = {'command': ' '.join(['acnn', *args]), 'wall_s': time.monotonic() - start,
+    shown = ' '.join(['acnn', *args]).replace(f'{REPO_DIR}/', '')     # paths as in the docs
+    record = {'command': shown, 'wall_s': time.monotonic() - start,
               'load_before': round(load, 2), 'load_after': round(os.getloadavg()[0], 2)}
     stamp.write_text(json.dumps(record, indent=1))
     return record
