@@ -42,6 +42,36 @@ def test_an_episode_without_a_recovery_signal_ends_after_a_quiet_time(caplog):
                                                '2 results')
 
 
+def test_a_fault_that_comes_and_goes_part_by_part_is_one_episode_until_it_settles(caplog):
+    # A line at its limit: the PLC misses one decision in two for 2 s at 100 parts/s. Without
+    # settling, each good part ended the episode and the next bad one opened a new one: two
+    # lines a part (the 60-minute soak at 110 Hz, issue 26).
+    caplog.set_level(logging.INFO)
+    episode = FaultEpisode(logging.getLogger('t'), 'PLC not taking decisions', settle_s=1.0)
+    for i in range(200):
+        now = 10.0 + i * 0.01
+        if i % 2:
+            episode.recovered(now)
+        else:
+            episode.fault(i + 1, now, f'MISSED REJECT: part {i + 1}', 'rejects missed')
+        episode.poll(now)
+    episode.recovered(12.0)                      # the last fault was at 11.98
+    episode.poll(12.9)
+    assert episode.active and episode.episodes == 1
+    episode.poll(13.0)                           # worked for 1 s: ended, as of 12.0
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert lines[1] == ('PLC not taking decisions ended after 2.0 s: 100 rejects missed '
+                        '(parts 1..199)')
+    episode.fault(300, 20.0, 'MISSED REJECT: part 300', 'rejects missed')
+    episode.recovered(20.1)
+    episode.end(20.2, ' (line stopped)')         # the line stops: said at once
+    assert not episode.active and episode.episodes == 2
+    assert caplog.records[-1].getMessage() == ('PLC not taking decisions ended after 0.1 s '
+                                               '(line stopped): 1 rejects missed (parts '
+                                               '300..300)')
+
+
 def test_parts_between_a_deactivation_and_the_next_activation_are_counted():
     parts = InactiveParts()
     assert parts.part(1) is None and parts.part(2) is None       # first activation

@@ -20,11 +20,22 @@ class FaultEpisode:
     `fault(part_id, now, detail, kind)` counts one part (opening the episode at the first);
     `recovered(now)` ends it (the thing that failed worked again); with `quiet_s`, `poll(now)`
     also ends it once no fault came for that long (faults with no "worked again" signal).
+
+    With `settle_s`, `recovered` only starts the end: the episode ends at `poll` once the thing
+    has worked for `settle_s` with no fault, and a fault before that continues the same
+    episode. A line at its limit (results late one part in three, a PLC that answers one
+    request and misses the next) otherwise opened and closed an episode per part: two lines a
+    part, the flood episodes exist to prevent (the 60-minute soak at 110 Hz, issue 26).
+    `end(now, how)` ends at once (the line stops).
     """
 
     def __init__(self, log: logging.Logger, what: str, level: int = logging.ERROR,
-                 remind_every_s: float = 30.0, quiet_s: Optional[float] = None):
+                 remind_every_s: float = 30.0, quiet_s: Optional[float] = None,
+                 settle_s: float = 0.0):
         self._log = log
+        self._settle_s = settle_s
+        self._working_since: Optional[float] = None     # recovered, not settled yet
+        self._working_how = ''
         self.what = what
         self._level = level
         self._remind_every_s = remind_every_s
@@ -56,6 +67,7 @@ class FaultEpisode:
         self._counts[kind] = self._counts.get(kind, 0) + 1
         self._last_part = part_id or self._last_part
         self._last_fault = now
+        self._working_since = None       # not settled: the same episode goes on
         if self._since is None:
             self._since = self._last_said = now
             self._first_part = part_id
@@ -70,9 +82,21 @@ class FaultEpisode:
                                        f'{self._counted()} so far; {detail}')
 
     def recovered(self, now: float, how: str = '') -> None:
-        """End the open episode, if any, with one summary line."""
+        """End the open episode: the thing works again (with `settle_s`: once it holds)."""
         if self._since is None:
             return
+        if self._settle_s <= 0:
+            self.end(now, how)
+        elif self._working_since is None:
+            self._working_since, self._working_how = now, how
+
+    def end(self, now: float, how: str = '') -> None:
+        """End the open episode, if any, at once with one summary line."""
+        if self._since is None:
+            return
+        if self._working_since is not None:      # it worked from then on
+            now, how = self._working_since, how or self._working_how
+        self._working_since = None
         duration = now - self._since
         parts = (f' (parts {self._first_part}..{self._last_part})'
                  if self._first_part and self._last_part else '')
@@ -82,10 +106,13 @@ class FaultEpisode:
         self._counts = {}
 
     def poll(self, now: float) -> None:
-        """End the episode once no fault came for `quiet_s` (if set)."""
-        if (self._since is not None and self._quiet_s is not None
-                and now - self._last_fault >= self._quiet_s):
-            self.recovered(self._last_fault, f' (none for {self._quiet_s:g} s)')
+        """End the episode once it worked for `settle_s`, or no fault came for `quiet_s`."""
+        if self._since is None:
+            return
+        if self._working_since is not None and now - self._working_since >= self._settle_s:
+            self.end(now)
+        elif self._quiet_s is not None and now - self._last_fault >= self._quiet_s:
+            self.end(self._last_fault, f' (none for {self._quiet_s:g} s)')
 
     def _counted(self) -> str:
         return ', '.join(f'{count} {kind}' for kind, count in self._counts.items())

@@ -21,12 +21,10 @@ outcomes (`add_result`: frame key + InspectionOutcome); a frame key is the image
 With several cameras (`settings.cameras`) a part is every frame of its trigger's stamp (one per
 frame_id), decided by `fuse_views` (core/reject/fusion.py) once all are in or at its window.
 
-Faults that repeat part after part (decisions the actuator could not deliver, parts without a
-result, late decisions, results without a trigger) are said once per episode
-(core/reject/fault_episodes.py): `active_faults()` lists the open ones for the diagnostics.
-
-Each part is its own entry keyed by its frame, so consecutive bad parts are each rejected
-(a naive shift register that stores "reject the next part" collapses them).
+Faults that repeat part after part (undelivered, no result, late, no trigger) are said once per
+episode (core/reject/fault_episodes.py; `active_faults()` for the diagnostics). Each part is its
+own entry keyed by its frame: consecutive bad parts are each rejected (a naive shift register
+that stores "reject the next part" collapses them).
 
 Without triggers (`use_part_trigger=False`) part ids are assigned in result arrival order and a
 part whose result never arrives cannot be rejected by vision: the PLC-side default "no verdict =
@@ -56,6 +54,7 @@ from acnn_ros.core.results import InspectionOutcome
 
 # Decided frame keys remembered to recognise duplicate results.
 REMEMBERED_PARTS = 20000
+FAULT_SETTLE_S = 1.0    # a fault episode ends once things worked this long (fault_episodes)
 
 
 class _Part:
@@ -93,10 +92,11 @@ class RejectScheduler:
         self.counters = LineTally(since=now)
         self.camera_counters = CameraCounters(tuple(settings.cameras))
         log = self._log
-        self.undelivered = FaultEpisode(log, 'PLC not taking decisions')
+        settle = {'settle_s': FAULT_SETTLE_S}
+        self.undelivered = FaultEpisode(log, 'PLC not taking decisions', **settle)
         self.no_result = FaultEpisode(
-            log, 'NO RESULT from inference_node (down, hung or deactivated?)')
-        self.late = FaultEpisode(log, 'LATE: decided after the part passed the ejector')
+            log, 'NO RESULT from inference_node (down, hung or deactivated?)', **settle)
+        self.late = FaultEpisode(log, 'LATE: decided after the part passed the ejector', **settle)
         self.orphans = FaultEpisode(
             log, 'results without a part trigger ignored (another publisher on image?)',
             level=logging.WARNING, quiet_s=5.0)
@@ -136,11 +136,12 @@ class RejectScheduler:
     def close_faults(self, now: float, why: str) -> None:
         """Sum up every open fault episode (the line stops): its counts are said, once."""
         for episode in (self.undelivered, self.no_result, self.late, self.orphans):
-            episode.recovered(now, f' ({why})')
+            episode.end(now, f' ({why})')
 
     def poll_faults(self, now: float) -> None:
-        """End the episodes that end by silence (results without trigger)."""
-        self.orphans.poll(now)
+        """End the episodes that settled, or ended by silence (results without trigger)."""
+        for episode in (self.undelivered, self.no_result, self.late, self.orphans):
+            episode.poll(now)
 
     def in_actuator(self) -> int:
         """Return how many rejects were issued to the actuator and are not reported yet."""
