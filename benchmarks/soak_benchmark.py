@@ -190,7 +190,7 @@ def run_soak(args) -> dict:
         'camera_node', out, 'source:=synthetic', f'frame_rate_hz:={args.rate_hz}',
         f'synthetic_pool_size:={args.pool}', f'enabled:={str(args.start == "gate").lower()}',
         'min_part_subscribers:=2')
-    samples, events, outages, stop = [], [], [], threading.Event()
+    samples, events, outages, plc_outages, stop = [], [], [], [], threading.Event()
     cpu = {}         # pid -> [name, ProcessUsage, (t, cpu s) first, (t, cpu s) last]
     inference_stops = 0
 
@@ -257,8 +257,8 @@ def run_soak(args) -> dict:
                 what = f'inference ({how})'
                 time.sleep(args.down_s)
                 procs['inference_node'] = start_node('inference_node', out)
-            if what.startswith('inference'):
-                outages.append((down_at, time.time()))
+            (outages if what.startswith('inference') else plc_outages).append(
+                (down_at, time.time()))
             events.append((down_at - start, f'{what} down {time.time() - down_at:.1f} s'))
             print(f'[{down_at - start:6.0f} s] {what} restarted', flush=True)
         observer.set_capture(False)
@@ -291,6 +291,10 @@ def run_soak(args) -> dict:
     parts_time = [(p.part_id, p.header.capture_time) for p in ledger.captured]
     not_ok_ids = not_ok_part_ids(ledger)
     frames_out, bad_out = not_ok_outside(parts_time, not_ok_ids, outages, args.settle_s)
+    # A decision made while the PLC was up must reach it (a stuck link is the line's fault).
+    written = {pid for pid, _ in ledger.plc_decisions}
+    plc_parts, unwritten = not_ok_outside(
+        parts_time, [p for p, _ in parts_time if p not in written], plc_outages, args.settle_s)
     # The observer and the PLC simulators keep every message / decision block of the run
     # (their records are what the line is reconciled against): they grow by design.
     rss = rss_trends(samples, args.warmup_s, start, not_judged=('soak_observer', 'plc_simulator'))
@@ -313,6 +317,8 @@ def run_soak(args) -> dict:
         'outside_outages': {'frames': frames_out, 'not_answered_ok': bad_out,
                             'ratio': bad_out / frames_out if frames_out else 1.0,
                             'settle_s': args.settle_s},
+        'plc_outside_outages': {'parts': plc_parts, 'not_written': unwritten,
+                                'ratio': unwritten / plc_parts if plc_parts else 1.0},
         'rss': rss,
         'cpu_percent': [{'process': name, 'pid': pid,
                          'percent': round(cpu_percent(first[1], last[1], last[0] - first[0]), 1)}
@@ -320,7 +326,8 @@ def run_soak(args) -> dict:
         'rss_flat': all(r['flat'] is not False for r in rss),
         'reconciled': all(c.ok for c in checks)}
     report['passed'] = report['reconciled'] and report['rss_flat'] and observer_check.ok \
-        and report['outside_outages']['ratio'] < 0.01
+        and report['outside_outages']['ratio'] < 0.01 \
+        and report['plc_outside_outages']['ratio'] < 0.01
     (out / 'soak_report.json').write_text(json.dumps(report, indent=1), encoding='utf-8')
     (out / 'soak_report.md').write_text(markdown(report), encoding='utf-8')
     return report

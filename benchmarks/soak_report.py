@@ -5,6 +5,7 @@
 def markdown(report: dict) -> str:
     """Return the report of benchmarks/soak_benchmark.py as a markdown section."""
     counts, outside = report['counts'], report['outside_outages']
+    plc = report.get('plc_outside_outages')
     lines = [
         f'Soak run {report["date_utc"]}, {report["machine"]}: `{report["command"]}`',
         '',
@@ -31,7 +32,10 @@ def markdown(report: dict) -> str:
         f'({report["startup"]["reasons"] or "-"}). Frames not answered OK '
         f'outside the inference outages (+{outside["settle_s"]:g} s): '
         f'{outside["not_answered_ok"]} of {outside["frames"]} '
-        f'({100 * outside["ratio"]:.2f} %, target < 1 %). Exit codes: '
+        f'({100 * outside["ratio"]:.2f} %, target < 1 %). '
+        + (f'Decisions not written to the PLC outside the PLC outages (+{outside["settle_s"]:g} '
+           f's): {plc["not_written"]} of {plc["parts"]} ({100 * plc["ratio"]:.2f} %, target '
+           '< 1 %). ' if plc else '') + 'Exit codes: '
         + ', '.join(f'{k} {v}' for k, v in report['exit_codes'].items()) + '.',
         '',
         '| process | pid | RSS at start MiB | after warm-up | at end | growth | flat |',
@@ -55,5 +59,6 @@ def markdown(report: dict) -> str:
     lines += ['', f'Result: {"PASS" if report["passed"] else "FAIL"} (reconciled '
               f'{report["reconciled"]}, RSS flat {report["rss_flat"]}'
               + (f', observer lost nothing {observer["check"]["ok"]}' if observer else '')
+              + (f', decisions reached the PLC {plc["ratio"] < 0.01}' if plc else '')
               + ').']
     return '\n'.join(lines) + '\n'
