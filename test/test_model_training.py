@@ -72,12 +72,12 @@ def test_tiny_training_run_reduces_the_loss_and_resumes(tmp_path):
 @pytest.mark.timeout(60)
 def test_a_second_stage_records_the_stage_it_started_from(tmp_path):
     frames = _frames(4, seed=1)
-    first = TrainConfig(variant='opt', epochs=2, batch_size=4, augment=False)
+    roi = {'roi_output_width': 64, 'roi_output_height': 48}    # a stage keeps the geometry
+    first = TrainConfig(variant='opt', epochs=2, batch_size=4, augment=False, overrides=roi)
     train(first, frames, None, tmp_path / 'one', command='stage one', log=lambda _: None,
           progress=False)
     second = TrainConfig(variant='opt', epochs=1, batch_size=4, augment=False,
-                         init_from=str(tmp_path / 'one' / 'last.pt'),
-                         overrides={'roi_output_width': 64, 'roi_output_height': 48})
+                         init_from=str(tmp_path / 'one' / 'last.pt'), overrides=roi)
     state = train(second, frames, None, tmp_path / 'two', command='stage two',
                   log=lambda _: None, progress=False)
     assert training_stages(state) == [
