@@ -23,10 +23,11 @@ class FaultEpisode:
 
     With `settle_s`, `recovered` only starts the end: the episode ends at `poll` once the thing
     has worked for `settle_s` with no fault, and a fault before that continues the same
-    episode. A line at its limit (results late one part in three, a PLC that answers one
-    request and misses the next) otherwise opened and closed an episode per part: two lines a
-    part, the flood episodes exist to prevent (the 60-minute soak at 110 Hz, issue 26).
-    `end(now, how)` ends at once (the line stops).
+    episode (not `active` meanwhile: the diagnostics say OK as soon as it works). A line at its
+    limit (results late one part in three, a PLC that answers one request and misses the next)
+    otherwise opened and closed an episode per part: two lines a part, the flood episodes exist
+    to prevent (the 60-minute soak at 110 Hz, issue 26). `end(now, how)` ends at once (the line
+    stops).
     """
 
     def __init__(self, log: logging.Logger, what: str, level: int = logging.ERROR,
@@ -52,8 +53,8 @@ class FaultEpisode:
 
     @property
     def active(self) -> bool:
-        """Return whether an episode is open."""
-        return self._since is not None
+        """Return whether an episode is open and failing (settling after a recovery: no)."""
+        return self._since is not None and self._working_since is None
 
     def summary(self) -> str:
         """Return what the open episode counted so far ('' when none is open)."""
