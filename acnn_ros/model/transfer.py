@@ -143,10 +143,9 @@ def load_initial_weights(model: nn.Module, variant: str, source: Path,
     """
     weights, source_classes, source_variant, source_config = source_weights(source, rgb_frames)
     # The ROI's size changes no tensor's shape but what the classifier sees: compare configs.
-    differ = {k: (v, _config(model).get(k)) for k, v in source_config.items()
-              if _config(model).get(k) != v}
-    if source_variant != variant:
-        differ = {'variant': (source_variant, variant)}
+    here = _config(model)
+    differ = ({'variant': (source_variant, variant)} if source_variant != variant else
+              {k: (v, here.get(k)) for k, v in source_config.items() if here.get(k) != v})
     if differ:
         raise ValueError(f'--init-from {source}: ' + '; '.join(
             f'{k} {a} there, {b} here' for k, (a, b) in differ.items())
