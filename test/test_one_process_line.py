@@ -83,13 +83,24 @@ class Probe(Node):
             self.verdicts.append((frame_key(msg.header), msg.status, msg.class_name,
                                   round(msg.confidence, 5), roi))
 
+    # The subscription is made and destroyed on the line's executor thread: destroying it from
+    # the test thread while that thread publishes `image` to it once hung the whole line.
     def subscribe_images(self):
-        self.image_subscription = self.create_subscription(
-            Image, 'image', lambda msg: self.images.append(msg), qos_profile_sensor_data)
+        def subscribe():
+            self.image_subscription = self.create_subscription(
+                Image, 'image', lambda msg: self.images.append(msg), qos_profile_sensor_data)
+        self.on_executor(subscribe)
 
     def unsubscribe_images(self):
-        self.destroy_subscription(self.image_subscription)
-        self.image_subscription = None
+        def unsubscribe():
+            self.destroy_subscription(self.image_subscription)
+            self.image_subscription = None
+        self.on_executor(unsubscribe)
+
+    def on_executor(self, change):
+        task = self.executor.create_task(change)
+        wait_for(task.done, 10.0, 'the executor to run a subscription change')
+        task.result()
 
 
 def wait_for(condition, timeout_s=30.0, what='condition'):
