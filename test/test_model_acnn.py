@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """A-CNN shapes, identity start, ROI geometry and variant sizes."""
-from acnn_ros.model.acnn import ACNN, build_model, roi_sampling_grid
+from acnn_ros.model.acnn import ACNN, build_model, inside_weight, roi_sampling_grid
 from acnn_ros.model.blocks import AttentionMap
 from acnn_ros.model.config import variant_config
 from acnn_ros.model.flops import count_flops, count_parameters
@@ -51,6 +51,39 @@ def test_known_object_at_known_place_gives_the_right_crop():
     assert crop.shape == (1, 3, 48, 64)
     assert torch.allclose(crop, expected, atol=1e-5)
     assert torch.all(crop[:, :, 19:29, 22:42] == 1.0)           # the bar sits in the middle
+
+
+def test_normalising_the_sample_equals_sampling_the_normalised_frame_edges_included():
+    # ROIs across every edge and corner (half or more of the ROI outside the frame), at 1:1 and
+    # at a non-integer scale: the zero padding of the normalised frame is where they differ.
+    model = ACNN(variant_config('opt', 4, roi_width=90, roi_height=70, roi_output_width=48,
+                                roi_output_height=36))
+    frame = torch.rand(9, 3, 120, 160)
+    centre = torch.tensor([[x, y] for x in (0.0, 0.5, 0.99) for y in (0.01, 0.5, 1.0)])
+    grid = model.roi_grid(frame, centre)
+    reference = F.grid_sample(model.normalize(frame), grid, align_corners=False)
+    sampled = model.normalized_roi(frame, centre)
+    assert torch.allclose(sampled, reference, atol=1e-5)
+    inside = inside_weight(grid, 160, 120)
+    assert inside.min() == 0.0 and inside.max() == 1.0      # some samples wholly outside
+
+
+def test_the_model_is_the_function_of_normalising_the_whole_frame_first():
+    torch.manual_seed(0)
+    model = build_model('opt', 4).eval()
+    torch.nn.init.normal_(model.localization.score.weight, std=30.0)   # ROI off-centre
+    frame = torch.rand(4, 3, 480, 640)
+    with torch.no_grad():
+        out = model(frame)
+        x = model.normalize(frame)
+        centre, heatmap = model.localization(x, torch.nn.Identity())
+        roi = F.grid_sample(x, model.roi_grid(frame, centre), align_corners=False)
+        from acnn_ros.model.blocks import standardize
+        logits = model.classification(standardize(roi))
+    assert (centre - 0.5).abs().max() > 0.01
+    assert torch.allclose(out.roi[:, :2], centre, atol=1e-6)
+    assert torch.allclose(out.heatmap, heatmap, atol=1e-4)
+    assert torch.allclose(out.logits, logits, atol=1e-4)
 
 
 def test_variants_have_paper_sized_params_and_ordered_flops():

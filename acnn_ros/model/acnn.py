@@ -2,9 +2,9 @@
 """
 The A-CNN: a spatial-transformer attention module in front of a small classifier.
 
-    frame (full resolution) --avg-pool--> cheap view --localization net--> heatmap
+    frame (full resolution) --avg-pool--> cheap view --normalise--> localization net --> heatmap
     heatmap --soft-argmax--> ROI centre (cx, cy)            (identity transform at init)
-    frame --grid_sample around (cx, cy), ROI size fixed--> resized ROI
+    frame --grid_sample around (cx, cy), ROI size fixed--> resized ROI --normalise-->
     resized ROI --standardise (zero mean, unit variance)--> classifier --> logits
 
 The localization network scores every cell of a coarse grid; the soft-argmax (expected cell
@@ -13,6 +13,11 @@ differentiable end to end and the classification loss alone can move the ROI. A 
 score head gives a uniform softmax, i.e. the centre of the frame: the STN starts at the identity
 translation. The ROI is sampled with the affine-grid convention of `acnn_ros.core.roi`
 (align_corners=False, tx = 2 * cx - 1) from the full-resolution frame.
+
+The input normalisation is applied after the pooling and after the sampling, to 1/16 of the
+frame and to the ROI: both are linear, so the function is that of normalising the frame first
+(`test_model_acnn` checks it, zero padding at the frame's edge included), at a third less
+compute per training step (docs/BENCHMARKS.md, "Training speed").
 """
 from typing import Any
 
@@ -47,6 +52,24 @@ def roi_sampling_grid(centre: torch.Tensor, roi_width: int, roi_height: int,
     return torch.stack([grid_x, grid_y], dim=-1)
 
 
+def inside_weight(grid: torch.Tensor, input_width: int, input_height: int) -> torch.Tensor:
+    """
+    Return [N, 1, h, w]: the share of each bilinear sample's weight that lies inside the frame.
+
+    For grid_sample(align_corners=False, padding_mode='zeros'): a sample whose four taps are
+    all inside has 1, one half outside the frame's edge 0.5, one beyond it 0.
+    """
+    def along(coords: torch.Tensor, size: int) -> torch.Tensor:
+        pixel = ((coords + 1) * size - 1) / 2
+        low = torch.floor(pixel)
+        high_weight = pixel - low
+        low_inside = ((low >= 0) & (low <= size - 1)).to(coords.dtype)
+        high_inside = ((low >= -1) & (low <= size - 2)).to(coords.dtype)
+        return (1 - high_weight) * low_inside + high_weight * high_inside
+
+    return (along(grid[..., 0], input_width) * along(grid[..., 1], input_height)).unsqueeze(1)
+
+
 class LocalizationNet(nn.Module):
     """Score a coarse grid over the downscaled frame; the soft-argmax is the ROI centre."""
 
@@ -65,10 +88,11 @@ class LocalizationNet(nn.Module):
         nn.init.zeros_(self.score.weight)
         nn.init.zeros_(self.score.bias)
 
-    def forward(self, x: torch.Tensor):
-        """Return (centre [N, 2] normalised, heatmap logits [N, h, w])."""
+    def forward(self, x: torch.Tensor, normalize: nn.Module):
+        """Return (centre [N, 2] normalised, heatmap logits [N, h, w]) of frames x."""
         if self.view is not None:
             x = self.view(x)
+        x = normalize(x)     # after the pooling: the same view, 1/loc_downscale^2 of the work
         scores = self.score(self.features(x))[:, 0]
         n, h, w = scores.shape
         weights = torch.softmax(scores.reshape(n, h * w), dim=1).reshape(n, h, w)
@@ -104,13 +128,24 @@ class ACNN(nn.Module):
         self.localization = LocalizationNet(config)
         self.classification = ClassificationNet(config)
 
-    def sample_roi(self, image: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
-        """Return the resized ROI [N, 3, out_h, out_w] around each centre (bilinear)."""
+    def roi_grid(self, image: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        """Return the sampling grid of the ROI around each centre."""
         c = self.config
-        grid = roi_sampling_grid(centre, c.roi_width, c.roi_height, image.shape[3],
+        return roi_sampling_grid(centre, c.roi_width, c.roi_height, image.shape[3],
                                  image.shape[2], c.roi_output_width, c.roi_output_height)
-        return F.grid_sample(image, grid, mode='bilinear', padding_mode='zeros',
-                             align_corners=False)
+
+    def sample_roi(self, image: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        """Return the resized ROI [N, 3, out_h, out_w] of `image` around each centre."""
+        return F.grid_sample(image, self.roi_grid(image, centre), mode='bilinear',
+                             padding_mode='zeros', align_corners=False)
+
+    def normalized_roi(self, image: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        """Return the ROI of the normalised frame, sampled from the raw frame `image`."""
+        grid = self.roi_grid(image, centre)
+        sample = F.grid_sample(image, grid, mode='bilinear', padding_mode='zeros',
+                               align_corners=False)
+        inside = inside_weight(grid, image.shape[3], image.shape[2])
+        return self.normalize.zero_padded_sample(sample, inside)
 
     def roi_boxes(self, centre: torch.Tensor, width: int, height: int) -> torch.Tensor:
         """Return [N, 4] (cx, cy, w, h) normalised to a width x height frame."""
@@ -119,9 +154,8 @@ class ACNN(nn.Module):
 
     def forward(self, image: torch.Tensor) -> ModelOutput:
         """Classify RGB frames in [0, 1], [N, 3, H, W]; return logits, ROI and heatmap."""
-        x = self.normalize(image)
-        centre, heatmap = self.localization(x)
-        roi = self.sample_roi(x, centre)
+        centre, heatmap = self.localization(image, self.normalize)
+        roi = self.normalized_roi(image, centre)
         if self.config.roi_standardize:
             roi = standardize(roi)
         logits = self.classification(roi)

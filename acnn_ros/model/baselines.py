@@ -60,7 +60,7 @@ class PlainCNN(nn.Module):
 
     def forward(self, image: torch.Tensor) -> ModelOutput:
         """Classify RGB frames in [0, 1]; the ROI is the whole frame."""
-        x = self.view(self.normalize(image))
+        x = self.normalize(self.view(image))      # pooling is linear: normalise the small view
         if self.config.standardize:
             x = standardize(x)
         x = self.stem(x)
