@@ -4,6 +4,7 @@ Leave-one-out on the four real bottle frames, and the shipped `acnn_bottle` mode
 
     python -m benchmarks.bottle_loo [--samples ../shared/data/aoi_samples] [--out runs/bottle]
         [--folds all|none|STEM,...] [--no-ship] [--device cpu|cuda] [--num-train 700] [--epochs 3]
+        [--freeze-localization-epochs 0]
 
 For each real frame F (a fold): `acnn synth --backgrounds SAMPLES --hold-out F` prints every
 class's code on the OTHER three frames only (everything measured from them), `acnn train`
@@ -203,7 +204,9 @@ def run_fold(args, name: str, hold_out, init: Path) -> Path:
     if not _metrics_path(run).is_file():
         _cli('train', str(data), '--variant', 'opt', '--roi-output', '64x48', '--epochs',
              str(args.epochs), '--lr', str(args.lr), '--labeled-fraction', '1.0',
-             '--init-from', str(init), '--threads', str(args.threads), '--device', args.device,
+             '--init-from', str(init), '--freeze-localization-epochs',
+             str(args.freeze_localization_epochs), '--threads', str(args.threads),
+             '--device', args.device,
              '--no-progress', '--seed', str(args.seed), '--out', str(run))
     # The trainer keeps best.pt (validation carved from train) beside last.pt.
     return run / 'best.pt' if (run / 'best.pt').is_file() else run / 'last.pt'
@@ -231,6 +234,8 @@ def main(argv=None) -> int:
     parser.add_argument('--synthetic-fraction', type=float, default=0.2)
     parser.add_argument('--epochs', type=int, default=3)
     parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--freeze-localization-epochs', type=int, default=0,
+                        help='as acnn train: first epochs with the localization fixed')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--device', default='cpu')

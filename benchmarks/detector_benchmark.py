@@ -5,7 +5,7 @@ Detector benchmark (issue 15): YOLOv8-style det_n with and without ASSN beside t
 One script trains and measures every row on the synthetic device-shift data (train = device 0,
 test = device 1): the detectors `det_n` / `det_n_assn` at 640x480, 416x312 and 224x168 (trained
 at each resolution, as the seed paper does for YOLO), each with box labels on 100 % and on 5 %
-of the training frames, and the A-CNN `opt` at 640x480 with 5 % boxes under the same recipe.
+of the training frames, and the A-CNN `opt` at 640x480 with 100 % and 5 % boxes, same recipe.
 Per row: accuracy (class of the best detection), ROI / box centre error (in 640x480 pixels, so
 rows at reduced inputs compare), params, GFLOPs (at the row's input), ONNX Runtime latency
 (batch 1, 2 threads, median), and the export parity (`model/export.py`, the A-CNN's check).
@@ -49,7 +49,7 @@ def rows(sizes):
             for fraction in (1.0, 0.05):
                 result.append((f'{variant}_{width}x{height}_box{int(fraction * 100)}', variant,
                                width, height, fraction))
-    result.append(('acnn_opt_640x480_box5', 'opt', 640, 480, 0.05))
+    result += [(f'acnn_opt_640x480_box{int(f * 100)}', 'opt', 640, 480, f) for f in (1.0, 0.05)]
     return result
 
 
@@ -69,7 +69,7 @@ def measure_row(row, args, frames_cache):
         return measure_untrained(row, args, train_frames.class_names)
     config = TrainConfig(variant=variant, epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr, labeled_fraction=fraction, seed=args.seed,
-                         device=args.device, threads=args.threads)
+                         device=args.device, threads=args.threads, patience=args.patience)
     started = time.time()
     state = train(config, train_frames, None, args.runs / name, resume=True,
                   command=f'benchmarks/detector_benchmark.py row {name}',
@@ -98,7 +98,9 @@ def measure_row(row, args, frames_cache):
             'center_error_px640_mean': scaled('roi_center_error_px_mean'),
             'center_error_px640_p95': scaled('roi_center_error_px_p95'),
             'params': count_parameters(model), 'flops': count_flops(model, width, height),
-            'ort_ms': ort_ms, 'parity': parity, 'train_s_this_run': train_s}
+            'ort_ms': ort_ms, 'parity': parity, 'train_s_this_run': train_s,
+            # Whether the row converged: its validation accuracy over the last epochs.
+            'val_accuracy_last': [h.get('val_accuracy') for h in state['history'][-3:]]}
 
 
 def measure_untrained(row, args, class_names):
@@ -141,7 +143,7 @@ def markdown(results, args, machine) -> str:
     lines = [SECTION, '## Detector (issue 15): YOLOv8-style det_n with / without ASSN vs '
              'the A-CNN', '',
              f'Command: `{command}` ({mode}: {args.max_train or "all"} train frames, '
-             f'{args.epochs} epochs, seed {args.seed}; date 2026-11-28).', '',
+             f'{args.epochs} epochs, seed {args.seed}; date {time.strftime("%Y-%m-%d")}).', '',
              f'Machine: {machine}. Data: `generate_dataset(..., {args.num_train}, '
              f'{args.num_test}, seed 0)` (train = device 0, test = device 1). Accuracy = class of '
              'the best detection; centre error of the best box (detector) or ROI (A-CNN) in '
@@ -150,8 +152,8 @@ def markdown(results, args, machine) -> str:
              'compare '
              'within the table); parity = max |ORT - PyTorch| of probs / roi at export.', '',
              '| model | input | boxes | test accuracy (errors / N) | centre error px640 '
-             '(mean / p95) | params | GFLOPs | ORT ms | parity |',
-             '|---|---|---|---|---|---|---|---|---|']
+             '(mean / p95) | validation accuracy, last 3 epochs | params | GFLOPs | ORT ms | '
+             'parity |', '|---|---|---|---|---|---|---|---|---|---|']
     for r in results:
         mean, p95 = r['center_error_px640_mean'], r['center_error_px640_p95']
         error = 'n/a' if mean is None else f'{mean:.1f} / {p95:.1f}'
@@ -160,9 +162,11 @@ def markdown(results, args, machine) -> str:
         boxes = ('-' if r['accuracy'] is None else
                  f'{r["labeled_fraction"]:.0%} ({r["num_train_boxes"]})')
         parity = max(r['parity']['probs_max_abs_diff'], r['parity']['roi_max_abs_diff'])
+        tail = ', '.join('-' if v is None else f'{v * 100:.1f}'
+                         for v in r.get('val_accuracy_last', [])) or 'n/a'
         lines.append(f'| {r["variant"]} | {r["width"]}x{r["height"]} | '
-                     f'{boxes} | {accuracy} | '
-                     f'{error} | {r["params"] / 1e6:.3f} M | {r["flops"] / 1e9:.3f} | '
+                     f'{boxes} | {accuracy} | {error} | {tail} | '
+                     f'{r["params"] / 1e6:.3f} M | {r["flops"] / 1e9:.3f} | '
                      f'{r["ort_ms"]:.1f} | {parity:.1e} |')
     return '\n'.join(lines) + '\n'
 
@@ -181,6 +185,9 @@ def main() -> int:
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--lr', type=float, default=3e-3)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--patience', type=int, default=0,
+                        help='as acnn train: stop a row after this many epochs without a '
+                             'better validation epoch (0: the whole schedule)')
     parser.add_argument('--sizes', default='',
                         help='comma-separated WxH (default 224x168,416x312,640x480)')
     args = parser.parse_args()
