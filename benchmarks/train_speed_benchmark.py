@@ -80,10 +80,10 @@ def main(argv=None) -> int:
     boxes, has_box = torch.zeros(args.frames, 4), torch.zeros(args.frames, dtype=torch.bool)
     model = build_model(args.variant, 4, roi_output_width=width, roi_output_height=height)
     # What this checkout's trainer does with the model and the input buffer.
-    trainer = inspect.getsource(sys.modules['acnn_ros.model.train'])
-    channels_last = 'memory_format=torch.channels_last' in trainer
+    to_channels_last = getattr(sys.modules['acnn_ros.model.train'], 'to_channels_last', None)
+    channels_last = to_channels_last is not None
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = to_channels_last(model)
     reuses_buffer = 'out' in inspect.signature(Augmenter.__call__).parameters
     buffer = torch.empty(args.batch_size, *images.shape[1:])
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)

@@ -53,6 +53,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """
+    Put the model's 4-D weights in channels_last and return it.
+
+    The frames arrive as NHWC (a view of the uint8 layout) and oneDNN's convolutions are faster
+    in it (docs/BENCHMARKS.md, "Training speed"). Only 4-D tensors: `Module.to(memory_format=)`
+    also converts 5-D ones and fails on them (ASSN's Conv3d).
+    """
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return model
+
+
 def model_loss(model: nn.Module, output, labels: torch.Tensor, boxes: torch.Tensor,
                has_box: torch.Tensor, loc_weight: float):
     """
@@ -271,9 +285,7 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
         spread = positions[np.linspace(0, len(positions) - 1, 32).astype(int)]
         load_initial_weights(model, config.variant, Path(config.init_from), class_names,
                              train_frames.images[np.unique(spread)], log)
-    # channels_last: the frames arrive as NHWC (a view of the uint8 layout), and oneDNN's
-    # convolutions are faster in it (docs/BENCHMARKS.md, "Training speed").
-    model = model.to(device, memory_format=torch.channels_last)
+    model = to_channels_last(model.to(device))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(positions) / config.batch_size)
