@@ -28,6 +28,10 @@ from acnn_ros.core.vision_system.security import apply_security
 from acnn_ros.core.vision_system.state_machine import Transition, VisionStateMachine
 from asyncua import Server, ua
 
+# How long a stopping server keeps publishing: longer than the publishing intervals clients
+# ask for (20-500 ms), shorter than the stop's join timeout.
+FINAL_PUBLISH_S = 0.6
+
 log = logging.getLogger('acnn_ros.vision_system')
 
 
@@ -129,6 +133,9 @@ class VisionSystemServer(LoopThreadServer):
         async with server:
             self._ready.set()
             await self._stop.wait()
+            # A result reported just before the stop still reaches the subscribed clients:
+            # the reports queued on this loop run, then a publishing cycle goes out.
+            await asyncio.sleep(FINAL_PUBLISH_S)
         self._server = None
 
     async def _emit(self, generator, message: str) -> None:
