@@ -52,6 +52,11 @@ def roi_sampling_grid(centre: torch.Tensor, roi_width: int, roi_height: int,
     return torch.stack([grid_x, grid_y], dim=-1)
 
 
+def sample_grid(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Return grid_sample of `image` with the conventions `inside_weight` assumes."""
+    return F.grid_sample(image, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+
+
 def inside_weight(grid: torch.Tensor, input_width: int, input_height: int) -> torch.Tensor:
     """
     Return [N, 1, h, w]: the share of each bilinear sample's weight that lies inside the frame.
@@ -136,16 +141,13 @@ class ACNN(nn.Module):
 
     def sample_roi(self, image: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
         """Return the resized ROI [N, 3, out_h, out_w] of `image` around each centre."""
-        return F.grid_sample(image, self.roi_grid(image, centre), mode='bilinear',
-                             padding_mode='zeros', align_corners=False)
+        return sample_grid(image, self.roi_grid(image, centre))
 
     def normalized_roi(self, image: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
         """Return the ROI of the normalised frame, sampled from the raw frame `image`."""
         grid = self.roi_grid(image, centre)
-        sample = F.grid_sample(image, grid, mode='bilinear', padding_mode='zeros',
-                               align_corners=False)
         inside = inside_weight(grid, image.shape[3], image.shape[2])
-        return self.normalize.zero_padded_sample(sample, inside)
+        return self.normalize.zero_padded_sample(sample_grid(image, grid), inside)
 
     def roi_boxes(self, centre: torch.Tensor, width: int, height: int) -> torch.Tensor:
         """Return [N, 4] (cx, cy, w, h) normalised to a width x height frame."""
