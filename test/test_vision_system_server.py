@@ -312,3 +312,30 @@ def test_result_list_filtered_and_components_by_id(server):
     content = {item.Value.Key.Name: item.Value.Value.Value for item in parts[15]}
     assert content['decision'] == 'accept' and content['class'] == 'p3707'
     assert unknown[-1] == 1
+
+
+def test_a_result_reported_just_before_the_stop_reaches_the_subscribed_client():
+    # A graceful stop must not swallow the last part's result: the client publishes every
+    # 400 ms, so without the server's final publishing window (FINAL_PUBLISH_S) the event
+    # queued just before the stop would never go out.
+    vision = start_server((MODEL.name,))
+
+    async def last_result():
+        async with opcua_client(vision.endpoint) as client:
+            index = await client.get_namespace_index(address_space.NAMESPACE_URI)
+            ready = Events()
+            subscription = await client.create_subscription(400, ready)
+            await subscription.subscribe_events(
+                client.nodes.server, ua.NodeId(address_space.RESULT_READY_EVENT_TYPE, index))
+            vision.add_decision(PartDecision(FrameKey(7000, 'cam'), 7, 'reject',
+                                             'reject_class', 'p1069', 0.9))
+            # The stop joins the server's thread: off this loop, so the client keeps reading.
+            await asyncio.to_thread(vision.stop)
+            await _wait_for(lambda: ready.received, timeout_s=2.0)
+            return ready.received
+
+    try:
+        received = _run(last_result())
+    finally:
+        vision.stop()
+    assert [event.PartId.Id for event in received] == ['7']
