@@ -88,9 +88,11 @@ def test_the_original_code_is_gone(backgrounds):
         # The text's edges and its bright strokes are removed ...
         assert edges(box_after) < 0.5 * edges(box_before), b.name
         assert np.percentile(box_after, 95) < np.percentile(box_before, 95) - 15, b.name
-        # ... and nothing else in the frame changed (beyond the inpainting's reach).
+        # ... and nothing else in the frame changed (beyond the inpainting's reach), nothing at
+        # all left of the box: the label's text ends there, and a synthetic frame must not
+        # show a cut "KOREA" that no real frame shows.
         changed = np.nonzero(np.abs(b.clean.astype(int) - b.original.astype(int)).max(2))
-        assert changed[1].min() >= x0 - 8 and changed[1].max() <= x1 + 8, b.name
+        assert changed[1].min() >= x0 and changed[1].max() <= x1 + 8, b.name
         assert changed[0].min() >= y0 - 8 and changed[0].max() <= y1 + 8, b.name
 
 
