@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Multi-task loss, tiny training runs, validation, best.pt, early stopping, resume."""
 import csv
+from dataclasses import replace
 import json
 
 from acnn_ros.core.dataset.synthetic import DEFAULT_CLASSES, render_frame
@@ -256,6 +257,17 @@ def test_early_stopping_and_resume_keep_best_and_patience_and_test_once(
     whole_best = load_checkpoint(tmp_path / 'whole' / 'best.pt')['model']
     assert all(torch.allclose(paused_best[k].float(), whole_best[k].float(), atol=1e-6)
                for k in whole_best)
+
+    # A run stopped early goes on when resumed with another patience: the patience decides
+    # when to stop, not what the epochs so far learned (a refused resume would throw them away).
+    more = train(replace(config, patience=0), frames, test, tmp_path / 'whole', resume=True,
+                 val_frames=val, validate=ScriptedValidation(script[4:]), log=lambda _: None,
+                 progress=False)
+    assert [h['epoch'] for h in more['history']] == [1, 2, 3, 4, 5, 6]
+    assert more['best']['best_epoch'] == 5 and more['finished']
+    with pytest.raises(ValueError, match='different configuration'):    # anything else: refused
+        train(replace(config, lr=config.lr * 2), frames, test, tmp_path / 'whole', resume=True,
+              val_frames=val, log=lambda _: None, progress=False)
 
 
 def test_early_stopping_needs_a_validation_split(tmp_path):

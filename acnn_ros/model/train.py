@@ -307,8 +307,10 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
     state: Dict[str, Any] = {}
     if resume and last_path.is_file():
         state = load_checkpoint(last_path)
-        # Fields added to TrainConfig later take their defaults in older checkpoints.
-        if {**asdict(TrainConfig()), **state['train_config']} != asdict(config):
+        # Fields added to TrainConfig later take their defaults in older checkpoints. The
+        # patience may change: it decides when to stop, not what the epochs so far learned.
+        saved = {**asdict(TrainConfig()), **state['train_config'], 'patience': config.patience}
+        if saved != asdict(config):
             raise ValueError(f'{last_path} was trained with a different configuration; '
                              'start a new --out folder or drop --resume')
         before = {k: state.get('validation', validation).get(k) for k in ('source', 'num_images')}
@@ -322,7 +324,7 @@ def train(config: TrainConfig, train_frames: FrameSet, test_frames: Optional[Fra
         _set_rng_state(state.get('rng'), device)   # dropout draws from the global stream
         tracker = BestTracker.from_dict(state.get('best'), config.patience)
         start_epoch = state['epoch'] + 1
-        finished = bool(state.get('finished')) or start_epoch >= config.epochs
+        finished = tracker.should_stop or start_epoch >= config.epochs
         log(f'resuming from {last_path} after epoch {start_epoch}' +
             (f' (best so far: epoch {tracker.best_epoch}, {tracker.epochs_since_best} epoch(s) '
              'without improvement)' if tracker.best_epoch else ''))
