@@ -63,7 +63,7 @@ class RealBackground:
 
 def remove_code(frame: np.ndarray, box: Tuple[float, float, float, float],
                 grow: Tuple[int, int] = (1, 3)) -> np.ndarray:
-    """Return the frame with the bright print inside `box` inpainted (grown x px right, y px)."""
+    """Return the frame with the bright print inside `box` inpainted (`grow`: right, up/down)."""
     h, w = frame.shape[:2]
     cx, cy, bw, bh = box
     gx, gy = grow           # little to the right: the 12M sign is close
@@ -79,7 +79,7 @@ def remove_code(frame: np.ndarray, box: Tuple[float, float, float, float],
     # Nothing left of the box: the label's text ends there ("KOREA(1069)"). A mask grown into
     # the "A" cut its leg off in every synthetic frame and never in a real one: a cue that
     # only the synthetic frames had.
-    mask[:, :max(0, int(cx - bw / 2))] = 0
+    mask[:, :x0] = 0
     return cv2.inpaint(frame, mask, 5, cv2.INPAINT_TELEA)
 
 
