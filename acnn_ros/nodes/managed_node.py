@@ -13,12 +13,14 @@ starts a working node.
 Subclasses call `super().on_*()` last in each transition callback that succeeds: rclpy's
 default callbacks switch the node's lifecycle publishers on and off.
 """
+import time
 import traceback
-from typing import Optional, Tuple, Type
+from typing import List, Optional, Tuple, Type
 
 from acnn_ros.core.parameter_spec import ParameterSpec
 from acnn_ros.nodes.ros_parameters import declare_parameters, warn_unknown_parameters
 from lifecycle_msgs.msg import State
+from rclpy.duration import Duration
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
@@ -26,11 +28,27 @@ AUTOSTART = ParameterSpec(
     'autostart', True, 'configure and activate at start-up (false: wait for a lifecycle '
     'manager or `ros2 lifecycle set`)')
 
+# How long a node being destroyed waits, in all, for its subscribers to acknowledge what it
+# published on reliable topics. Destroying a publisher drops the samples a reader has not
+# acknowledged, and the line publishes its last parts' results and reject events just before
+# it stops: a sample lost on the way is sent again only after the writer's next heartbeat
+# (Fast DDS: every 3 s), so the wait covers one heartbeat period. Healthy readers ack in ms.
+ACK_WAIT_S = 3.5
+ACK_POLL_S = 0.01
+
 # The lifecycle_msgs/State ids of the primary states, by label.
 PRIMARY_STATES = {State.PRIMARY_STATE_UNCONFIGURED: 'unconfigured',
                   State.PRIMARY_STATE_INACTIVE: 'inactive',
                   State.PRIMARY_STATE_ACTIVE: 'active',
                   State.PRIMARY_STATE_FINALIZED: 'finalized'}
+
+
+def _acknowledged(publisher) -> bool:
+    """Return whether every subscriber acknowledged what `publisher` sent (no wait)."""
+    try:
+        return publisher.wait_for_all_acked(Duration(seconds=0))
+    except RuntimeError:  # RCLError, InvalidHandle: the context is shut down, nothing to send
+        return True
 
 
 class ManagedNode(LifecycleNode):
@@ -177,9 +195,26 @@ class ManagedNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def destroy_node(self):
-        """Release what is still held (a node destroyed without a shutdown), then the node."""
+        """Release what is still held, let subscribers ack the last messages, then destroy."""
         self.release()
+        unacknowledged = self.wait_for_acknowledgements(ACK_WAIT_S)
+        if unacknowledged:
+            self.get_logger().warning(
+                f'destroyed before every subscriber acknowledged {", ".join(unacknowledged)} '
+                f'(waited {ACK_WAIT_S:g} s): their last messages may be lost to them')
         return super().destroy_node()
+
+    def wait_for_acknowledgements(self, timeout_s: float) -> List[str]:
+        """Wait, at most `timeout_s`, for every reliable publisher's acks; return the rest."""
+        # Polled without waiting: rclpy's wait holds the GIL, which would stall the threads of
+        # the nodes still running in this process (the reject scheduler's firing thread).
+        deadline = time.monotonic() + timeout_s
+        waiting = list(self.publishers)
+        while True:
+            waiting = [p for p in waiting if not _acknowledged(p)]
+            if not waiting or time.monotonic() >= deadline:
+                return [publisher.topic_name for publisher in waiting]
+            time.sleep(ACK_POLL_S)
 
     def release(self) -> None:
         """Release everything configure built; subclasses override (must be idempotent)."""
