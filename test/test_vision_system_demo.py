@@ -55,11 +55,15 @@ def test_demo_serves_the_vision_system_with_every_part(own_domain_env):
     finally:
         demo.kill()
     assert 'result: PASS' in demo.output
+    # The node says what it served before it stops: every part (the demo holds the line until
+    # the node's subscriptions matched the line's publishers).
+    assert f'OPC UA vision system: {FRAMES} results served (the last: part {FRAMES})' in \
+        demo.output, demo.output
     assert 'Operational' in states, states
     # The client subscribes while the line starts: the first part or two may come before it.
     # From the first event on, every result, ids without gaps, the last one the demo's last.
     result_ids = [int(e.ResultId.Id) for e in events]
     parts = [int(e.PartId.Id) for e in events]
     assert result_ids and result_ids[0] <= 5, demo.output
-    assert result_ids == list(range(result_ids[0], FRAMES + 1)), result_ids
+    assert result_ids == list(range(result_ids[0], FRAMES + 1)), (result_ids, demo.output)
     assert len(set(parts)) == len(parts) and set(parts) <= set(range(1, FRAMES + 1))

@@ -23,6 +23,7 @@ import time
 from typing import Dict, List
 
 from acnn_ros.app.plc_simulator_process import PlcSimulatorProcess, quiet_pymodbus
+from acnn_ros.app.side_process import hold_line_for
 from acnn_ros.core.camera.config import CameraConfig
 from acnn_ros.core.params_file import load_params_file, node_parameters, ParamsFileError
 from acnn_ros.core.plc.contract import VERDICT_REJECT
@@ -303,6 +304,7 @@ def run(args) -> int:
     vision = start_vision_system(args, params_file)
     try:
         demo = start_line(args, overrides, simulator)
+        hold_line_for([side for side in (hmi, vision) if side is not None], demo.line)
         return _run_line(demo, args, overrides)
     except Exception as exc:  # a node that cannot start: say which and why, exit 2
         if demo is None:
@@ -319,6 +321,7 @@ def run(args) -> int:
             hmi.stop()
         if vision is not None:
             vision.stop()
+            print(f'  OPC UA vision system: {vision.served() or "stopped without a report"}')
 
 
 def defective_classes(class_names, reject_params) -> List[str]:

@@ -12,7 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
+
+# How long the demo holds its line until the side nodes receive its per-part topics.
+MATCH_TIMEOUT_S = 30.0
 
 
 class SideNodeProcess:
@@ -24,6 +27,7 @@ class SideNodeProcess:
 
     def __init__(self, node: str, ros_args: Sequence[str], started_text: str):
         """Start the node; its line containing `started_text` names its address after it."""
+        self.node = node
         self.started_text = started_text
         self.address: Optional[str] = None
         self.lines: List[str] = []
@@ -32,7 +36,8 @@ class SideNodeProcess:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors='replace',
             start_new_session=True)
         self._started = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         for line in self._process.stdout:
@@ -54,10 +59,12 @@ class SideNodeProcess:
             time.sleep(self.drain_s)
             self._process.send_signal(signal.SIGINT)
         try:
-            return self._process.wait(self.stop_timeout_s)
+            status = self._process.wait(self.stop_timeout_s)
         except subprocess.TimeoutExpired:
             self._process.kill()
-            return self._process.wait()
+            status = self._process.wait()
+        self._reader.join(timeout=5.0)      # its last lines read
+        return status
 
     def failure(self) -> str:
         """Return the last lines the node printed (why it did not start)."""
@@ -66,3 +73,49 @@ class SideNodeProcess:
         except subprocess.TimeoutExpired:
             pass
         return '\n'.join(self.lines[-5:])
+
+
+def hold_line_for(side_nodes: Sequence[SideNodeProcess], line,
+                  timeout_s: float = MATCH_TIMEOUT_S) -> None:
+    """
+    Return once the side nodes receive the line's `inspection` and `reject` (or after timeout).
+
+    They subscribe like any consumer of the line (volatile): a part decided before their
+    subscriptions matched would never reach the operator's page or the OPC UA clients. On a
+    loaded machine discovery between processes takes seconds; the line's first part comes
+    0.1 s after it starts.
+    """
+    if not side_nodes:
+        return
+    owners = [(line.inference, 'inspection')] + (
+        [(line.actuator, 'reject')] if line.actuator is not None else [])
+    missing = wait_until_matched(owners, [side.node for side in side_nodes], timeout_s)
+    if missing:
+        print(f'warning: the line starts before {"; ".join(missing)} (after {timeout_s:g} s): '
+              'its first parts may not reach them', file=sys.stderr)
+
+
+def wait_until_matched(owners: Sequence[Tuple[object, str]], subscribers: Sequence[str],
+                       timeout_s: float) -> List[str]:
+    """
+    Wait until the nodes `subscribers` subscribe to each (node, topic) of `owners`.
+
+    And until every subscription the graph shows there is matched to that node's publisher
+    (the graph may show a subscription before the data path is up). Return what is missing.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        missing = []
+        for owner, topic in owners:
+            name = owner.resolve_topic_name(topic)
+            seen = owner.get_subscriptions_info_by_topic(name)
+            nodes = {info.node_name for info in seen}
+            missing += [f'{node} subscribes to {name}' for node in subscribers
+                        if node not in nodes]
+            matched = sum(publisher.get_subscription_count()
+                          for publisher in owner.publishers if publisher.topic_name == name)
+            if matched < len(seen):
+                missing.append(f'{len(seen) - matched} subscription(s) of {name} matched')
+        if not missing or time.monotonic() >= deadline:
+            return missing
+        time.sleep(0.05)

@@ -9,6 +9,7 @@ message security and with anonymous access: loopback only.
 from typing import Optional, Sequence
 
 from acnn_ros.app.side_process import SideNodeProcess
+from acnn_ros.nodes.vision_system_node import STOPPED
 
 STARTED = 'active: OPC UA vision system at '
 
@@ -38,3 +39,8 @@ class VisionSystemProcess(SideNodeProcess):
     def endpoint(self) -> Optional[str]:
         """Return the endpoint once the server listens."""
         return self.address
+
+    def served(self) -> str:
+        """Return what the node said it served when it stopped ('60 results served ...'), or ''."""
+        said = [line for line in self.lines if STOPPED in line]
+        return said[-1].split(STOPPED, 1)[1] if said else ''

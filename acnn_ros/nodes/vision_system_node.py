@@ -29,6 +29,8 @@ from acnn_ros.nodes.ros_parameters import declare_parameters
 from acnn_ros.runtime.inference_config import resolve_model_path
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
+STOPPED = 'OPC UA server stopped: '     # the line a demo reports (app/vision_system_process)
+
 
 def _config_from(values) -> VisionSystemConfig:
     """Return the config of the declared values (string arrays: '' entries dropped)."""
@@ -106,7 +108,7 @@ class VisionSystemNode(ManagedNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop the server and the subscriptions."""
         self._stop()
-        self.get_logger().info('inactive: OPC UA server stopped')
+        self.get_logger().info('inactive')
         return super().on_deactivate(state)
 
     def _stop(self) -> None:
@@ -118,6 +120,10 @@ class VisionSystemNode(ManagedNode):
         self._subscriptions = []
         if self.server is not None:
             self.server.stop()
+            last = self.server.results.latest(1)
+            self.get_logger().info(
+                f'{STOPPED}{self.server.results.last_id} results served'
+                + (f' (the last: part {last[0].part_id})' if last else ''))
             self.server = None
 
     def release(self) -> None:

@@ -28,11 +28,24 @@ from acnn_ros.core.vision_system.security import apply_security
 from acnn_ros.core.vision_system.state_machine import Transition, VisionStateMachine
 from asyncua import Server, ua
 
-# How long a stopping server keeps publishing: longer than the publishing intervals clients
-# ask for (20-500 ms), shorter than the stop's join timeout.
+# A stopping server keeps publishing at least FINAL_PUBLISH_S (longer than the publishing
+# intervals clients ask for, 20-500 ms) and, while a subscription still holds events not sent
+# or not acknowledged, up to FINAL_PUBLISH_MAX_S (shorter than the stop's join timeout).
 FINAL_PUBLISH_S = 0.6
+FINAL_PUBLISH_MAX_S = 3.0
 
 log = logging.getLogger('acnn_ros.vision_system')
+
+
+def _events_in_flight(server: Server) -> bool:
+    """Return whether a subscription holds events not yet sent or not yet acknowledged."""
+    # asyncua keeps both in private fields of its InternalSubscription; without them (another
+    # asyncua version) the stop keeps its fixed FINAL_PUBLISH_S.
+    for subscription in server.iserver.subscription_service.subscriptions.values():
+        if getattr(subscription, '_triggered_events', None) or getattr(
+                subscription, '_not_acknowledged_results', None):
+            return True
+    return False
 
 
 class LineControl(Protocol):
@@ -133,10 +146,17 @@ class VisionSystemServer(LoopThreadServer):
         async with server:
             self._ready.set()
             await self._stop.wait()
-            # A result reported just before the stop still reaches the subscribed clients:
-            # the reports queued on this loop run, then a publishing cycle goes out.
-            await asyncio.sleep(FINAL_PUBLISH_S)
+            await self._publish_last_results(server)
         self._server = None
+
+    async def _publish_last_results(self, server: Server) -> None:
+        """Let a result reported just before the stop reach the subscribed clients."""
+        async with self._lock:      # the reports queued on this loop before the stop run first
+            pass
+        await asyncio.sleep(FINAL_PUBLISH_S)
+        deadline = time.monotonic() + FINAL_PUBLISH_MAX_S - FINAL_PUBLISH_S
+        while _events_in_flight(server) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
     async def _emit(self, generator, message: str) -> None:
         """Trigger an event on the VisionSystem object, then the same event on the Server."""
