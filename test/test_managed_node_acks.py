@@ -14,7 +14,7 @@ import threading
 import time
 
 from acnn_ros.msg import RejectEvent
-from acnn_ros.nodes.line_qos import PER_PART_QOS
+from acnn_ros.nodes.line_qos import PER_PART_PUBLISHER_QOS
 from acnn_ros.nodes.managed_node import ManagedNode
 import pytest
 import rclpy
@@ -40,7 +40,7 @@ def writer(own_domain_env):
     context = rclpy.Context()
     rclpy.init(context=context)
     node = ManagedNode('ack_writer', context=context)
-    publisher = node.create_publisher(RejectEvent, 'reject', PER_PART_QOS)
+    publisher = node.create_publisher(RejectEvent, 'reject', PER_PART_PUBLISHER_QOS)
     yield node, publisher
     node.destroy_node()
     rclpy.try_shutdown(context=context)
