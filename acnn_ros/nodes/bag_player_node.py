@@ -22,13 +22,13 @@ from acnn_ros.core.replay.player import (BagPlayerConfig, PLAYER_PARAMETERS, Rep
                                          ResultWaiter)
 from acnn_ros.core.ros_env import describe_dds
 from acnn_ros.msg import InspectionResult, PartTrigger
+from acnn_ros.nodes.acknowledgements import wait_for_acknowledgements
 from acnn_ros.nodes.line_qos import PER_PART_PUBLISHER_QOS, PER_PART_QOS
 from acnn_ros.nodes.message_types import message_class
 from acnn_ros.nodes.node_main import run_node
 from acnn_ros.nodes.ros_parameters import declare_parameters
 from builtin_interfaces.msg import Time
 import rclpy
-from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
@@ -135,8 +135,8 @@ class BagPlayerNode(Node):
             self.waiter.wait_all(cfg.result_timeout_s)
             # Exiting drops what reliable subscribers (recorder, actuator) have not acked yet.
             for publisher in list(self._image_pubs.values()) + [self._part_pub]:
-                if publisher is not None and not publisher.wait_for_all_acked(
-                        Duration(seconds=cfg.result_timeout_s)):
+                if publisher is not None and wait_for_acknowledgements(
+                        [publisher], cfg.result_timeout_s):
                     self.get_logger().warning(f'not every subscriber of {publisher.topic_name}'
                                               ' acknowledged all messages')
         except Exception as exc:  # report any failure, then end the node cleanly

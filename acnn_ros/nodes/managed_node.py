@@ -13,14 +13,13 @@ starts a working node.
 Subclasses call `super().on_*()` last in each transition callback that succeeds: rclpy's
 default callbacks switch the node's lifecycle publishers on and off.
 """
-import time
 import traceback
 from typing import List, Optional, Tuple, Type
 
 from acnn_ros.core.parameter_spec import ParameterSpec
+from acnn_ros.nodes.acknowledgements import wait_for_acknowledgements
 from acnn_ros.nodes.ros_parameters import declare_parameters, warn_unknown_parameters
 from lifecycle_msgs.msg import State
-from rclpy.duration import Duration
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
@@ -34,21 +33,12 @@ AUTOSTART = ParameterSpec(
 # it stops: a sample lost on the way is sent again only after the writer's next heartbeat
 # (Fast DDS: every 3 s), so the wait covers one heartbeat period. Healthy readers ack in ms.
 ACK_WAIT_S = 3.5
-ACK_POLL_S = 0.01
 
 # The lifecycle_msgs/State ids of the primary states, by label.
 PRIMARY_STATES = {State.PRIMARY_STATE_UNCONFIGURED: 'unconfigured',
                   State.PRIMARY_STATE_INACTIVE: 'inactive',
                   State.PRIMARY_STATE_ACTIVE: 'active',
                   State.PRIMARY_STATE_FINALIZED: 'finalized'}
-
-
-def _acknowledged(publisher) -> bool:
-    """Return whether every subscriber acknowledged what `publisher` sent (no wait)."""
-    try:
-        return publisher.wait_for_all_acked(Duration(seconds=0))
-    except RuntimeError:  # RCLError, InvalidHandle: the context is shut down, nothing to send
-        return True
 
 
 class ManagedNode(LifecycleNode):
@@ -206,15 +196,7 @@ class ManagedNode(LifecycleNode):
 
     def wait_for_acknowledgements(self, timeout_s: float) -> List[str]:
         """Wait, at most `timeout_s`, for every reliable publisher's acks; return the rest."""
-        # Polled without waiting: rclpy's wait holds the GIL, which would stall the threads of
-        # the nodes still running in this process (the reject scheduler's firing thread).
-        deadline = time.monotonic() + timeout_s
-        waiting = list(self.publishers)
-        while True:
-            waiting = [p for p in waiting if not _acknowledged(p)]
-            if not waiting or time.monotonic() >= deadline:
-                return [publisher.topic_name for publisher in waiting]
-            time.sleep(ACK_POLL_S)
+        return wait_for_acknowledgements(self.publishers, timeout_s)
 
     def release(self) -> None:
         """Release everything configure built; subclasses override (must be idempotent)."""
