@@ -39,7 +39,7 @@ setup(
     ],
     extras_require={
         # acnn synth / train / evaluate / export; pick the CUDA build of torch yourself.
-        # matplotlib + Pillow: `acnn synth --backgrounds` prints codes in matplotlib's DejaVu.
+        # matplotlib + Pillow: `acnn synth --backgrounds` prints codes in matplotlib's fonts.
         'train': ['torch>=2.1,<3', 'onnx>=1.16,<2', 'tqdm>=4.66,<5', 'matplotlib>=3.8,<4',
                   'pillow>=9.1,<14'],
         # acnn eval-recording / compare reports (plots, progress bars).

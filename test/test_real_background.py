@@ -96,6 +96,19 @@ def test_the_original_code_is_gone(backgrounds):
         assert changed[0].min() >= y0 - 8 and changed[0].max() <= y1 + 8, b.name
 
 
+def test_the_code_is_filled_from_the_bottle_not_from_the_print_beside_it(backgrounds):
+    # Inpainting from every neighbour smeared the label's text and the sign into the box: a
+    # bright blob beside every synthetic code (90th percentile of the box 86-120 on the real
+    # frames, with the bottle below it at 55-85).
+    for b in backgrounds:
+        cx, cy, w, h = b.box
+        x0, x1, y0, y1 = int(cx - w / 2), int(cx + w / 2), int(cy - h / 2), int(cy + h / 2)
+        gray = cv2.cvtColor(b.clean, cv2.COLOR_BGR2GRAY).astype(float)
+        bottle_below = gray[y1 + 2:y1 + 12, x0:x1]
+        assert np.percentile(gray[y0:y1, x0:x1], 90) <= np.percentile(bottle_below, 90) + 5, \
+            b.name
+
+
 # Real frames only: the thresholds are set for the real print (the stand-ins' synthetic
 # code is fainter and narrower than what the look measurement expects).
 @needs_samples
@@ -165,9 +178,12 @@ def test_reshoot_moves_the_labelled_box_with_the_real_code(backgrounds):
     from acnn_ros.core.dataset.real_background import reshoot
 
     for seed, b in enumerate(backgrounds):
-        # The real frame and its code-free twin, same draws: they differ only at the code.
-        shot, box = reshoot(np.random.default_rng(seed), b.original, b.box, device=1)
-        twin, box_twin = reshoot(np.random.default_rng(seed), b.clean, b.box, device=1)
+        # The real frame and its code-free twin, same draws and borders: they differ only at
+        # the code.
+        shot, box = reshoot(np.random.default_rng(seed), b.original, b.box, device=1,
+                            code_free=b.clean)
+        twin, box_twin = reshoot(np.random.default_rng(seed), b.clean, b.box, device=1,
+                                 code_free=b.clean)
         assert box == box_twin and 15 < box.width < 50
         diff = np.abs(shot.astype(int) - twin.astype(int)).max(2)
         ys, xs = np.nonzero(diff > 0.4 * diff.max())
@@ -175,3 +191,34 @@ def test_reshoot_moves_the_labelled_box_with_the_real_code(backgrounds):
         inside = ((np.abs(xs - box.center_x) <= box.width / 2 + 4)
                   & (np.abs(ys - box.center_y) <= box.height / 2 + 4))
         assert inside.mean() > 0.95, b.name
+
+
+# Real frames only: the real prints' spread is what the synthesis must cover.
+@needs_samples
+def test_prints_on_every_background_cover_the_real_prints_looks(backgrounds):
+    from acnn_ros.core.dataset.real_background import _ink_box, print_code
+    from acnn_ros.core.dataset.synthetic import code_text
+
+    def contrast(look):
+        return float(np.mean(look.ink_bgr) - np.mean(look.paper_bgr))
+
+    dimmest_real = min(contrast(b.look) for b in backgrounds)
+    for background in backgrounds:
+        look, rng = background.look, np.random.default_rng(7)
+        measured = []
+        for _ in range(40):
+            frame, layer = print_code(rng, background, code_text(background.class_name))
+            box = _ink_box(layer, look.pad_x, look.pad_y)
+            try:
+                measured.append(measure_code(np.clip(frame, 0, 255).astype(np.uint8), (
+                    box.center_x, box.center_y, box.width, box.height)))
+            except ValueError:          # too dim for the measurement to find its ink
+                continue
+        assert len(measured) >= 30, background.name
+        contrasts = [contrast(m) for m in measured]
+        # A print on the brightest background can be as dim as the dimmest real print (a
+        # fold holding that print out still trains on dim codes), and as bright as its own.
+        assert min(contrasts) <= dimmest_real + 5, background.name
+        assert max(contrasts) >= contrast(look), background.name
+        heights = [m.ink_height for m in measured]
+        assert min(heights) <= look.ink_height + 1 and max(heights) >= look.ink_height - 1

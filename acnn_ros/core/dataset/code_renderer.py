@@ -9,10 +9,11 @@ principal axis of the bright text left of the box: "MADE IN KOREA"), the slant o
 near-vertical strokes and the blur (edge contrast over peak gradient: a step edge blurred by a
 Gaussian of sigma s has a peak slope of contrast / (s * sqrt(2 pi))).
 
-`render_code_ink` draws a code's text with a TrueType font (matplotlib's bundled DejaVu Sans,
-via Pillow; no network, no system fonts) at a given ink height, horizontal condensation,
-stroke, slant and angle, and returns a coverage map (0..1) for alpha compositing. Fonts rather
-than glyphs cut from the frames: a held-out class's code must still be printable.
+`render_code_ink` draws a code's text with a TrueType font (matplotlib's bundled DejaVu Sans
+and Computer Modern Sans, via Pillow; no network, no system fonts) at a given ink height,
+horizontal condensation, stroke, slant and angle, and returns a coverage map (0..1) for alpha
+compositing. Fonts rather than glyphs cut from the frames: a held-out class's code must still
+be printable.
 """
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +25,8 @@ import cv2
 import numpy as np
 
 _SUPERSAMPLE = 4
-FONT_FILES = ('DejaVuSans-Bold.ttf', 'DejaVuSans.ttf')   # heavy, regular
+# Heavy, regular and light (Computer Modern Sans: thin, narrow strokes like the real print's).
+FONT_FILES = ('DejaVuSans-Bold.ttf', 'DejaVuSans.ttf', 'cmss10.ttf')
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ Synthesis on real backgrounds: print every class's code onto a handful of real f
 
 A new product starts with a few real frames, each with its code's box (seed format). For each
 one `RealBackground.load` measures the code's look (`code_renderer.measure_code`) and removes
-the code: the bright ink inside the box (grown by a few pixels) is inpainted from its
-surroundings (OpenCV Telea). `render_real_frame` then prints a class's code in that box with
+the code: the bright print mostly inside the box is filled from the bottle around it (never
+from the label's other print). `render_real_frame` then prints a class's code in that box with
 the frame's own measured height, width (condensation), slant, angle, blur and ink tone
 (jittered), moves the whole frame (label position, scale, small rotation; reflected borders),
 and applies photometry (gain, gamma, glare), optics (defocus, motion blur) and a simulated
@@ -28,6 +28,12 @@ import cv2
 import numpy as np
 
 _INK_LEVEL = 0.5           # ink coverage (of its peak) above which a pixel is in the label box
+# How a print may differ from the one measured on its background. The real sample prints of
+# one product differ by 3x in ink contrast (worn or thin ink) and by 1.5x in code height (the
+# bottle's distance): one frame's measurement says little about the next print's.
+FONT_WEIGHTS = (0.3, 0.35, 0.35)        # FONT_FILES: heavy, regular, light
+CONTRAST_SCALE = (0.4, 1.6)             # x the measured ink-paper contrast
+FRAME_SCALE = (0.8, 1.3)                # the whole frame, about the code
 
 
 @dataclass(frozen=True)
@@ -37,14 +43,14 @@ class RealBackground:
     name: str                       # file stem of the real frame
     class_name: str                 # the class printed on the real frame
     original: np.ndarray            # the real frame (BGR uint8)
-    clean: np.ndarray               # the frame with its code inpainted away
+    clean: np.ndarray               # the frame with its code removed
     box: Tuple[float, float, float, float]       # the labelled code box (cx, cy, w, h), px
     look: CodeAppearance
     condense: float                 # measured ink width / the font's natural width
 
     @classmethod
     def load(cls, image_path: Path, class_names: Sequence[str]) -> 'RealBackground':
-        """Read a labelled real frame, measure its code and inpaint the code away."""
+        """Read a labelled real frame, measure its code and remove the code."""
         frame = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if frame is None:
             raise ValueError(f'cannot read image {image_path}')
@@ -62,25 +68,60 @@ class RealBackground:
 
 
 def remove_code(frame: np.ndarray, box: Tuple[float, float, float, float],
-                grow: Tuple[int, int] = (1, 3)) -> np.ndarray:
-    """Return the frame with the bright print inside `box` inpainted (`grow`: right, up/down)."""
+                grow: Tuple[int, int] = (1, 3), reach_px: int = 16) -> np.ndarray:
+    """
+    Return the frame with the bright print inside `box` removed (`grow`: right, up/down).
+
+    The code is the bright print inside the box; it is filled from the bottle around it within
+    `reach_px`, never from other print. Inpainting from every neighbour (Telea) smeared
+    the label's text and the sign beside the code into the box: a bright blob beside every
+    synthetic code and beside no real one.
+    """
     h, w = frame.shape[:2]
     cx, cy, bw, bh = box
     gx, gy = grow           # little to the right: the 12M sign is close
     x0, x1 = max(0, int(cx - bw / 2)), min(w, int(math.ceil(cx + bw / 2)) + gx)
     y0, y1 = max(0, int(cy - bh / 2) - gy), min(h, int(math.ceil(cy + bh / 2)) + gy)
+    rx0, rx1 = max(0, x0 - reach_px), min(w, x1 + reach_px)
+    ry0, ry1 = max(0, y0 - reach_px), min(h, y1 + reach_px)
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, np.ones((11, 11), np.uint8))
-    crop = tophat[y0:y1, x0:x1]
-    threshold, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = np.zeros((h, w), np.uint8)
-    mask[y0:y1, x0:x1] = (crop > threshold * 0.6).astype(np.uint8) * 255
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=2)
+    threshold, _ = cv2.threshold(tophat[y0:y1, x0:x1], 0, 255,
+                                 cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    bright = np.zeros((h, w), np.uint8)
+    bright[ry0:ry1, rx0:rx1] = tophat[ry0:ry1, rx0:rx1] > threshold * 0.6
+    # The code: the bright print inside the box, grown by the blur around its strokes.
+    code = np.zeros((h, w), np.uint8)
+    code[y0:y1, x0:x1] = bright[y0:y1, x0:x1]
+    code = cv2.dilate(code, np.ones((3, 3), np.uint8), iterations=2)
     # Nothing left of the box: the label's text ends there ("KOREA(1069)"). A mask grown into
-    # the "A" cut its leg off in every synthetic frame and never in a real one: a cue that
-    # only the synthetic frames had.
-    mask[:, :x0] = 0
-    return cv2.inpaint(frame, mask, 5, cv2.INPAINT_TELEA)
+    # the "A" cut its leg off in every synthetic frame and never in a real one.
+    code[:, :x0] = 0
+    # Fill from the bottle only: a normalised blur of the pixels that are no print, plus the
+    # bottle's own grain so that the fill is no smooth patch either.
+    paper = 1.0 - cv2.dilate(np.maximum(bright, code), np.ones((3, 3), np.uint8))
+    paper = paper.astype(np.float32)
+    region = (slice(ry0, ry1), slice(rx0, rx1))
+    image = frame[region].astype(np.float32)
+    fill = _paper_fill(image, paper[region], 4.0)
+    # Deep inside a large code the near bottle is far: the wider average there.
+    fill = np.where(cv2.GaussianBlur(paper[region], (0, 0), 4.0)[:, :, None] > 0.2, fill,
+                    _paper_fill(image, paper[region], 12.0))
+    around = paper[region] > 0
+    grain = float(np.std((image - fill)[around])) if around.any() else 0.0
+    noise = np.random.default_rng(0).standard_normal(image.shape).astype(np.float32)
+    fill = fill + noise * min(grain, 6.0)
+    out = frame.copy()
+    mask = code[region] > 0
+    out[region][mask] = np.clip(fill[mask], 0, 255).astype(np.uint8)
+    return out
+
+
+def _paper_fill(image: np.ndarray, paper: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian average (`sigma` px) of an image's paper pixels only, at every pixel."""
+    weight = cv2.GaussianBlur(paper, (0, 0), sigma)
+    total = cv2.GaussianBlur(image * paper[:, :, None], (0, 0), sigma)
+    return total / np.maximum(weight, 1e-6)[:, :, None]
 
 
 def load_backgrounds(folder: Path, class_names: Sequence[str] = DEFAULT_CLASSES,
@@ -115,7 +156,7 @@ def print_code(rng: np.random.Generator, background: RealBackground,
     look = background.look
     height = look.ink_height * rng.uniform(0.92, 1.08)
     width = height * natural_aspect(text) * background.condense * rng.uniform(0.92, 1.08)
-    font = FONT_FILES[0] if rng.random() < 0.7 else FONT_FILES[1]
+    font = FONT_FILES[int(rng.choice(len(FONT_FILES), p=FONT_WEIGHTS))]
     coverage, (ccx, ccy) = render_code_ink(
         text, height, width, slant=look.slant + rng.uniform(-0.08, 0.08),
         angle_deg=look.angle_deg + rng.uniform(-1.5, 1.5), font_name=font,
@@ -132,8 +173,8 @@ def print_code(rng: np.random.Generator, background: RealBackground,
     shift = np.array([[1.0, 0.0, x - ccx], [0.0, 1.0, y - ccy]], np.float32)
     layer = cv2.warpAffine(coverage, shift, (w, h), flags=cv2.INTER_LINEAR)
     paper = np.array(look.paper_bgr, np.float32)
-    # The measured ink-paper contrast, scaled: the dimmest real code still reads.
-    ink = paper + (np.array(look.ink_bgr, np.float32) - paper) * rng.uniform(0.9, 1.6) \
+    # The measured ink-paper contrast, scaled: 0.4 x a bright real print is the dimmest one.
+    ink = paper + (np.array(look.ink_bgr, np.float32) - paper) * rng.uniform(*CONTRAST_SCALE) \
         + rng.uniform(-8, 8, 3)
     alpha = layer[:, :, None] * rng.uniform(0.85, 1.0)
     frame = background.clean.astype(np.float32) * (1 - alpha) + ink.astype(np.float32) * alpha
@@ -177,14 +218,14 @@ def render_real_frame(rng: np.random.Generator, background: RealBackground, text
     Render one frame: `text` printed on a real background, moved and shot by a camera.
 
     Returns (BGR uint8 frame of the background's size, the code's label box in pixels).
-    The whole frame is scaled (0.85-1.2), rotated (+-4 deg) and shifted so the code lands
+    The whole frame is scaled (`FRAME_SCALE`), rotated (+-4 deg) and shifted so the code lands
     anywhere in the central 80 % x 70 % of the frame (borders reflected).
     """
     frame, layer = print_code(rng, background, text)
     h, w = frame.shape[:2]
     # Moved about the labelled box centre, whatever the text: classes differ only in the code.
     code = (float(background.box[0]), float(background.box[1]))
-    scale, angle = rng.uniform(0.85, 1.2), rng.uniform(-4.0, 4.0)
+    scale, angle = rng.uniform(*FRAME_SCALE), rng.uniform(-4.0, 4.0)
     target = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.15, 0.85) * h)
     matrix = cv2.getRotationMatrix2D(code, angle, scale)
     matrix[:, 2] += np.array(target) - np.array(code)
@@ -202,22 +243,26 @@ def render_real_frame(rng: np.random.Generator, background: RealBackground, text
 
 
 def reshoot(rng: np.random.Generator, frame: np.ndarray, box: Tuple[float, float, float, float],
-            device: int = 1) -> Tuple[np.ndarray, RoiBox]:
+            device: int = 1, code_free: Optional[np.ndarray] = None) -> Tuple[np.ndarray, RoiBox]:
     """
     Move a real frame as it is (its own printed code) and shoot it with a simulated camera.
 
-    The same geometry (scale, rotation, shift; code-free reflected borders) and camera as
-    `render_real_frame`, for evaluating on a held-out real frame under other conditions.
+    The geometry of `render_real_frame` (scale 0.85-1.2 here, fixed so that recipes are compared
+    on the same re-shots; rotation, shift, code-free reflected borders) and its camera, for
+    evaluating on a held-out real frame under other conditions.
+    `code_free`: the frame with its code removed, for the borders (default `remove_code`).
     Returns (BGR uint8 frame, the labelled box moved with it).
     """
     h, w = frame.shape[:2]
     cx, cy, bw, bh = box
+    if code_free is None:
+        code_free = remove_code(frame, box)
     scale, angle = rng.uniform(0.85, 1.2), rng.uniform(-4.0, 4.0)
     target = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.15, 0.85) * h)
     matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
     matrix[:, 2] += np.array(target) - np.array((cx, cy))
     valid = cv2.warpAffine(np.ones((h, w), np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)
-    border = cv2.warpAffine(remove_code(frame, box).astype(np.float32), matrix, (w, h),
+    border = cv2.warpAffine(code_free.astype(np.float32), matrix, (w, h),
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     moved = cv2.warpAffine(frame.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)
     moved = moved + border * (1.0 - valid[:, :, None])      # no mirrored copy of the code
