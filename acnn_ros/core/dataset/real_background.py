@@ -90,10 +90,19 @@ def remove_code(frame: np.ndarray, box: Tuple[float, float, float, float],
                                  cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     bright = np.zeros((h, w), np.uint8)
     bright[ry0:ry1, rx0:rx1] = tophat[ry0:ry1, rx0:rx1] > threshold * 0.6
-    # The code: the bright print inside the box, grown by the blur around its strokes.
+    # The code: the bright print inside the box, grown by the blur around its strokes; not a
+    # sign that reaches into the box (a stroke mostly outside it, at the Otsu level itself).
     code = np.zeros((h, w), np.uint8)
     code[y0:y1, x0:x1] = bright[y0:y1, x0:x1]
     code = cv2.dilate(code, np.ones((3, 3), np.uint8), iterations=2)
+    strokes = np.zeros((h, w), np.uint8)
+    strokes[ry0:ry1, x0:rx1] = tophat[ry0:ry1, x0:rx1] > threshold
+    count, blobs, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
+    inside = np.bincount(blobs[y0:y1, x0:x1].ravel(), minlength=count)
+    outside = np.nonzero(inside < 0.5 * stats[:, cv2.CC_STAT_AREA])[0]
+    sign = cv2.dilate(np.isin(blobs, outside[outside > 0]).astype(np.uint8),
+                      np.ones((3, 3), np.uint8))
+    code[sign > 0] = 0
     # Nothing left of the box: the label's text ends there ("KOREA(1069)"). A mask grown into
     # the "A" cut its leg off in every synthetic frame and never in a real one.
     code[:, :x0] = 0
