@@ -34,6 +34,7 @@ _INK_LEVEL = 0.5           # ink coverage (of its peak) above which a pixel is i
 FONT_WEIGHTS = (0.3, 0.35, 0.35)        # FONT_FILES: heavy, regular, light
 CONTRAST_SCALE = (0.4, 1.6)             # x the measured ink-paper contrast
 FRAME_SCALE = (0.8, 1.3)                # the whole frame, about the code
+RESHOOT_SCALE = (0.85, 1.2)             # `reshoot`: fixed, recipes compare on the same re-shots
 
 
 @dataclass(frozen=True)
@@ -112,10 +113,9 @@ def remove_code(frame: np.ndarray, box: Tuple[float, float, float, float],
     paper = paper.astype(np.float32)
     region = (slice(ry0, ry1), slice(rx0, rx1))
     image = frame[region].astype(np.float32)
-    fill = _paper_fill(image, paper[region], 4.0)
+    fill, near = _paper_fill(image, paper[region], 4.0)
     # Deep inside a large code the near bottle is far: the wider average there.
-    fill = np.where(cv2.GaussianBlur(paper[region], (0, 0), 4.0)[:, :, None] > 0.2, fill,
-                    _paper_fill(image, paper[region], 12.0))
+    fill = np.where(near[:, :, None] > 0.2, fill, _paper_fill(image, paper[region], 12.0)[0])
     around = paper[region] > 0
     grain = float(np.std((image - fill)[around])) if around.any() else 0.0
     noise = np.random.default_rng(0).standard_normal(image.shape).astype(np.float32)
@@ -126,11 +126,12 @@ def remove_code(frame: np.ndarray, box: Tuple[float, float, float, float],
     return out
 
 
-def _paper_fill(image: np.ndarray, paper: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian average (`sigma` px) of an image's paper pixels only, at every pixel."""
+def _paper_fill(image: np.ndarray, paper: np.ndarray,
+                sigma: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Gaussian average (`sigma` px) of an image's paper pixels only, and the paper's share."""
     weight = cv2.GaussianBlur(paper, (0, 0), sigma)
     total = cv2.GaussianBlur(image * paper[:, :, None], (0, 0), sigma)
-    return total / np.maximum(weight, 1e-6)[:, :, None]
+    return total / np.maximum(weight, 1e-6)[:, :, None], weight
 
 
 def load_backgrounds(folder: Path, class_names: Sequence[str] = DEFAULT_CLASSES,
@@ -221,6 +222,32 @@ def _camera(rng: np.random.Generator, frame: np.ndarray, device: int) -> np.ndar
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
+def _placement(rng: np.random.Generator, centre: Tuple[float, float], size: Tuple[int, int],
+               scale_range: Tuple[float, float]) -> Tuple[np.ndarray, float]:
+    """
+    Draw a move: scale and rotate (+-4 deg) about `centre`, which lands anywhere in the frame.
+
+    Anywhere: the central 80 % x 70 % of a `size` (w, h) frame. Returns (2x3 matrix, scale).
+    """
+    w, h = size
+    scale, angle = rng.uniform(*scale_range), rng.uniform(-4.0, 4.0)
+    target = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.15, 0.85) * h)
+    matrix = cv2.getRotationMatrix2D(centre, angle, scale)
+    matrix[:, 2] += np.array(target) - np.array(centre)
+    return matrix, scale
+
+
+def _move(image: np.ndarray, code_free: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Warp a float32 frame by `matrix`; its uncovered borders: `code_free`, reflected."""
+    h, w = image.shape[:2]
+    # Not the frame itself reflected: that would add a mirrored, unlabelled copy of the code.
+    valid = cv2.warpAffine(np.ones((h, w), np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)
+    border = cv2.warpAffine(code_free.astype(np.float32), matrix, (w, h),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    moved = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR)
+    return moved + border * (1.0 - valid[:, :, None])
+
+
 def render_real_frame(rng: np.random.Generator, background: RealBackground, text: str,
                       device: int = 0) -> Tuple[np.ndarray, RoiBox]:
     """
@@ -234,17 +261,8 @@ def render_real_frame(rng: np.random.Generator, background: RealBackground, text
     h, w = frame.shape[:2]
     # Moved about the labelled box centre, whatever the text: classes differ only in the code.
     code = (float(background.box[0]), float(background.box[1]))
-    scale, angle = rng.uniform(*FRAME_SCALE), rng.uniform(-4.0, 4.0)
-    target = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.15, 0.85) * h)
-    matrix = cv2.getRotationMatrix2D(code, angle, scale)
-    matrix[:, 2] += np.array(target) - np.array(code)
-    # Uncovered borders: the code-free background, reflected (a reflection of the printed
-    # frame would add a mirrored, unlabelled copy of the code).
-    valid = cv2.warpAffine(np.ones((h, w), np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)
-    border = cv2.warpAffine(background.clean.astype(np.float32), matrix, (w, h),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    frame = cv2.warpAffine(frame, matrix, (w, h), flags=cv2.INTER_LINEAR)
-    frame = frame + border * (1.0 - valid[:, :, None])
+    matrix, scale = _placement(rng, code, (w, h), FRAME_SCALE)
+    frame = _move(frame, background.clean, matrix)
     layer = cv2.warpAffine(layer, matrix, (w, h), flags=cv2.INTER_LINEAR)
     look = background.look
     box = _ink_box(layer, look.pad_x * scale, look.pad_y * scale)
@@ -256,9 +274,9 @@ def reshoot(rng: np.random.Generator, frame: np.ndarray, box: Tuple[float, float
     """
     Move a real frame as it is (its own printed code) and shoot it with a simulated camera.
 
-    The geometry of `render_real_frame` (scale 0.85-1.2 here, fixed so that recipes are compared
-    on the same re-shots; rotation, shift, code-free reflected borders) and its camera, for
-    evaluating on a held-out real frame under other conditions.
+    The geometry of `render_real_frame` (scaled by `RESHOOT_SCALE`; rotation, shift, code-free
+    reflected borders) and its camera, for evaluating on a held-out real frame under other
+    conditions.
     `code_free`: the frame with its code removed, for the borders (default `remove_code`).
     Returns (BGR uint8 frame, the labelled box moved with it).
     """
@@ -266,15 +284,8 @@ def reshoot(rng: np.random.Generator, frame: np.ndarray, box: Tuple[float, float
     cx, cy, bw, bh = box
     if code_free is None:
         code_free = remove_code(frame, box)
-    scale, angle = rng.uniform(0.85, 1.2), rng.uniform(-4.0, 4.0)
-    target = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.15, 0.85) * h)
-    matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
-    matrix[:, 2] += np.array(target) - np.array((cx, cy))
-    valid = cv2.warpAffine(np.ones((h, w), np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)
-    border = cv2.warpAffine(code_free.astype(np.float32), matrix, (w, h),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    moved = cv2.warpAffine(frame.astype(np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)
-    moved = moved + border * (1.0 - valid[:, :, None])      # no mirrored copy of the code
+    matrix, _ = _placement(rng, (cx, cy), (w, h), RESHOOT_SCALE)
+    moved = _move(frame.astype(np.float32), code_free, matrix)
     corners = np.array([[cx - bw / 2, cy - bh / 2, 1], [cx + bw / 2, cy - bh / 2, 1],
                         [cx - bw / 2, cy + bh / 2, 1], [cx + bw / 2, cy + bh / 2, 1]])
     points = corners @ matrix.T
