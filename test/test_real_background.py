@@ -222,3 +222,26 @@ def test_prints_on_every_background_cover_the_real_prints_looks(backgrounds):
         assert max(contrasts) >= contrast(look), background.name
         heights = [m.ink_height for m in measured]
         assert min(heights) <= look.ink_height + 1 and max(heights) >= look.ink_height - 1
+
+
+def test_a_dim_code_comes_with_a_dim_label(backgrounds):
+    """One ink under one light: the label's other print takes the code's contrast."""
+    from acnn_ros.core.dataset.real_background import print_code
+
+    def print_energy(frame, outside):
+        gray = cv2.cvtColor(np.clip(frame, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY)
+        tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, np.ones((11, 11), np.uint8))
+        return float(tophat[outside].astype(float).sum())
+
+    for background in backgrounds:
+        h, w = background.clean.shape[:2]
+        cx, cy, bw, bh = background.box
+        outside = np.ones((h, w), bool)     # the frame less the code and a margin around it
+        outside[max(0, int(cy - bh)):int(cy + bh), max(0, int(cx - bw)):int(cx + bw)] = False
+        dim, _ = print_code(np.random.default_rng(3), background, '(3707)', contrast=0.4)
+        bright, _ = print_code(np.random.default_rng(3), background, '(3707)', contrast=1.6)
+        same, _ = print_code(np.random.default_rng(3), background, '(3707)', contrast=1.0)
+        # At its own contrast the label is the real one; dimmed, its print is about 0.4 / 1.6.
+        assert np.array_equal(np.round(same[outside]), background.clean[outside].astype(float))
+        ratio = print_energy(dim, outside) / print_energy(bright, outside)
+        assert 0.15 < ratio < 0.4, (background.name, ratio)

@@ -7,7 +7,7 @@ one `RealBackground.load` measures the code's look (`code_renderer.measure_code`
 the code: the bright print mostly inside the box is filled from the bottle around it (never
 from the label's other print). `render_real_frame` then prints a class's code in that box with
 the frame's own measured height, width (condensation), slant, angle, blur and ink tone
-(jittered), moves the whole frame (label position, scale, small rotation; reflected borders),
+(jittered; the label's other print takes the code's contrast), moves the whole frame (label position, scale, small rotation; reflected borders),
 and applies photometry (gain, gamma, glare), optics (defocus, motion blur) and a simulated
 device (colour cast, noise; JPEG when written). `generate_real_dataset` writes the seed format,
 train from device 0 and a device-shifted test split from device 1 (`synthetic.DEVICES`),
@@ -28,11 +28,12 @@ import cv2
 import numpy as np
 
 _INK_LEVEL = 0.5           # ink coverage (of its peak) above which a pixel is in the label box
+_PRINT_KERNEL = np.ones((11, 11), np.uint8)     # print is bright and thinner than this
 # How a print may differ from the one measured on its background. The real sample prints of
 # one product differ by 3x in ink contrast (worn or thin ink) and by 1.5x in code height (the
 # bottle's distance): one frame's measurement says little about the next print's.
 FONT_WEIGHTS = (0.3, 0.35, 0.35)        # FONT_FILES: heavy, regular, light
-CONTRAST_SCALE = (0.4, 1.6)             # x the measured ink-paper contrast
+CONTRAST_SCALE = (0.4, 1.6)             # x the measured ink-paper contrast, the whole label's
 FRAME_SCALE = (0.8, 1.3)                # the whole frame, about the code
 RESHOOT_SCALE = (0.85, 1.2)             # `reshoot`: fixed, recipes compare on the same re-shots
 
@@ -48,6 +49,7 @@ class RealBackground:
     box: Tuple[float, float, float, float]       # the labelled code box (cx, cy, w, h), px
     look: CodeAppearance
     condense: float                 # measured ink width / the font's natural width
+    label_print: np.ndarray         # the clean frame's bright thin print (float32 BGR top-hat)
 
     @classmethod
     def load(cls, image_path: Path, class_names: Sequence[str]) -> 'RealBackground':
@@ -62,10 +64,23 @@ class RealBackground:
         cx, cy, bw, bh = label.box
         box = (cx * w, cy * h, bw * w, bh * h)
         look = measure_code(frame, box)
+        clean = remove_code(frame, box)
         return cls(name=Path(image_path).stem, class_name=class_names[label.class_id],
-                   original=frame, clean=remove_code(frame, box), box=box, look=look,
+                   original=frame, clean=clean, box=box, look=look,
                    condense=look.ink_width / (look.ink_height * natural_aspect(
-                       code_text(class_names[label.class_id]))))
+                       code_text(class_names[label.class_id]))),
+                   label_print=cv2.morphologyEx(clean.astype(np.float32), cv2.MORPH_TOPHAT,
+                                                _PRINT_KERNEL))
+
+    def with_print_contrast(self, contrast: float) -> np.ndarray:
+        """
+        Return the clean frame (float32) with its label's print at `contrast` x its own.
+
+        One ink under one light: a dim code comes with a dim label. A code dimmed alone
+        beside the label's bright text was a combination no real frame shows (the dim real
+        print's whole label is dim) and a cue that held-out frame broke.
+        """
+        return self.clean.astype(np.float32) + (contrast - 1.0) * self.label_print
 
 
 def remove_code(frame: np.ndarray, box: Tuple[float, float, float, float],
@@ -86,7 +101,7 @@ def remove_code(frame: np.ndarray, box: Tuple[float, float, float, float],
     rx0, rx1 = max(0, x0 - reach_px), min(w, x1 + reach_px)
     ry0, ry1 = max(0, y0 - reach_px), min(h, y1 + reach_px)
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, np.ones((11, 11), np.uint8))
+    tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, _PRINT_KERNEL)
     threshold, _ = cv2.threshold(tophat[y0:y1, x0:x1], 0, 255,
                                  cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     bright = np.zeros((h, w), np.uint8)
@@ -156,14 +171,18 @@ def _ink_box(coverage: np.ndarray, pad_x: float, pad_y: float) -> RoiBox:
                   width=float(x1 - x0), height=float(y1 - y0))
 
 
-def print_code(rng: np.random.Generator, background: RealBackground,
-               text: str) -> Tuple[np.ndarray, np.ndarray]:
+def print_code(rng: np.random.Generator, background: RealBackground, text: str,
+               contrast: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
     """
     Print `text` where the background's code was, with its measured look (jittered).
 
-    Returns (frame float32 BGR, ink coverage 0..1 in frame pixels), before any camera effect.
+    `contrast`: the label's print (code and the rest) x its measured contrast (default: drawn
+    from `CONTRAST_SCALE`). Returns (frame float32 BGR, ink coverage 0..1 in frame pixels),
+    before any camera effect.
     """
     look = background.look
+    if contrast is None:
+        contrast = rng.uniform(*CONTRAST_SCALE)
     height = look.ink_height * rng.uniform(0.92, 1.08)
     width = height * natural_aspect(text) * background.condense * rng.uniform(0.92, 1.08)
     font = FONT_FILES[int(rng.choice(len(FONT_FILES), p=FONT_WEIGHTS))]
@@ -184,10 +203,10 @@ def print_code(rng: np.random.Generator, background: RealBackground,
     layer = cv2.warpAffine(coverage, shift, (w, h), flags=cv2.INTER_LINEAR)
     paper = np.array(look.paper_bgr, np.float32)
     # The measured ink-paper contrast, scaled: 0.4 x a bright real print is the dimmest one.
-    ink = paper + (np.array(look.ink_bgr, np.float32) - paper) * rng.uniform(*CONTRAST_SCALE) \
+    ink = paper + (np.array(look.ink_bgr, np.float32) - paper) * contrast \
         + rng.uniform(-8, 8, 3)
     alpha = layer[:, :, None] * rng.uniform(0.85, 1.0)
-    frame = background.clean.astype(np.float32) * (1 - alpha) + ink.astype(np.float32) * alpha
+    frame = background.with_print_contrast(contrast) * (1 - alpha) + ink.astype(np.float32) * alpha
     return frame, layer
 
 
@@ -257,12 +276,13 @@ def render_real_frame(rng: np.random.Generator, background: RealBackground, text
     The whole frame is scaled (`FRAME_SCALE`), rotated (+-4 deg) and shifted so the code lands
     anywhere in the central 80 % x 70 % of the frame (borders reflected).
     """
-    frame, layer = print_code(rng, background, text)
+    contrast = rng.uniform(*CONTRAST_SCALE)
+    frame, layer = print_code(rng, background, text, contrast)
     h, w = frame.shape[:2]
     # Moved about the labelled box centre, whatever the text: classes differ only in the code.
     code = (float(background.box[0]), float(background.box[1]))
     matrix, scale = _placement(rng, code, (w, h), FRAME_SCALE)
-    frame = _move(frame, background.clean, matrix)
+    frame = _move(frame, background.with_print_contrast(contrast), matrix)
     layer = cv2.warpAffine(layer, matrix, (w, h), flags=cv2.INTER_LINEAR)
     look = background.look
     box = _ink_box(layer, look.pad_x * scale, look.pad_y * scale)
