@@ -118,7 +118,9 @@ def test_the_code_lands_in_its_labelled_box(backgrounds):
         a, box_a = render_real_frame(np.random.default_rng(seed), background, '(3707)')
         b, box_b = render_real_frame(np.random.default_rng(seed), background, '(1071)')
         diff = np.abs(a.astype(int) - b.astype(int)).max(2)
-        assert diff.max() > 15, background.name                # the code is printed
+        # The code is printed: the dimmest print on the dimmest real label is 0.4 x 32 grey
+        # levels, and the camera's gain can take that down to ~8.
+        assert diff.max() > 6, background.name
         ys, xs = np.nonzero(diff > 0.4 * diff.max())
         assert len(xs) > 15
 
@@ -245,3 +247,41 @@ def test_a_dim_code_comes_with_a_dim_label(backgrounds):
         assert np.array_equal(np.round(same[outside]), background.clean[outside].astype(float))
         ratio = print_energy(dim, outside) / print_energy(bright, outside)
         assert 0.15 < ratio < 0.4, (background.name, ratio)
+
+
+def test_the_code_is_brighter_or_dimmer_than_its_label_as_the_real_codes_are(backgrounds):
+    """The real codes are 0.79-1.18 x as bright as their labels: one label, many ratios."""
+    from acnn_ros.core.dataset.real_background import _ink_box, print_code
+
+    for background in backgrounds:
+        look, rng = background.look, np.random.default_rng(11)
+        contrasts = []
+        for _ in range(30):
+            frame, layer = print_code(rng, background, '(3707)', contrast=1.0)
+            box = _ink_box(layer, look.pad_x, look.pad_y)
+            try:
+                measured = measure_code(np.clip(frame, 0, 255).astype(np.uint8), (
+                    box.center_x, box.center_y, box.width, box.height))
+            except ValueError:          # too dim for the measurement to find its ink
+                continue
+            contrasts.append(np.mean(measured.ink_bgr) - np.mean(measured.paper_bgr))
+        # The label stays at its own contrast (1.0); the code alone spans the real ratios.
+        assert len(contrasts) >= 20, background.name
+        assert max(contrasts) / min(contrasts) > 1.5, (background.name, contrasts)
+
+
+def test_codes_reach_the_frame_edges_and_re_shots_stay_where_they_were(backgrounds):
+    """A real code sits at 0.89 of the width: the synthesis must reach past it on both sides."""
+    from acnn_ros.core.dataset.real_background import reshoot
+
+    background = backgrounds[0]
+    h, w = background.clean.shape[:2]
+    rng = np.random.default_rng(5)
+    centres = np.array([render_real_frame(rng, background, '(3707)')[1].center_x
+                        for _ in range(60)]) / w
+    assert centres.max() > 0.92 and centres.min() < 0.08
+    assert centres.max() < 0.99 and centres.min() > 0.01
+    # Re-shots keep their fixed geometry: recipes compare on the same re-shots.
+    shots = np.array([reshoot(rng, background.original, background.box,
+                              code_free=background.clean)[1].center_x for _ in range(40)]) / w
+    assert 0.08 < shots.min() and shots.max() < 0.92

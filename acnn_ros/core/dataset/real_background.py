@@ -7,9 +7,10 @@ one `RealBackground.load` measures the code's look (`code_renderer.measure_code`
 the code: the bright print mostly inside the box is filled from the bottle around it (never
 from the label's other print). `render_real_frame` then prints a class's code in that box with
 the frame's own measured height, width (condensation), slant, angle, blur and ink tone
-(jittered; the label's other print takes the code's contrast), moves the whole frame (label position, scale, small rotation; reflected borders),
-and applies photometry (gain, gamma, glare), optics (defocus, motion blur) and a simulated
-device (colour cast, noise; JPEG when written). `generate_real_dataset` writes the seed format,
+(jittered; the label's other print takes the code's contrast), moves the whole frame (label
+position, scale, small rotation; reflected borders), and applies photometry (gain, gamma,
+glare), optics (defocus, motion blur) and a simulated device (colour cast, noise; JPEG when
+written). `generate_real_dataset` writes the seed format,
 train from device 0 and a device-shifted test split from device 1 (`synthetic.DEVICES`),
 optionally mixed with fully synthetic frames. Deterministic from the seed.
 """
@@ -34,8 +35,17 @@ _PRINT_KERNEL = np.ones((11, 11), np.uint8)     # print is bright and thinner th
 # bottle's distance): one frame's measurement says little about the next print's.
 FONT_WEIGHTS = (0.3, 0.35, 0.35)        # FONT_FILES: heavy, regular, light
 CONTRAST_SCALE = (0.4, 1.6)             # x the measured ink-paper contrast, the whole label's
+# x the code's contrast relative to its label's other print: the four real codes are 0.79-1.18
+# x as bright as the label's text beside them (top-hat, 95th percentile), so each
+# background's own ratio must reach the others' (since recipe H).
+CODE_TO_LABEL = (0.65, 1.5)
 FRAME_SCALE = (0.8, 1.3)                # the whole frame, about the code
 RESHOOT_SCALE = (0.85, 1.2)             # `reshoot`: fixed, recipes compare on the same re-shots
+# Where the code's centre lands, (x, y) fractions of the frame. A real code sits at 0.89 of the
+# width: drawn only within 0.1-0.9 (until recipe H) the frame's edge was the edge of the ROI
+# regression's range, and models put that ROI 25-30 px towards the middle.
+FRAME_REACH = ((0.04, 0.96), (0.06, 0.94))
+RESHOOT_REACH = ((0.1, 0.9), (0.15, 0.85))      # `reshoot`: fixed, as its scale
 
 
 @dataclass(frozen=True)
@@ -177,8 +187,8 @@ def print_code(rng: np.random.Generator, background: RealBackground, text: str,
     Print `text` where the background's code was, with its measured look (jittered).
 
     `contrast`: the label's print (code and the rest) x its measured contrast (default: drawn
-    from `CONTRAST_SCALE`). Returns (frame float32 BGR, ink coverage 0..1 in frame pixels),
-    before any camera effect.
+    from `CONTRAST_SCALE`); the code's own x `CODE_TO_LABEL` more, within `CONTRAST_SCALE`.
+    Returns (frame float32 BGR, ink coverage 0..1 in frame pixels), before any camera effect.
     """
     look = background.look
     if contrast is None:
@@ -203,7 +213,9 @@ def print_code(rng: np.random.Generator, background: RealBackground, text: str,
     layer = cv2.warpAffine(coverage, shift, (w, h), flags=cv2.INTER_LINEAR)
     paper = np.array(look.paper_bgr, np.float32)
     # The measured ink-paper contrast, scaled: 0.4 x a bright real print is the dimmest one.
-    ink = paper + (np.array(look.ink_bgr, np.float32) - paper) * contrast \
+    # The code's own ratio on top, within the same bounds: never dimmer than the dimmest print.
+    code_contrast = np.clip(contrast * rng.uniform(*CODE_TO_LABEL), *CONTRAST_SCALE)
+    ink = paper + (np.array(look.ink_bgr, np.float32) - paper) * code_contrast \
         + rng.uniform(-8, 8, 3)
     alpha = layer[:, :, None] * rng.uniform(0.85, 1.0)
     frame = background.with_print_contrast(contrast) * (1 - alpha) + ink.astype(np.float32) * alpha
@@ -242,15 +254,17 @@ def _camera(rng: np.random.Generator, frame: np.ndarray, device: int) -> np.ndar
 
 
 def _placement(rng: np.random.Generator, centre: Tuple[float, float], size: Tuple[int, int],
-               scale_range: Tuple[float, float]) -> Tuple[np.ndarray, float]:
+               scale_range: Tuple[float, float],
+               reach: Tuple[Tuple[float, float], Tuple[float, float]]) -> Tuple[np.ndarray, float]:
     """
-    Draw a move: scale and rotate (+-4 deg) about `centre`, which lands anywhere in the frame.
+    Draw a move: scale and rotate (+-4 deg) about `centre`, which lands anywhere in `reach`.
 
-    Anywhere: the central 80 % x 70 % of a `size` (w, h) frame. Returns (2x3 matrix, scale).
+    `reach`: ((x0, x1), (y0, y1)), fractions of a `size` (w, h) frame. Returns (2x3 matrix,
+    scale).
     """
     w, h = size
     scale, angle = rng.uniform(*scale_range), rng.uniform(-4.0, 4.0)
-    target = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.15, 0.85) * h)
+    target = (rng.uniform(*reach[0]) * w, rng.uniform(*reach[1]) * h)
     matrix = cv2.getRotationMatrix2D(centre, angle, scale)
     matrix[:, 2] += np.array(target) - np.array(centre)
     return matrix, scale
@@ -274,14 +288,14 @@ def render_real_frame(rng: np.random.Generator, background: RealBackground, text
 
     Returns (BGR uint8 frame of the background's size, the code's label box in pixels).
     The whole frame is scaled (`FRAME_SCALE`), rotated (+-4 deg) and shifted so the code lands
-    anywhere in the central 80 % x 70 % of the frame (borders reflected).
+    anywhere in `FRAME_REACH` (the central 92 % x 88 % of the frame; borders reflected).
     """
     contrast = rng.uniform(*CONTRAST_SCALE)
     frame, layer = print_code(rng, background, text, contrast)
     h, w = frame.shape[:2]
     # Moved about the labelled box centre, whatever the text: classes differ only in the code.
     code = (float(background.box[0]), float(background.box[1]))
-    matrix, scale = _placement(rng, code, (w, h), FRAME_SCALE)
+    matrix, scale = _placement(rng, code, (w, h), FRAME_SCALE, FRAME_REACH)
     frame = _move(frame, background.with_print_contrast(contrast), matrix)
     layer = cv2.warpAffine(layer, matrix, (w, h), flags=cv2.INTER_LINEAR)
     look = background.look
@@ -294,9 +308,9 @@ def reshoot(rng: np.random.Generator, frame: np.ndarray, box: Tuple[float, float
     """
     Move a real frame as it is (its own printed code) and shoot it with a simulated camera.
 
-    The geometry of `render_real_frame` (scaled by `RESHOOT_SCALE`; rotation, shift, code-free
-    reflected borders) and its camera, for evaluating on a held-out real frame under other
-    conditions.
+    The geometry of `render_real_frame` (scaled by `RESHOOT_SCALE`, placed in `RESHOOT_REACH`;
+    rotation, code-free reflected borders) and its camera, for evaluating on a held-out real
+    frame under other conditions.
     `code_free`: the frame with its code removed, for the borders (default `remove_code`).
     Returns (BGR uint8 frame, the labelled box moved with it).
     """
@@ -304,7 +318,7 @@ def reshoot(rng: np.random.Generator, frame: np.ndarray, box: Tuple[float, float
     cx, cy, bw, bh = box
     if code_free is None:
         code_free = remove_code(frame, box)
-    matrix, _ = _placement(rng, (cx, cy), (w, h), RESHOOT_SCALE)
+    matrix, _ = _placement(rng, (cx, cy), (w, h), RESHOOT_SCALE, RESHOOT_REACH)
     moved = _move(frame.astype(np.float32), code_free, matrix)
     corners = np.array([[cx - bw / 2, cy - bh / 2, 1], [cx + bw / 2, cy - bh / 2, 1],
                         [cx - bw / 2, cy + bh / 2, 1], [cx + bw / 2, cy + bh / 2, 1]])
